@@ -1,0 +1,50 @@
+/** Stable, machine-readable error codes. Clients switch on these; never rename one. */
+export enum ErrorCode {
+  ValidationFailed = 'validation_failed',
+  Unauthenticated = 'unauthenticated',
+  Forbidden = 'forbidden',
+  NotFound = 'not_found',
+  Conflict = 'conflict',
+  ActionInvalidTransition = 'action_invalid_transition',
+  PayloadTooLarge = 'payload_too_large',
+  UnsupportedMediaType = 'unsupported_media_type',
+  RateLimited = 'rate_limited',
+  Unavailable = 'unavailable',
+  Internal = 'internal',
+}
+
+/** The HTTP status each code maps to; the one global filter reads this table. */
+export const ERROR_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.ValidationFailed]: 400,
+  [ErrorCode.Unauthenticated]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.ActionInvalidTransition]: 409,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.UnsupportedMediaType]: 415,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.Unavailable]: 503,
+  [ErrorCode.Internal]: 500,
+};
+
+/** The body of every error response: `{"error": {"code", "message", "details"?}}`. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** A failure the caller can act on. Services throw these; they never throw HTTP exceptions. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+
+  static notFound(what: string, id?: string): DomainError {
+    return new DomainError(ErrorCode.NotFound, id ? `${what} ${id} was not found` : `${what} was not found`);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './scopes';
+export * from './domain';
+export * from './principal';
+export * from './ws';

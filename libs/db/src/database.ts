@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { Kysely, PostgresDialect, type Dialect } from 'kysely';
+import { PGlite, types } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite/vector';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import { Pool, types as pgTypes } from 'pg';
+import { RDSData } from '@aws-sdk/client-rds-data';
+import { DataApiDialect } from 'kysely-data-api';
+import type { Database } from './schema';
+import { PGlitePool as PGlitePoolAdapter } from './pglite-pool';
+
+export type DatabaseKind = 'pglite' | 'postgres' | 'data-api';
+
+/** Where the hub's database is. Exactly one of these, chosen from config at start-up. */
+export type DatabaseTarget =
+  | { kind: 'pglite'; dataDir: string | 'memory'; loadDataDir?: Blob }
+  | { kind: 'postgres'; url: string; poolSize?: number }
+  | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string; endpoint?: string; region?: string };
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly kind: DatabaseKind;
+  /** The embedded instance, when there is one (tests dump it to clone databases fast). */
+  readonly pglite?: PGlite;
+  close(): Promise<void>;
+}
+
+// bigint columns (seq, counts) read back as decimal strings everywhere, as node-postgres does.
+pgTypes.setTypeParser(pgTypes.builtins.INT8, (value: string) => value);
+
+export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
+  switch (target.kind) {
+    case 'pglite': {
+      if (target.dataDir !== 'memory') mkdirSync(target.dataDir, { recursive: true });
+      const pglite = await PGlite.create({
+        dataDir: target.dataDir === 'memory' ? undefined : target.dataDir,
+        loadDataDir: target.loadDataDir,
+        extensions: { vector, pgcrypto },
+        parsers: { [types.INT8]: (value: string) => value },
+      });
+      const pool = new PGlitePoolAdapter(pglite);
+      // Kysely's destroy() ends the pool, which closes the PGlite instance.
+      return handle(new PostgresDialect({ pool: pool as never }), 'pglite', async () => undefined, pglite);
+    }
+    case 'postgres': {
+      const pool = new Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
+      return handle(new PostgresDialect({ pool }), 'postgres', async () => undefined);
+    }
+    case 'data-api': {
+      const client = new RDSData({
+        ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+        ...(target.region ? { region: target.region } : {}),
+      });
+      const dialect = new DataApiDialect({
+        mode: 'postgres',
+        driver: { client, database: target.database, secretArn: target.secretArn, resourceArn: target.resourceArn },
+      });
+      return handle(dialect, 'data-api', async () => client.destroy());
+    }
+  }
+}
+
+function handle(dialect: Dialect, kind: DatabaseKind, close: () => Promise<void>, pglite?: PGlite): DatabaseHandle {
+  const db = new Kysely<Database>({ dialect });
+  let closed = false;
+  return {
+    db,
+    kind,
+    pglite,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await db.destroy().catch(() => undefined);
+      await close();
+    },
+  };
+}
+
+
+

@@ -1,0 +1,210 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** jsonb columns: written as JSON text with an explicit cast, read back parsed. */
+type Json<T> = ColumnType<T, string | T, string | T>;
+/** timestamptz columns read as Date (UTC instants), written as Date or ISO text. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface SchemaMigrationsTable {
+  version: string;
+  name: string;
+  checksum: string;
+  applied_at: DefaultTimestamp;
+}
+
+export interface AgentsTable {
+  agent_id: string;
+  name: string;
+  kind: string;
+  disabled: Generated<boolean>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface UsersTable {
+  user_id: string;
+  subject: string;
+  email: string | null;
+  display_name: string | null;
+  last_seen: Timestamp | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface AgentMembershipsTable {
+  membership_id: string;
+  agent_id: string;
+  user_id: string;
+  role: string;
+  created_at: DefaultTimestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface SpacesTable {
+  space_id: string;
+  agent_id: string;
+  name: string;
+  privacy_mode: Generated<boolean>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface DevicesTable {
+  device_id: string;
+  agent_id: string;
+  name: string;
+  token_hash: string;
+  scopes: Json<string[]>;
+  capabilities: Json<Record<string, unknown>>;
+  metadata: Json<Record<string, unknown>>;
+  created_at: DefaultTimestamp;
+  revoked_at: Timestamp | null;
+  last_hello_at: Timestamp | null;
+  last_heartbeat_at: Timestamp | null;
+}
+
+export interface PeopleTable {
+  person_id: string;
+  agent_id: string;
+  display_name: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface ConsentGrantsTable {
+  consent_id: string;
+  agent_id: string;
+  person_id: string;
+  consent_type: string;
+  granted_at: DefaultTimestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface PresenceTable {
+  agent_id: string;
+  space_id: string;
+  subject_type: string;
+  subject_id: string;
+  status: string;
+  last_seen: DefaultTimestamp;
+}
+
+export interface EventsTable {
+  event_id: string;
+  seq: Generated<string>;
+  agent_id: string;
+  space_id: string;
+  source_type: string;
+  source_id: string;
+  type: string;
+  payload: Json<Record<string, unknown>>;
+  client_event_id: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface MemoriesTable {
+  memory_id: string;
+  agent_id: string;
+  space_id: string | null;
+  tier: string;
+  content: string;
+  source_event_id: string | null;
+  provenance: Json<Record<string, unknown>>;
+  created_at: DefaultTimestamp;
+  /** Only present where the vector extension is; never in a default select list. */
+  embedding?: string | null;
+}
+
+export interface ActionsTable {
+  action_id: string;
+  agent_id: string;
+  space_id: string | null;
+  kind: string;
+  payload: Json<Record<string, unknown>>;
+  required_scopes: Json<string[]>;
+  status: string;
+  reason: string | null;
+  source_event_id: string | null;
+  approved_by: string | null;
+  approved_at: Timestamp | null;
+  rejected_by: string | null;
+  rejected_at: Timestamp | null;
+  result: Json<Record<string, unknown>> | null;
+  error: string | null;
+  completed_at: Timestamp | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface AuditStateTable {
+  chain_id: string;
+  agent_id: string | null;
+  last_seq: string;
+  head_hash: string;
+  updated_at: DefaultTimestamp;
+}
+
+export interface AuditEntriesTable {
+  chain_id: string;
+  seq: string;
+  agent_id: string | null;
+  body: string;
+  hash: string;
+  created_at: DefaultTimestamp;
+  sunk_at: Timestamp | null;
+}
+
+export interface QueueMessagesTable {
+  message_id: string;
+  queue: string;
+  body: Json<Record<string, unknown>>;
+  dedup_key: string | null;
+  state: Generated<string>;
+  visible_at: DefaultTimestamp;
+  receive_count: Generated<number>;
+  receipt: string | null;
+  last_error: string | null;
+  created_at: DefaultTimestamp;
+  dead_at: Timestamp | null;
+}
+
+export interface PlannerRunsTable {
+  run_id: string;
+  event_id: string;
+  agent_id: string;
+  model: string;
+  status: string;
+  output: Json<Record<string, unknown>> | null;
+  error: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface Database {
+  schema_migrations: SchemaMigrationsTable;
+  agents: AgentsTable;
+  users: UsersTable;
+  agent_memberships: AgentMembershipsTable;
+  spaces: SpacesTable;
+  devices: DevicesTable;
+  people: PeopleTable;
+  consent_grants: ConsentGrantsTable;
+  presence: PresenceTable;
+  events: EventsTable;
+  memories: MemoriesTable;
+  actions: ActionsTable;
+  audit_state: AuditStateTable;
+  audit_entries: AuditEntriesTable;
+  queue_messages: QueueMessagesTable;
+  planner_runs: PlannerRunsTable;
+}
+
+export type AgentRow = Selectable<AgentsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type SpaceRow = Selectable<SpacesTable>;
+export type DeviceRow = Selectable<DevicesTable>;
+export type EventRow = Selectable<EventsTable>;
+export type MemoryRow = Omit<Selectable<MemoriesTable>, 'embedding'>;
+export type ActionRow = Selectable<ActionsTable>;
+export type NewAction = Insertable<ActionsTable>;
+export type ActionUpdate = Updateable<ActionsTable>;
+export type QueueMessageRow = Selectable<QueueMessagesTable>;
