@@ -2,6 +2,8 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 
 /** jsonb columns: written as JSON text with an explicit cast, read back parsed. */
 type Json<T> = ColumnType<T, string | T, string | T>;
+/** jsonb columns with a database default. */
+type JsonWithDefault<T> = ColumnType<T, string | T | undefined, string | T>;
 /** timestamptz columns read as Date (UTC instants), written as Date or ISO text. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -54,9 +56,9 @@ export interface DevicesTable {
   agent_id: string;
   name: string;
   token_hash: string;
-  scopes: Json<string[]>;
-  capabilities: Json<Record<string, unknown>>;
-  metadata: Json<Record<string, unknown>>;
+  scopes: JsonWithDefault<string[]>;
+  capabilities: JsonWithDefault<Record<string, unknown>>;
+  metadata: JsonWithDefault<Record<string, unknown>>;
   created_at: DefaultTimestamp;
   revoked_at: Timestamp | null;
   last_hello_at: Timestamp | null;
@@ -109,7 +111,7 @@ export interface MemoriesTable {
   tier: string;
   content: string;
   source_event_id: string | null;
-  provenance: Json<Record<string, unknown>>;
+  provenance: JsonWithDefault<Record<string, unknown>>;
   created_at: DefaultTimestamp;
   /** Only present where the vector extension is; never in a default select list. */
   embedding?: string | null;
@@ -121,7 +123,7 @@ export interface ActionsTable {
   space_id: string | null;
   kind: string;
   payload: Json<Record<string, unknown>>;
-  required_scopes: Json<string[]>;
+  required_scopes: JsonWithDefault<string[]>;
   status: string;
   reason: string | null;
   source_event_id: string | null;
@@ -155,7 +157,7 @@ export interface AuditEntriesTable {
 }
 
 export interface QueueMessagesTable {
-  message_id: string;
+  message_id: Generated<string>;
   queue: string;
   body: Json<Record<string, unknown>>;
   dedup_key: string | null;

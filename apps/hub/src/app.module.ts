@@ -1,0 +1,53 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ActionsModule } from '@marvain/actions';
+import { AuditModule } from '@marvain/audit';
+import { DbModule, type DatabaseHandle } from '@marvain/db';
+import { EventsModule } from '@marvain/events';
+import { AuthGuard, IdentityModule } from '@marvain/identity';
+import { MemoryModule } from '@marvain/memory';
+import { PlannerModule } from '@marvain/planner';
+import { DomainErrorFilter, HubConfig, PlatformModule } from '@marvain/platform';
+import { RealtimeModule } from '@marvain/realtime';
+import { SpacesModule } from '@marvain/spaces';
+import { HealthController } from './health.controller';
+import { LocalControlController } from './local/local-control.controller';
+import { LOCAL_CONTROL_SECRET } from './local-control.token';
+import { SchemaAuditor } from './schema-auditor';
+
+export interface HubModuleOptions {
+  /** An already open database (tests); otherwise the module opens the configured one. */
+  databaseHandle?: DatabaseHandle;
+  /** The secret that guards the local control endpoint (set by the local runtime only). */
+  localControlSecret?: string;
+}
+
+
+/** The hub: every feature module, composed once for every runtime. */
+@Module({})
+export class HubModule {
+  static forRoot(config: HubConfig, options: HubModuleOptions = {}): DynamicModule {
+    return {
+      module: HubModule,
+      imports: [
+        DbModule.forRoot({ target: config.database, migrate: config.runtime === 'local', ...(options.databaseHandle ? { handle: options.databaseHandle } : {}) }),
+        PlatformModule.forRoot(config),
+        AuditModule,
+        IdentityModule,
+        SpacesModule,
+        EventsModule,
+        MemoryModule,
+        ActionsModule,
+        PlannerModule,
+        RealtimeModule,
+      ],
+      controllers: [HealthController, ...(options.localControlSecret ? [LocalControlController] : [])],
+      providers: [
+        SchemaAuditor,
+        { provide: APP_GUARD, useExisting: AuthGuard },
+        { provide: APP_FILTER, useClass: DomainErrorFilter },
+        { provide: LOCAL_CONTROL_SECRET, useValue: options.localControlSecret ?? null },
+      ],
+    };
+  }
+}

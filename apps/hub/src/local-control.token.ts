@@ -1,0 +1,1 @@
+export const LOCAL_CONTROL_SECRET = Symbol('LocalControlSecret');

@@ -1,0 +1,45 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { IsEmail, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { DomainError, ErrorCode } from '@marvain/contracts';
+import { BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { Public } from '@marvain/platform';
+import { LOCAL_CONTROL_SECRET } from '../local-control.token';
+
+export class LocalBootstrapDto {
+  @IsString() @Length(1, 200) agent_name!: string;
+  @IsString() @Length(1, 200) space_name!: string;
+  @IsOptional() @IsUUID() owner_user_id?: string;
+  @IsOptional() @IsEmail() owner_email?: string;
+}
+
+/**
+ * Operator commands for the CLI while this hub holds the embedded database (PGlite allows one
+ * process). Guarded by a secret in the hub's lock file, readable only by the operator.
+ */
+@ApiExcludeController()
+@Controller('v1/local')
+export class LocalControlController {
+  constructor(
+    private readonly bootstrapService: BootstrapService,
+    @Inject(LOCAL_CONTROL_SECRET) private readonly secret: string | null,
+  ) {}
+
+  @Post('bootstrap')
+  @Public()
+  @HttpCode(201)
+  async bootstrap(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalBootstrapDto): Promise<BootstrapResult> {
+    const expected = Buffer.from(this.secret ?? '');
+    const given = Buffer.from(presented ?? '');
+    if (!this.secret || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'the local control secret is missing or wrong');
+    }
+    return this.bootstrapService.bootstrap({
+      agentName: body.agent_name,
+      spaceName: body.space_name,
+      ...(body.owner_user_id ? { ownerUserId: body.owner_user_id } : {}),
+      ...(body.owner_email ? { ownerEmail: body.owner_email } : {}),
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { ACTION_STATUSES, type ActionStatus } from '@marvain/contracts';
+import type { ActionRow } from '@marvain/db';
+
+export class ListActionsQuery {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  agent_id!: string;
+
+  @ApiPropertyOptional({ enum: ACTION_STATUSES })
+  @IsOptional()
+  @IsIn(ACTION_STATUSES)
+  status?: ActionStatus;
+
+  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 200 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+}
+
+export class RejectActionDto {
+  @ApiPropertyOptional({ maxLength: 500 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 500)
+  reason?: string;
+}
+
+export class ActionIdParams {
+  @IsUUID()
+  id!: string;
+}
+
+export class ActionView {
+  @ApiProperty({ format: 'uuid' }) action_id!: string;
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty({ format: 'uuid', nullable: true }) space_id!: string | null;
+  @ApiProperty({ example: 'send_message' }) kind!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) payload!: Record<string, unknown>;
+  @ApiProperty({ type: [String] }) required_scopes!: string[];
+  @ApiProperty({ enum: ACTION_STATUSES }) status!: string;
+  @ApiProperty({ nullable: true }) reason!: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true }) source_event_id!: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true }) approved_by!: string | null;
+  @ApiProperty({ nullable: true }) approved_at!: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true }) rejected_by!: string | null;
+  @ApiProperty({ nullable: true }) rejected_at!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) result!: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true }) error!: string | null;
+  @ApiProperty({ nullable: true }) completed_at!: string | null;
+  @ApiProperty() created_at!: string;
+  @ApiProperty() updated_at!: string;
+}
+
+export class ActionList {
+  @ApiProperty({ type: [ActionView] }) actions!: ActionView[];
+}
+
+const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+
+export function toActionView(row: ActionRow): ActionView {
+  return {
+    ...row,
+    approved_at: iso(row.approved_at),
+    rejected_at: iso(row.rejected_at),
+    completed_at: iso(row.completed_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}

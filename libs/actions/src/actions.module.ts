@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '@marvain/audit';
+import { EventsModule } from '@marvain/events';
+import { IdentityModule } from '@marvain/identity';
+import { ActionsController } from './actions.controller';
+import { ActionsRepository } from './actions.repository';
+import { ActionsService } from './actions.service';
+import { ToolRunnerConsumer } from './tool-runner.consumer';
+import { ToolRunnerService } from './tool-runner.service';
+import { SendMessageTool } from './tools/send-message.tool';
+import { TOOLS, type Tool } from './tools/tool';
+
+@Module({
+  imports: [AuditModule, EventsModule, IdentityModule],
+  controllers: [ActionsController],
+  providers: [
+    ActionsRepository,
+    ActionsService,
+    ToolRunnerService,
+    ToolRunnerConsumer,
+    SendMessageTool,
+    { provide: TOOLS, inject: [SendMessageTool], useFactory: (...tools: Tool[]) => tools },
+  ],
+  exports: [ActionsService, ToolRunnerService, ToolRunnerConsumer, TOOLS],
+})
+export class ActionsModule {}

@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { sql, type Kysely } from 'kysely';
+import { asJson, asUuid, InjectKysely, type ActionRow, type Database, type Executor } from '@marvain/db';
+
+export const ACTION_COLUMNS = [
+  'action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason', 'source_event_id',
+  'approved_by', 'approved_at', 'rejected_by', 'rejected_at', 'result', 'error', 'completed_at', 'created_at', 'updated_at',
+] as const;
+
+export interface NewProposedAction {
+  action_id: string;
+  agent_id: string;
+  space_id: string | null;
+  kind: string;
+  payload: Record<string, unknown>;
+  required_scopes: string[];
+  reason: string | null;
+  source_event_id: string | null;
+}
+
+export interface ActionPatch {
+  status: string;
+  approved_by?: string;
+  rejected_by?: string;
+  stamp?: 'approved_at' | 'rejected_at' | 'completed_at';
+  result?: Record<string, unknown>;
+  error?: string;
+}
+
+@Injectable()
+export class ActionsRepository {
+  constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  async insertProposed(executor: Executor, action: NewProposedAction): Promise<boolean> {
+    const result = await executor
+      .insertInto('actions')
+      .values({
+        action_id: asUuid(action.action_id),
+        agent_id: asUuid(action.agent_id),
+        space_id: action.space_id === null ? null : asUuid(action.space_id),
+        kind: action.kind,
+        payload: asJson(action.payload),
+        required_scopes: asJson(action.required_scopes),
+        status: 'proposed',
+        reason: action.reason,
+        source_event_id: action.source_event_id === null ? null : asUuid(action.source_event_id),
+      })
+      .onConflict((oc) => oc.column('action_id').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async findById(actionId: string, executor: Executor = this.db, lock = false): Promise<ActionRow | undefined> {
+    const query = executor.selectFrom('actions').select(ACTION_COLUMNS).where('action_id', '=', asUuid(actionId));
+    return (lock ? query.forUpdate() : query).executeTakeFirst();
+  }
+
+  async list(query: { agentId: string; status?: string; limit: number }): Promise<ActionRow[]> {
+    let select = this.db.selectFrom('actions').select(ACTION_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
+    if (query.status) select = select.where('status', '=', query.status);
+    return select.orderBy('created_at', 'desc').orderBy('action_id').limit(query.limit).execute();
+  }
+
+  async update(executor: Executor, actionId: string, patch: ActionPatch): Promise<ActionRow> {
+    return executor
+      .updateTable('actions')
+      .set({
+        status: patch.status,
+        updated_at: sql`now()`,
+        ...(patch.approved_by ? { approved_by: asUuid(patch.approved_by) } : {}),
+        ...(patch.rejected_by ? { rejected_by: asUuid(patch.rejected_by) } : {}),
+        ...(patch.stamp ? { [patch.stamp]: sql`now()` } : {}),
+        ...(patch.result ? { result: asJson(patch.result) } : {}),
+        ...(patch.error !== undefined ? { error: patch.error } : {}),
+      })
+      .where('action_id', '=', asUuid(actionId))
+      .returning(ACTION_COLUMNS)
+      .executeTakeFirstOrThrow();
+  }
+}

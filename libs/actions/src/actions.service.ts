@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, ErrorCode, hasScope, isScopeGrant, QueueNames, scopesFor, type ActionReference, type ActionStatus, type Principal } from '@marvain/contracts';
+import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { assertAgentScope, MESSAGE_QUEUE, type MessageQueue } from '@marvain/platform';
+import { toActionView, type ActionList, type ActionView, type ListActionsQuery } from './actions.dto';
+import { ActionsRepository, type NewProposedAction } from './actions.repository';
+
+/** Which status may follow which: the action lifecycle. */
+export const ACTION_TRANSITIONS: Readonly<Record<ActionStatus, readonly ActionStatus[]>> = {
+  proposed: ['approved', 'rejected', 'canceled'],
+  approved: ['executing', 'canceled'],
+  executing: ['executed', 'failed'],
+  rejected: [],
+  executed: [],
+  failed: [],
+  canceled: [],
+};
+
+export function assertTransition(action: ActionRow, to: ActionStatus): void {
+  const from = action.status as ActionStatus;
+  if (!ACTION_TRANSITIONS[from]?.includes(to)) {
+    throw new DomainError(ErrorCode.ActionInvalidTransition, `action ${action.action_id} is ${from} and cannot become ${to}`, { from, to });
+  }
+}
+
+@Injectable()
+export class ActionsService {
+  constructor(
+    private readonly repository: ActionsRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    @Inject(MESSAGE_QUEUE) private readonly queue: MessageQueue,
+  ) {}
+
+  /** Records a proposed action inside the caller's transaction; a repeat of the same id writes nothing. */
+  async propose(tx: Tx, action: NewProposedAction, actor: { type: 'agent' | 'system'; id: string }): Promise<boolean> {
+    const inserted = await this.repository.insertProposed(tx.db, action);
+    if (inserted) {
+      await this.audit.append(tx, {
+        agentId: action.agent_id,
+        action: 'action.proposed',
+        actor,
+        subject: { type: 'action', id: action.action_id },
+        details: { kind: action.kind, required_scopes: action.required_scopes, source_event_id: action.source_event_id },
+      });
+    }
+    return inserted;
+  }
+
+  async list(principal: Principal, query: ListActionsQuery): Promise<ActionList> {
+    assertAgentScope(principal, query.agent_id, 'actions:read');
+    const rows = await this.repository.list({ agentId: query.agent_id, limit: query.limit ?? 50, ...(query.status ? { status: query.status } : {}) });
+    return { actions: rows.map(toActionView) };
+  }
+
+  async get(principal: Principal, actionId: string): Promise<ActionView> {
+    const action = await this.repository.findById(actionId);
+    if (!action) throw DomainError.notFound('action', actionId);
+    assertAgentScope(principal, action.agent_id, 'actions:read', 'action');
+    return toActionView(action);
+  }
+
+  /** Approves a proposed action and queues it for the tool runner, in one audited transaction. */
+  async approve(principal: Principal, actionId: string): Promise<ActionView> {
+    return this.decide(principal, actionId, 'approved');
+  }
+
+  async reject(principal: Principal, actionId: string, reason?: string): Promise<ActionView> {
+    return this.decide(principal, actionId, 'rejected', reason);
+  }
+
+  private async decide(principal: Principal, actionId: string, to: 'approved' | 'rejected', reason?: string): Promise<ActionView> {
+    const row = await this.transactions.run(async (tx) => {
+      const action = await this.repository.findById(actionId, tx.db, true);
+      if (!action) throw DomainError.notFound('action', actionId);
+      assertAgentScope(principal, action.agent_id, 'actions:approve', 'action');
+      if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a member of the agent can approve or reject actions');
+      const missing = action.required_scopes.filter((scope) => !isScopeGrant(scope) || !hasScope(scopesFor(principal, action.agent_id), scope as never));
+      if (to === 'approved' && missing.length > 0) {
+        throw new DomainError(ErrorCode.Forbidden, `approving this action needs ${missing.join(', ')}`, { missing_scopes: missing });
+      }
+      assertTransition(action, to);
+      const updated = await this.repository.update(tx.db, actionId, {
+        status: to,
+        ...(to === 'approved' ? { approved_by: principal.id, stamp: 'approved_at' as const } : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
+      });
+      await this.audit.append(tx, {
+        agentId: action.agent_id,
+        action: to === 'approved' ? 'action.approved' : 'action.rejected',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'action', id: actionId },
+        details: { kind: action.kind, ...(reason ? { reason } : {}) },
+      });
+      if (to === 'approved') {
+        const reference: ActionReference = { action_id: actionId, agent_id: action.agent_id };
+        await this.queue.send(QueueNames.Actions, { ...reference }, { tx, dedupKey: `action:${actionId}` });
+      }
+      return updated;
+    });
+    return toActionView(row);
+  }
+}

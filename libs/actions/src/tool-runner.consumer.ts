@@ -1,0 +1,15 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { QueueNames, type ActionReference } from '@marvain/contracts';
+import { HubConfig, MESSAGE_QUEUE, QueueConsumer, type MessageQueue } from '@marvain/platform';
+import { ToolRunnerService } from './tool-runner.service';
+
+@Injectable()
+export class ToolRunnerConsumer extends QueueConsumer<ActionReference> {
+  constructor(config: HubConfig, @Inject(MESSAGE_QUEUE) queue: MessageQueue, private readonly runner: ToolRunnerService) {
+    super(config, queue, QueueNames.Actions, 5);
+  }
+
+  protected async handle(body: ActionReference): Promise<void> {
+    await this.runner.handle(body);
+  }
+}

@@ -1,0 +1,107 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { hasScope, isScopeGrant, type ActionReference, type ActionStatus } from '@marvain/contracts';
+import { TransactionRunner, type ActionRow } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { AccessService } from '@marvain/identity';
+import { PoisonMessageError } from '@marvain/platform';
+import { ActionsRepository } from './actions.repository';
+import { assertTransition } from './actions.service';
+import { TOOLS, ToolError, type Tool } from './tools/tool';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const FINISHED: readonly ActionStatus[] = ['executed', 'failed', 'rejected', 'canceled'];
+
+export type ToolRunOutcome = 'executed' | 'failed' | 'already-finished';
+
+/**
+ * Executes approved actions: checks the approval still holds (the approver's scopes are read
+ * again), marks the action executing, runs its tool, and records the result, each step audited.
+ * A redelivered action that is still `executing` runs its (idempotent) tool again.
+ */
+@Injectable()
+export class ToolRunnerService {
+  private readonly logger = new Logger('ToolRunner');
+  private readonly tools: ReadonlyMap<string, Tool>;
+
+  constructor(
+    private readonly repository: ActionsRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    private readonly access: AccessService,
+    @Inject(TOOLS) tools: Tool[],
+  ) {
+    this.tools = new Map(tools.map((tool) => [tool.kind, tool]));
+  }
+
+  async handle(reference: ActionReference): Promise<ToolRunOutcome> {
+    if (!reference || typeof reference.action_id !== 'string' || !UUID.test(reference.action_id)) {
+      throw new PoisonMessageError('action reference without a valid action_id');
+    }
+    const action = await this.repository.findById(reference.action_id);
+    if (!action) throw new PoisonMessageError(`action ${reference.action_id} does not exist`);
+    if (FINISHED.includes(action.status as ActionStatus)) return 'already-finished';
+    if (action.status === 'proposed') throw new PoisonMessageError(`action ${action.action_id} was queued without approval`);
+
+    const problem = await this.approvalProblem(action);
+    if (problem) return this.finish(action, 'failed', { error: problem });
+
+    if (action.status === 'approved') await this.markExecuting(action);
+    const tool = this.tools.get(action.kind);
+    if (!tool) return this.finish(action, 'failed', { error: `no tool can run actions of kind ${action.kind}` });
+    try {
+      const result = await tool.execute(action);
+      return this.finish(action, 'executed', { result });
+    } catch (error) {
+      if (error instanceof ToolError) return this.finish(action, 'failed', { error: error.message });
+      throw error; // transient: the queue retries with backoff, the action stays executing
+    }
+  }
+
+  private async approvalProblem(action: ActionRow): Promise<string | null> {
+    if (!action.approved_by) return 'the action has no approver';
+    const scopes = await this.access.userScopes(action.approved_by, action.agent_id);
+    const needed = ['actions:approve', ...action.required_scopes];
+    const missing = needed.filter((scope) => !isScopeGrant(scope) || !hasScope(scopes, scope as never));
+    return missing.length > 0 ? `the approver no longer holds ${missing.join(', ')}` : null;
+  }
+
+  private async markExecuting(action: ActionRow): Promise<void> {
+    await this.transactions.run(async (tx) => {
+      const current = await this.repository.findById(action.action_id, tx.db, true);
+      if (!current || current.status !== 'approved') return;
+      assertTransition(current, 'executing');
+      await this.repository.update(tx.db, action.action_id, { status: 'executing' });
+      await this.audit.append(tx, {
+        agentId: action.agent_id,
+        action: 'action.executing',
+        actor: { type: 'system', id: 'tool-runner' },
+        subject: { type: 'action', id: action.action_id },
+        details: { kind: action.kind },
+      });
+    });
+  }
+
+  private async finish(action: ActionRow, status: 'executed' | 'failed', outcome: { result?: Record<string, unknown>; error?: string }): Promise<ToolRunOutcome> {
+    return this.transactions.run(async (tx) => {
+      const current = await this.repository.findById(action.action_id, tx.db, true);
+      if (!current || FINISHED.includes(current.status as ActionStatus)) return 'already-finished';
+      // An approval that no longer holds fails the action before it ever executes.
+      if (current.status === 'approved') await this.repository.update(tx.db, action.action_id, { status: 'executing' });
+      await this.repository.update(tx.db, action.action_id, {
+        status,
+        stamp: 'completed_at',
+        ...(outcome.result ? { result: outcome.result } : {}),
+        ...(outcome.error ? { error: outcome.error } : {}),
+      });
+      await this.audit.append(tx, {
+        agentId: action.agent_id,
+        action: status === 'executed' ? 'action.executed' : 'action.failed',
+        actor: { type: 'system', id: 'tool-runner' },
+        subject: { type: 'action', id: action.action_id },
+        details: { kind: action.kind, ...(outcome.result ? { result: outcome.result } : {}), ...(outcome.error ? { error: outcome.error } : {}) },
+      });
+      if (status === 'failed') this.logger.warn(`action ${action.action_id} failed: ${outcome.error ?? ''}`);
+      return status;
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './audit.types';
+export * from './audit.service';
+export * from './audit.module';

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { SpacesModule } from '@marvain/spaces';
+import { EventsController } from './events.controller';
+import { EventsRepository } from './events.repository';
+import { EventsService } from './events.service';
+
+@Module({
+  imports: [SpacesModule],
+  controllers: [EventsController],
+  providers: [EventsRepository, EventsService],
+  exports: [EventsService],
+})
+export class EventsModule {}

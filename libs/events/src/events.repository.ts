@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { sql, type Kysely } from 'kysely';
+import { asJson, asUuid, InjectKysely, type Database, type EventRow, type Executor } from '@marvain/db';
+
+export const EVENT_COLUMNS = ['event_id', 'seq', 'agent_id', 'space_id', 'source_type', 'source_id', 'type', 'payload', 'client_event_id', 'created_at'] as const;
+
+export interface NewEvent {
+  event_id: string;
+  agent_id: string;
+  space_id: string;
+  source_type: string;
+  source_id: string;
+  type: string;
+  payload: Record<string, unknown>;
+  client_event_id: string | null;
+}
+
+@Injectable()
+export class EventsRepository {
+  constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  /** Inserts the event unless one with its id (or client event id) exists; true when it wrote. */
+  async insertIfAbsent(executor: Executor | undefined, event: NewEvent): Promise<boolean> {
+    const result = await (executor ?? this.db)
+      .insertInto('events')
+      .values({
+        event_id: asUuid(event.event_id),
+        agent_id: asUuid(event.agent_id),
+        space_id: asUuid(event.space_id),
+        source_type: event.source_type,
+        source_id: asUuid(event.source_id),
+        type: event.type,
+        payload: asJson(event.payload),
+        client_event_id: event.client_event_id,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async findById(eventId: string, executor: Executor = this.db): Promise<EventRow | undefined> {
+    return executor
+      .selectFrom('events')
+      .select([...EVENT_COLUMNS.filter((c) => c !== 'seq'), sql<string>`seq::text`.as('seq')])
+      .where('event_id', '=', asUuid(eventId))
+      .executeTakeFirst();
+  }
+
+  async findByClientEventId(agentId: string, sourceType: string, sourceId: string, clientEventId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('events')
+      .select('event_id')
+      .where('agent_id', '=', asUuid(agentId))
+      .where('source_type', '=', sourceType)
+      .where('source_id', '=', asUuid(sourceId))
+      .where('client_event_id', '=', clientEventId)
+      .executeTakeFirst();
+    return row?.event_id;
+  }
+
+  /** The latest events of a space, newest last (planner context). */
+  async recentInSpace(spaceId: string, limit: number, executor: Executor = this.db): Promise<EventRow[]> {
+    const rows = await executor
+      .selectFrom('events')
+      .select([...EVENT_COLUMNS.filter((c) => c !== 'seq'), sql<string>`seq::text`.as('seq')])
+      .where('space_id', '=', asUuid(spaceId))
+      .orderBy('events.seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse();
+  }
+}

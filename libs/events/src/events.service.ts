@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, ErrorCode, QueueNames, TRANSCRIPT_EVENT_TYPES, type EventReference, type Principal } from '@marvain/contracts';
+import { TransactionRunner, type EventRow, type Executor } from '@marvain/db';
+import { IDS, MESSAGE_QUEUE, type Ids, type MessageQueue } from '@marvain/platform';
+import { SpacesService } from '@marvain/spaces';
+import type { IngestEventDto, IngestEventResponse } from './events.dto';
+import { EventsRepository } from './events.repository';
+
+const MAX_TRANSCRIPT_CHARS = 20_000;
+
+/** The text a transcript event carries, from `text` or `transcript`. */
+export function transcriptText(payload: Record<string, unknown>): string | null {
+  const value = payload['text'] ?? payload['transcript'];
+  return typeof value === 'string' && value.trim() !== '' ? value : null;
+}
+
+@Injectable()
+export class EventsService {
+  constructor(
+    private readonly repository: EventsRepository,
+    private readonly spaces: SpacesService,
+    private readonly transactions: TransactionRunner,
+    @Inject(MESSAGE_QUEUE) private readonly queue: MessageQueue,
+    @Inject(IDS) private readonly ids: Ids,
+  ) {}
+
+  /**
+   * Stores an event and queues a reference for the planner, in one transaction, and returns
+   * without waiting for planning. A repeated client_event_id returns the first event's id.
+   */
+  async ingest(principal: Principal, input: IngestEventDto): Promise<IngestEventResponse> {
+    const space = await this.spaces.getForPrincipal(principal, input.space_id, 'events:write');
+    if (input.agent_id && input.agent_id !== space.agent_id) throw DomainError.notFound('space', input.space_id);
+    if (TRANSCRIPT_EVENT_TYPES.includes(input.type)) {
+      const text = transcriptText(input.payload);
+      if (text === null) throw new DomainError(ErrorCode.ValidationFailed, `a ${input.type} event needs payload.text or payload.transcript`);
+      if (text.length > MAX_TRANSCRIPT_CHARS) {
+        throw new DomainError(ErrorCode.ValidationFailed, `payload text is longer than ${MAX_TRANSCRIPT_CHARS} characters`);
+      }
+    }
+    // Privacy mode: accepted, but neither stored nor queued.
+    if (space.privacy_mode) return { event_id: null, stored: false, duplicate: false };
+
+    const clientEventId = input.client_event_id ?? null;
+    // With a client id, the event id is derived from it: a retry computes the same id.
+    const eventId = clientEventId
+      ? this.ids.derived(`event:${space.agent_id}:${principal.type}:${principal.id}:${clientEventId}`)
+      : this.ids.random();
+    const written = await this.transactions.run(async (tx) => {
+      const inserted = await this.repository.insertIfAbsent(tx.db, {
+        event_id: eventId,
+        agent_id: space.agent_id,
+        space_id: space.space_id,
+        source_type: principal.type,
+        source_id: principal.id,
+        type: input.type,
+        payload: input.payload,
+        client_event_id: clientEventId,
+      });
+      if (inserted) {
+        const reference: EventReference = { event_id: eventId, agent_id: space.agent_id };
+        await this.queue.send(QueueNames.Transcripts, { ...reference }, { tx, dedupKey: `event:${eventId}` });
+      }
+      return inserted;
+    });
+    if (written) return { event_id: eventId, stored: true, duplicate: false };
+    const existing = clientEventId
+      ? await this.repository.findByClientEventId(space.agent_id, principal.type, principal.id, clientEventId)
+      : undefined;
+    return { event_id: existing ?? eventId, stored: true, duplicate: true };
+  }
+
+  async get(eventId: string, executor?: Executor): Promise<EventRow | undefined> {
+    return this.repository.findById(eventId, executor);
+  }
+
+  async recentInSpace(spaceId: string, limit: number, executor?: Executor): Promise<EventRow[]> {
+    return this.repository.recentInSpace(spaceId, limit, executor);
+  }
+
+  /** Records an event the hub itself emits (e.g. an outbound message); idempotent on its id. */
+  async recordSystemEvent(
+    event: { event_id: string; agent_id: string; space_id: string; source_type: 'agent' | 'system'; source_id: string; type: string; payload: Record<string, unknown> },
+    executor?: Executor,
+  ): Promise<boolean> {
+    return this.repository.insertIfAbsent(executor, { ...event, client_event_id: null });
+  }
+}

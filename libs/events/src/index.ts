@@ -1,0 +1,3 @@
+export * from './events.dto';
+export * from './events.service';
+export * from './events.module';

@@ -1,0 +1,14 @@
+import { Injectable } from '@nestjs/common';
+import { ROLE_SCOPES, type MembershipRole, type Scope } from '@marvain/contracts';
+import { IdentityRepository } from './identity.repository';
+
+/** What a user may do on an agent right now (read fresh, so revocations apply at once). */
+@Injectable()
+export class AccessService {
+  constructor(private readonly repository: IdentityRepository) {}
+
+  async userScopes(userId: string, agentId: string): Promise<readonly Scope[]> {
+    const role = await this.repository.activeRole(userId, agentId);
+    return role ? (ROLE_SCOPES[role as MembershipRole] ?? []) : [];
+  }
+}

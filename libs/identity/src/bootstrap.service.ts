@@ -1,0 +1,114 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode } from '@marvain/contracts';
+import { TransactionRunner } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { IDS, type Ids } from '@marvain/platform';
+import { SpacesService } from '@marvain/spaces';
+import { hashDeviceToken, newDeviceToken } from './device-tokens';
+import { IdentityRepository } from './identity.repository';
+import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+
+export interface BootstrapInput {
+  agentName: string;
+  spaceName: string;
+  /** Reuse this user as the owner (the one saved in the operator's config); otherwise a new local owner is created. */
+  ownerUserId?: string;
+  ownerEmail?: string;
+}
+
+export interface BootstrapResult {
+  agent_id: string;
+  space_id: string;
+  device_id: string;
+  device_token: string;
+  user_id: string;
+  user_token: string;
+}
+
+/** Creates an owner, an agent, a space and a device in one audited transaction. */
+@Injectable()
+export class BootstrapService {
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly repository: IdentityRepository,
+    private readonly spaces: SpacesService,
+    private readonly audit: AuditService,
+    @Inject(IDS) private readonly ids: Ids,
+    @Inject(USER_TOKEN_ISSUER) private readonly tokens: UserTokenIssuer,
+  ) {}
+
+  async bootstrap(input: BootstrapInput): Promise<BootstrapResult> {
+    const agentName = input.agentName.trim();
+    const spaceName = input.spaceName.trim();
+    if (!agentName || agentName.length > 200) throw new DomainError(ErrorCode.ValidationFailed, 'the agent name must be 1 to 200 characters');
+    if (!spaceName || spaceName.length > 200) throw new DomainError(ErrorCode.ValidationFailed, 'the space name must be 1 to 200 characters');
+
+    const deviceToken = newDeviceToken();
+    const result = await this.transactions.run(async (tx) => {
+      const existingOwner = input.ownerUserId ? await this.repository.findUser(input.ownerUserId, tx.db) : undefined;
+      const owner =
+        existingOwner ??
+        (await this.repository.upsertUser(tx.db, {
+          user_id: this.ids.random(),
+          subject: `local:${this.ids.random()}`,
+          email: input.ownerEmail ?? null,
+          display_name: 'Owner',
+        }));
+      const agent = await this.repository.insertAgent(tx.db, { agent_id: this.ids.random(), name: agentName, kind: 'self' });
+      await this.repository.insertMembership(tx.db, {
+        membership_id: this.ids.random(),
+        agent_id: agent.agent_id,
+        user_id: owner.user_id,
+        role: 'owner',
+      });
+      const { space } = await this.spaces.ensure(tx, agent.agent_id, spaceName);
+      const deviceId = this.ids.random();
+      await this.repository.insertDevice(tx.db, {
+        device_id: deviceId,
+        agent_id: agent.agent_id,
+        name: `${spaceName} satellite`,
+        token_hash: hashDeviceToken(deviceToken),
+        scopes: [...DEFAULT_DEVICE_SCOPES],
+        metadata: { created_by: 'bootstrap' },
+      });
+      const actor = { type: 'user' as const, id: owner.user_id };
+      await this.audit.append(tx, {
+        agentId: agent.agent_id,
+        action: 'bootstrap.completed',
+        actor,
+        subject: { type: 'agent', id: agent.agent_id },
+        details: { agent_name: agentName, space_id: space.space_id, owner_user_id: owner.user_id },
+      });
+      await this.audit.append(tx, {
+        agentId: agent.agent_id,
+        action: 'device.registered',
+        actor,
+        subject: { type: 'device', id: deviceId },
+        details: { scopes: [...DEFAULT_DEVICE_SCOPES], space_id: space.space_id },
+      });
+      return { owner, agentId: agent.agent_id, spaceId: space.space_id, deviceId };
+    });
+
+    const userToken = await this.tokens.issue({
+      subject: result.owner.subject,
+      email: result.owner.email,
+      displayName: result.owner.display_name,
+    });
+    return {
+      agent_id: result.agentId,
+      space_id: result.spaceId,
+      device_id: result.deviceId,
+      device_token: deviceToken,
+      user_id: result.owner.user_id,
+      user_token: userToken,
+    };
+  }
+
+  async agentExists(agentId: string): Promise<boolean> {
+    return (await this.repository.findAgent(agentId)) !== undefined;
+  }
+
+  async hasAnyAgent(): Promise<boolean> {
+    return (await this.repository.countAgents()) > 0;
+  }
+}

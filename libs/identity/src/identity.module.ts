@@ -1,0 +1,31 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '@marvain/audit';
+import { CLOCK, HubConfig, type Clock } from '@marvain/platform';
+import { SpacesModule } from '@marvain/spaces';
+import { AccessService } from './access.service';
+import { AuthGuard } from './auth.guard';
+import { BootstrapService } from './bootstrap.service';
+import { IdentityRepository } from './identity.repository';
+import { PrincipalResolver } from './principal-resolver.service';
+import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-tokens';
+
+@Module({
+  imports: [AuditModule, SpacesModule],
+  providers: [
+    IdentityRepository,
+    PrincipalResolver,
+    AuthGuard,
+    BootstrapService,
+    AccessService,
+    {
+      provide: LocalUserTokens,
+      inject: [HubConfig, CLOCK],
+      useFactory: (config: HubConfig, clock: Clock) =>
+        new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), config.userTokenTtlSeconds, clock),
+    },
+    { provide: USER_TOKEN_ISSUER, useExisting: LocalUserTokens },
+    { provide: USER_TOKEN_VERIFIER, useExisting: LocalUserTokens },
+  ],
+  exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, USER_TOKEN_ISSUER],
+})
+export class IdentityModule {}

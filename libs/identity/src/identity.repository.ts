@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { sql, type Kysely } from 'kysely';
+import { asJson, asUuid, InjectKysely, type AgentRow, type Database, type Executor, type UserRow } from '@marvain/db';
+
+const AGENT_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
+const USER_COLUMNS = ['user_id', 'subject', 'email', 'display_name', 'last_seen', 'created_at'] as const;
+
+export interface DeviceCredential {
+  device_id: string;
+  agent_id: string;
+  token_hash: string;
+  scopes: string[];
+  revoked: boolean;
+  agent_disabled: boolean;
+}
+
+export interface UserWithMemberships {
+  user_id: string;
+  memberships: Array<{ agent_id: string; role: string }>;
+}
+
+@Injectable()
+export class IdentityRepository {
+  constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  async insertAgent(executor: Executor, agent: { agent_id: string; name: string; kind: string }): Promise<AgentRow> {
+    return executor
+      .insertInto('agents')
+      .values({ agent_id: asUuid(agent.agent_id), name: agent.name, kind: agent.kind })
+      .returning(AGENT_COLUMNS)
+      .executeTakeFirstOrThrow();
+  }
+
+  async findAgent(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
+    return executor.selectFrom('agents').select(AGENT_COLUMNS).where('agent_id', '=', asUuid(agentId)).executeTakeFirst();
+  }
+
+  async countAgents(): Promise<number> {
+    const row = await this.db.selectFrom('agents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Creates the user for a subject, or returns the existing one (first sight links the identity). */
+  async upsertUser(
+    executor: Executor,
+    user: { user_id: string; subject: string; email: string | null; display_name: string | null },
+  ): Promise<UserRow> {
+    await executor
+      .insertInto('users')
+      .values({ user_id: asUuid(user.user_id), subject: user.subject, email: user.email, display_name: user.display_name })
+      .onConflict((oc) => oc.column('subject').doNothing())
+      .execute();
+    return executor.selectFrom('users').select(USER_COLUMNS).where('subject', '=', user.subject).executeTakeFirstOrThrow();
+  }
+
+  async findUser(userId: string, executor: Executor = this.db): Promise<UserRow | undefined> {
+    return executor.selectFrom('users').select(USER_COLUMNS).where('user_id', '=', asUuid(userId)).executeTakeFirst();
+  }
+
+  /** A user and their active memberships on enabled agents, in one round trip. */
+  async findUserWithMemberships(subject: string): Promise<UserWithMemberships | undefined> {
+    const rows = await this.db
+      .selectFrom('users as u')
+      .leftJoin('agent_memberships as m', (join) => join.onRef('m.user_id', '=', 'u.user_id').on('m.revoked_at', 'is', null))
+      .leftJoin('agents as a', (join) => join.onRef('a.agent_id', '=', 'm.agent_id').on('a.disabled', '=', false))
+      .select(['u.user_id', 'a.agent_id', 'm.role'])
+      .where('u.subject', '=', subject)
+      .execute();
+    if (rows.length === 0) return undefined;
+    return {
+      user_id: (rows[0] as { user_id: string }).user_id,
+      memberships: rows.filter((r) => r.agent_id !== null && r.role !== null).map((r) => ({ agent_id: r.agent_id as string, role: r.role as string })),
+    };
+  }
+
+  async insertMembership(executor: Executor, membership: { membership_id: string; agent_id: string; user_id: string; role: string }): Promise<void> {
+    await executor
+      .insertInto('agent_memberships')
+      .values({
+        membership_id: asUuid(membership.membership_id),
+        agent_id: asUuid(membership.agent_id),
+        user_id: asUuid(membership.user_id),
+        role: membership.role,
+      })
+      .execute();
+  }
+
+  async insertDevice(
+    executor: Executor,
+    device: { device_id: string; agent_id: string; name: string; token_hash: string; scopes: string[]; metadata: Record<string, unknown> },
+  ): Promise<void> {
+    await executor
+      .insertInto('devices')
+      .values({
+        device_id: asUuid(device.device_id),
+        agent_id: asUuid(device.agent_id),
+        name: device.name,
+        token_hash: device.token_hash,
+        scopes: asJson(device.scopes),
+        metadata: asJson(device.metadata),
+      })
+      .execute();
+  }
+
+  /** The device a token hash belongs to, with what decides whether it may act; one round trip. */
+  async findDeviceCredential(tokenHash: string): Promise<DeviceCredential | undefined> {
+    const row = await this.db
+      .selectFrom('devices as d')
+      .innerJoin('agents as a', 'a.agent_id', 'd.agent_id')
+      .select([
+        'd.device_id',
+        'd.agent_id',
+        'd.token_hash',
+        'd.scopes',
+        sql<boolean>`d.revoked_at IS NOT NULL`.as('revoked'),
+        'a.disabled as agent_disabled',
+      ])
+      .where('d.token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return row ? { ...row, scopes: row.scopes } : undefined;
+  }
+
+  /** The user's active role on an agent, if any. */
+  async activeRole(userId: string, agentId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('agent_memberships as m')
+      .innerJoin('agents as a', 'a.agent_id', 'm.agent_id')
+      .select('m.role')
+      .where('m.user_id', '=', asUuid(userId))
+      .where('m.agent_id', '=', asUuid(agentId))
+      .where('m.revoked_at', 'is', null)
+      .where('a.disabled', '=', false)
+      .executeTakeFirst();
+    return row?.role;
+  }
+}

@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import type { Kysely } from 'kysely';
+import { asJson, asUuid, asVector, InjectKysely, type Database, type Executor, type MemoryRow } from '@marvain/db';
+
+/** The default select list: never the embedding (only recall reads vectors). */
+export const MEMORY_COLUMNS = ['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'source_event_id', 'provenance', 'created_at'] as const;
+
+export interface NewMemory {
+  memory_id: string;
+  agent_id: string;
+  space_id: string | null;
+  tier: string;
+  content: string;
+  source_event_id: string | null;
+  provenance: Record<string, unknown>;
+  embedding: number[] | null;
+}
+
+@Injectable()
+export class MemoryRepository {
+  constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  /** Inserts memories, skipping ids that exist (a retried write-back writes nothing twice). */
+  async insertMany(executor: Executor, memories: readonly NewMemory[]): Promise<number> {
+    let written = 0;
+    for (const memory of memories) {
+      const result = await executor
+        .insertInto('memories')
+        .values({
+          memory_id: asUuid(memory.memory_id),
+          agent_id: asUuid(memory.agent_id),
+          space_id: memory.space_id === null ? null : asUuid(memory.space_id),
+          tier: memory.tier,
+          content: memory.content,
+          source_event_id: memory.source_event_id === null ? null : asUuid(memory.source_event_id),
+          provenance: asJson(memory.provenance),
+          ...(memory.embedding ? { embedding: asVector(memory.embedding) } : {}),
+        })
+        .onConflict((oc) => oc.column('memory_id').doNothing())
+        .executeTakeFirst();
+      written += Number(result.numInsertedOrUpdatedRows ?? 0n);
+    }
+    return written;
+  }
+
+  async list(query: { agentId: string; tier?: string; spaceId?: string; limit: number }, executor: Executor = this.db): Promise<MemoryRow[]> {
+    let select = executor.selectFrom('memories').select(MEMORY_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
+    if (query.tier) select = select.where('tier', '=', query.tier);
+    if (query.spaceId) select = select.where('space_id', '=', asUuid(query.spaceId));
+    return select.orderBy('created_at', 'desc').orderBy('memory_id').limit(query.limit).execute();
+  }
+}

@@ -1,0 +1,15 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { QueueNames, type EventReference } from '@marvain/contracts';
+import { HubConfig, MESSAGE_QUEUE, QueueConsumer, type MessageQueue } from '@marvain/platform';
+import { PlannerService } from './planner.service';
+
+@Injectable()
+export class PlannerConsumer extends QueueConsumer<EventReference> {
+  constructor(config: HubConfig, @Inject(MESSAGE_QUEUE) queue: MessageQueue, private readonly planner: PlannerService) {
+    super(config, queue, QueueNames.Transcripts, 10);
+  }
+
+  protected async handle(body: EventReference): Promise<void> {
+    await this.planner.handle(body);
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { ActionsModule } from '@marvain/actions';
+import { AuditModule } from '@marvain/audit';
+import { EventsModule } from '@marvain/events';
+import { MemoryModule } from '@marvain/memory';
+import { PLANNER_MODEL } from './planner-model';
+import { PlannerConsumer } from './planner.consumer';
+import { PlannerRepository } from './planner.repository';
+import { PlannerService } from './planner.service';
+import { RulesPlannerModel } from './rules-planner.model';
+
+@Module({
+  imports: [ActionsModule, AuditModule, EventsModule, MemoryModule],
+  providers: [PlannerRepository, PlannerService, PlannerConsumer, { provide: PLANNER_MODEL, useFactory: () => new RulesPlannerModel() }],
+  exports: [PlannerService, PlannerConsumer],
+})
+export class PlannerModule {}

@@ -1,0 +1,134 @@
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { DatabaseTarget } from '@marvain/db';
+
+export type Runtime = 'local' | 'aws';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Every setting the hub reads, validated once at start-up. Nothing else reads process.env. */
+export interface HubSettings {
+  runtime: Runtime;
+  host: string;
+  port: number;
+  dataDir: string;
+  configFile: string;
+  database: DatabaseTarget;
+  logLevel: LogLevel;
+  /** Run the planner and tool-runner workers in this process (the local runtime does). */
+  workers: boolean;
+  queue: { visibilityTimeoutSeconds: number; maxReceives: number; pollIntervalMs: number };
+  auditDir: string;
+  userTokenTtlSeconds: number;
+  /** Create an owner, agent, space and device on first start with an empty database. */
+  firstRunBootstrap: boolean;
+}
+
+/** Injectable, read-only view of the settings. */
+export class HubConfig implements HubSettings {
+  readonly runtime!: Runtime;
+  readonly host!: string;
+  readonly port!: number;
+  readonly dataDir!: string;
+  readonly configFile!: string;
+  readonly database!: DatabaseTarget;
+  readonly logLevel!: LogLevel;
+  readonly workers!: boolean;
+  readonly queue!: HubSettings['queue'];
+  readonly auditDir!: string;
+  readonly userTokenTtlSeconds!: number;
+  readonly firstRunBootstrap!: boolean;
+
+  constructor(settings: HubSettings) {
+    Object.assign(this, settings);
+    Object.freeze(this);
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env['XDG_DATA_HOME'] || path.join(homedir(), '.local', 'share'), 'marvain');
+}
+
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env['XDG_CONFIG_HOME'] || path.join(homedir(), '.config'), 'marvain', 'marvain-config.yaml');
+}
+
+/** Reads and validates settings from the environment; lists every problem at once. */
+export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubSettings> = {}): HubSettings {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+    problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+
+  const runtimeRaw = env['MARVAIN_RUNTIME'] || 'local';
+  if (runtimeRaw !== 'local' && runtimeRaw !== 'aws') problems.push(`MARVAIN_RUNTIME must be "local" or "aws" (got "${runtimeRaw}")`);
+  const runtime = (runtimeRaw === 'aws' ? 'aws' : 'local') as Runtime;
+
+  const logLevelRaw = (env['MARVAIN_LOG_LEVEL'] || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevelRaw)) problems.push(`MARVAIN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);
+
+  const dataDir = path.resolve(env['MARVAIN_DATA_DIR'] || defaultDataDir(env));
+  const database = databaseTarget(env, dataDir, problems);
+
+  const settings: HubSettings = {
+    runtime,
+    host: env['MARVAIN_HOST'] || '127.0.0.1',
+    port: int('MARVAIN_PORT', 8080, 0, 65535),
+    dataDir,
+    configFile: path.resolve(env['MARVAIN_CONFIG'] || defaultConfigFile(env)),
+    database,
+    logLevel: LOG_LEVELS.includes(logLevelRaw) ? logLevelRaw : 'info',
+    workers: bool('MARVAIN_WORKERS', runtime === 'local'),
+    queue: {
+      visibilityTimeoutSeconds: int('MARVAIN_QUEUE_VISIBILITY_SECONDS', 30, 1, 43_200),
+      maxReceives: int('MARVAIN_QUEUE_MAX_RECEIVES', 5, 1, 1000),
+      pollIntervalMs: int('MARVAIN_QUEUE_POLL_MS', 250, 10, 60_000),
+    },
+    auditDir: path.resolve(env['MARVAIN_AUDIT_DIR'] || path.join(dataDir, 'audit')),
+    userTokenTtlSeconds: int('MARVAIN_USER_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
+    firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
+    ...overrides,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return settings;
+}
+
+function databaseTarget(env: NodeJS.ProcessEnv, dataDir: string, problems: string[]): DatabaseTarget {
+  const url = env['DATABASE_URL'];
+  if (url) {
+    if (!/^postgres(ql)?:\/\//.test(url)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    return { kind: 'postgres', url };
+  }
+  const resourceArn = env['MARVAIN_DB_CLUSTER_ARN'];
+  if (resourceArn) {
+    const secretArn = env['MARVAIN_DB_SECRET_ARN'];
+    const database = env['MARVAIN_DB_NAME'] || 'marvain';
+    if (!secretArn) problems.push('MARVAIN_DB_SECRET_ARN is required with MARVAIN_DB_CLUSTER_ARN');
+    return { kind: 'data-api', resourceArn, secretArn: secretArn ?? '', database, ...(env['MARVAIN_DATA_API_ENDPOINT'] ? { endpoint: env['MARVAIN_DATA_API_ENDPOINT'] } : {}) };
+  }
+  const pglite = env['MARVAIN_PGLITE_DIR'];
+  return { kind: 'pglite', dataDir: pglite === 'memory' ? 'memory' : path.resolve(pglite || path.join(dataDir, 'pglite')) };
+}

@@ -1,0 +1,34 @@
+import { SetMetadata, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { DomainError, ErrorCode, hasScope, scopesFor, type Principal, type Scope } from '@marvain/contracts';
+
+export const REQUIRED_SCOPE_KEY = 'marvain:required-scope';
+export const PUBLIC_ROUTE_KEY = 'marvain:public-route';
+
+/** The scope a route needs. Every route declares one, or is explicitly @Public(). */
+export const RequireScope = (scope: Scope): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_SCOPE_KEY, scope);
+
+/** A route anyone may call (health, OpenAPI). */
+export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE_KEY, true);
+
+/** The principal the auth guard resolved for this request. */
+export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
+  const request = context.switchToHttp().getRequest<{ principal?: Principal }>();
+  if (!request.principal) throw new DomainError(ErrorCode.Unauthenticated, 'authentication required');
+  return request.principal;
+});
+
+/**
+ * Checks that the principal may act for `agentId` with `scope`. An agent the principal cannot
+ * see answers exactly like a missing one (404), so ids never leak across agents.
+ */
+export function assertAgentScope(principal: Principal, agentId: string, scope: Scope, what = 'agent'): void {
+  if (!principal.agents.some((a) => a.agent_id === agentId)) throw DomainError.notFound(what, agentId);
+  if (!hasScope(scopesFor(principal, agentId), scope)) {
+    throw new DomainError(ErrorCode.Forbidden, `this ${principal.type} lacks the ${scope} scope on agent ${agentId}`);
+  }
+}
+
+/** True when the principal holds `scope` on at least one agent (the guard's coarse check). */
+export function holdsScopeAnywhere(principal: Principal, scope: Scope): boolean {
+  return principal.agents.some((a) => hasScope(a.scopes, scope));
+}

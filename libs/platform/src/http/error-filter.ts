@@ -1,0 +1,45 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DomainError, ERROR_HTTP_STATUS, ErrorCode, type ErrorBody } from '@marvain/contracts';
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: ErrorCode.ValidationFailed,
+  401: ErrorCode.Unauthenticated,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  405: ErrorCode.NotFound,
+  409: ErrorCode.Conflict,
+  413: ErrorCode.PayloadTooLarge,
+  415: ErrorCode.UnsupportedMediaType,
+  429: ErrorCode.RateLimited,
+  503: ErrorCode.Unavailable,
+};
+
+/** Turns anything thrown into `{"error": {"code", "message", "details"?}}` with the code's status. */
+export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof DomainError) {
+    const body: ErrorBody = { error: { code: error.code, message: error.message } };
+    if (error.details !== undefined) body.error.details = error.details;
+    return { status: ERROR_HTTP_STATUS[error.code], body };
+  }
+  // Framework errors (unknown route, body too large, malformed JSON) carry a status of their own.
+  const status = error instanceof HttpException ? error.getStatus() : (error as { statusCode?: unknown })?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = STATUS_CODES[status] ?? ErrorCode.ValidationFailed;
+    const message = error instanceof Error ? error.message : 'request rejected';
+    return { status: ERROR_HTTP_STATUS[code], body: { error: { code, message } } };
+  }
+  return { status: 500, body: { error: { code: ErrorCode.Internal, message: 'internal error' } } };
+}
+
+@Catch()
+export class DomainErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const { status, body } = toErrorResponse(error);
+    if (status >= 500) this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+}

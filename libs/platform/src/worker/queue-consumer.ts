@@ -1,0 +1,46 @@
+import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { QueueName } from '@marvain/contracts';
+import type { HubConfig } from '../config/hub-config';
+import type { MessageQueue, ReceivedMessage } from '../queue/message-queue';
+import { QueueWorker, type MessageOutcome } from './queue-worker';
+
+/**
+ * A feature's queue consumer. In the local runtime it polls in-process from start-up to
+ * shutdown; in Lambda the SQS entry calls `process` for each record of a batch instead.
+ */
+export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly worker: QueueWorker<T>;
+
+  protected constructor(
+    private readonly config: HubConfig,
+    queue: MessageQueue,
+    readonly queueName: QueueName,
+    batchSize: number,
+  ) {
+    this.worker = new QueueWorker<T>(queue, queueName, (message) => this.handle(message.body, message), {
+      batchSize,
+      visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
+      pollIntervalMs: config.queue.pollIntervalMs,
+    }, new Logger(`Queue:${queueName}`));
+  }
+
+  protected abstract handle(body: T, message: ReceivedMessage<T>): Promise<void>;
+
+  /** Handles one received message with ack / retry / dead-letter semantics. */
+  process(message: ReceivedMessage<T>): Promise<MessageOutcome> {
+    return this.worker.process(message);
+  }
+
+  /** Handles whatever is queued now, once (tests, and the CLI's maintenance commands). */
+  drainOnce(): Promise<number> {
+    return this.worker.drainOnce();
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.workers) this.worker.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.stop();
+  }
+}

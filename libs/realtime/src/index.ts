@@ -1,0 +1,3 @@
+export * from './realtime.gateway';
+export * from './local-websocket.server';
+export * from './realtime.module';

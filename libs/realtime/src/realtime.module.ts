@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { IdentityModule } from '@marvain/identity';
+import { LocalWebSocketServer } from './local-websocket.server';
+import { RealtimeGateway } from './realtime.gateway';
+
+@Module({
+  imports: [IdentityModule],
+  providers: [RealtimeGateway, LocalWebSocketServer],
+  exports: [RealtimeGateway, LocalWebSocketServer],
+})
+export class RealtimeModule {}

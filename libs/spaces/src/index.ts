@@ -1,0 +1,2 @@
+export * from './spaces.service';
+export * from './spaces.module';
