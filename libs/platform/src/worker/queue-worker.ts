@@ -1,0 +1,118 @@
+import type { LoggerService } from '@nestjs/common';
+import type { QueueName } from '@marvain/contracts';
+import type { MessageQueue, ReceivedMessage } from '../queue/message-queue';
+
+/** Thrown by a handler for a message that can never succeed: it is dead-lettered at once, not retried. */
+export class PoisonMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoisonMessageError';
+  }
+}
+
+export type MessageHandler<T> = (message: ReceivedMessage<T>) => Promise<void>;
+
+export interface QueueWorkerOptions {
+  batchSize: number;
+  visibilityTimeoutSeconds: number;
+  pollIntervalMs: number;
+  /** Seconds before a failed message is tried again, from its receive count. */
+  backoffSeconds?: (receiveCount: number) => number;
+}
+
+export const exponentialBackoff = (receiveCount: number): number => Math.min(300, 2 ** Math.max(0, receiveCount - 1));
+
+/** Outcome of processing one message; the Lambda entries report failures as partial batch failures. */
+export type MessageOutcome = 'acked' | 'retrying' | 'dead';
+
+/**
+ * Runs a handler over a queue: ack on success, retry with exponential backoff on failure,
+ * dead-letter poison messages. The local runtime polls; an idle worker wakes when the
+ * queue reports a send.
+ */
+export class QueueWorker<T> {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private pending = false;
+
+  constructor(
+    private readonly queue: MessageQueue,
+    private readonly name: QueueName,
+    private readonly handler: MessageHandler<T>,
+    private readonly options: QueueWorkerOptions,
+    private readonly logger: LoggerService,
+  ) {
+    queue.onSent((sent) => {
+      if (sent === name) this.nudge();
+    });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.nudge();
+    await this.loop;
+    this.loop = null;
+  }
+
+  nudge(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  /** Receives and handles one batch; returns how many messages it saw. */
+  async drainOnce(): Promise<number> {
+    const messages = await this.queue.receive<T>(this.name, {
+      max: this.options.batchSize,
+      visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
+    });
+    for (const message of messages) await this.process(message);
+    return messages.length;
+  }
+
+  async process(message: ReceivedMessage<T>): Promise<MessageOutcome> {
+    try {
+      await this.handler(message);
+      await this.queue.ack(this.name, message);
+      return 'acked';
+    } catch (error) {
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (error instanceof PoisonMessageError) {
+        await this.queue.deadLetter(this.name, message, text);
+        this.logger.error(`${this.name}: message ${message.id} dead-lettered as poison: ${text}`);
+        return 'dead';
+      }
+      const delay = (this.options.backoffSeconds ?? exponentialBackoff)(message.receiveCount);
+      const outcome = await this.queue.retry(this.name, message, { delaySeconds: delay, error: text });
+      this.logger.warn(`${this.name}: message ${message.id} failed (receive ${message.receiveCount}), ${outcome === 'dead' ? 'dead-lettered' : `retrying in ${delay}s`}: ${text}`);
+      return outcome;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      this.pending = false;
+      let seen = 0;
+      try {
+        seen = await this.drainOnce();
+      } catch (error) {
+        this.logger.error(`${this.name}: receive failed: ${String(error)}`);
+      }
+      if (seen > 0 || this.pending || !this.running) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.pollIntervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+}
