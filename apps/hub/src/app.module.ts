@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ActionsModule } from '@marvain/actions';
-import { AuditModule } from '@marvain/audit';
+import { AuditModule, SchemaAuditor } from '@marvain/audit';
 import { DbModule, type DatabaseHandle } from '@marvain/db';
 import { EventsModule } from '@marvain/events';
 import { AuthGuard, IdentityModule } from '@marvain/identity';
@@ -13,7 +13,6 @@ import { SpacesModule } from '@marvain/spaces';
 import { HealthController } from './health.controller';
 import { LocalControlController } from './local/local-control.controller';
 import { LOCAL_CONTROL_SECRET } from './local-control.token';
-import { SchemaAuditor } from './schema-auditor';
 
 export interface HubModuleOptions {
   /** An already open database (tests); otherwise the module opens the configured one. */

@@ -1,4 +1,5 @@
-import { chmod, mkdir, open, readFile, readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditSinkConflictError, type AuditSink } from './audit-sink';
 
@@ -17,22 +18,26 @@ export class FileAuditSink implements AuditSink {
   async put(key: string, body: string): Promise<void> {
     const file = this.pathOf(key);
     await mkdir(path.dirname(file), { recursive: true });
-    let handle;
-    try {
-      handle = await open(file, 'wx', 0o600);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const existing = await readFile(file, 'utf8');
-      if (existing !== body) throw new AuditSinkConflictError(key);
-      return;
-    }
+    // Write a complete, read-only temp file, then link it into place: link() fails if the key
+    // exists, so an object appears whole or not at all and is never overwritten.
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(body, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await chmod(file, 0o444);
+    try {
+      await chmod(temp, 0o444);
+      await link(temp, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const existing = await readFile(file, 'utf8');
+      if (existing !== body) throw new AuditSinkConflictError(key);
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
   }
 
   async get(key: string): Promise<string | null> {
@@ -49,7 +54,7 @@ export class FileAuditSink implements AuditSink {
     const dir = this.pathOf(base);
     try {
       const names = await readdir(dir);
-      return names.filter((n) => !n.startsWith('.')).sort().map((n) => `${base}/${n}`);
+      return names.filter((n) => !n.startsWith('.') && !n.endsWith('.tmp')).sort().map((n) => `${base}/${n}`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;

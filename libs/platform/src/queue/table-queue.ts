@@ -18,7 +18,7 @@ export class TableQueue implements MessageQueue {
 
   async send(queue: QueueName, body: Record<string, unknown>, options: SendOptions = {}): Promise<void> {
     const executor = options.tx?.db ?? this.db;
-    const delay = options.delaySeconds ?? 0;
+    const delay = Math.max(0, Math.round(options.delaySeconds ?? 0));
     await executor
       .insertInto('queue_messages')
       .values({

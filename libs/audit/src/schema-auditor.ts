@@ -1,5 +1,5 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { AuditService } from '@marvain/audit';
+import { AuditService } from './audit.service';
 import { DatabaseInfo, TransactionRunner } from '@marvain/db';
 
 /** Schema initialisation is a high-impact step: record every migration run in the system chain. */

@@ -1,0 +1,107 @@
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { readLiveLock, readOperatorConfig, type HubLockInfo } from '@marvain/platform';
+import { runCli } from './program';
+
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), env });
+  return { code, out, err };
+}
+
+describe('marvain bootstrap', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'marvain-cli-'));
+    env = { MARVAIN_DATA_DIR: path.join(dir, 'data'), MARVAIN_CONFIG: path.join(dir, 'config', 'marvain-config.yaml') };
+  });
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  it('creates owner, agent, space and device on the embedded database and saves them with mode 0600', async () => {
+    const first = await cli(['bootstrap', '--agent-name', 'Forge', '--space-name', 'home', '--json'], env);
+    expect(first).toMatchObject({ code: 0, err: '' });
+    const printed = JSON.parse(first.out) as Record<string, string>;
+    expect(Object.keys(printed).sort()).toEqual(['agent_id', 'device_id', 'device_token', 'space_id', 'user_token']);
+    expect(printed['device_token']).toMatch(/^mvd_/);
+
+    const saved = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
+    expect(saved).toMatchObject({ agent_id: printed['agent_id'], device_token: printed['device_token'], user_token: printed['user_token'] });
+    expect(statSync(env['MARVAIN_CONFIG'] as string).mode & 0o777).toBe(0o600);
+
+    // A second agent is owned by the same user (the one in the config file).
+    const second = await cli(['bootstrap', '--agent-name', 'Scout', '--space-name', 'office'], env);
+    expect(second.code).toBe(0);
+    expect(second.out).toContain('Bootstrapped agent "Scout"');
+    expect(second.out).not.toContain('mvd_');
+    const after = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
+    expect(after?.user_id).toBe(saved?.user_id);
+    expect(after?.agent_id).not.toBe(saved?.agent_id);
+  });
+
+  it('refuses bad arguments with exit code 2 and a clear message', async () => {
+    const missing = await cli(['bootstrap', '--agent-name', 'Forge'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain("required option '--space-name <name>' not specified");
+    const blank = await cli(['bootstrap', '--agent-name', '  ', '--space-name', 'home'], env);
+    expect(blank.code).toBe(2);
+    expect(blank.err).toContain('--agent-name must be 1 to 200 characters');
+    const badEnv = await cli(['bootstrap', '--agent-name', 'a', '--space-name', 'b'], { ...env, MARVAIN_PORT: 'eighty' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.err).toContain('MARVAIN_PORT must be a whole number');
+  });
+
+  it('goes through the running hub when the hub holds the embedded database', async () => {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    execFileSync(process.execPath, [path.join(root, 'tools/build/bundle.mjs'), 'hub'], { cwd: root, stdio: 'ignore' });
+    const hub = spawn(process.execPath, [path.join(root, 'dist/hub/main.cjs')], {
+      env: { ...process.env, ...env, MARVAIN_PORT: '0', MARVAIN_LOG_LEVEL: 'warn', MARVAIN_WORKERS: 'false' },
+      stdio: 'ignore',
+    });
+    try {
+      const lock = await waitForLiveLock(env['MARVAIN_DATA_DIR'] as string, hub.pid as number);
+      const base = `http://127.0.0.1:${lock.port}`;
+
+      const result = await cli(['bootstrap', '--agent-name', 'Forge', '--space-name', 'home', '--json'], env);
+      expect(result).toMatchObject({ code: 0, err: '' });
+      const printed = JSON.parse(result.out) as Record<string, string>;
+      // The running hub knows the new device: its token authenticates against the hub's API.
+      const response = await fetch(`${base}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${printed['device_token']}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ space_id: printed['space_id'], type: 'note', payload: { text: 'hi' } }),
+      });
+      expect(response.status).toBe(202);
+
+      // Without the lock's secret the control endpoint refuses.
+      const forged = await fetch(`${base}/v1/local/bootstrap`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-marvain-control': 'guess' },
+        body: JSON.stringify({ agent_name: 'x', space_name: 'y' }),
+      });
+      expect(forged.status).toBe(401);
+    } finally {
+      hub.kill('SIGTERM');
+      await new Promise((resolve) => hub.once('exit', resolve));
+    }
+  });
+});
+
+/** The hub publishes its port in its lock file once it listens. */
+async function waitForLiveLock(dataDir: string, pid: number): Promise<HubLockInfo> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const lock = await readLiveLock(dataDir);
+    if (lock && lock.pid === pid && lock.port > 0) {
+      const health = await fetch(`http://127.0.0.1:${lock.port}/v1/health`).catch(() => null);
+      if (health?.ok) return lock;
+    }
+    if (Date.now() > deadline) throw new Error('the hub did not start within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,68 @@
+import { BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { readLiveLock, readOperatorConfig, writeOperatorConfig, type HubConfig } from '@marvain/platform';
+import { withOperatorContext } from '../operator-context';
+import { CliError } from '../cli-error';
+
+export interface BootstrapOptions {
+  agentName: string;
+  spaceName: string;
+  ownerEmail?: string;
+  json: boolean;
+}
+
+/**
+ * Creates an owner (or reuses the one in the operator config), an agent, a space and a device,
+ * and saves the credentials to the config file. Works whether or not the hub is running: a
+ * running hub that holds the embedded database is asked through its local control endpoint.
+ */
+export async function bootstrapCommand(config: HubConfig, options: BootstrapOptions, out: (text: string) => void): Promise<BootstrapResult> {
+  const saved = await readOperatorConfig(config.configFile);
+  const request = {
+    agentName: options.agentName,
+    spaceName: options.spaceName,
+    ...(saved?.user_id ? { ownerUserId: saved.user_id } : {}),
+    ...(options.ownerEmail ? { ownerEmail: options.ownerEmail } : {}),
+  };
+  const live = config.database.kind === 'pglite' ? await readLiveLock(config.dataDir) : null;
+  let result: BootstrapResult;
+  let hubUrl = saved?.hub_url ?? `http://${config.host}:${config.port}`;
+  if (live) {
+    hubUrl = `http://${live.host}:${live.port}`;
+    const response = await fetch(`${hubUrl}/v1/local/bootstrap`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-marvain-control': live.control_secret },
+      body: JSON.stringify({
+        agent_name: request.agentName,
+        space_name: request.spaceName,
+        ...(request.ownerUserId ? { owner_user_id: request.ownerUserId } : {}),
+        ...(request.ownerEmail ? { owner_email: request.ownerEmail } : {}),
+      }),
+    }).catch((error: unknown) => {
+      throw new CliError(`the hub (pid ${live.pid}) holds the database but did not answer at ${hubUrl}: ${String(error)}`);
+    });
+    const body = (await response.json()) as BootstrapResult & { error?: { code: string; message: string } };
+    if (!response.ok) throw new CliError(`the hub refused: ${body.error?.message ?? response.statusText}`, body.error?.code === 'validation_failed' ? 2 : 1);
+    result = body;
+  } else {
+    result = await withOperatorContext(config, (context) => context.get(BootstrapService).bootstrap(request));
+  }
+
+  await writeOperatorConfig(config.configFile, { hub_url: hubUrl, ...result });
+  if (options.json) {
+    const { agent_id, space_id, device_id, device_token, user_token } = result;
+    out(`${JSON.stringify({ agent_id, space_id, device_id, device_token, user_token }, null, 2)}\n`);
+  } else {
+    out(
+      [
+        `Bootstrapped agent "${options.agentName}" with space "${options.spaceName}"${live ? ` (through the running hub, pid ${live.pid})` : ''}.`,
+        `  agent_id:  ${result.agent_id}`,
+        `  space_id:  ${result.space_id}`,
+        `  device_id: ${result.device_id}`,
+        `  owner:     ${result.user_id}`,
+        `Credentials (device token, user token) were saved to ${config.configFile} (mode 0600); they are shown only with --json.`,
+        '',
+      ].join('\n'),
+    );
+  }
+  return result;
+}

@@ -1,0 +1,68 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
+import { DomainError, ErrorCode } from '@marvain/contracts';
+import { CliError } from './cli-error';
+import { bootstrapCommand } from './commands/bootstrap.command';
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+function nonEmpty(label: string) {
+  return (value: string): string => {
+    const trimmed = value.trim();
+    if (!trimmed || trimmed.length > 200) throw new InvalidArgumentError(`${label} must be 1 to 200 characters`);
+    return trimmed;
+  };
+}
+
+/** Builds the `marvain` command tree. Settings come from the same environment variables as the hub. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('marvain')
+    .description('Operate a Marvain hub: bootstrap agents, and (in later releases) deploy, monitor and manage it.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError();
+
+  const config = (): HubConfig => new HubConfig(loadHubSettings(io.env, { logLevel: 'silent' }));
+
+  program
+    .command('bootstrap')
+    .description('Create an agent, a space and a device (and an owner if the config has none); save the credentials to the config file')
+    .requiredOption('--agent-name <name>', 'name of the agent to create', nonEmpty('--agent-name'))
+    .requiredOption('--space-name <name>', 'name of its first space', nonEmpty('--space-name'))
+    .option('--owner-email <email>', 'email of a new owner (when the config has no user yet)')
+    .option('--json', 'print {agent_id, space_id, device_id, device_token, user_token} as JSON', false)
+    .action(async (options: { agentName: string; spaceName: string; ownerEmail?: string; json: boolean }) => {
+      await bootstrapCommand(config(), options, io.out);
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns its exit code; never throws. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CliError) {
+      io.err(`marvain: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof ConfigError) {
+      io.err(`marvain: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof DomainError) {
+      io.err(`marvain: ${error.message}\n`);
+      return error.code === ErrorCode.ValidationFailed ? 2 : 1;
+    }
+    io.err(`marvain: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
