@@ -171,7 +171,7 @@ describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
       ws.on('open', () => resolve());
       ws.on('error', reject);
     });
-    const next = (): Promise<any> => new Promise((resolve) => ws.once('message', (data) => resolve(JSON.parse(data.toString()))));
+    const next = (): Promise<any> => new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString('utf8')))));
     ws.send(JSON.stringify({ type: 'hello', id: '1', token: 'mvd_nope' }));
     replies.push(await next());
     ws.send(JSON.stringify({ type: 'hello', id: '2', token: creds.device_token }));

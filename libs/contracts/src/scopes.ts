@@ -25,7 +25,7 @@ export type Scope = (typeof SCOPES)[number];
 export type ScopeGrant = Scope | `${string}:*`;
 
 const KNOWN = new Set<string>(SCOPES);
-const RESOURCES = new Set<string>(SCOPES.map((s) => s.split(':')[0]));
+const RESOURCES = new Set<string>(SCOPES.map((s) => s.slice(0, s.indexOf(':'))));
 
 export function isScopeGrant(value: string): value is ScopeGrant {
   if (KNOWN.has(value)) return true;
@@ -36,7 +36,7 @@ export function isScopeGrant(value: string): value is ScopeGrant {
 /** True when `granted` contains `required` exactly or through its `resource:*`. */
 export function hasScope(granted: readonly string[], required: Scope): boolean {
   if (granted.includes(required)) return true;
-  const resource = required.split(':')[0];
+  const resource = required.slice(0, required.indexOf(':'));
   return granted.includes(`${resource}:*`);
 }
 

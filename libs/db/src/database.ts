@@ -13,7 +13,8 @@ export type DatabaseKind = 'pglite' | 'postgres' | 'data-api';
 
 /** Where the hub's database is. Exactly one of these, chosen from config at start-up. */
 export type DatabaseTarget =
-  | { kind: 'pglite'; dataDir: string | 'memory'; loadDataDir?: Blob }
+  /** dataDir is a folder, or the string 'memory' for an in-memory database. */
+  | { kind: 'pglite'; dataDir: string; loadDataDir?: Blob }
   | { kind: 'postgres'; url: string; poolSize?: number }
   | { kind: 'data-api'; resourceArn: string; secretArn: string; database: string; endpoint?: string; region?: string };
 
@@ -40,11 +41,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       });
       const pool = new PGlitePoolAdapter(pglite);
       // Kysely's destroy() ends the pool, which closes the PGlite instance.
-      return handle(new PostgresDialect({ pool: pool as never }), 'pglite', async () => undefined, pglite);
+      return handle(new PostgresDialect({ pool: pool as never }), 'pglite', () => Promise.resolve(), pglite);
     }
     case 'postgres': {
       const pool = new Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
-      return handle(new PostgresDialect({ pool }), 'postgres', async () => undefined);
+      return handle(new PostgresDialect({ pool }), 'postgres', () => Promise.resolve());
     }
     case 'data-api': {
       const client = new RDSData({
@@ -55,7 +56,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
         mode: 'postgres',
         driver: { client, database: target.database, secretArn: target.secretArn, resourceArn: target.resourceArn },
       });
-      return handle(dialect, 'data-api', async () => client.destroy());
+      return handle(dialect, 'data-api', () => {
+        client.destroy();
+        return Promise.resolve();
+      });
     }
   }
 }

@@ -7,7 +7,9 @@ export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite numbers have no JSON form');
     if (typeof value === 'bigint') return value.toString();
-    return JSON.stringify(value) ?? 'null';
+    // JSON has no undefined, functions or symbols; like JSON.stringify in arrays, they become null.
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return 'null';
+    return JSON.stringify(value);
   }
   if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { RealtimeGateway, type ConnectionState } from './realtime.gateway';
 
 export const WEBSOCKET_PATH = '/v1/ws';
@@ -43,7 +43,7 @@ export class LocalWebSocketServer {
     ws.on('message', (data) => {
       chain = chain.then(async () => {
         try {
-          const reply = await this.gateway.handleFrame(state, data.toString('utf8'));
+          const reply = await this.gateway.handleFrame(state, frameText(data));
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
         } catch (error) {
           this.logger.error(`connection ${state.connectionId}: ${String(error)}`);
@@ -52,4 +52,9 @@ export class LocalWebSocketServer {
       });
     });
   }
+}
+
+function frameText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(new Uint8Array(data)).toString('utf8');
 }

@@ -24,15 +24,16 @@ export class RealtimeGateway {
 
   async handleFrame(state: ConnectionState, raw: string): Promise<ServerMessage> {
     if (Buffer.byteLength(raw, 'utf8') > MAX_MESSAGE_BYTES) return error(undefined, ErrorCode.PayloadTooLarge, 'messages are limited to 64 KiB');
-    let message: ClientMessage;
+    let parsed: unknown;
     try {
-      message = JSON.parse(raw) as ClientMessage;
+      parsed = JSON.parse(raw);
     } catch {
       return error(undefined, ErrorCode.ValidationFailed, 'messages must be JSON objects');
     }
-    if (!message || typeof message !== 'object' || typeof message.type !== 'string') {
+    if (!parsed || typeof parsed !== 'object' || typeof (parsed as { type?: unknown }).type !== 'string') {
       return error(undefined, ErrorCode.ValidationFailed, 'messages need a string "type"');
     }
+    const message = parsed as ClientMessage;
     const id = typeof message.id === 'string' ? message.id : undefined;
     try {
       switch (message.type) {

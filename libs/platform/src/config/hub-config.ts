@@ -85,7 +85,7 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
 
   const runtimeRaw = env['MARVAIN_RUNTIME'] || 'local';
   if (runtimeRaw !== 'local' && runtimeRaw !== 'aws') problems.push(`MARVAIN_RUNTIME must be "local" or "aws" (got "${runtimeRaw}")`);
-  const runtime = (runtimeRaw === 'aws' ? 'aws' : 'local') as Runtime;
+  const runtime: Runtime = runtimeRaw === 'aws' ? 'aws' : 'local';
 
   const logLevelRaw = (env['MARVAIN_LOG_LEVEL'] || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevelRaw)) problems.push(`MARVAIN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);

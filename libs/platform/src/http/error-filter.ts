@@ -23,7 +23,7 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorBo
     return { status: ERROR_HTTP_STATUS[error.code], body };
   }
   // Framework errors (unknown route, body too large, malformed JSON) carry a status of their own.
-  const status = error instanceof HttpException ? error.getStatus() : (error as { statusCode?: unknown })?.statusCode;
+  const status = error instanceof HttpException ? error.getStatus() : (error as { statusCode?: unknown } | null | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = STATUS_CODES[status] ?? ErrorCode.ValidationFailed;
     const message = error instanceof Error ? error.message : 'request rejected';

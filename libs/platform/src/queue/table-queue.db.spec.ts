@@ -18,6 +18,17 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 jest.setTimeout(60_000);
 
+/** The one message a receive returned (fails the test when there is none). */
+function only<T>(messages: ReceivedMessage<T>[]): ReceivedMessage<T> {
+  expect(messages).toHaveLength(1);
+  return messages[0] as ReceivedMessage<T>;
+}
+
+function atLeastOne<T>(messages: ReceivedMessage<T>[]): [ReceivedMessage<T>, ...ReceivedMessage<T>[]] {
+  expect(messages.length).toBeGreaterThan(0);
+  return messages as [ReceivedMessage<T>, ...ReceivedMessage<T>[]];
+}
+
 describe(`TableQueue (${testDatabaseKind()})`, () => {
   let handle: TestDatabase;
   let queue: TableQueue;
@@ -39,7 +50,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
 
   it('delivers what was sent, counting the first receive as 1', async () => {
     await queue.send(Q, { event_id: 'e1', nested: { n: 1, list: [1, 'two'] } });
-    const [message, ...rest] = await queue.receive(Q, LONG);
+    const [message, ...rest] = atLeastOne(await queue.receive(Q, LONG));
     expect(rest).toEqual([]);
     expect(message.body).toEqual({ event_id: 'e1', nested: { n: 1, list: [1, 'two'] } });
     expect(message.receiveCount).toBe(1);
@@ -62,12 +73,12 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
 
   it('hides a received message until its visibility timeout passes, then delivers it again with a new receipt; only the current receipt acks', async () => {
     await queue.send(Q, { n: 1 });
-    const [first] = await queue.receive(Q, { max: 10, visibilityTimeoutSeconds: 1 });
+    const first = only(await queue.receive(Q, { max: 10, visibilityTimeoutSeconds: 1 }));
     expect(first.receiveCount).toBe(1);
     expect(await queue.receive(Q, LONG)).toEqual([]);
 
     await sleep(1200);
-    const [second, ...rest] = await queue.receive(Q, LONG);
+    const [second, ...rest] = atLeastOne(await queue.receive(Q, LONG));
     expect(rest).toEqual([]);
     expect(second.id).toBe(first.id);
     expect(second.body).toEqual({ n: 1 });
@@ -85,7 +96,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
 
   it('an acked message is never received again', async () => {
     await queue.send(Q, { n: 1 });
-    const [message] = await queue.receive(Q, IMMEDIATE);
+    const message = only(await queue.receive(Q, IMMEDIATE));
     await queue.ack(Q, message);
     expect(await queue.receive(Q, IMMEDIATE)).toEqual([]);
   });
@@ -95,7 +106,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
     const outcomes: string[] = [];
     const counts: number[] = [];
     for (let i = 0; i < MAX_RECEIVES; i++) {
-      const [message] = await queue.receive(Q, LONG);
+      const message = only(await queue.receive(Q, LONG));
       expect(message).toBeDefined();
       counts.push(message.receiveCount);
       outcomes.push(await queue.retry(Q, message, { delaySeconds: 0, error: `failure ${i + 1}` }));
@@ -108,7 +119,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
 
   it('retry() with a delay keeps the message hidden for that delay and records the error', async () => {
     await queue.send(Q, { n: 1 });
-    const [message] = await queue.receive(Q, IMMEDIATE);
+    const message = only(await queue.receive(Q, IMMEDIATE));
     expect(await queue.retry(Q, message, { delaySeconds: 60, error: 'Error: upstream down' })).toBe('retrying');
     expect(await queue.receive(Q, IMMEDIATE)).toEqual([]);
     expect(await lastError(message.id)).toBe('Error: upstream down');
@@ -117,10 +128,10 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
   it('moves a message whose consumer crashed on every allowed receive to the dead letters on the next receive', async () => {
     const twice = new TableQueue(handle.db, 2);
     await twice.send(Q, { n: 1 });
-    const [first] = await twice.receive(Q, { max: 10, visibilityTimeoutSeconds: 1 });
+    const first = only(await twice.receive(Q, { max: 10, visibilityTimeoutSeconds: 1 }));
     expect(first.receiveCount).toBe(1);
     await sleep(1200);
-    const [second] = await twice.receive(Q, { max: 10, visibilityTimeoutSeconds: 1 });
+    const second = only(await twice.receive(Q, { max: 10, visibilityTimeoutSeconds: 1 }));
     expect(second.receiveCount).toBe(2);
     await sleep(1200);
 
@@ -133,7 +144,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
 
   it('deadLetter() takes a message out of circulation', async () => {
     await queue.send(Q, { poison: true });
-    const [message] = await queue.receive(Q, IMMEDIATE);
+    const message = only(await queue.receive(Q, IMMEDIATE));
     await queue.deadLetter(Q, message, 'PoisonMessageError: unparseable');
     expect(await queue.receive(Q, IMMEDIATE)).toEqual([]);
     expect(await queue.depth(Q)).toEqual({ ready: 0, dead: 1 });
@@ -235,7 +246,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
     await queue.send(Q, { n: 2 });
     await queue.send(Q, { n: 3 });
     await queue.send(OTHER, { n: 4 });
-    const [message] = await queue.receive(Q, { max: 1, visibilityTimeoutSeconds: 60 });
+    const message = only(await queue.receive(Q, { max: 1, visibilityTimeoutSeconds: 60 }));
     expect(await queue.depth(Q)).toEqual({ ready: 3, dead: 0 });
     await queue.deadLetter(Q, message, 'poison');
     expect(await queue.depth(Q)).toEqual({ ready: 2, dead: 1 });

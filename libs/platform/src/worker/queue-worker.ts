@@ -95,6 +95,14 @@ export class QueueWorker<T> {
     }
   }
 
+  private wasNudged(): boolean {
+    return this.pending;
+  }
+
+  private isRunning(): boolean {
+    return this.running;
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
       this.pending = false;
@@ -104,7 +112,8 @@ export class QueueWorker<T> {
       } catch (error) {
         this.logger.error(`${this.name}: receive failed: ${String(error)}`);
       }
-      if (seen > 0 || this.pending || !this.running) continue;
+      // Read through a method: nudge() and stop() change these flags while drainOnce() awaits.
+      if (seen > 0 || this.wasNudged() || !this.isRunning()) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.options.pollIntervalMs);
         this.wake = () => {
