@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,10 @@ describe('marvain bootstrap', () => {
     const after = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
     expect(after?.user_id).toBe(saved?.user_id);
     expect(after?.agent_id).not.toBe(saved?.agent_id);
+
+    // Initialising the schema was itself audited, in the hub-wide chain.
+    const schemaEntry = JSON.parse(readFileSync(path.join(env['MARVAIN_DATA_DIR'] as string, 'audit', 'chains', 'system', '000000000001.json'), 'utf8'));
+    expect(schemaEntry).toMatchObject({ action: 'schema.migrated', seq: 1, details: { applied: ['0001', '0002', '0003', '0004'] } });
   });
 
   it('refuses bad arguments with exit code 2 and a clear message', async () => {
