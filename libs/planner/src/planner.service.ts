@@ -8,7 +8,7 @@ import { EventsService, transcriptText } from '@marvain/events';
 import { MemoryService } from '@marvain/memory';
 import { canonicalJson, IDS, PoisonMessageError, type Ids } from '@marvain/platform';
 import { PLANNER_MODEL, type PlannerModel } from './planner-model';
-import { validatePlannerOutput, type PlannerOutput } from './planner-output';
+import { PLANNER_LIMITS, validatePlannerOutput, type PlannerOutput } from './planner-output';
 import { PlannerRepository } from './planner.repository';
 import { redactPii } from './redaction';
 
@@ -159,10 +159,19 @@ export class PlannerService {
   }
 }
 
+/** Redacts, then clips again: a marker can be longer than what it replaced, and the bounds must still hold. */
 function redactOutput(output: PlannerOutput): PlannerOutput {
+  const redact = (text: string, max: number): string => {
+    const redacted = redactPii(text).text;
+    return redacted.length <= max ? redacted : `${redacted.slice(0, max - 1)}…`;
+  };
   return {
-    episodic: output.episodic.map((m) => ({ content: redactPii(m.content).text })),
-    semantic: output.semantic.map((m) => ({ content: redactPii(m.content).text })),
-    actions: output.actions.map((a) => ({ ...a, payload: { ...a.payload, text: redactPii(a.payload.text).text }, reason: redactPii(a.reason).text })),
+    episodic: output.episodic.map((m) => ({ content: redact(m.content, PLANNER_LIMITS.memoryChars) })),
+    semantic: output.semantic.map((m) => ({ content: redact(m.content, PLANNER_LIMITS.memoryChars) })),
+    actions: output.actions.map((a) => ({
+      ...a,
+      payload: { ...a.payload, text: redact(a.payload.text, PLANNER_LIMITS.messageChars) },
+      reason: redact(a.reason, PLANNER_LIMITS.reasonChars),
+    })),
   };
 }
