@@ -422,4 +422,26 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
       last_error: expect.stringMatching(/^EventNotFoundYetError/),
     });
   });
+  it('records an event whose planning was given up (dead-lettered) in its agent\'s audit chain', async () => {
+    const queue = moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
+    const consumer = moduleRef.get(PlannerConsumer);
+    while ((await consumer.drainOnce()) > 0);
+    const reference = await ingest({ text: 'the model will keep failing on this one' });
+    model.script = () => {
+      throw new Error('model unavailable');
+    };
+    // The message has already used all but one of its receives.
+    await sql`UPDATE queue_messages SET receive_count = ${config.queue.maxReceives - 1}::int WHERE body->>'event_id' = ${reference.event_id}`.execute(db);
+    const warnLog = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const [message] = await queue.receive(QueueNames.Transcripts, { max: 1, visibilityTimeoutSeconds: 30 });
+      expect(message?.body).toEqual(reference);
+      expect(await consumer.process(message as never)).toBe('dead');
+    } finally {
+      warnLog.mockRestore();
+    }
+    const entries = aboutEvent(await auditEntries(home.agent_id), reference.event_id);
+    expect(entries).toEqual(['event.dead_lettered']);
+    expect(await runsOf(reference.event_id)).toEqual([]);
+  });
 });

@@ -79,6 +79,23 @@ export class PlannerService {
     return this.record(event, { status: 'succeeded', output: redactOutput(validation.output), error: null });
   }
 
+  /** Audits an event whose planning was given up (dead-lettered), when the reference names a real event. */
+  async recordDeadLetter(body: unknown, error: string): Promise<void> {
+    const eventId = (body as Partial<EventReference> | null)?.event_id;
+    if (typeof eventId !== 'string' || !UUID.test(eventId)) return;
+    const event = await this.events.get(eventId);
+    if (!event) return;
+    await this.transactions.run((tx) =>
+      this.audit.append(tx, {
+        agentId: event.agent_id,
+        action: 'event.dead_lettered',
+        actor: { type: 'system', id: 'planner' },
+        subject: { type: 'event', id: event.event_id },
+        details: { type: event.type, space_id: event.space_id, error: error.slice(0, 500) },
+      }),
+    );
+  }
+
   private async record(event: EventRow, run: { status: 'succeeded' | 'skipped' | 'failed'; output: PlannerOutput | null; error: string | null }): Promise<PlanOutcome> {
     const runId = this.ids.derived(`planner-run:${event.event_id}`);
     const written = await this.transactions.run(async (tx) => {

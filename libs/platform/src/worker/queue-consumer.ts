@@ -21,10 +21,16 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
       batchSize,
       visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
       pollIntervalMs: config.queue.pollIntervalMs,
+      onDeadLetter: (message, error) => this.deadLettered(message.body as unknown, error),
     }, new Logger(`Queue:${queueName}`));
   }
 
   protected abstract handle(body: T, message: ReceivedMessage<T>): Promise<void>;
+
+  /** Called after a message went to the dead letters; the body is whatever arrived (it may be malformed). */
+  protected deadLettered(_body: unknown, _error: string): Promise<void> {
+    return Promise.resolve();
+  }
 
   /** Handles one received message with ack / retry / dead-letter semantics. */
   process(message: ReceivedMessage<T>): Promise<MessageOutcome> {

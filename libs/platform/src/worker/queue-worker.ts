@@ -18,6 +18,8 @@ export interface QueueWorkerOptions {
   pollIntervalMs: number;
   /** Seconds before a failed message is tried again, from its receive count. */
   backoffSeconds?: (receiveCount: number) => number;
+  /** Called once a message has gone to the dead letters (for audit); its failures are logged, not thrown. */
+  onDeadLetter?: (message: ReceivedMessage<never>, error: string) => Promise<void>;
 }
 
 export const exponentialBackoff = (receiveCount: number): number => Math.min(300, 2 ** Math.max(0, receiveCount - 1));
@@ -86,12 +88,22 @@ export class QueueWorker<T> {
       if (error instanceof PoisonMessageError) {
         await this.queue.deadLetter(this.name, message, text);
         this.logger.error(`${this.name}: message ${message.id} dead-lettered as poison: ${text}`);
+        await this.reportDeadLetter(message, text);
         return 'dead';
       }
       const delay = (this.options.backoffSeconds ?? exponentialBackoff)(message.receiveCount);
       const outcome = await this.queue.retry(this.name, message, { delaySeconds: delay, error: text });
       this.logger.warn(`${this.name}: message ${message.id} failed (receive ${message.receiveCount}), ${outcome === 'dead' ? 'dead-lettered' : `retrying in ${delay}s`}: ${text}`);
+      if (outcome === 'dead') await this.reportDeadLetter(message, text);
       return outcome;
+    }
+  }
+
+  private async reportDeadLetter(message: ReceivedMessage<T>, error: string): Promise<void> {
+    try {
+      await this.options.onDeadLetter?.(message as ReceivedMessage<never>, error);
+    } catch (hookError) {
+      this.logger.error(`${this.name}: recording dead letter ${message.id} failed: ${String(hookError)}`);
     }
   }
 
