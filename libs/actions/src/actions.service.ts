@@ -57,7 +57,7 @@ export class ActionsService {
   async get(principal: Principal, actionId: string): Promise<ActionView> {
     const action = await this.repository.findById(actionId);
     if (!action) throw DomainError.notFound('action', actionId);
-    assertAgentScope(principal, action.agent_id, 'actions:read', 'action');
+    assertAgentScope(principal, action.agent_id, 'actions:read', { what: 'action', id: actionId });
     return toActionView(action);
   }
 
@@ -74,7 +74,7 @@ export class ActionsService {
     const row = await this.transactions.run(async (tx) => {
       const action = await this.repository.findById(actionId, tx.db, true);
       if (!action) throw DomainError.notFound('action', actionId);
-      assertAgentScope(principal, action.agent_id, 'actions:approve', 'action');
+      assertAgentScope(principal, action.agent_id, 'actions:approve', { what: 'action', id: actionId });
       if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a member of the agent can approve or reject actions');
       const missing = action.required_scopes.filter((scope) => !isScopeGrant(scope) || !hasScope(scopesFor(principal, action.agent_id), scope as never));
       if (to === 'approved' && missing.length > 0) {

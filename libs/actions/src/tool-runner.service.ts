@@ -42,12 +42,12 @@ export class ToolRunnerService {
     if (FINISHED.includes(action.status as ActionStatus)) return 'already-finished';
     if (action.status === 'proposed') throw new PoisonMessageError(`action ${action.action_id} was queued without approval`);
 
-    const problem = await this.approvalProblem(action);
+    const tool = this.tools.get(action.kind);
+    if (!tool) return this.finish(action, 'failed', { error: `no tool can run actions of kind ${action.kind}` });
+    const problem = await this.approvalProblem(action, tool);
     if (problem) return this.finish(action, 'failed', { error: problem });
 
     if (action.status === 'approved') await this.markExecuting(action);
-    const tool = this.tools.get(action.kind);
-    if (!tool) return this.finish(action, 'failed', { error: `no tool can run actions of kind ${action.kind}` });
     try {
       const result = await tool.execute(action);
       return this.finish(action, 'executed', { result });
@@ -57,10 +57,11 @@ export class ToolRunnerService {
     }
   }
 
-  private async approvalProblem(action: ActionRow): Promise<string | null> {
+  /** Whether the approval still holds: the approver must hold, now, what the action and its tool need. */
+  private async approvalProblem(action: ActionRow, tool: Tool): Promise<string | null> {
     if (!action.approved_by) return 'the action has no approver';
     const scopes = await this.access.userScopes(action.approved_by, action.agent_id);
-    const needed = ['actions:approve', ...action.required_scopes];
+    const needed = [...new Set(['actions:approve', ...action.required_scopes, ...tool.requiredScopes])];
     const missing = needed.filter((scope) => !isScopeGrant(scope) || !hasScope(scopes, scope as never));
     return missing.length > 0 ? `the approver no longer holds ${missing.join(', ')}` : null;
   }

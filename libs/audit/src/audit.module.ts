@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AuditController } from './audit.controller';
+import { AuditFlusher } from './audit-flusher';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
 
 @Module({
   controllers: [AuditController],
-  providers: [AuditRepository, AuditService],
+  providers: [AuditRepository, AuditService, AuditFlusher],
   exports: [AuditService],
 })
 export class AuditModule {}

@@ -4,7 +4,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DbModule, TransactionRunner } from '@marvain/db';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { AUDIT_SINK, canonicalJson, FileAuditSink, PlatformModule, type AuditSink } from '@marvain/platform';
+import { AUDIT_SINK, canonicalJson, FileAuditSink, PlatformModule, type AuditSink, type HubConfig } from '@marvain/platform';
 import { testHubConfig } from '@marvain/platform/testing';
 import { AuditModule } from './audit.module';
 import { auditKey, AuditService, hashEntry } from './audit.service';
@@ -14,12 +14,22 @@ import type { AuditEntry, AuditRecord } from './audit.types';
 class SwitchableSink implements AuditSink {
   down = false;
   puts = 0;
-  constructor(private readonly inner: AuditSink) {}
+  /** While set, writes wait for it (a slow network); `entered` resolves when one starts waiting. */
+  gate: Promise<void> | null = null;
+  entered: Promise<void>;
+  private onEnter!: () => void;
+  constructor(private readonly inner: AuditSink) {
+    this.entered = new Promise((resolve) => (this.onEnter = resolve));
+  }
   get location(): string {
     return this.inner.location;
   }
   async put(key: string, body: string): Promise<void> {
     if (this.down) throw new Error('audit sink unavailable');
+    if (this.gate) {
+      this.onEnter();
+      await this.gate;
+    }
     this.puts += 1;
     await this.inner.put(key, body);
   }
@@ -42,10 +52,11 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
   let transactions: TransactionRunner;
   let sink: SwitchableSink;
   let auditDir: string;
+  let config: HubConfig;
 
   beforeAll(async () => {
     handle = await createTestDatabase();
-    const config = testHubConfig();
+    config = testHubConfig();
     auditDir = config.auditDir;
     sink = new SwitchableSink(new FileAuditSink(config.auditDir));
     moduleRef = await Test.createTestingModule({
@@ -60,8 +71,9 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
   });
 
   afterAll(async () => {
-    await moduleRef?.close();
-    await handle?.close();
+    await audit.flush().catch(() => undefined);
+    await moduleRef.close();
+    await handle.close();
   });
 
   afterEach(async () => {
@@ -276,6 +288,31 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     for (let seq = 2; seq <= 20; seq += 1) expect(bySeq.get(seq)!.prev_hash).toBe(bySeq.get(seq - 1)!.hash);
     expect(await storedSeqs(agentId)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(await audit.verify(agentId)).toEqual({ ok: true, chain_id: agentId, entries: 20, head: { seq: 20, hash: bySeq.get(20)!.hash } });
+  });
+
+  it('lets a copy under way finish when the hub shuts down, instead of abandoning it', async () => {
+    const agentId = await newAgent();
+    const slow = new SwitchableSink(new FileAuditSink(auditDir));
+    let release!: () => void;
+    slow.gate = new Promise((resolve) => (release = resolve));
+    const hub = await Test.createTestingModule({
+      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), AuditModule],
+    })
+      .overrideProvider(AUDIT_SINK)
+      .useValue(slow)
+      .compile();
+    await hub.init();
+    const hubAudit = hub.get(AuditService);
+    await hub.get(TransactionRunner).run((tx) => hubAudit.append(tx, record(agentId, 1)));
+    await slow.entered; // the after-commit copy is waiting on the sink
+
+    const closing = hub.close();
+    release();
+    await closing;
+
+    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(handle.db);
+    expect(pending.rows[0]!.n).toBe(0);
+    expect(await storedSeqs(agentId)).toEqual([1]);
   });
 
   it('records hub-wide entries on the system chain', async () => {

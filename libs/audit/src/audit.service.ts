@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Tx } from '@marvain/db';
 import { AUDIT_SINK, CLOCK, canonicalJson, type AuditSink, type Clock } from '@marvain/platform';
 import { AuditRepository } from './audit.repository';
@@ -19,7 +19,7 @@ export function auditKey(chainId: string, seq: number): string {
  * when the change it records does; after commit it is copied to the write-once sink.
  */
 @Injectable()
-export class AuditService {
+export class AuditService implements OnModuleDestroy {
   private readonly logger = new Logger('Audit');
   private flushing: Promise<number> | null = null;
   private flushAgain = false;
@@ -56,6 +56,11 @@ export class AuditService {
       this.flushSoon();
     });
     return entry;
+  }
+
+  /** Lets a copy already under way finish before shutdown closes the database under it. */
+  async onModuleDestroy(): Promise<void> {
+    await this.flushing?.catch(() => undefined);
   }
 
   /** Copies committed entries to the sink; single-flight, safe to call any time. */

@@ -45,6 +45,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
     }
     case 'postgres': {
       const pool = new Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
+      // An idle connection the server drops (restart, failover, idle timeout) is discarded by the
+      // pool; without a listener node would treat the emitted error as fatal and stop the hub.
+      pool.on('error', (error) => {
+        process.emitWarning(`PostgreSQL dropped an idle connection: ${error.message}`, { code: 'MARVAIN_PG_IDLE_ERROR' });
+      });
       return handle(new PostgresDialect({ pool }), 'postgres', () => Promise.resolve());
     }
     case 'data-api': {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK, type KeyLike } from 'jose';
 import { DomainError, ErrorCode } from '@marvain/contracts';
@@ -110,15 +110,24 @@ export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     const stored: StoredKey = { kid: randomUUID(), private: await exportJWK(privateKey), public: await exportJWK(publicKey) };
     await mkdir(path.dirname(this.keyFile), { recursive: true, mode: 0o700 });
+    // Write the whole key to a private temp file, then link it into place: another process
+    // either finds no key file or a complete one, and the first link wins.
+    const temp = `${this.keyFile}.${process.pid}.${randomUUID()}.tmp`;
+    const handle = await open(temp, 'wx', 0o600);
     try {
-      const handle = await open(this.keyFile, 'wx', 0o600);
       await handle.writeFile(JSON.stringify(stored));
+      await handle.sync();
+    } finally {
       await handle.close();
+    }
+    try {
+      await link(temp, this.keyFile);
       return stored;
     } catch (error) {
-      // Another process created it first: use theirs.
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(await readFile(this.keyFile, 'utf8')) as StoredKey;
       throw error;
+    } finally {
+      await unlink(temp).catch(() => undefined);
     }
   }
 }

@@ -21,8 +21,8 @@ export class SpacesService {
   /** The space, if the principal may use it with `scope`; otherwise the same 404 as a missing space. */
   async getForPrincipal(principal: Principal, spaceId: string, scope: Scope): Promise<SpaceRow> {
     const space = await this.repository.findById(spaceId);
-    if (!space || !principal.agents.some((a) => a.agent_id === space.agent_id)) throw DomainError.notFound('space', spaceId);
-    assertAgentScope(principal, space.agent_id, scope, 'space');
+    if (!space) throw DomainError.notFound('space', spaceId);
+    assertAgentScope(principal, space.agent_id, scope, { what: 'space', id: spaceId });
     return space;
   }
 }

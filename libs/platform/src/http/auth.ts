@@ -18,11 +18,17 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, context: E
 });
 
 /**
- * Checks that the principal may act for `agentId` with `scope`. An agent the principal cannot
- * see answers exactly like a missing one (404), so ids never leak across agents.
+ * Checks that the principal may act for `agentId` with `scope`. Something of an agent the
+ * principal cannot see answers exactly like a missing one: 404 naming the id the caller asked
+ * for (the subject's, never the owning agent's), so nothing leaks across agents.
  */
-export function assertAgentScope(principal: Principal, agentId: string, scope: Scope, what = 'agent'): void {
-  if (!principal.agents.some((a) => a.agent_id === agentId)) throw DomainError.notFound(what, agentId);
+export function assertAgentScope(
+  principal: Principal,
+  agentId: string,
+  scope: Scope,
+  subject: { what: string; id: string } = { what: 'agent', id: agentId },
+): void {
+  if (!principal.agents.some((a) => a.agent_id === agentId)) throw DomainError.notFound(subject.what, subject.id);
   if (!hasScope(scopesFor(principal, agentId), scope)) {
     throw new DomainError(ErrorCode.Forbidden, `this ${principal.type} lacks the ${scope} scope on agent ${agentId}`);
   }

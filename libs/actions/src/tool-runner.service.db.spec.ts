@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { sql } from 'kysely';
+import { EventTypes, type Principal } from '@marvain/contracts';
+import { DbModule, TransactionRunner, type ActionRow } from '@marvain/db';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { AuditService } from '@marvain/audit';
+import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
+import { PlatformModule, PoisonMessageError } from '@marvain/platform';
+import { testHubConfig } from '@marvain/platform/testing';
+import { ActionsModule } from './actions.module';
+import { ActionsService } from './actions.service';
+import { ToolRunnerConsumer } from './tool-runner.consumer';
+import { ToolRunnerService } from './tool-runner.service';
+import { TOOLS, type Tool } from './tools/tool';
+
+jest.setTimeout(60_000);
+
+describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
+  let handle: TestDatabase;
+  let moduleRef: TestingModule;
+  let actions: ActionsService;
+  let runner: ToolRunnerService;
+  let transactions: TransactionRunner;
+  let audit: AuditService;
+
+  beforeAll(async () => {
+    handle = await createTestDatabase();
+    const config = testHubConfig();
+    moduleRef = await Test.createTestingModule({
+      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), ActionsModule, IdentityModule],
+    }).compile();
+    await moduleRef.init();
+    actions = moduleRef.get(ActionsService);
+    runner = moduleRef.get(ToolRunnerService);
+    transactions = moduleRef.get(TransactionRunner);
+    audit = moduleRef.get(AuditService);
+  });
+
+  afterAll(async () => {
+    await moduleRef.close();
+    await handle.close();
+  });
+
+  interface Seed extends BootstrapResult {
+    owner: Principal;
+  }
+
+  async function seed(): Promise<Seed> {
+    const result = await moduleRef.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+    return { ...result, owner: await moduleRef.get(PrincipalResolver).resolve(result.user_token) };
+  }
+
+  async function propose(s: Seed, overrides: { kind?: string; payload?: Record<string, unknown>; required_scopes?: string[] } = {}): Promise<string> {
+    const actionId = randomUUID();
+    await transactions.run((tx) =>
+      actions.propose(
+        tx,
+        {
+          action_id: actionId,
+          agent_id: s.agent_id,
+          space_id: s.space_id,
+          kind: overrides.kind ?? 'send_message',
+          payload: overrides.payload ?? { to: 'Sam', text: 'the package arrived' },
+          required_scopes: overrides.required_scopes ?? ['messages:send'],
+          reason: null,
+          source_event_id: null,
+        },
+        { type: 'agent', id: s.agent_id },
+      ),
+    );
+    return actionId;
+  }
+
+  async function approved(s: Seed, overrides: Parameters<typeof propose>[1] = {}): Promise<string> {
+    const actionId = await propose(s, overrides);
+    await actions.approve(s.owner, actionId);
+    return actionId;
+  }
+
+  async function actionRow(actionId: string): Promise<ActionRow> {
+    const rows = await sql<ActionRow>`SELECT * FROM actions WHERE action_id = ${actionId}::uuid`.execute(handle.db);
+    return rows.rows[0]!;
+  }
+
+  async function outbound(spaceId: string, actionId: string): Promise<Array<{ event_id: string; space_id: string; payload: Record<string, unknown> }>> {
+    const rows = await sql<{ event_id: string; space_id: string; payload: Record<string, unknown> }>`
+      SELECT event_id, space_id, payload FROM events
+      WHERE type = ${EventTypes.MessageOutbound} AND payload->>'action_id' = ${actionId}`.execute(handle.db);
+    expect(rows.rows.every((r) => r.space_id === spaceId)).toBe(true);
+    return rows.rows;
+  }
+
+  async function auditTrail(agentId: string, actionId: string): Promise<string[]> {
+    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE chain_id = ${agentId} ORDER BY seq`.execute(handle.db);
+    return rows.rows
+      .map((r) => JSON.parse(r.body) as { action: string; subject?: { id: string } })
+      .filter((e) => e.subject?.id === actionId)
+      .map((e) => e.action);
+  }
+
+  const ref = (s: Seed, actionId: string) => ({ action_id: actionId, agent_id: s.agent_id });
+
+  it('executes an approved send_message: one outbound message event in the space, result recorded', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
+
+    const row = await actionRow(actionId);
+    expect(row.status).toBe('executed');
+    expect(row.completed_at).not.toBeNull();
+    expect(row.error).toBeNull();
+    const events = await outbound(s.space_id, actionId);
+    expect(events).toHaveLength(1);
+    expect(events[0]!.payload).toEqual({ to: 'Sam', text: 'the package arrived', action_id: actionId });
+    expect(row.result).toMatchObject({ message_event_id: events[0]!.event_id, to: 'Sam' });
+    expect(await auditTrail(s.agent_id, actionId)).toEqual(['action.proposed', 'action.approved', 'action.executing', 'action.executed']);
+  });
+
+  it('runs what approval queued, through the queue consumer, and leaves the queue empty', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    const consumer = moduleRef.get(ToolRunnerConsumer);
+
+    // Earlier tests leave their approvals queued; drain until this action has run.
+    while ((await consumer.drainOnce()) > 0);
+
+    expect((await actionRow(actionId)).status).toBe('executed');
+    expect(await outbound(s.space_id, actionId)).toHaveLength(1);
+    const left = await sql<{ n: number }>`SELECT count(*)::int AS n FROM queue_messages WHERE queue = 'actions'`.execute(handle.db);
+    expect(left.rows[0]!.n).toBe(0);
+  });
+
+  it('treats a redelivery of a finished action as already finished and does not send again', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    await runner.handle(ref(s, actionId));
+    const before = await actionRow(actionId);
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
+
+    expect(await outbound(s.space_id, actionId)).toHaveLength(1);
+    const after = await actionRow(actionId);
+    expect(after.status).toBe('executed');
+    expect(after.result).toEqual(before.result);
+    expect((await auditTrail(s.agent_id, actionId)).filter((a) => a === 'action.executed')).toHaveLength(1);
+  });
+
+  it('completes an action left executing by a crash before its tool ran, on redelivery', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(handle.db);
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
+    expect((await actionRow(actionId)).status).toBe('executed');
+    expect(await outbound(s.space_id, actionId)).toHaveLength(1);
+  });
+
+  it('completes an action left executing by a crash after its tool ran, without sending twice', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    // The tool ran (the message went out), then the process died before recording the result.
+    const sendMessage = moduleRef.get<Tool[]>(TOOLS).find((t) => t.kind === 'send_message')!;
+    await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(handle.db);
+    const firstResult = await sendMessage.execute(await actionRow(actionId));
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
+
+    const row = await actionRow(actionId);
+    expect(row.status).toBe('executed');
+    expect(row.result).toMatchObject({ message_event_id: firstResult['message_event_id'] });
+    expect(await outbound(s.space_id, actionId)).toHaveLength(1);
+  });
+
+  it('fails the action instead of executing it when the approver lost their membership', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(handle.db);
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
+
+    const row = await actionRow(actionId);
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatch(/approver/);
+    expect(row.completed_at).not.toBeNull();
+    expect(await outbound(s.space_id, actionId)).toEqual([]);
+    expect(await auditTrail(s.agent_id, actionId)).toEqual(['action.proposed', 'action.approved', 'action.failed']);
+    // A redelivery does not resurrect it.
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
+  });
+
+  it('fails the action when the approver’s agent has been disabled', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    await sql`UPDATE agents SET disabled = true WHERE agent_id = ${s.agent_id}::uuid`.execute(handle.db);
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
+    expect(await outbound(s.space_id, actionId)).toEqual([]);
+  });
+
+  it('fails an action of a kind no tool runs, naming the kind', async () => {
+    const s = await seed();
+    const actionId = await approved(s, { kind: 'teleport', payload: { where: 'moon' }, required_scopes: [] });
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
+    const row = await actionRow(actionId);
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatch(/teleport/);
+  });
+
+  it('fails a send_message whose payload the tool refuses, recording the tool’s reason', async () => {
+    const s = await seed();
+    const actionId = await approved(s, { payload: { to: 'Sam' } });
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
+    expect((await actionRow(actionId)).error).toMatch(/payload\.text/);
+    expect(await outbound(s.space_id, actionId)).toEqual([]);
+  });
+
+  it('rejects references that can never succeed as poison messages', async () => {
+    const s = await seed();
+    await expect(runner.handle(ref(s, randomUUID()))).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(runner.handle({ action_id: 'not-a-uuid', agent_id: s.agent_id })).rejects.toBeInstanceOf(PoisonMessageError);
+
+    const proposedId = await propose(s);
+    await expect(runner.handle(ref(s, proposedId))).rejects.toBeInstanceOf(PoisonMessageError);
+    expect((await actionRow(proposedId)).status).toBe('proposed');
+    expect(await outbound(s.space_id, proposedId)).toEqual([]);
+  });
+
+  it('does not execute a rejected action', async () => {
+    const s = await seed();
+    const actionId = await propose(s);
+    await actions.reject(s.owner, actionId);
+
+    await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
+    expect((await actionRow(actionId)).status).toBe('rejected');
+    expect(await outbound(s.space_id, actionId)).toEqual([]);
+  });
+
+  it('leaves a chain that verifies after all of the above, with executing before executed', async () => {
+    const s = await seed();
+    const actionId = await approved(s);
+    await runner.handle(ref(s, actionId));
+    await runner.handle(ref(s, actionId));
+
+    const trail = await auditTrail(s.agent_id, actionId);
+    expect(trail.indexOf('action.executing')).toBeGreaterThan(-1);
+    expect(trail.indexOf('action.executing')).toBeLessThan(trail.indexOf('action.executed'));
+
+    const agents = await sql<{ agent_id: string }>`SELECT agent_id FROM agents`.execute(handle.db);
+    expect(agents.rows.length).toBeGreaterThan(5);
+    for (const { agent_id } of agents.rows) expect(await audit.verify(agent_id)).toMatchObject({ ok: true });
+  });
+});
