@@ -42,7 +42,7 @@ export class ActionsController {
   @ApiOperation({ summary: 'Reject a proposed action' })
   @ApiOkResponse({ type: ActionView })
   @ApiConflictResponse({ description: '`action_invalid_transition` when the action is not proposed' })
-  async reject(@CurrentPrincipal() principal: Principal, @Param() params: ActionIdParams, @Body() body: RejectActionDto): Promise<ActionView> {
+  async reject(@CurrentPrincipal() principal: Principal, @Param() params: ActionIdParams, @Body() body: RejectActionDto | undefined): Promise<ActionView> {
     return this.actions.reject(principal, params.id, body?.reason);
   }
 }

@@ -18,8 +18,10 @@ export const ACTION_TRANSITIONS: Readonly<Record<ActionStatus, readonly ActionSt
 };
 
 export function assertTransition(action: ActionRow, to: ActionStatus): void {
-  const from = action.status as ActionStatus;
-  if (!ACTION_TRANSITIONS[from]?.includes(to)) {
+  const from = action.status;
+  // The stored status is only text to TypeScript; an unknown one allows nothing.
+  const allowed = (ACTION_TRANSITIONS as Partial<Record<string, readonly ActionStatus[]>>)[from] ?? [];
+  if (!allowed.includes(to)) {
     throw new DomainError(ErrorCode.ActionInvalidTransition, `action ${action.action_id} is ${from} and cannot become ${to}`, { from, to });
   }
 }

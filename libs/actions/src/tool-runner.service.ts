@@ -33,7 +33,8 @@ export class ToolRunnerService {
     this.tools = new Map(tools.map((tool) => [tool.kind, tool]));
   }
 
-  async handle(reference: ActionReference): Promise<ToolRunOutcome> {
+  /** `reference` is a queue message body: it may be anything, so it is checked before use. */
+  async handle(reference: ActionReference | null | undefined): Promise<ToolRunOutcome> {
     if (!reference || typeof reference.action_id !== 'string' || !UUID.test(reference.action_id)) {
       throw new PoisonMessageError('action reference without a valid action_id');
     }
@@ -50,7 +51,7 @@ export class ToolRunnerService {
     if (action.status === 'approved') await this.markExecuting(action);
     try {
       const result = await tool.execute(action);
-      return this.finish(action, 'executed', { result });
+      return await this.finish(action, 'executed', { result });
     } catch (error) {
       if (error instanceof ToolError) return this.finish(action, 'failed', { error: error.message });
       throw error; // transient: the queue retries with backoff, the action stays executing

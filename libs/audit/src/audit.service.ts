@@ -75,13 +75,18 @@ export class AuditService implements OnModuleDestroy {
         do {
           this.flushAgain = false;
           total += await this.flushBatches();
-        } while (this.flushAgain);
+        } while (this.flushRequestedMeanwhile());
       } finally {
         this.flushing = null;
       }
       return total;
     })();
     return this.flushing;
+  }
+
+  // A method, not the field: flush() sets the flag while flushBatches() awaits.
+  private flushRequestedMeanwhile(): boolean {
+    return this.flushAgain;
   }
 
   private flushSoon(): void {

@@ -53,5 +53,10 @@ export const ROLE_SCOPES: Readonly<Record<MembershipRole, readonly Scope[]>> = {
   guest: ['spaces:read', 'events:write', 'livekit:join'],
 };
 
+/** The scopes of a stored role; an unknown role grants nothing. */
+export function scopesOfRole(role: string): readonly Scope[] {
+  return (ROLE_SCOPES as Partial<Record<string, readonly Scope[]>>)[role] ?? [];
+}
+
 /** Scopes a device gets when its creator names none: enough to be a satellite. */
 export const DEFAULT_DEVICE_SCOPES: readonly Scope[] = ['events:write', 'presence:write', 'actions:read'];

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ROLE_SCOPES, type MembershipRole, type Scope } from '@marvain/contracts';
+import { scopesOfRole, type Scope } from '@marvain/contracts';
 import { IdentityRepository } from './identity.repository';
 
 /** What a user may do on an agent right now (read fresh, so revocations apply at once). */
@@ -9,6 +9,6 @@ export class AccessService {
 
   async userScopes(userId: string, agentId: string): Promise<readonly Scope[]> {
     const role = await this.repository.activeRole(userId, agentId);
-    return role ? (ROLE_SCOPES[role as MembershipRole] ?? []) : [];
+    return role ? scopesOfRole(role) : [];
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, isScopeGrant, ROLE_SCOPES, type MembershipRole, type Principal } from '@marvain/contracts';
+import { DomainError, ErrorCode, isScopeGrant, scopesOfRole, type Principal } from '@marvain/contracts';
 import { hashDeviceToken, looksLikeDeviceToken, sameHash } from './device-tokens';
 import { IdentityRepository } from './identity.repository';
 import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from './user-tokens';
@@ -40,7 +40,7 @@ export class PrincipalResolver {
     return {
       type: 'user',
       id: user.user_id,
-      agents: user.memberships.map((m) => ({ agent_id: m.agent_id, scopes: ROLE_SCOPES[m.role as MembershipRole] ?? [] })),
+      agents: user.memberships.map((m) => ({ agent_id: m.agent_id, scopes: scopesOfRole(m.role) })),
     };
   }
 }

@@ -26,7 +26,7 @@ export class FeatureHashingEmbedder implements Embedder {
   private embedOne(text: string): number[] {
     const vector = new Array<number>(this.dimensions).fill(0);
     const words = text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
-    const features = [...words, ...words.slice(1).map((w, i) => `${words[i]} ${w}`)];
+    const features = [...words, ...words.slice(1).map((w, i) => [words[i], w].join(' '))];
     for (const feature of features) {
       const digest = createHash('sha256').update(feature).digest();
       const index = digest.readUInt32BE(0) % this.dimensions;

@@ -48,7 +48,8 @@ export class PlannerService {
     this.toolScopes = new Map(tools.map((tool) => [tool.kind, tool.requiredScopes]));
   }
 
-  async handle(reference: EventReference): Promise<PlanOutcome> {
+  /** `reference` is a queue message body: it may be anything, so it is checked before use. */
+  async handle(reference: EventReference | null | undefined): Promise<PlanOutcome> {
     if (!reference || typeof reference.event_id !== 'string' || !UUID.test(reference.event_id)) {
       throw new PoisonMessageError('event reference without a valid event_id');
     }

@@ -21,7 +21,7 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
       batchSize,
       visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
       pollIntervalMs: config.queue.pollIntervalMs,
-      onDeadLetter: (message, error) => this.deadLettered(message.body as unknown, error),
+      onDeadLetter: (message, error) => this.deadLettered(message.body, error),
     }, new Logger(`Queue:${queueName}`));
   }
 
