@@ -9,9 +9,9 @@
 //   BARE_PORT        port to listen on (127.0.0.1)
 //   BARE_DB          "pglite:<dir>" or a postgres:// URL
 //   BARE_MIGRATIONS  the migrations folder
-//   BARE_READS=1     also do the hub's two reads before the transaction (device token -> device row, as
-//                    IdentityRepository.findDeviceCredential; space_id -> space row, as SpacesRepository.findById),
-//                    still without Nest, guards or class-validator: separates "more queries" from "framework"
+//   BARE_READS=1     also do the hub's authentication read before the transaction (device token -> device row,
+//                    as IdentityRepository.findDeviceCredential), still without Nest, guards or class-validator:
+//                    separates "more queries" from "framework" (the hub checks the space inside its insert)
 // Prints one line `READY {"port":…,"space_id":…,"agent_id":…}` on stdout when it accepts requests.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
@@ -74,12 +74,6 @@ async function main() {
         .where('d.token_hash', '=', hash)
         .executeTakeFirst();
       if (!device || device.revoked || device.agent_disabled) return reply.code(401).send({ error: 'unauthenticated' });
-      const space = await db
-        .selectFrom('spaces')
-        .select(['space_id', 'agent_id', 'name', 'privacy_mode', 'created_at', 'updated_at'])
-        .where('space_id', '=', asUuid(body.space_id))
-        .executeTakeFirst();
-      if (!space || space.agent_id !== device.agent_id) return reply.code(404).send({ error: 'no such space' });
     }
     const clientEventId = body.client_event_id ?? null;
     const eventId = clientEventId ? uuidv5(`event:${agentId}:device:${sourceId}:${clientEventId}`, MARVAIN_ID_NAMESPACE) : randomUUID();

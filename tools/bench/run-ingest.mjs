@@ -18,8 +18,8 @@
 //   BENCH_BUDGET_S=210    rounds after the second are skipped when they would overrun this many seconds
 // Profiles: node tools/bench/summarize-profile.mjs /tmp/prof/<file>.cpuprofile
 //   BENCH_KEEP=1          keep temp dirs (not databases) for inspection
-//   BENCH_WITH_READS=1    add a third server, "bare+reads": the bare server plus the hub's two reads per request
-//                         (device token lookup, space lookup), to split the gap into "queries" and "framework"
+//   BENCH_WITH_READS=1    add a third server, "bare+reads": the bare server plus the hub's authentication read per request
+//                         (the device-token lookup), to split the gap into "queries" and "framework"
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -520,7 +520,7 @@ async function main() {
   console.log('  hub:  dist/hub/main.cjs with MARVAIN_WORKERS=false (planner/tool-runner off, so they do not compete for CPU;');
   console.log('        queued messages are left unconsumed), MARVAIN_LOG_LEVEL=warn, device-token auth on every request');
   console.log('  bare: Fastify 5 + the same Kysely/driver stack from libs/db, same INSERTs in one transaction; NO auth,');
-  console.log('        no DTO validation and no space lookup: those (2 extra reads per request in the hub) are part of the');
+  console.log('        no DTO validation and no token lookup: those (1 extra read per request in the hub) are part of the');
   console.log('        overhead measured here');
   console.log('  CPU/req: CPU time per measured request of the server process (for PGlite that includes the database)');
   console.log('        and of its PostgreSQL backends (from /proc); less sensitive than events/s to whatever else runs here');
@@ -584,7 +584,7 @@ async function main() {
       const pad = ' '.repeat(r.label.length + 2);
       console.log(
         `${pad}hub/(bare+reads) (events/s): ${(r.hub.perSecond / reads.perSecond).toFixed(2)}: the framework part of the gap;` +
-          ` (bare+reads)/bare: ${(reads.perSecond / r.bare.perSecond).toFixed(2)}: the two extra reads` +
+          ` (bare+reads)/bare: ${(reads.perSecond / r.bare.perSecond).toFixed(2)}: the authentication read` +
           (reads.serverCpuMs !== null ? `; bare+reads server CPU ${reads.serverCpuMs.toFixed(2)} ms/event` : ''),
       );
     }

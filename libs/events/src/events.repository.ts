@@ -38,6 +38,41 @@ export class EventsRepository {
     return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
+  /**
+   * Inserts the event into the space only if the space belongs to one of `agentIds` and is not
+   * in privacy mode, in one statement. Returns the space's agent when it wrote; undefined when
+   * the space did not qualify or the event already exists (the caller finds out which).
+   */
+  async insertIntoSpace(
+    executor: Executor,
+    event: Omit<NewEvent, 'agent_id'> & { agentIds: readonly string[] },
+  ): Promise<string | undefined> {
+    const row = await executor
+      .insertInto('events')
+      .columns(['event_id', 'agent_id', 'space_id', 'source_type', 'source_id', 'type', 'payload', 'client_event_id'])
+      .expression((eb) =>
+        eb
+          .selectFrom('spaces as s')
+          .select([
+            sql<string>`${event.event_id}::uuid`.as('event_id'),
+            's.agent_id',
+            's.space_id',
+            sql<string>`${event.source_type}::text`.as('source_type'),
+            sql<string>`${event.source_id}::uuid`.as('source_id'),
+            sql<string>`${event.type}::text`.as('type'),
+            sql<string>`${JSON.stringify(event.payload)}::jsonb`.as('payload'),
+            sql<string | null>`${event.client_event_id}::text`.as('client_event_id'),
+          ])
+          .where('s.space_id', '=', asUuid(event.space_id))
+          .where(sql<boolean>`s.agent_id = ANY(${`{${event.agentIds.join(',')}}`}::uuid[])`)
+          .where('s.privacy_mode', '=', false),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .returning('agent_id')
+      .executeTakeFirst();
+    return row?.agent_id;
+  }
+
   async findById(eventId: string, executor: Executor = this.db): Promise<EventRow | undefined> {
     return executor
       .selectFrom('events')

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, QueueNames, TRANSCRIPT_EVENT_TYPES, type EventReference, type Principal } from '@marvain/contracts';
+import { DomainError, ErrorCode, hasScope, QueueNames, TRANSCRIPT_EVENT_TYPES, type EventReference, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type EventRow, type Executor } from '@marvain/db';
 import { IDS, MESSAGE_QUEUE, type Ids, type MessageQueue } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
@@ -29,8 +29,6 @@ export class EventsService {
    * without waiting for planning. A repeated client_event_id returns the first event's id.
    */
   async ingest(principal: Principal, input: IngestEventDto): Promise<IngestEventResponse> {
-    const space = await this.spaces.getForPrincipal(principal, input.space_id, 'events:write');
-    if (input.agent_id && input.agent_id !== space.agent_id) throw DomainError.notFound('space', input.space_id);
     if (TRANSCRIPT_EVENT_TYPES.includes(input.type)) {
       const text = transcriptText(input.payload);
       if (text === null) throw new DomainError(ErrorCode.ValidationFailed, `a ${input.type} event needs payload.text or payload.transcript`);
@@ -38,32 +36,43 @@ export class EventsService {
         throw new DomainError(ErrorCode.ValidationFailed, `payload text is longer than ${MAX_TRANSCRIPT_CHARS} characters`);
       }
     }
-    // Privacy mode: accepted, but neither stored nor queued.
-    if (space.privacy_mode) return { event_id: null, stored: false, duplicate: false };
-
     const clientEventId = input.client_event_id ?? null;
     // With a client id, the event id is derived from it: a retry computes the same id.
     const eventId = clientEventId
-      ? this.ids.derived(`event:${space.agent_id}:${principal.type}:${principal.id}:${clientEventId}`)
+      ? this.ids.derived(`event:${input.space_id}:${principal.type}:${principal.id}:${clientEventId}`)
       : this.ids.random();
-    const written = await this.transactions.run(async (tx) => {
-      const inserted = await this.repository.insertIfAbsent(tx.db, {
-        event_id: eventId,
-        agent_id: space.agent_id,
-        space_id: space.space_id,
-        source_type: principal.type,
-        source_id: principal.id,
-        type: input.type,
-        payload: input.payload,
-        client_event_id: clientEventId,
-      });
-      if (inserted) {
-        const reference: EventReference = { event_id: eventId, agent_id: space.agent_id };
-        await this.queue.send(QueueNames.Transcripts, { ...reference }, { tx, dedupKey: `event:${eventId}` });
-      }
-      return inserted;
-    });
-    if (written) return { event_id: eventId, stored: true, duplicate: false };
+    const writable = principal.agents
+      .filter((a) => hasScope(a.scopes, 'events:write') && (!input.agent_id || a.agent_id === input.agent_id))
+      .map((a) => a.agent_id);
+
+    // The common case in one statement: the space check is part of the insert.
+    const agentId =
+      writable.length === 0
+        ? undefined
+        : await this.transactions.run(async (tx) => {
+            const written = await this.repository.insertIntoSpace(tx.db, {
+              event_id: eventId,
+              agentIds: writable,
+              space_id: input.space_id,
+              source_type: principal.type,
+              source_id: principal.id,
+              type: input.type,
+              payload: input.payload,
+              client_event_id: clientEventId,
+            });
+            if (written) {
+              const reference: EventReference = { event_id: eventId, agent_id: written };
+              await this.queue.send(QueueNames.Transcripts, { ...reference }, { tx, dedupKey: `event:${eventId}` });
+            }
+            return written;
+          });
+    if (agentId) return { event_id: eventId, stored: true, duplicate: false };
+
+    // Nothing was written: find out why, answering exactly as the rules say.
+    const space = await this.spaces.getForPrincipal(principal, input.space_id, 'events:write');
+    if (input.agent_id && input.agent_id !== space.agent_id) throw DomainError.notFound('space', input.space_id);
+    // Privacy mode: accepted, but neither stored nor queued.
+    if (space.privacy_mode) return { event_id: null, stored: false, duplicate: false };
     const existing = clientEventId
       ? await this.repository.findByClientEventId(space.agent_id, principal.type, principal.id, clientEventId)
       : undefined;
