@@ -64,7 +64,8 @@ describe('marvain bootstrap', () => {
     const root = path.resolve(__dirname, '..', '..', '..');
     execFileSync(process.execPath, [path.join(root, 'tools/build/bundle.mjs'), 'hub'], { cwd: root, stdio: 'ignore' });
     const hub = spawn(process.execPath, [path.join(root, 'dist/hub/main.cjs')], {
-      env: { ...process.env, ...env, MARVAIN_PORT: '0', MARVAIN_LOG_LEVEL: 'warn', MARVAIN_WORKERS: 'false' },
+      // This test is about the embedded database's single-process lock, whatever database the suite runs on.
+      env: { ...withoutDatabaseUrl(process.env), ...env, MARVAIN_PORT: '0', MARVAIN_LOG_LEVEL: 'warn', MARVAIN_WORKERS: 'false' },
       stdio: 'ignore',
     });
     try {
@@ -95,6 +96,12 @@ describe('marvain bootstrap', () => {
     }
   });
 });
+
+function withoutDatabaseUrl(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...environment };
+  delete copy['DATABASE_URL'];
+  return copy;
+}
 
 /** The hub publishes its port in its lock file once it listens. */
 async function waitForLiveLock(dataDir: string, pid: number): Promise<HubLockInfo> {
