@@ -11,7 +11,7 @@ import { testHubConfig } from '@marvain/platform/testing';
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
 import { ToolRunnerConsumer } from './tool-runner.consumer';
-import { ToolRunnerService } from './tool-runner.service';
+import { ActionNotReadyError, ToolRunnerService } from './tool-runner.service';
 import { TOOLS, type Tool } from './tools/tool';
 
 jest.setTimeout(60_000);
@@ -219,13 +219,16 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     expect(await outbound(s.space_id, actionId)).toEqual([]);
   });
 
-  it('rejects references that can never succeed as poison messages', async () => {
+  it('rejects malformed references as poison, and retries references to actions not (yet) visible as approved', async () => {
     const s = await seed();
-    await expect(runner.handle(ref(s, randomUUID()))).rejects.toBeInstanceOf(PoisonMessageError);
     await expect(runner.handle({ action_id: 'not-a-uuid', agent_id: s.agent_id })).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(runner.handle(null)).rejects.toBeInstanceOf(PoisonMessageError);
 
+    // SQS may deliver the approval's message before its transaction commits: a missing or still
+    // proposed action is a transient condition (retried, then dead-lettered by the queue), never dropped.
+    await expect(runner.handle(ref(s, randomUUID()))).rejects.toBeInstanceOf(ActionNotReadyError);
     const proposedId = await propose(s);
-    await expect(runner.handle(ref(s, proposedId))).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(runner.handle(ref(s, proposedId))).rejects.toBeInstanceOf(ActionNotReadyError);
     expect((await actionRow(proposedId)).status).toBe('proposed');
     expect(await outbound(s.space_id, proposedId)).toEqual([]);
   });

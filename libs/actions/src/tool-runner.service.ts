@@ -13,6 +13,14 @@ const FINISHED: readonly ActionStatus[] = ['executed', 'failed', 'rejected', 'ca
 
 export type ToolRunOutcome = 'executed' | 'failed' | 'already-finished';
 
+/** The action is not (yet) visible as approved; a transient condition, so the message is retried. */
+export class ActionNotReadyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ActionNotReadyError';
+  }
+}
+
 /**
  * Executes approved actions: checks the approval still holds (the approver's scopes are read
  * again), marks the action executing, runs its tool, and records the result, each step audited.
@@ -39,9 +47,11 @@ export class ToolRunnerService {
       throw new PoisonMessageError('action reference without a valid action_id');
     }
     const action = await this.repository.findById(reference.action_id);
-    if (!action) throw new PoisonMessageError(`action ${reference.action_id} does not exist`);
+    // Not visible or not approved yet: the approval's transaction may still be committing (SQS
+    // delivers a message sent inside it before the commit). Retried with backoff, then dead-lettered.
+    if (!action) throw new ActionNotReadyError(`action ${reference.action_id} is not visible yet`);
     if (FINISHED.includes(action.status as ActionStatus)) return 'already-finished';
-    if (action.status === 'proposed') throw new PoisonMessageError(`action ${action.action_id} was queued without approval`);
+    if (action.status === 'proposed') throw new ActionNotReadyError(`action ${action.action_id} is not approved yet`);
 
     const tool = this.tools.get(action.kind);
     if (!tool) return this.finish(action, 'failed', { error: `no tool can run actions of kind ${action.kind}` });
