@@ -4,6 +4,17 @@ import { ConfigError, HubConfig, defaultConfigFile, defaultDataDir, loadHubSetti
 
 const XDG = { XDG_DATA_HOME: '/srv/xdg-data', XDG_CONFIG_HOME: '/srv/xdg-config' };
 
+/** What the SAM template gives every function: the required AWS settings only. */
+const AWS_ENV = {
+  MARVAIN_RUNTIME: 'aws',
+  AWS_REGION: 'eu-west-1',
+  MARVAIN_TRANSCRIPT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts',
+  MARVAIN_ACTION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions',
+  MARVAIN_AUDIT_BUCKET: 'marvain-audit-123456789012',
+  MARVAIN_CONNECTIONS_TABLE: 'marvain-connections',
+  MARVAIN_WS_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+};
+
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
     loadHubSettings(env);
@@ -84,7 +95,7 @@ describe('loadHubSettings', () => {
   });
 
   it('does not run workers or bootstrap by default on AWS', () => {
-    const settings = loadHubSettings({ ...XDG, MARVAIN_RUNTIME: 'aws', DATABASE_URL: 'postgres://db/marvain' });
+    const settings = loadHubSettings({ ...XDG, ...AWS_ENV, DATABASE_URL: 'postgres://db/marvain' });
     expect(settings.runtime).toBe('aws');
     expect(settings.workers).toBe(false);
     expect(settings.firstRunBootstrap).toBe(false);
@@ -159,6 +170,126 @@ describe('loadHubSettings', () => {
     ['MARVAIN_FIRST_RUN_BOOTSTRAP', 'sometimes'],
   ])('refuses %s=%s', (name, value) => {
     expect(problemsOf({ ...XDG, [name]: value })).toEqual([expect.stringContaining(name)]);
+  });
+});
+
+describe('loadHubSettings in the AWS runtime', () => {
+  it('reads the required AWS settings, with governance-mode audit retention of 3650 days by default', () => {
+    const settings = loadHubSettings({ ...XDG, ...AWS_ENV });
+    expect(settings.aws).toStrictEqual({
+      region: 'eu-west-1',
+      queueUrls: {
+        transcripts: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts',
+        actions: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions',
+      },
+      deadLetterQueueUrls: {},
+      audit: { bucket: 'marvain-audit-123456789012', lockMode: 'GOVERNANCE', retentionDays: 3650 },
+      connectionsTable: 'marvain-connections',
+      websocketEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+    });
+  });
+
+  it('reads every optional AWS setting', () => {
+    const settings = loadHubSettings({
+      ...XDG,
+      ...AWS_ENV,
+      MARVAIN_AUDIT_LOCK_MODE: 'COMPLIANCE',
+      MARVAIN_AUDIT_RETENTION_DAYS: '1',
+      MARVAIN_TRANSCRIPT_DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts-dlq',
+      MARVAIN_ACTION_DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions-dlq',
+      MARVAIN_ARTIFACT_BUCKET: 'marvain-artifacts-123456789012',
+      MARVAIN_COGNITO_USER_POOL_ID: 'eu-west-1_AbCdEf123',
+      MARVAIN_COGNITO_CLIENT_ID: '1h2j3k4l5m6n7o8p9q0r1s2t3u',
+      // A trailing slash on the endpoint is dropped.
+      MARVAIN_WS_ENDPOINT: 'https://ws.example.com/prod/',
+    });
+    expect(settings.aws).toStrictEqual({
+      region: 'eu-west-1',
+      queueUrls: {
+        transcripts: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts',
+        actions: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions',
+      },
+      deadLetterQueueUrls: {
+        transcripts: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts-dlq',
+        actions: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions-dlq',
+      },
+      audit: { bucket: 'marvain-audit-123456789012', lockMode: 'COMPLIANCE', retentionDays: 1 },
+      connectionsTable: 'marvain-connections',
+      websocketEndpoint: 'https://ws.example.com/prod',
+      artifactBucket: 'marvain-artifacts-123456789012',
+      cognito: { userPoolId: 'eu-west-1_AbCdEf123', clientId: '1h2j3k4l5m6n7o8p9q0r1s2t3u' },
+    });
+  });
+
+  it('leaves out the AWS settings in the local runtime, even when AWS variables are set', () => {
+    const settings = loadHubSettings({ ...XDG, ...AWS_ENV, MARVAIN_RUNTIME: 'local', MARVAIN_AUDIT_LOCK_MODE: 'bogus' });
+    expect(settings.runtime).toBe('local');
+    expect('aws' in settings).toBe(false);
+    expect('aws' in loadHubSettings({ ...XDG })).toBe(false);
+  });
+
+  it('names every missing required AWS variable at once', () => {
+    const problems = problemsOf({ ...XDG, MARVAIN_RUNTIME: 'aws' });
+    const missing = ['AWS_REGION', 'MARVAIN_TRANSCRIPT_QUEUE_URL', 'MARVAIN_ACTION_QUEUE_URL', 'MARVAIN_AUDIT_BUCKET', 'MARVAIN_CONNECTIONS_TABLE', 'MARVAIN_WS_ENDPOINT'];
+    expect([...problems].sort()).toEqual(missing.map((name) => `${name} is required when MARVAIN_RUNTIME=aws`).sort());
+  });
+
+  it('lists every invalid AWS value at once, next to the other problems', () => {
+    const problems = problemsOf({
+      ...XDG,
+      ...AWS_ENV,
+      MARVAIN_PORT: 'x',
+      AWS_REGION: 'Europe',
+      MARVAIN_TRANSCRIPT_QUEUE_URL: 'http://sqs.eu-west-1.amazonaws.com/1/q',
+      MARVAIN_ACTION_QUEUE_URL: 'marvain-actions',
+      MARVAIN_AUDIT_BUCKET: 'Marvain_Audit',
+      MARVAIN_AUDIT_LOCK_MODE: 'governance-ish',
+      MARVAIN_AUDIT_RETENTION_DAYS: '0',
+      MARVAIN_CONNECTIONS_TABLE: 'a b',
+      MARVAIN_WS_ENDPOINT: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod',
+      MARVAIN_ACTION_DLQ_URL: 'https://sqs.example/q?x=1',
+      MARVAIN_ARTIFACT_BUCKET: 'ab',
+      MARVAIN_COGNITO_USER_POOL_ID: 'pool',
+      MARVAIN_COGNITO_CLIENT_ID: 'not/valid',
+    });
+    const names = [
+      'MARVAIN_PORT',
+      'AWS_REGION',
+      'MARVAIN_TRANSCRIPT_QUEUE_URL',
+      'MARVAIN_ACTION_QUEUE_URL',
+      'MARVAIN_AUDIT_BUCKET',
+      'MARVAIN_AUDIT_LOCK_MODE',
+      'MARVAIN_AUDIT_RETENTION_DAYS',
+      'MARVAIN_CONNECTIONS_TABLE',
+      'MARVAIN_WS_ENDPOINT',
+      'MARVAIN_ACTION_DLQ_URL',
+      'MARVAIN_ARTIFACT_BUCKET',
+      'MARVAIN_COGNITO_USER_POOL_ID',
+      'MARVAIN_COGNITO_CLIENT_ID',
+    ];
+    expect(problems).toHaveLength(names.length);
+    for (const name of names) expect(problems.filter((p) => p.startsWith(`${name} `))).toHaveLength(1);
+  });
+
+  it.each([
+    ['AWS_REGION', 'eu-west'],
+    ['MARVAIN_TRANSCRIPT_QUEUE_URL', 'https://user:pw@sqs.eu-west-1.amazonaws.com/1/q'],
+    ['MARVAIN_AUDIT_BUCKET', 'a..b'],
+    ['MARVAIN_AUDIT_LOCK_MODE', 'compliance'],
+    ['MARVAIN_AUDIT_RETENTION_DAYS', '3650.5'],
+    ['MARVAIN_AUDIT_RETENTION_DAYS', '36501'],
+    ['MARVAIN_WS_ENDPOINT', 'not a url'],
+    ['MARVAIN_WS_ENDPOINT', 'https://abc.execute-api.eu-west-1.amazonaws.com/prod#x'],
+  ])('refuses %s=%s in the AWS runtime', (name, value) => {
+    const problems = problemsOf({ ...XDG, ...AWS_ENV, [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.startsWith(`${name} `)).toBe(true);
+    expect(problems[0]).toContain(`(got "${value}")`);
+  });
+
+  it('takes explicit AWS settings as an override', () => {
+    const aws = { ...loadHubSettings({ ...XDG, ...AWS_ENV }).aws!, region: 'us-east-1' };
+    expect(loadHubSettings({ ...XDG, ...AWS_ENV }, { aws }).aws?.region).toBe('us-east-1');
   });
 });
 

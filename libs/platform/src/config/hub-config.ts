@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { QueueNames, type QueueName } from '@marvain/contracts';
 import type { DatabaseTarget } from '@marvain/db';
 
 export type Runtime = 'local' | 'aws';
@@ -21,6 +22,39 @@ export interface HubSettings {
   userTokenTtlSeconds: number;
   /** Create an owner, agent, space and device on first start with an empty database. */
   firstRunBootstrap: boolean;
+  /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
+  aws?: AwsSettings;
+}
+
+export type AuditLockMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** Read from the environment the SAM template gives every function (MARVAIN_RUNTIME=aws). */
+export interface AwsSettings {
+  /** AWS_REGION (Lambda sets it). */
+  region: string;
+  /** MARVAIN_TRANSCRIPT_QUEUE_URL and MARVAIN_ACTION_QUEUE_URL: SQS queue URLs per queue name. */
+  queueUrls: Record<QueueName, string>;
+  /**
+   * MARVAIN_TRANSCRIPT_DLQ_URL and MARVAIN_ACTION_DLQ_URL (optional): where a poison message is moved
+   * at once. Without one, a poison message is left to the queue's redrive policy.
+   */
+  deadLetterQueueUrls: Partial<Record<QueueName, string>>;
+  audit: {
+    /** MARVAIN_AUDIT_BUCKET: an S3 bucket with Object Lock enabled. */
+    bucket: string;
+    /** MARVAIN_AUDIT_LOCK_MODE: GOVERNANCE (default) or COMPLIANCE. */
+    lockMode: AuditLockMode;
+    /** MARVAIN_AUDIT_RETENTION_DAYS: each object is retained this long from its write (default 3650). */
+    retentionDays: number;
+  };
+  /** MARVAIN_CONNECTIONS_TABLE: DynamoDB table keyed by `connection_id`, TTL attribute `expires_at`. */
+  connectionsTable: string;
+  /** MARVAIN_WS_ENDPOINT: the API Gateway Management API endpoint, https://{api}.execute-api.{region}.amazonaws.com/{stage}. */
+  websocketEndpoint: string;
+  /** MARVAIN_ARTIFACT_BUCKET (optional). */
+  artifactBucket?: string;
+  /** MARVAIN_COGNITO_USER_POOL_ID and MARVAIN_COGNITO_CLIENT_ID (optional). */
+  cognito?: { userPoolId?: string; clientId?: string };
 }
 
 /** Injectable, read-only view of the settings. */
@@ -37,6 +71,7 @@ export class HubConfig implements HubSettings {
   readonly auditDir!: string;
   readonly userTokenTtlSeconds!: number;
   readonly firstRunBootstrap!: boolean;
+  readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
     Object.assign(this, settings);
@@ -110,6 +145,7 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
     auditDir: path.resolve(env['MARVAIN_AUDIT_DIR'] || path.join(dataDir, 'audit')),
     userTokenTtlSeconds: int('MARVAIN_USER_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
+    ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -131,4 +167,77 @@ function databaseTarget(env: NodeJS.ProcessEnv, dataDir: string, problems: strin
   }
   const pglite = env['MARVAIN_PGLITE_DIR'];
   return { kind: 'pglite', dataDir: pglite === 'memory' ? 'memory' : path.resolve(pglite || path.join(dataDir, 'pglite')) };
+}
+
+const AUDIT_LOCK_MODES: AuditLockMode[] = ['GOVERNANCE', 'COMPLIANCE'];
+
+function awsSettings(
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+  int: (name: string, fallback: number, min: number, max: number) => number,
+): AwsSettings {
+  const required = (name: string, check: (value: string) => string | null): string => {
+    const value = env[name];
+    if (value === undefined || value === '') {
+      problems.push(`${name} is required when MARVAIN_RUNTIME=aws`);
+      return '';
+    }
+    const problem = check(value);
+    if (problem) problems.push(`${name} ${problem} (got "${value}")`);
+    return value;
+  };
+  const optional = (name: string, check: (value: string) => string | null): string | undefined => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    const problem = check(value);
+    if (problem) problems.push(`${name} ${problem} (got "${value}")`);
+    return value;
+  };
+
+  const lockModeRaw = env['MARVAIN_AUDIT_LOCK_MODE'] || 'GOVERNANCE';
+  if (!AUDIT_LOCK_MODES.includes(lockModeRaw as AuditLockMode)) {
+    problems.push(`MARVAIN_AUDIT_LOCK_MODE must be GOVERNANCE or COMPLIANCE (got "${lockModeRaw}")`);
+  }
+  const transcriptDlq = optional('MARVAIN_TRANSCRIPT_DLQ_URL', httpsUrl);
+  const actionDlq = optional('MARVAIN_ACTION_DLQ_URL', httpsUrl);
+  const artifactBucket = optional('MARVAIN_ARTIFACT_BUCKET', bucketName);
+  const userPoolId = optional('MARVAIN_COGNITO_USER_POOL_ID', (v) => (/^[\w-]+_[0-9a-zA-Z]+$/.test(v) ? null : 'must be a Cognito user pool id such as eu-west-1_AbCdEf123'));
+  const clientId = optional('MARVAIN_COGNITO_CLIENT_ID', (v) => (/^[\w+]+$/.test(v) ? null : 'must be a Cognito app client id'));
+
+  return {
+    region: required('AWS_REGION', (v) => (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? null : 'must be an AWS region such as eu-west-1')),
+    queueUrls: {
+      [QueueNames.Transcripts]: required('MARVAIN_TRANSCRIPT_QUEUE_URL', httpsUrl),
+      [QueueNames.Actions]: required('MARVAIN_ACTION_QUEUE_URL', httpsUrl),
+    },
+    deadLetterQueueUrls: {
+      ...(transcriptDlq ? { [QueueNames.Transcripts]: transcriptDlq } : {}),
+      ...(actionDlq ? { [QueueNames.Actions]: actionDlq } : {}),
+    },
+    audit: {
+      bucket: required('MARVAIN_AUDIT_BUCKET', bucketName),
+      lockMode: AUDIT_LOCK_MODES.includes(lockModeRaw as AuditLockMode) ? (lockModeRaw as AuditLockMode) : 'GOVERNANCE',
+      retentionDays: int('MARVAIN_AUDIT_RETENTION_DAYS', 3650, 1, 36_500),
+    },
+    connectionsTable: required('MARVAIN_CONNECTIONS_TABLE', (v) => (/^[\w.-]{3,255}$/.test(v) ? null : 'must be a DynamoDB table name')),
+    websocketEndpoint: required('MARVAIN_WS_ENDPOINT', httpsUrl).replace(/\/+$/, ''),
+    ...(artifactBucket ? { artifactBucket } : {}),
+    ...(userPoolId || clientId ? { cognito: { ...(userPoolId ? { userPoolId } : {}), ...(clientId ? { clientId } : {}) } } : {}),
+  };
+}
+
+function httpsUrl(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an https:// URL';
+  }
+  if (url.protocol !== 'https:' || url.hostname === '') return 'must be an https:// URL';
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return 'must be an https:// URL without query, fragment or credentials';
+  return null;
+}
+
+function bucketName(value: string): string | null {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value) && !value.includes('..') ? null : 'must be an S3 bucket name';
 }

@@ -1,0 +1,26 @@
+import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ConnectionPush } from '../realtime/connection-push';
+import type { ConnectionStore } from '../realtime/connection-store';
+
+/**
+ * The AWS runtime's push: API Gateway Management API PostToConnection, with the client's endpoint
+ * set to the WebSocket API's stage URL (MARVAIN_WS_ENDPOINT). A GoneException (410) means the
+ * client has disconnected: the connection is deleted from the store and the answer is 'gone'.
+ */
+export class ApiGatewayPush implements ConnectionPush {
+  constructor(
+    private readonly client: ApiGatewayManagementApiClient,
+    private readonly store: ConnectionStore,
+  ) {}
+
+  async send(connectionId: string, message: object): Promise<'sent' | 'gone'> {
+    try {
+      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(message) }));
+      return 'sent';
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'GoneException') throw error;
+      await this.store.delete(connectionId);
+      return 'gone';
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsSettings, HubSettings } from '../config/hub-config';
+import type { Clock } from '../ports';
+import type { ConnectionStore } from '../realtime/connection-store';
+import { ApiGatewayPush } from './api-gateway-push';
+import { DynamoConnectionStore } from './dynamo-connection-store';
+import { S3AuditSink } from './s3-audit-sink';
+import { SqsMessageQueue } from './sqs-message-queue';
+
+/** The AWS adapters, built from settings; each SDK client takes its credentials from the Lambda role. */
+export const awsAdapters = {
+  messageQueue: (aws: AwsSettings, queue: HubSettings['queue']): SqsMessageQueue =>
+    new SqsMessageQueue(new SQSClient({ region: aws.region }), {
+      queueUrls: aws.queueUrls,
+      deadLetterQueueUrls: aws.deadLetterQueueUrls,
+      maxReceives: queue.maxReceives,
+    }),
+  auditSink: (aws: AwsSettings, clock: Clock): S3AuditSink => new S3AuditSink(new S3Client({ region: aws.region }), aws.audit, clock),
+  connectionStore: (aws: AwsSettings, clock: Clock): DynamoConnectionStore =>
+    new DynamoConnectionStore(
+      DynamoDBDocumentClient.from(new DynamoDBClient({ region: aws.region }), { marshallOptions: { removeUndefinedValues: true } }),
+      aws.connectionsTable,
+      clock,
+    ),
+  connectionPush: (aws: AwsSettings, store: ConnectionStore): ApiGatewayPush =>
+    new ApiGatewayPush(new ApiGatewayManagementApiClient({ region: aws.region, endpoint: aws.websocketEndpoint }), store),
+};
