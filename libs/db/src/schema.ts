@@ -181,6 +181,22 @@ export interface PlannerRunsTable {
   created_at: DefaultTimestamp;
 }
 
+export interface AgentCredentialsTable {
+  credential_id: string;
+  agent_id: string;
+  alg: string;
+  public_key: Json<Record<string, unknown>>;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface AgentAssertionJtisTable {
+  agent_id: string;
+  jti: string;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   schema_migrations: SchemaMigrationsTable;
   agents: AgentsTable;
@@ -198,6 +214,8 @@ export interface Database {
   audit_entries: AuditEntriesTable;
   queue_messages: QueueMessagesTable;
   planner_runs: PlannerRunsTable;
+  agent_credentials: AgentCredentialsTable;
+  agent_assertion_jtis: AgentAssertionJtisTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -210,3 +228,4 @@ export type ActionRow = Selectable<ActionsTable>;
 export type NewAction = Insertable<ActionsTable>;
 export type ActionUpdate = Updateable<ActionsTable>;
 export type QueueMessageRow = Selectable<QueueMessagesTable>;
+export type AgentCredentialRow = Selectable<AgentCredentialsTable>;

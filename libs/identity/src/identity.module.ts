@@ -3,6 +3,10 @@ import { AuditModule } from '@marvain/audit';
 import { CLOCK, HubConfig, type Clock } from '@marvain/platform';
 import { SpacesModule } from '@marvain/spaces';
 import { AccessService } from './access.service';
+import { AgentCredentialsController } from './agent-credentials.controller';
+import { AgentCredentialsRepository } from './agent-credentials.repository';
+import { AgentCredentialsService } from './agent-credentials.service';
+import { MeController } from './me.controller';
 import { AuthGuard } from './auth.guard';
 import { BootstrapService } from './bootstrap.service';
 import { IdentityRepository } from './identity.repository';
@@ -11,7 +15,10 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-
 
 @Module({
   imports: [AuditModule, SpacesModule],
+  controllers: [AgentCredentialsController, MeController],
   providers: [
+    AgentCredentialsRepository,
+    AgentCredentialsService,
     IdentityRepository,
     PrincipalResolver,
     AuthGuard,

@@ -5,3 +5,5 @@ export * from './auth.guard';
 export * from './bootstrap.service';
 export * from './identity.module';
 export * from './access.service';
+export * from './agent-assertions';
+export * from './agent-credentials.service';

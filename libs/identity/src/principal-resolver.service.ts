@@ -1,4 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { CLOCK, type Clock } from '@marvain/platform';
+import { peekAgentAssertion, verifyAgentAssertion, type AssertionClaims } from './agent-assertions';
+import { AgentCredentialsRepository } from './agent-credentials.repository';
 import { DomainError, ErrorCode, isScopeGrant, scopesOfRole, type Principal } from '@marvain/contracts';
 import { hashDeviceToken, looksLikeDeviceToken, sameHash } from './device-tokens';
 import { IdentityRepository } from './identity.repository';
@@ -15,13 +18,31 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export class PrincipalResolver {
   constructor(
     private readonly repository: IdentityRepository,
+    private readonly agentCredentials: AgentCredentialsRepository,
     @Inject(USER_TOKEN_VERIFIER) private readonly userTokens: UserTokenVerifier,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async resolve(token: string): Promise<Principal> {
     if (looksLikeDeviceToken(token)) return this.resolveDevice(token);
-    if (JWT_SHAPE.test(token)) return this.resolveUser(token);
+    if (JWT_SHAPE.test(token)) {
+      const assertion = peekAgentAssertion(token, this.clock.now());
+      return assertion ? this.resolveAgent(token, assertion) : this.resolveUser(token);
+    }
     throw new DomainError(ErrorCode.Unauthenticated, 'the bearer token is not a Marvain credential');
+  }
+
+  /**
+   * An agent authenticates with a short-lived assertion signed by its registered key. Until a
+   * delegation contract grants it more, an agent principal may only read its own record.
+   */
+  private async resolveAgent(token: string, assertion: AssertionClaims): Promise<Principal> {
+    const claim = await this.agentCredentials.claimAssertion(assertion.agentId, assertion.jti, assertion.expiresAt);
+    if (!claim) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
+    if (claim.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
+    if (!claim.fresh) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it was already used (each jti is accepted once)');
+    await verifyAgentAssertion(token, assertion, claim, this.clock.now());
+    return { type: 'agent', id: assertion.agentId, agents: [{ agent_id: assertion.agentId, scopes: ['agents:read'] }] };
   }
 
   private async resolveDevice(token: string): Promise<Principal> {

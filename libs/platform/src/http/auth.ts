@@ -7,6 +7,11 @@ export const PUBLIC_ROUTE_KEY = 'marvain:public-route';
 /** The scope a route needs. Every route declares one, or is explicitly @Public(). */
 export const RequireScope = (scope: Scope): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_SCOPE_KEY, scope);
 
+export const AUTHENTICATED_ROUTE_KEY = 'marvain:authenticated-route';
+
+/** A route any authenticated principal may call, whatever its scopes (who am I). */
+export const Authenticated = (): MethodDecorator & ClassDecorator => SetMetadata(AUTHENTICATED_ROUTE_KEY, true);
+
 /** A route anyone may call (health, OpenAPI). */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE_KEY, true);
 

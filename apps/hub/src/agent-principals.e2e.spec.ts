@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { AGENT_ASSERTION_AUDIENCE, BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { testHubConfig } from '@marvain/platform/testing';
+import { createHubApp } from './setup';
+
+interface AgentKey {
+  alg: 'EdDSA' | 'ES256';
+  privateKey: KeyLike;
+  publicJwk: JWK;
+}
+
+async function newKey(alg: 'EdDSA' | 'ES256'): Promise<AgentKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { crv: alg === 'EdDSA' ? 'Ed25519' : 'P-256', extractable: true });
+  return { alg, privateKey, publicJwk: await exportJWK(publicKey) };
+}
+
+/** An assertion as an agent would mint it; `overrides` bend one rule at a time. */
+async function assertion(
+  agentId: string,
+  key: AgentKey,
+  overrides: { lifetime?: number; issuedAgo?: number; audience?: string; jti?: string; subject?: string } = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000) - (overrides.issuedAgo ?? 0);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: key.alg })
+    .setIssuer(agentId)
+    .setSubject(overrides.subject ?? agentId)
+    .setAudience(overrides.audience ?? AGENT_ASSERTION_AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (overrides.lifetime ?? 120))
+    .setJti(overrides.jti ?? randomUUID())
+    .sign(key.privateKey);
+}
+
+describe(`agents as principals (${testDatabaseKind()})`, () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+  let base: string;
+  let home: BootstrapResult;
+
+  const call = async (method: string, url: string, token: string | null, body?: unknown): Promise<{ status: number; json: any }> => {
+    const response = await fetch(`${base}${url}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await createHubApp(testHubConfig(), { databaseHandle: db });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    home = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.close();
+  });
+
+  it('tells each kind of caller who it is', async () => {
+    expect((await call('GET', '/v1/me', home.user_token)).json).toMatchObject({ type: 'user', id: home.user_id, agents: [{ agent_id: home.agent_id }] });
+    expect((await call('GET', '/v1/me', home.device_token)).json).toMatchObject({ type: 'device', id: home.device_id });
+    expect((await call('GET', '/v1/me', null)).status).toBe(401);
+  });
+
+  it('accepts a fresh signed assertion once, as an agent that may only read its own record', async () => {
+    const key = await newKey('EdDSA');
+    const registered = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
+    expect(registered.status).toBe(201);
+    expect(registered.json).toMatchObject({ agent_id: home.agent_id, alg: 'EdDSA', thumbprint: expect.any(String), revoked_at: null });
+
+    const token = await assertion(home.agent_id, key);
+    const me = await call('GET', '/v1/me', token);
+    expect(me).toMatchObject({ status: 200, json: { type: 'agent', id: home.agent_id, agents: [{ agent_id: home.agent_id, scopes: ['agents:read'] }] } });
+
+    const replay = await call('GET', '/v1/me', token);
+    expect(replay).toMatchObject({ status: 401, json: { error: { code: 'unauthenticated', message: expect.stringMatching(/already used/) } } });
+
+    // No delegation contract yet: nothing beyond its own record.
+    const ingest = await call('POST', '/v1/events', await assertion(home.agent_id, key), { space_id: home.space_id, type: 'note', payload: {} });
+    expect(ingest.status).toBe(403);
+    expect((await call('GET', `/v1/memories?agent_id=${home.agent_id}`, await assertion(home.agent_id, key))).status).toBe(403);
+    expect((await call('GET', `/v1/agents/${home.agent_id}/credentials`, await assertion(home.agent_id, key))).status).toBe(200);
+  });
+
+  it('refuses assertions that live too long, have expired, name another audience, or are signed by another key', async () => {
+    const key = await newKey('EdDSA');
+    await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
+    const stranger = await newKey('EdDSA');
+    const cases: Array<[string, Promise<string>, RegExp]> = [
+      ['lifetime over 5 minutes', assertion(home.agent_id, key, { lifetime: 301 }), /at most 300 seconds/],
+      ['expired', assertion(home.agent_id, key, { issuedAgo: 200, lifetime: 100 }), /expired/],
+      ['wrong audience', assertion(home.agent_id, key, { audience: 'https://elsewhere.example' }), /audience/],
+      ['short jti', assertion(home.agent_id, key, { jti: 'abc' }), /jti/],
+      ['another key', assertion(home.agent_id, stranger), /signature/],
+      ['unknown agent', assertion(randomUUID(), key), /no active key/],
+    ];
+    for (const [what, token, message] of cases) {
+      const response = await call('GET', '/v1/me', await token);
+      expect({ what, status: response.status, message: response.json.error.message as string }).toEqual({ what, status: 401, message: expect.stringMatching(message) });
+    }
+  });
+
+  it('replaces and revokes keys with immediate effect, each change audited', async () => {
+    const oldKey = await newKey('EdDSA');
+    await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: oldKey.publicJwk });
+    const newKeyP256 = await newKey('ES256');
+    const replaced = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'ES256', public_key: newKeyP256.publicJwk });
+    expect(replaced.status).toBe(201);
+    expect((await call('GET', '/v1/me', await assertion(home.agent_id, oldKey))).status).toBe(401);
+    expect((await call('GET', '/v1/me', await assertion(home.agent_id, newKeyP256))).status).toBe(200);
+
+    const listed = await call('GET', `/v1/agents/${home.agent_id}/credentials`, home.user_token);
+    expect(listed.json.credentials.filter((c: any) => c.revoked_at === null)).toHaveLength(1);
+
+    const revoked = await call('POST', `/v1/agents/${home.agent_id}/credentials/${replaced.json.credential_id}/revoke`, home.user_token);
+    expect(revoked).toMatchObject({ status: 200, json: { revoked_at: expect.any(String) } });
+    expect((await call('GET', '/v1/me', await assertion(home.agent_id, newKeyP256))).status).toBe(401);
+
+    const verify = await call('GET', `/v1/audit/verify?agent_id=${home.agent_id}`, home.user_token);
+    expect(verify.json.ok).toBe(true);
+  });
+
+  it('refuses private keys, mismatched key types, devices and outsiders', async () => {
+    const key = await newKey('EdDSA');
+    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    const withPrivate = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: await exportJWK(privateKey) });
+    expect(withPrivate).toMatchObject({ status: 400, json: { error: { code: 'validation_failed', message: expect.stringMatching(/private part/) } } });
+    const mismatched = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'ES256', public_key: key.publicJwk });
+    expect(mismatched.status).toBe(400);
+    const badAlg = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'HS256', public_key: key.publicJwk });
+    expect(badAlg.status).toBe(400);
+    expect((await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.device_token, { alg: 'EdDSA', public_key: key.publicJwk })).status).toBe(403);
+
+    const other = await app.get(BootstrapService).bootstrap({ agentName: 'Other', spaceName: 'x' });
+    const outsider = await call('POST', `/v1/agents/${home.agent_id}/credentials`, other.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
+    expect(outsider.status).toBe(404);
+  });
+});

@@ -1,0 +1,92 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { calculateJwkThumbprint } from 'jose';
+import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
+import { TransactionRunner, type AgentCredentialRow } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
+import { AgentCredentialsRepository } from './agent-credentials.repository';
+
+export interface AgentCredentialView {
+  credential_id: string;
+  agent_id: string;
+  alg: string;
+  public_key: Record<string, unknown>;
+  thumbprint: string;
+  created_by: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+async function toView(row: AgentCredentialRow): Promise<AgentCredentialView> {
+  return {
+    ...row,
+    thumbprint: await calculateJwkThumbprint(publicJwk(row.public_key)),
+    created_at: row.created_at.toISOString(),
+    revoked_at: row.revoked_at ? row.revoked_at.toISOString() : null,
+  };
+}
+
+/** Registers, replaces and revokes the public key an agent authenticates with; every change audited. */
+@Injectable()
+export class AgentCredentialsService {
+  constructor(
+    private readonly repository: AgentCredentialsRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    @Inject(IDS) private readonly ids: Ids,
+  ) {}
+
+  /** Registers the agent's key; an existing active key is revoked in the same transaction (replace). */
+  async register(principal: Principal, agentId: string, alg: AgentKeyAlgorithm, jwk: Record<string, unknown>): Promise<AgentCredentialView> {
+    assertAgentScope(principal, agentId, 'agents:manage');
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can register the agent's key");
+    const publicKey = await validateAgentPublicKey(alg, jwk);
+    const row = await this.transactions.run(async (tx) => {
+      const replaced = await this.repository.revoke(tx.db, agentId);
+      const inserted = await this.repository.insert(tx.db, {
+        credential_id: this.ids.random(),
+        agent_id: agentId,
+        alg,
+        public_key: { ...publicKey },
+        created_by: principal.id,
+      });
+      await this.audit.append(tx, {
+        agentId,
+        action: replaced.length > 0 ? 'agent_credential.replaced' : 'agent_credential.registered',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'agent_credential', id: inserted.credential_id },
+        details: { alg, thumbprint: await calculateJwkThumbprint(publicKey), replaced: replaced.map((r) => r.credential_id) },
+      });
+      return inserted;
+    });
+    return toView(row);
+  }
+
+  async list(principal: Principal, agentId: string): Promise<AgentCredentialView[]> {
+    assertAgentScope(principal, agentId, 'agents:read');
+    return Promise.all((await this.repository.list(agentId)).map(toView));
+  }
+
+  async revoke(principal: Principal, agentId: string, credentialId: string): Promise<AgentCredentialView> {
+    assertAgentScope(principal, agentId, 'agents:manage', { what: 'agent credential', id: credentialId });
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can revoke the agent's key");
+    const row = await this.transactions.run(async (tx) => {
+      const [revoked] = await this.repository.revoke(tx.db, agentId, credentialId);
+      if (!revoked) {
+        const existing = await this.repository.find(agentId, credentialId);
+        if (!existing) throw DomainError.notFound('agent credential', credentialId);
+        return existing; // already revoked: revoking again changes nothing
+      }
+      await this.audit.append(tx, {
+        agentId,
+        action: 'agent_credential.revoked',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'agent_credential', id: credentialId },
+        details: { alg: revoked.alg },
+      });
+      return revoked;
+    });
+    return toView(row);
+  }
+}
