@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { AGENT_ASSERTION_AUDIENCE, BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { sql, type Kysely } from 'kysely';
+import { KYSELY, type Database } from '@marvain/db';
+import { AGENT_ASSERTION_AUDIENCE, AssertionJanitor, BootstrapService, type BootstrapResult } from '@marvain/identity';
 import { testHubConfig } from '@marvain/platform/testing';
 import { createHubApp } from './setup';
 
@@ -142,5 +144,16 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
     const other = await app.get(BootstrapService).bootstrap({ agentName: 'Other', spaceName: 'x' });
     const outsider = await call('POST', `/v1/agents/${home.agent_id}/credentials`, other.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
     expect(outsider.status).toBe(404);
+  });
+
+  it('forgets used assertion ids only once they have expired', async () => {
+    const janitor = app.get(AssertionJanitor);
+    const kysely = app.get<Kysely<Database>>(KYSELY);
+    await sql`INSERT INTO agent_assertion_jtis (agent_id, jti, expires_at) VALUES
+      (${home.agent_id}::uuid, 'expired-jti-1', now() - interval '1 minute'),
+      (${home.agent_id}::uuid, 'live-jti-0001', now() + interval '1 minute')`.execute(kysely);
+    expect(await janitor.purge()).toBeGreaterThanOrEqual(1);
+    const left = await sql<{ jti: string }>`SELECT jti FROM agent_assertion_jtis WHERE jti IN ('expired-jti-1', 'live-jti-0001')`.execute(kysely);
+    expect(left.rows.map((r) => r.jti)).toEqual(['live-jti-0001']);
   });
 });

@@ -4,6 +4,7 @@ import { CLOCK, HubConfig, type Clock } from '@marvain/platform';
 import { SpacesModule } from '@marvain/spaces';
 import { AccessService } from './access.service';
 import { AgentCredentialsController } from './agent-credentials.controller';
+import { AssertionJanitor } from './assertion-janitor';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 import { AgentCredentialsService } from './agent-credentials.service';
 import { MeController } from './me.controller';
@@ -19,6 +20,7 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-
   providers: [
     AgentCredentialsRepository,
     AgentCredentialsService,
+    AssertionJanitor,
     IdentityRepository,
     PrincipalResolver,
     AuthGuard,

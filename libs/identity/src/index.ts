@@ -7,3 +7,4 @@ export * from './identity.module';
 export * from './access.service';
 export * from './agent-assertions';
 export * from './agent-credentials.service';
+export * from './assertion-janitor';
