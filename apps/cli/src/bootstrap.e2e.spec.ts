@@ -14,7 +14,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numb
   return { code, out, err };
 }
 
-describe('marvain bootstrap', () => {
+describe('marvain bootstrap, user create, token issue', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
@@ -43,6 +43,24 @@ describe('marvain bootstrap', () => {
     const after = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
     expect(after?.user_id).toBe(saved?.user_id);
     expect(after?.agent_id).not.toBe(saved?.agent_id);
+
+    // Local users: created with a token; tokens re-issued by id or email; duplicates refused.
+    const created = await cli(['user', 'create', '--email', 'Ada@Example.com', '--json'], env);
+    expect(created).toMatchObject({ code: 0, err: '' });
+    const ada = JSON.parse(created.out) as { user_id: string; user_token: string };
+    expect(Object.keys(ada).sort()).toEqual(['user_id', 'user_token']);
+    const duplicate = await cli(['user', 'create', '--email', 'ada@example.com'], env);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.err).toContain('already exists');
+    const byEmail = JSON.parse((await cli(['token', 'issue', '--email', 'ada@example.com', '--json'], env)).out) as { user_id: string; user_token: string };
+    expect(byEmail.user_id).toBe(ada.user_id);
+    expect(byEmail.user_token).not.toBe(ada.user_token);
+    // Without arguments: the operator's own user, and the saved token is refreshed.
+    const mine = JSON.parse((await cli(['token', 'issue', '--json'], env)).out) as { user_id: string; user_token: string };
+    expect(mine.user_id).toBe(saved?.user_id);
+    expect((await readOperatorConfig(env['MARVAIN_CONFIG'] as string))?.user_token).toBe(mine.user_token);
+    expect((await cli(['token', 'issue', '--email', 'nobody@example.com'], env)).err).toContain('was not found');
+    expect((await cli(['user', 'create', '--email', 'not-an-email'], env)).code).toBe(2);
 
     // Initialising the schema was itself audited, in the hub-wide chain.
     const schemaEntry = JSON.parse(readFileSync(path.join(env['MARVAIN_DATA_DIR'] as string, 'audit', 'chains', 'system', '000000000001.json'), 'utf8'));
@@ -83,6 +101,13 @@ describe('marvain bootstrap', () => {
         body: JSON.stringify({ space_id: printed['space_id'], type: 'note', payload: { text: 'hi' } }),
       });
       expect(response.status).toBe(202);
+
+      // User commands go through the running hub too, and its tokens work against the hub.
+      const user = JSON.parse((await cli(['user', 'create', '--email', 'sam@example.com', '--json'], env)).out) as { user_id: string; user_token: string };
+      const me = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${user.user_token}` } });
+      expect(await me.json()).toMatchObject({ type: 'user', id: user.user_id, agents: [] });
+      const reissued = JSON.parse((await cli(['token', 'issue', '--user-id', user.user_id, '--json'], env)).out) as { user_token: string };
+      expect((await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${reissued.user_token}` } })).status).toBe(200);
 
       // Without the lock's secret the control endpoint refuses.
       const forged = await fetch(`${base}/v1/local/bootstrap`, {

@@ -3,6 +3,7 @@ import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 import { CliError } from './cli-error';
 import { bootstrapCommand } from './commands/bootstrap.command';
+import { tokenIssueCommand, userCreateCommand } from './commands/users.command';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -39,7 +40,36 @@ export function buildProgram(io: CliIo): Command {
       await bootstrapCommand(config(), options, io.out);
     });
 
+  const user = program.command('user').description('Manage local users (the local runtime issues their tokens; in AWS, Cognito does)');
+  user
+    .command('create')
+    .description('Create a local user and print their id and token')
+    .requiredOption('--email <email>', "the user's email address", emailArgument)
+    .option('--display-name <name>', 'how the user is shown', nonEmpty('--display-name'))
+    .option('--json', 'print {user_id, user_token} as JSON', false)
+    .action(async (options: { email: string; displayName?: string; json: boolean }) => {
+      await userCreateCommand(config(), options, io.out);
+    });
+
+  program
+    .command('token')
+    .description('User tokens')
+    .command('issue')
+    .description('Issue a fresh token for an existing local user (default: the user in the config file)')
+    .option('--user-id <id>', 'the user, by id')
+    .option('--email <email>', 'the user, by email', emailArgument)
+    .option('--json', 'print {user_id, user_token} as JSON', false)
+    .action(async (options: { userId?: string; email?: string; json: boolean }) => {
+      await tokenIssueCommand(config(), options, io.out);
+    });
+
   return program;
+}
+
+function emailArgument(value: string): string {
+  const trimmed = value.trim();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(trimmed) || trimmed.length > 320) throw new InvalidArgumentError('must be an email address');
+  return trimmed;
 }
 
 /** Runs the CLI and returns its exit code; never throws. */

@@ -11,6 +11,7 @@ import { MeController } from './me.controller';
 import { AuthGuard } from './auth.guard';
 import { BootstrapService } from './bootstrap.service';
 import { IdentityRepository } from './identity.repository';
+import { LocalUsersService } from './local-users.service';
 import { PrincipalResolver } from './principal-resolver.service';
 import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-tokens';
 
@@ -26,6 +27,7 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-
     AuthGuard,
     BootstrapService,
     AccessService,
+    LocalUsersService,
     {
       provide: LocalUserTokens,
       inject: [HubConfig, CLOCK],
@@ -35,6 +37,6 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-
     { provide: USER_TOKEN_ISSUER, useExisting: LocalUserTokens },
     { provide: USER_TOKEN_VERIFIER, useExisting: LocalUserTokens },
   ],
-  exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, USER_TOKEN_ISSUER],
+  exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, LocalUsersService, USER_TOKEN_ISSUER],
 })
 export class IdentityModule {}

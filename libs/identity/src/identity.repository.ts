@@ -133,4 +133,14 @@ export class IdentityRepository {
       .executeTakeFirst();
     return row?.role;
   }
+
+  async findLocalUserByEmail(email: string, executor: Executor = this.db): Promise<UserRow | undefined> {
+    return executor
+      .selectFrom('users')
+      .select(USER_COLUMNS)
+      .where('email', '=', email)
+      .where('subject', 'like', 'local:%')
+      .orderBy('created_at')
+      .executeTakeFirst();
+  }
 }

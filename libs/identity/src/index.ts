@@ -8,3 +8,4 @@ export * from './access.service';
 export * from './agent-assertions';
 export * from './agent-credentials.service';
 export * from './assertion-janitor';
+export * from './local-users.service';

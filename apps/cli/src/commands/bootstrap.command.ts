@@ -1,7 +1,6 @@
 import { BootstrapService, type BootstrapResult } from '@marvain/identity';
-import { readLiveLock, readOperatorConfig, writeOperatorConfig, type HubConfig } from '@marvain/platform';
-import { withOperatorContext } from '../operator-context';
-import { CliError } from '../cli-error';
+import { readOperatorConfig, writeOperatorConfig, type HubConfig } from '@marvain/platform';
+import { viaHubOrDirect } from '../hub-or-direct';
 
 export interface BootstrapOptions {
   agentName: string;
@@ -23,29 +22,20 @@ export async function bootstrapCommand(config: HubConfig, options: BootstrapOpti
     ...(saved?.user_id ? { ownerUserId: saved.user_id } : {}),
     ...(options.ownerEmail ? { ownerEmail: options.ownerEmail } : {}),
   };
-  const live = config.database.kind === 'pglite' ? await readLiveLock(config.dataDir) : null;
-  let result: BootstrapResult;
-  let hubUrl = saved?.hub_url ?? `http://${config.host}:${config.port}`;
-  if (live) {
-    hubUrl = `http://${live.host}:${live.port}`;
-    const response = await fetch(`${hubUrl}/v1/local/bootstrap`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-marvain-control': live.control_secret },
-      body: JSON.stringify({
+  const { result, via } = await viaHubOrDirect<BootstrapResult>(
+    config,
+    {
+      path: 'bootstrap',
+      body: {
         agent_name: request.agentName,
         space_name: request.spaceName,
         ...(request.ownerUserId ? { owner_user_id: request.ownerUserId } : {}),
         ...(request.ownerEmail ? { owner_email: request.ownerEmail } : {}),
-      }),
-    }).catch((error: unknown) => {
-      throw new CliError(`the hub (pid ${live.pid}) holds the database but did not answer at ${hubUrl}: ${String(error)}`);
-    });
-    const body = (await response.json()) as BootstrapResult & { error?: { code: string; message: string } };
-    if (!response.ok) throw new CliError(`the hub refused: ${body.error?.message ?? response.statusText}`, body.error?.code === 'validation_failed' ? 2 : 1);
-    result = body;
-  } else {
-    result = await withOperatorContext(config, (context) => context.get(BootstrapService).bootstrap(request));
-  }
+      },
+    },
+    (context) => context.get(BootstrapService).bootstrap(request),
+  );
+  const hubUrl = via?.url ?? saved?.hub_url ?? `http://${config.host}:${config.port}`;
 
   await writeOperatorConfig(config.configFile, { hub_url: hubUrl, ...result });
   if (options.json) {
@@ -54,7 +44,7 @@ export async function bootstrapCommand(config: HubConfig, options: BootstrapOpti
   } else {
     out(
       [
-        `Bootstrapped agent "${options.agentName}" with space "${options.spaceName}"${live ? ` (through the running hub, pid ${live.pid})` : ''}.`,
+        `Bootstrapped agent "${options.agentName}" with space "${options.spaceName}"${via ? ` (through the running hub, pid ${via.pid})` : ''}.`,
         `  agent_id:  ${result.agent_id}`,
         `  space_id:  ${result.space_id}`,
         `  device_id: ${result.device_id}`,

@@ -3,9 +3,19 @@ import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/commo
 import { ApiExcludeController } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { DomainError, ErrorCode } from '@marvain/contracts';
-import { BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { BootstrapService, LocalUsersService, type BootstrapResult, type IssuedUserToken } from '@marvain/identity';
 import { Public } from '@marvain/platform';
 import { LOCAL_CONTROL_SECRET } from '../local-control.token';
+
+export class LocalUserDto {
+  @IsEmail() @Length(3, 320) email!: string;
+  @IsOptional() @IsString() @Length(1, 200) display_name?: string;
+}
+
+export class LocalTokenDto {
+  @IsOptional() @IsUUID() user_id?: string;
+  @IsOptional() @IsEmail() email?: string;
+}
 
 export class LocalBootstrapDto {
   @IsString() @Length(1, 200) agent_name!: string;
@@ -23,6 +33,7 @@ export class LocalBootstrapDto {
 export class LocalControlController {
   constructor(
     private readonly bootstrapService: BootstrapService,
+    private readonly users: LocalUsersService,
     @Inject(LOCAL_CONTROL_SECRET) private readonly secret: string | null,
   ) {}
 
@@ -30,16 +41,36 @@ export class LocalControlController {
   @Public()
   @HttpCode(201)
   async bootstrap(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalBootstrapDto): Promise<BootstrapResult> {
-    const expected = Buffer.from(this.secret ?? '');
-    const given = Buffer.from(presented ?? '');
-    if (!this.secret || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      throw new DomainError(ErrorCode.Unauthenticated, 'the local control secret is missing or wrong');
-    }
+    this.checkSecret(presented);
     return this.bootstrapService.bootstrap({
       agentName: body.agent_name,
       spaceName: body.space_name,
       ...(body.owner_user_id ? { ownerUserId: body.owner_user_id } : {}),
       ...(body.owner_email ? { ownerEmail: body.owner_email } : {}),
     });
+  }
+
+  @Post('users')
+  @Public()
+  @HttpCode(201)
+  async createUser(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalUserDto): Promise<IssuedUserToken> {
+    this.checkSecret(presented);
+    return this.users.create(body.email, body.display_name ?? null);
+  }
+
+  @Post('tokens')
+  @Public()
+  @HttpCode(201)
+  async issueToken(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalTokenDto): Promise<IssuedUserToken> {
+    this.checkSecret(presented);
+    return this.users.issue({ ...(body.user_id ? { userId: body.user_id } : {}), ...(body.email ? { email: body.email } : {}) });
+  }
+
+  private checkSecret(presented: string | undefined): void {
+    const expected = Buffer.from(this.secret ?? '');
+    const given = Buffer.from(presented ?? '');
+    if (!this.secret || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'the local control secret is missing or wrong');
+    }
   }
 }

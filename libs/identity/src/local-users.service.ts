@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, ErrorCode } from '@marvain/contracts';
+import { TransactionRunner, type UserRow } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { IDS, type Ids } from '@marvain/platform';
+import { IdentityRepository } from './identity.repository';
+import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+
+export const LOCAL_SUBJECT_PREFIX = 'local:';
+
+export interface IssuedUserToken {
+  user_id: string;
+  email: string | null;
+  user_token: string;
+}
+
+/**
+ * Users of the local runtime, where the hub is its own token issuer. (In AWS, Cognito owns
+ * users and issues their tokens; the hub links a user on first sight of a verified token.)
+ */
+@Injectable()
+export class LocalUsersService {
+  constructor(
+    private readonly repository: IdentityRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    @Inject(IDS) private readonly ids: Ids,
+    @Inject(USER_TOKEN_ISSUER) private readonly tokens: UserTokenIssuer,
+  ) {}
+
+  async create(email: string, displayName: string | null): Promise<IssuedUserToken> {
+    const normalized = email.trim().toLowerCase();
+    const user = await this.transactions.run(async (tx) => {
+      if (await this.repository.findLocalUserByEmail(normalized, tx.db)) {
+        throw new DomainError(ErrorCode.Conflict, `a local user with email ${normalized} already exists; use "marvain token issue --email ${normalized}"`);
+      }
+      const created = await this.repository.upsertUser(tx.db, {
+        user_id: this.ids.random(),
+        subject: `${LOCAL_SUBJECT_PREFIX}${this.ids.random()}`,
+        email: normalized,
+        display_name: displayName,
+      });
+      await this.audit.append(tx, {
+        agentId: null,
+        action: 'user.created',
+        actor: { type: 'system', id: 'operator' },
+        subject: { type: 'user', id: created.user_id },
+        details: { email: normalized },
+      });
+      return created;
+    });
+    return this.issueFor(user);
+  }
+
+  /** A fresh token for an existing local user, found by id or email. */
+  async issue(by: { userId?: string; email?: string }): Promise<IssuedUserToken> {
+    const user = by.userId
+      ? await this.repository.findUser(by.userId)
+      : by.email
+        ? await this.repository.findLocalUserByEmail(by.email.trim().toLowerCase())
+        : undefined;
+    if (!user) throw DomainError.notFound('user', by.userId ?? by.email);
+    if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'this user signs in through Cognito; the local hub does not issue its tokens');
+    }
+    return this.issueFor(user);
+  }
+
+  private async issueFor(user: UserRow): Promise<IssuedUserToken> {
+    const token = await this.tokens.issue({ subject: user.subject, email: user.email, displayName: user.display_name });
+    return { user_id: user.user_id, email: user.email, user_token: token };
+  }
+}
