@@ -13,7 +13,8 @@ import { BootstrapService } from './bootstrap.service';
 import { IdentityRepository } from './identity.repository';
 import { LocalUsersService } from './local-users.service';
 import { PrincipalResolver } from './principal-resolver.service';
-import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-tokens';
+import { CognitoUserTokens } from './cognito-user-tokens';
+import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, type UserTokenIssuer, type UserTokenVerifier } from './user-tokens';
 
 @Module({
   imports: [AuditModule, SpacesModule],
@@ -29,13 +30,18 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER } from './user-
     AccessService,
     LocalUsersService,
     {
-      provide: LocalUserTokens,
+      provide: USER_TOKENS,
       inject: [HubConfig, CLOCK],
-      useFactory: (config: HubConfig, clock: Clock) =>
-        new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), config.userTokenTtlSeconds, clock),
+      useFactory: (config: HubConfig, clock: Clock): UserTokenIssuer & UserTokenVerifier => {
+        if (config.runtime !== 'aws') return new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), config.userTokenTtlSeconds, clock);
+        const userPoolId = config.aws?.cognito?.userPoolId;
+        const clientId = config.aws?.cognito?.clientId;
+        if (!userPoolId || !clientId) throw new Error('the AWS runtime needs MARVAIN_COGNITO_USER_POOL_ID and MARVAIN_COGNITO_CLIENT_ID to verify user tokens');
+        return new CognitoUserTokens(userPoolId, clientId);
+      },
     },
-    { provide: USER_TOKEN_ISSUER, useExisting: LocalUserTokens },
-    { provide: USER_TOKEN_VERIFIER, useExisting: LocalUserTokens },
+    { provide: USER_TOKEN_ISSUER, useExisting: USER_TOKENS },
+    { provide: USER_TOKEN_VERIFIER, useExisting: USER_TOKENS },
   ],
   exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, LocalUsersService, USER_TOKEN_ISSUER],
 })

@@ -16,12 +16,18 @@ export interface DeviceCredential {
 
 export interface UserWithMemberships {
   user_id: string;
+  last_seen: Date | null;
   memberships: Array<{ agent_id: string; role: string }>;
 }
 
 @Injectable()
 export class IdentityRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  /** The database itself, for single statements outside a transaction. */
+  executor(): Executor {
+    return this.db;
+  }
 
   async insertAgent(executor: Executor, agent: { agent_id: string; name: string; kind: string }): Promise<AgentRow> {
     return executor
@@ -63,14 +69,26 @@ export class IdentityRepository {
       .selectFrom('users as u')
       .leftJoin('agent_memberships as m', (join) => join.onRef('m.user_id', '=', 'u.user_id').on('m.revoked_at', 'is', null))
       .leftJoin('agents as a', (join) => join.onRef('a.agent_id', '=', 'm.agent_id').on('a.disabled', '=', false))
-      .select(['u.user_id', 'a.agent_id', 'm.role'])
+      .select(['u.user_id', 'u.last_seen', 'a.agent_id', 'm.role'])
       .where('u.subject', '=', subject)
       .execute();
-    if (rows.length === 0) return undefined;
+    const first = rows[0];
+    if (!first) return undefined;
     return {
-      user_id: (rows[0] as { user_id: string }).user_id,
+      user_id: first.user_id,
+      last_seen: first.last_seen,
       memberships: rows.filter((r) => r.agent_id !== null && r.role !== null).map((r) => ({ agent_id: r.agent_id as string, role: r.role as string })),
     };
+  }
+
+  /** Records that the user was seen, unless that was recorded within the last `withinSeconds`. */
+  async touchLastSeen(userId: string, withinSeconds: number): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ last_seen: sql`now()` })
+      .where('user_id', '=', asUuid(userId))
+      .where((eb) => eb.or([eb('last_seen', 'is', null), eb('last_seen', '<', sql<Date>`now() - make_interval(secs => ${withinSeconds}::int)`)]))
+      .execute();
   }
 
   async insertMembership(executor: Executor, membership: { membership_id: string; agent_id: string; user_id: string; role: string }): Promise<void> {

@@ -9,3 +9,4 @@ export * from './agent-assertions';
 export * from './agent-credentials.service';
 export * from './assertion-janitor';
 export * from './local-users.service';
+export * from './cognito-user-tokens';

@@ -177,10 +177,18 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
       await unauthenticated(resolver.resolve(await sign({ token_use: 'access', client_id: LOCAL_CLIENT_ID }, 'https://issuer.example')));
     });
 
-    it('for a subject no Marvain user has are refused', async () => {
+    it('for a verified subject no Marvain user has yet link a new user with no agents (first sight)', async () => {
       await seed();
-      const token = await issuer.issue({ subject: 'local:nobody', email: null, displayName: null });
-      await unauthenticated(resolver.resolve(token));
+      const token = await issuer.issue({ subject: 'local:newcomer', email: 'new@example.com', displayName: 'Newcomer' });
+      const first = await resolver.resolve(token);
+      expect(first).toMatchObject({ type: 'user', agents: [] });
+      const row = await sql<{ email: string; display_name: string; last_seen: Date | null }>`
+        SELECT email, display_name, last_seen FROM users WHERE subject = 'local:newcomer'`.execute(handle.db);
+      expect(row.rows).toEqual([{ email: 'new@example.com', display_name: 'Newcomer', last_seen: expect.any(Date) }]);
+      // Seen again: the same user, not a second one.
+      expect((await resolver.resolve(token)).id).toBe(first.id);
+      const count = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE subject = 'local:newcomer'`.execute(handle.db);
+      expect(count.rows[0]?.n).toBe(1);
     });
 
     it('lose an agent on the next resolve once the membership is revoked', async () => {

@@ -1,11 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CLOCK, type Clock } from '@marvain/platform';
+import { CLOCK, IDS, type Clock, type Ids } from '@marvain/platform';
 import { peekAgentAssertion, verifyAgentAssertion, type AssertionClaims } from './agent-assertions';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 import { DomainError, ErrorCode, isScopeGrant, scopesOfRole, type Principal } from '@marvain/contracts';
 import { hashDeviceToken, looksLikeDeviceToken, sameHash } from './device-tokens';
 import { IdentityRepository } from './identity.repository';
 import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from './user-tokens';
+
+/** How stale users.last_seen may get before a request refreshes it. */
+export const LAST_SEEN_RESOLUTION_SECONDS = 300;
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -21,6 +24,7 @@ export class PrincipalResolver {
     private readonly agentCredentials: AgentCredentialsRepository,
     @Inject(USER_TOKEN_VERIFIER) private readonly userTokens: UserTokenVerifier,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(IDS) private readonly ids: Ids,
   ) {}
 
   async resolve(token: string): Promise<Principal> {
@@ -56,12 +60,26 @@ export class PrincipalResolver {
 
   private async resolveUser(token: string): Promise<Principal> {
     const verified = await this.userTokens.verify(token);
-    const user = await this.repository.findUserWithMemberships(verified.subject);
-    if (!user) throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
+    let user = await this.repository.findUserWithMemberships(verified.subject);
+    if (!user) {
+      // First sight of a verified identity (a new Cognito user): link it to a user with no agents yet.
+      await this.repository.upsertUser(this.repository.executor(), {
+        user_id: this.ids.random(),
+        subject: verified.subject,
+        email: verified.email,
+        display_name: verified.displayName,
+      });
+      user = await this.repository.findUserWithMemberships(verified.subject);
+      if (!user) throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
+    }
+    // last_seen is kept to the minute, not per request: a write only when it is stale.
+    const stale = !user.last_seen || this.clock.now().getTime() - user.last_seen.getTime() > LAST_SEEN_RESOLUTION_SECONDS * 1000;
+    if (stale) await this.repository.touchLastSeen(user.user_id, LAST_SEEN_RESOLUTION_SECONDS);
     return {
       type: 'user',
       id: user.user_id,
       agents: user.memberships.map((m) => ({ agent_id: m.agent_id, scopes: scopesOfRole(m.role) })),
     };
   }
+
 }

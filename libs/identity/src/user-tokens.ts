@@ -22,6 +22,9 @@ export interface UserTokenIssuer {
 }
 export const USER_TOKEN_ISSUER = Symbol('UserTokenIssuer');
 
+/** The runtime's one token component (local issuer, or Cognito), behind both ports. */
+export const USER_TOKENS = Symbol('UserTokens');
+
 export const LOCAL_ISSUER = 'urn:marvain:local';
 export const LOCAL_CLIENT_ID = 'marvain-local';
 
