@@ -1,13 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, type Principal, type Scope } from '@marvain/contracts';
-import type { SpaceRow, Tx } from '@marvain/db';
+import { DomainError, ErrorCode, type Principal, type Scope } from '@marvain/contracts';
+import { TransactionRunner, type SpaceRow, type Tx } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
 import { SpacesRepository } from './spaces.repository';
+import { isUniqueViolation } from './spaces.validation';
+
+/** The `details.reason` of the 409 a duplicate space name answers with. */
+export const SPACE_NAME_TAKEN = 'space_name_taken';
+
+function nameTaken(name: string): DomainError {
+  return new DomainError(ErrorCode.Conflict, `the agent already has a space named "${name}"`, { reason: SPACE_NAME_TAKEN, field: 'name' });
+}
 
 @Injectable()
 export class SpacesService {
   constructor(
     private readonly repository: SpacesRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
   ) {}
 
@@ -24,5 +35,74 @@ export class SpacesService {
     if (!space) throw DomainError.notFound('space', spaceId);
     assertAgentScope(principal, space.agent_id, scope, { what: 'space', id: spaceId });
     return space;
+  }
+
+  /** Creates a space for the agent; a name the agent already uses answers 409 (details.reason space_name_taken). */
+  async create(principal: Principal, agentId: string, input: { name: string; privacy_mode?: boolean | undefined }): Promise<SpaceRow> {
+    assertAgentScope(principal, agentId, 'spaces:manage');
+    return this.transactions.run(async (tx) => {
+      await this.repository.lockName(tx.db, agentId, input.name);
+      const space = await this.repository.insertUnlessNameTaken(tx.db, {
+        space_id: this.ids.random(),
+        agent_id: agentId,
+        name: input.name,
+        ...(input.privacy_mode !== undefined ? { privacy_mode: input.privacy_mode } : {}),
+      });
+      if (!space) throw nameTaken(input.name);
+      await this.audit.append(tx, {
+        agentId,
+        action: 'space.created',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'space', id: space.space_id },
+        details: { name: space.name, privacy_mode: space.privacy_mode },
+      });
+      return space;
+    });
+  }
+
+  async list(principal: Principal, agentId: string): Promise<SpaceRow[]> {
+    assertAgentScope(principal, agentId, 'spaces:read');
+    return this.repository.listByAgent(agentId);
+  }
+
+  /**
+   * Renames the space and/or turns privacy mode on or off. The row is locked while it changes, so
+   * each privacy change is audited exactly once with the value it replaced; setting a value the
+   * space already has changes (and audits) nothing.
+   */
+  async update(principal: Principal, spaceId: string, patch: { name?: string | undefined; privacy_mode?: boolean | undefined }): Promise<SpaceRow> {
+    return this.transactions.run(async (tx) => {
+      const space = await this.repository.findById(spaceId, tx.db, { forUpdate: true });
+      if (!space) throw DomainError.notFound('space', spaceId);
+      assertAgentScope(principal, space.agent_id, 'spaces:manage', { what: 'space', id: spaceId });
+
+      const changes: { name?: string; privacy_mode?: boolean } = {};
+      if (patch.name !== undefined && patch.name !== space.name) changes.name = patch.name;
+      if (patch.privacy_mode !== undefined && patch.privacy_mode !== space.privacy_mode) changes.privacy_mode = patch.privacy_mode;
+      if (changes.name === undefined && changes.privacy_mode === undefined) return space;
+      if (changes.name !== undefined) {
+        await this.repository.lockName(tx.db, space.agent_id, changes.name);
+        if (await this.repository.findByName(space.agent_id, changes.name, tx.db)) throw nameTaken(changes.name);
+      }
+
+      let updated: SpaceRow;
+      try {
+        updated = await this.repository.update(tx.db, spaceId, changes);
+      } catch (error) {
+        // Backstop for a writer that does not take the name lock (ensure() at bootstrap).
+        if (changes.name !== undefined && isUniqueViolation(error)) throw nameTaken(changes.name);
+        throw error;
+      }
+      if (changes.privacy_mode !== undefined) {
+        await this.audit.append(tx, {
+          agentId: space.agent_id,
+          action: 'space.privacy_mode_changed',
+          actor: { type: principal.type, id: principal.id },
+          subject: { type: 'space', id: spaceId },
+          details: { privacy_mode: changes.privacy_mode, previous: space.privacy_mode },
+        });
+      }
+      return updated;
+    });
   }
 }

@@ -1,0 +1,95 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, type Principal } from '@marvain/contracts';
+import { TransactionRunner } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { assertAgentScope, CLOCK, IDS, type Clock, type Ids } from '@marvain/platform';
+import { consentStatus, toConsentView, type ConsentStatus, type ConsentType, type ConsentView } from './consent.dto';
+import { ConsentRepository } from './consent.repository';
+import { PeopleService } from './people.service';
+import { fieldError } from './spaces.validation';
+
+/**
+ * Consent grants (voice, face, recording storage) of the people an agent knows. A person has at
+ * most one grant of each type in force: a new grant ends the one it replaces (recorded in the
+ * audit entry), so revoking "the" voice consent can never leave an older one quietly active.
+ */
+@Injectable()
+export class ConsentService {
+  constructor(
+    private readonly repository: ConsentRepository,
+    private readonly people: PeopleService,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(IDS) private readonly ids: Ids,
+  ) {}
+
+  async grant(principal: Principal, personId: string, input: { consent_type: ConsentType; expires_at?: string | undefined }): Promise<ConsentView> {
+    const now = this.clock.now();
+    const expiresAt = input.expires_at === undefined ? null : new Date(input.expires_at);
+    if (expiresAt && Number.isNaN(expiresAt.getTime())) throw fieldError('expires_at', 'expires_at must be a valid date-time');
+    if (expiresAt && expiresAt.getTime() <= now.getTime()) throw fieldError('expires_at', 'expires_at must be in the future');
+
+    const row = await this.transactions.run(async (tx) => {
+      // Locking the person makes concurrent grants for them take turns: one grant in force per type.
+      const person = await this.people.getForPrincipal(principal, personId, 'spaces:manage', tx.db, { forUpdate: true });
+      const replaced = await this.repository.revokeInForce(tx.db, personId, input.consent_type, now);
+      const inserted = await this.repository.insert(tx.db, {
+        consent_id: this.ids.random(),
+        agent_id: person.agent_id,
+        person_id: personId,
+        consent_type: input.consent_type,
+        granted_at: now,
+        expires_at: expiresAt,
+      });
+      await this.audit.append(tx, {
+        agentId: person.agent_id,
+        action: 'consent.granted',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'consent', id: inserted.consent_id },
+        details: {
+          person_id: personId,
+          consent_type: input.consent_type,
+          expires_at: expiresAt ? expiresAt.toISOString() : null,
+          replaced: replaced.map((r) => r.consent_id),
+        },
+      });
+      return inserted;
+    });
+    return toConsentView(row, now);
+  }
+
+  /** The person's grants, newest first, each with its status (active, expired or revoked). */
+  async list(principal: Principal, personId: string, filter: { consent_type?: ConsentType | undefined; status?: ConsentStatus | undefined } = {}): Promise<ConsentView[]> {
+    await this.people.getForPrincipal(principal, personId, 'spaces:read');
+    const now = this.clock.now();
+    const rows = await this.repository.listByPerson(personId, { consent_type: filter.consent_type });
+    return rows.filter((row) => filter.status === undefined || consentStatus(row, now) === filter.status).map((row) => toConsentView(row, now));
+  }
+
+  /** Revokes the grant; revoking one that is already revoked changes (and audits) nothing. */
+  async revoke(principal: Principal, consentId: string, reason?: string): Promise<ConsentView> {
+    const now = this.clock.now();
+    const row = await this.transactions.run(async (tx) => {
+      const grant = await this.repository.findById(consentId, tx.db, { forUpdate: true });
+      if (!grant) throw DomainError.notFound('consent', consentId);
+      assertAgentScope(principal, grant.agent_id, 'spaces:manage', { what: 'consent', id: consentId });
+      const revoked = await this.repository.revoke(tx.db, consentId, now);
+      if (!revoked) return grant;
+      await this.audit.append(tx, {
+        agentId: grant.agent_id,
+        action: 'consent.revoked',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'consent', id: consentId },
+        details: {
+          person_id: grant.person_id,
+          consent_type: grant.consent_type,
+          status_before: consentStatus(grant, now),
+          ...(reason !== undefined ? { reason } : {}),
+        },
+      });
+      return revoked;
+    });
+    return toConsentView(row, now);
+  }
+}

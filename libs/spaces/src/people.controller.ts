@@ -1,0 +1,32 @@
+import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Principal } from '@marvain/contracts';
+import { CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { CreatePersonDto, PersonList, PersonView, toPersonView } from './people.dto';
+import { PeopleService } from './people.service';
+import { AgentScopedParams } from './spaces.dto';
+
+@ApiTags('people')
+@ApiBearerAuth()
+@ApiBadRequestResponse({ description: '`validation_failed` with details.fields' })
+@ApiNotFoundResponse({ description: "`not_found`: no such agent, or one you are not a member of (the two answer alike)" })
+@Controller('v1/agents/:agent_id/people')
+export class PeopleController {
+  constructor(private readonly people: PeopleService) {}
+
+  @Post()
+  @RequireScope('spaces:manage')
+  @ApiOperation({ summary: 'Record a person the agent knows (the subject of consent grants)' })
+  @ApiCreatedResponse({ type: PersonView })
+  async create(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Body() body: CreatePersonDto): Promise<PersonView> {
+    return toPersonView(await this.people.create(principal, params.agent_id, body.display_name));
+  }
+
+  @Get()
+  @RequireScope('spaces:read')
+  @ApiOperation({ summary: 'List the people the agent knows, oldest first' })
+  @ApiOkResponse({ type: PersonList })
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams): Promise<PersonList> {
+    return { people: (await this.people.list(principal, params.agent_id)).map(toPersonView) };
+  }
+}

@@ -1,0 +1,30 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { PersonRow } from './people.repository';
+import { DisplayText, UuidParam } from './spaces.validation';
+
+export const PERSON_NAME_MAX = 200;
+
+export class PersonIdParams {
+  @UuidParam() person_id!: string;
+}
+
+export class CreatePersonDto {
+  @ApiProperty({ minLength: 1, maxLength: PERSON_NAME_MAX, example: 'Sam', description: 'Trimmed' })
+  @DisplayText(PERSON_NAME_MAX)
+  display_name!: string;
+}
+
+export class PersonView {
+  @ApiProperty({ format: 'uuid' }) person_id!: string;
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty() display_name!: string;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+}
+
+export class PersonList {
+  @ApiProperty({ type: [PersonView] }) people!: PersonView[];
+}
+
+export function toPersonView(row: PersonRow): PersonView {
+  return { person_id: row.person_id, agent_id: row.agent_id, display_name: row.display_name, created_at: row.created_at.toISOString() };
+}

@@ -1,0 +1,61 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean } from 'class-validator';
+import type { SpaceRow } from '@marvain/db';
+import { DisplayText, OptionalButNotNull, UuidParam } from './spaces.validation';
+
+export const SPACE_NAME_MAX = 200;
+
+export class AgentScopedParams {
+  @UuidParam() agent_id!: string;
+}
+
+export class SpaceIdParams {
+  @UuidParam() space_id!: string;
+}
+
+export class CreateSpaceDto {
+  @ApiProperty({ minLength: 1, maxLength: SPACE_NAME_MAX, example: 'kitchen', description: 'Unique per agent; trimmed' })
+  @DisplayText(SPACE_NAME_MAX)
+  name!: string;
+
+  @ApiPropertyOptional({ default: false, description: 'When on, events sent to the space are accepted but neither stored nor queued' })
+  @OptionalButNotNull()
+  @IsBoolean()
+  privacy_mode?: boolean;
+}
+
+export class UpdateSpaceDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: SPACE_NAME_MAX, description: 'Unique per agent; trimmed' })
+  @OptionalButNotNull()
+  @DisplayText(SPACE_NAME_MAX)
+  name?: string;
+
+  @ApiPropertyOptional({ description: 'Turning it on or off is audited (space.privacy_mode_changed)' })
+  @OptionalButNotNull()
+  @IsBoolean()
+  privacy_mode?: boolean;
+}
+
+export class SpaceView {
+  @ApiProperty({ format: 'uuid' }) space_id!: string;
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() privacy_mode!: boolean;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ format: 'date-time' }) updated_at!: string;
+}
+
+export class SpaceList {
+  @ApiProperty({ type: [SpaceView] }) spaces!: SpaceView[];
+}
+
+export function toSpaceView(row: SpaceRow): SpaceView {
+  return {
+    space_id: row.space_id,
+    agent_id: row.agent_id,
+    name: row.name,
+    privacy_mode: row.privacy_mode,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
