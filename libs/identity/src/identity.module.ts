@@ -7,22 +7,37 @@ import { AgentCredentialsController } from './agent-credentials.controller';
 import { AssertionJanitor } from './assertion-janitor';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 import { AgentCredentialsService } from './agent-credentials.service';
+import { AgentsController } from './agents.controller';
+import { AgentsRepository } from './agents.repository';
+import { AgentsService } from './agents.service';
 import { MeController } from './me.controller';
 import { AuthGuard } from './auth.guard';
 import { BootstrapService } from './bootstrap.service';
+import { DevicesController } from './devices.controller';
+import { DevicesRepository } from './devices.repository';
+import { DevicesService } from './devices.service';
 import { IdentityRepository } from './identity.repository';
 import { LocalUsersService } from './local-users.service';
+import { MembersController } from './members.controller';
+import { MembersRepository } from './members.repository';
+import { MembersService } from './members.service';
 import { PrincipalResolver } from './principal-resolver.service';
 import { CognitoUserTokens } from './cognito-user-tokens';
 import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, type UserTokenIssuer, type UserTokenVerifier } from './user-tokens';
 
 @Module({
   imports: [AuditModule, SpacesModule],
-  controllers: [AgentCredentialsController, MeController],
+  controllers: [AgentCredentialsController, AgentsController, MembersController, DevicesController, MeController],
   providers: [
     AgentCredentialsRepository,
     AgentCredentialsService,
     AssertionJanitor,
+    AgentsRepository,
+    AgentsService,
+    MembersRepository,
+    MembersService,
+    DevicesRepository,
+    DevicesService,
     IdentityRepository,
     PrincipalResolver,
     AuthGuard,
@@ -43,6 +58,6 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, t
     { provide: USER_TOKEN_ISSUER, useExisting: USER_TOKENS },
     { provide: USER_TOKEN_VERIFIER, useExisting: USER_TOKENS },
   ],
-  exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, LocalUsersService, USER_TOKEN_ISSUER],
+  exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, DevicesService, LocalUsersService, USER_TOKEN_ISSUER],
 })
 export class IdentityModule {}

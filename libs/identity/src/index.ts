@@ -9,4 +9,7 @@ export * from './agent-assertions';
 export * from './agent-credentials.service';
 export * from './assertion-janitor';
 export * from './local-users.service';
+export * from './devices.service';
 export * from './cognito-user-tokens';
+export * from './agents.service';
+export * from './members.service';

@@ -1,0 +1,97 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { AGENT_KINDS, MEMBERSHIP_ROLES, type AgentKind, type Principal } from '@marvain/contracts';
+import { Authenticated, CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { AgentsService, type AgentView } from './agents.service';
+
+const NOT_BLANK = /\S/;
+
+export class AgentRouteParams {
+  @IsUUID() agent_id!: string;
+}
+
+export class CreateAgentDto {
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'Forge' })
+  @IsString()
+  @Length(1, 200)
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  name!: string;
+
+  @ApiPropertyOptional({ enum: AGENT_KINDS, default: 'self' })
+  @IsOptional()
+  @IsIn(AGENT_KINDS)
+  kind?: AgentKind;
+}
+
+export class UpdateAgentDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  @Matches(NOT_BLANK, { message: 'name must not be blank' })
+  name?: string;
+}
+
+export class AgentResponse implements AgentView {
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: AGENT_KINDS }) kind!: string;
+  @ApiProperty() disabled!: boolean;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ format: 'date-time' }) updated_at!: string;
+  @ApiProperty({ enum: MEMBERSHIP_ROLES, nullable: true, description: "The caller's role on the agent; null for a device or an agent" })
+  role!: string | null;
+}
+
+export class AgentListResponse {
+  @ApiProperty({ type: [AgentResponse] }) agents!: AgentResponse[];
+}
+
+@ApiTags('agents')
+@ApiBearerAuth()
+@Controller('v1/agents')
+export class AgentsController {
+  constructor(private readonly agents: AgentsService) {}
+
+  @Post()
+  @Authenticated()
+  @ApiOperation({ summary: 'Create an agent; the calling user becomes its owner (users only)' })
+  @ApiCreatedResponse({ type: AgentResponse })
+  async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateAgentDto): Promise<AgentView> {
+    return this.agents.create(principal, { name: body.name, ...(body.kind ? { kind: body.kind } : {}) });
+  }
+
+  @Get()
+  @Authenticated()
+  @ApiOperation({ summary: "The agents the caller may read, oldest first, with the caller's role on each" })
+  @ApiOkResponse({ type: AgentListResponse })
+  async list(@CurrentPrincipal() principal: Principal): Promise<{ agents: AgentView[] }> {
+    return { agents: await this.agents.list(principal) };
+  }
+
+  @Get(':agent_id')
+  @RequireScope('agents:read')
+  @ApiOperation({ summary: 'One agent; another agent answers 404 exactly like a missing one' })
+  @ApiOkResponse({ type: AgentResponse })
+  async get(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
+    return this.agents.get(principal, params.agent_id);
+  }
+
+  @Patch(':agent_id')
+  @RequireScope('agents:manage')
+  @ApiOperation({ summary: 'Rename the agent (audited)' })
+  @ApiOkResponse({ type: AgentResponse })
+  async update(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams, @Body() body: UpdateAgentDto): Promise<AgentView> {
+    return this.agents.update(principal, params.agent_id, body.name === undefined ? {} : { name: body.name });
+  }
+
+  @Post(':agent_id/disable')
+  @HttpCode(200)
+  @RequireScope('agents:manage')
+  @ApiOperation({ summary: "Disable the agent: its members, devices and assertions lose access at once (audited)" })
+  @ApiOkResponse({ type: AgentResponse })
+  async disable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
+    return this.agents.disable(principal, params.agent_id);
+  }
+}

@@ -1,0 +1,86 @@
+import { Injectable } from '@nestjs/common';
+import { sql, type Kysely } from 'kysely';
+import { asUuid, InjectKysely, type AgentRow, type Database, type Executor } from '@marvain/db';
+
+const AGENT_COLUMNS = ['a.agent_id', 'a.name', 'a.kind', 'a.disabled', 'a.created_at', 'a.updated_at'] as const;
+const RETURNED_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
+
+/** An agent with the caller's active role on it (null for callers that are not members: devices, agents). */
+export interface AgentWithRole extends AgentRow {
+  role: string | null;
+}
+
+/** Agents: rows of the `agents` table. Disabled agents are invisible to every read here. */
+@Injectable()
+export class AgentsRepository {
+  constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  async insert(executor: Executor, agent: { agent_id: string; name: string; kind: string }): Promise<AgentRow> {
+    return executor
+      .insertInto('agents')
+      .values({ agent_id: asUuid(agent.agent_id), name: agent.name, kind: agent.kind })
+      .returning(RETURNED_COLUMNS)
+      .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * The enabled agents among `agentIds`, oldest first, each with `userId`'s active role
+   * (null when `userId` is null or holds none). One round trip.
+   */
+  async listWithRole(agentIds: readonly string[], userId: string | null, executor: Executor = this.db): Promise<AgentWithRole[]> {
+    if (agentIds.length === 0) return [];
+    return executor
+      .selectFrom('agents as a')
+      .select(AGENT_COLUMNS)
+      .select(
+        sql<string | null>`(SELECT m.role FROM agent_memberships m
+          WHERE m.agent_id = a.agent_id AND m.user_id = ${userId}::uuid AND m.revoked_at IS NULL LIMIT 1)`.as('role'),
+      )
+      .where(
+        'a.agent_id',
+        'in',
+        agentIds.map((id) => asUuid(id)),
+      )
+      .where('a.disabled', '=', false)
+      .orderBy('a.created_at')
+      .orderBy('a.agent_id')
+      .execute();
+  }
+
+  async findWithRole(agentId: string, userId: string | null, executor: Executor = this.db): Promise<AgentWithRole | undefined> {
+    const [row] = await this.listWithRole([agentId], userId, executor);
+    return row;
+  }
+
+  /** The enabled agent, its row locked against concurrent updates (not against inserts that reference it). */
+  async lockEnabled(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return executor
+      .selectFrom('agents as a')
+      .select(AGENT_COLUMNS)
+      .where('a.agent_id', '=', asUuid(agentId))
+      .where('a.disabled', '=', false)
+      .forNoKeyUpdate()
+      .executeTakeFirst();
+  }
+
+  async rename(executor: Executor, agentId: string, name: string): Promise<AgentRow | undefined> {
+    return executor
+      .updateTable('agents')
+      .set({ name, updated_at: sql<Date>`now()` })
+      .where('agent_id', '=', asUuid(agentId))
+      .where('disabled', '=', false)
+      .returning(RETURNED_COLUMNS)
+      .executeTakeFirst();
+  }
+
+  /** Disables an enabled agent; undefined when it is missing or already disabled. */
+  async disable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return executor
+      .updateTable('agents')
+      .set({ disabled: true, updated_at: sql<Date>`now()` })
+      .where('agent_id', '=', asUuid(agentId))
+      .where('disabled', '=', false)
+      .returning(RETURNED_COLUMNS)
+      .executeTakeFirst();
+  }
+}

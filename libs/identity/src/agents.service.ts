@@ -1,0 +1,135 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, ErrorCode, hasScope, type AgentKind, type Principal } from '@marvain/contracts';
+import { TransactionRunner, type AgentRow } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { AgentsRepository, type AgentWithRole } from './agents.repository';
+import { MembersRepository } from './members.repository';
+
+export interface AgentView {
+  agent_id: string;
+  name: string;
+  kind: string;
+  disabled: boolean;
+  created_at: string;
+  updated_at: string;
+  /** The caller's role on the agent; null for a caller that is not a member (a device, an agent). */
+  role: string | null;
+}
+
+function toView(row: AgentRow, role: string | null): AgentView {
+  return {
+    agent_id: row.agent_id,
+    name: row.name,
+    kind: row.kind,
+    disabled: row.disabled,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    role,
+  };
+}
+
+const withRole = (row: AgentWithRole): AgentView => toView(row, row.role);
+const userIdOf = (principal: Principal): string | null => (principal.type === 'user' ? principal.id : null);
+
+/**
+ * Agents: create (the creating user becomes the owner), list, get, rename, disable. A disabled
+ * agent disappears for everyone at once: the resolver drops it from every user's memberships and
+ * refuses its devices and its own assertions, so no read here needs to look at `disabled` twice.
+ */
+@Injectable()
+export class AgentsService {
+  constructor(
+    private readonly repository: AgentsRepository,
+    private readonly members: MembersRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    @Inject(IDS) private readonly ids: Ids,
+  ) {}
+
+  async create(principal: Principal, input: { name: string; kind?: AgentKind }): Promise<AgentView> {
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user can create an agent (the creator becomes its owner)');
+    const name = input.name.trim();
+    const kind = input.kind ?? 'self';
+    const agent = await this.transactions.run(async (tx) => {
+      const inserted = await this.repository.insert(tx.db, { agent_id: this.ids.random(), name, kind });
+      const membership = await this.members.insert(tx.db, {
+        membership_id: this.ids.random(),
+        agent_id: inserted.agent_id,
+        user_id: principal.id,
+        role: 'owner',
+      });
+      const actor = { type: principal.type, id: principal.id };
+      await this.audit.append(tx, {
+        agentId: inserted.agent_id,
+        action: 'agent.created',
+        actor,
+        subject: { type: 'agent', id: inserted.agent_id },
+        details: { name, kind },
+      });
+      await this.audit.append(tx, {
+        agentId: inserted.agent_id,
+        action: 'membership.granted',
+        actor,
+        subject: { type: 'user', id: principal.id },
+        details: { membership_id: membership.membership_id, role: 'owner' },
+      });
+      return inserted;
+    });
+    return toView(agent, 'owner');
+  }
+
+  /** The agents the caller may read (agents:read on them), with the caller's role on each. */
+  async list(principal: Principal): Promise<AgentView[]> {
+    const readable = principal.agents.filter((a) => hasScope(a.scopes, 'agents:read')).map((a) => a.agent_id);
+    return (await this.repository.listWithRole(readable, userIdOf(principal))).map(withRole);
+  }
+
+  async get(principal: Principal, agentId: string): Promise<AgentView> {
+    assertAgentScope(principal, agentId, 'agents:read');
+    const row = await this.repository.findWithRole(agentId, userIdOf(principal));
+    if (!row) throw DomainError.notFound('agent', agentId);
+    return withRole(row);
+  }
+
+  async update(principal: Principal, agentId: string, input: { name?: string }): Promise<AgentView> {
+    assertAgentScope(principal, agentId, 'agents:manage');
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can change it');
+    const name = input.name?.trim();
+    await this.transactions.run(async (tx) => {
+      const current = await this.repository.lockEnabled(tx.db, agentId);
+      if (!current) throw DomainError.notFound('agent', agentId);
+      if (name === undefined || name === current.name) return;
+      await this.repository.rename(tx.db, agentId, name);
+      await this.audit.append(tx, {
+        agentId,
+        action: 'agent.updated',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'agent', id: agentId },
+        details: { name: { from: current.name, to: name } },
+      });
+    });
+    return this.get(principal, agentId);
+  }
+
+  /**
+   * Disables the agent. From the next request on, its members no longer see it (404), its
+   * devices and its own assertions are refused (401); nothing is deleted.
+   */
+  async disable(principal: Principal, agentId: string): Promise<AgentView> {
+    assertAgentScope(principal, agentId, 'agents:manage');
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can disable it');
+    return this.transactions.run(async (tx) => {
+      const disabled = await this.repository.disable(tx.db, agentId);
+      if (!disabled) throw DomainError.notFound('agent', agentId);
+      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      await this.audit.append(tx, {
+        agentId,
+        action: 'agent.disabled',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'agent', id: agentId },
+      });
+      return toView(disabled, membership?.role ?? null);
+    });
+  }
+}

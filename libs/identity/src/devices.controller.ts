@@ -1,0 +1,259 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Param,
+  Post,
+  UseInterceptors,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+  type PipeTransform,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+import type { Observable } from 'rxjs';
+import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
+import { CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { DevicesService, HEARTBEAT_STATUSES, type DeviceView, type DeviceWithToken, type HeartbeatStatus } from './devices.service';
+
+/** Bounds for the free-form JSON a device carries: serialized size and nesting depth. */
+export const DEVICE_JSON_MAX_BYTES = 8192;
+export const DEVICE_JSON_MAX_DEPTH = 16;
+
+/** True when `value` nests deeper than `limit`; iterative, so no input can exhaust the stack. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item as Record<string, unknown>)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Refuses request bodies nested deeper than any device route accepts, before the global
+ * validation pipe runs: class-transformer copies bodies recursively and a body of ≈40k
+ * nested objects (well under the body limit) overflows the stack there, which would be a 500.
+ */
+@Injectable()
+export class BodyDepthLimit implements NestInterceptor {
+  static readonly MAX_DEPTH = DEVICE_JSON_MAX_DEPTH + 1;
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const body = context.switchToHttp().getRequest<{ body?: unknown }>().body;
+    if (nestsDeeperThan(body, BodyDepthLimit.MAX_DEPTH)) {
+      throw new DomainError(ErrorCode.ValidationFailed, `the request body nests deeper than ${BodyDepthLimit.MAX_DEPTH} levels`);
+    }
+    return next.handle();
+  }
+}
+
+/** For routes that take no body: nothing, or an empty object; any field is an unknown field. */
+@Injectable()
+export class NoBody implements PipeTransform {
+  transform(value: unknown): undefined {
+    const empty = value === undefined || value === null || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+    if (!empty) throw new DomainError(ErrorCode.ValidationFailed, 'this route takes no request body');
+    return undefined;
+  }
+}
+
+/** A plain JSON object (not an array or null) of bounded size and depth. */
+function IsBoundedJsonObject(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isBoundedJsonObject',
+      validator: {
+        validate: (value: unknown): boolean =>
+          value !== null &&
+          typeof value === 'object' &&
+          !Array.isArray(value) &&
+          !nestsDeeperThan(value, DEVICE_JSON_MAX_DEPTH) &&
+          Buffer.byteLength(JSON.stringify(value), 'utf8') <= DEVICE_JSON_MAX_BYTES,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be a JSON object of at most ${DEVICE_JSON_MAX_BYTES} bytes nested at most ${DEVICE_JSON_MAX_DEPTH} deep`,
+      },
+    },
+    options,
+  );
+}
+
+/** `metadata.is_remote`, when present, is a boolean (it marks a remote satellite). */
+function HasBooleanIsRemote(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'hasBooleanIsRemote',
+      validator: {
+        validate: (value: unknown): boolean =>
+          value === null || typeof value !== 'object' || !('is_remote' in value) || typeof value.is_remote === 'boolean',
+        defaultMessage: () => 'metadata.is_remote must be a boolean',
+      },
+    },
+    options,
+  );
+}
+
+/** Each element is a registered scope or a `resource:*` wildcard of a registered resource. */
+function IsScopeGrant(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isScopeGrant',
+      validator: {
+        validate: (value: unknown): boolean => typeof value === 'string' && isScopeGrant(value),
+        defaultMessage: () => 'each scope must be a registered scope (resource:verb) or resource:*',
+      },
+    },
+    options,
+  );
+}
+
+/** May be left out, but null is not a value (unlike @IsOptional, which lets null through). */
+const Omittable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
+
+export class DeviceAgentParams {
+  @IsUUID() agent_id!: string;
+}
+
+export class DeviceIdParams {
+  @IsUUID() device_id!: string;
+}
+
+export class RegisterDeviceDto {
+  @ApiProperty({ minLength: 1, maxLength: 200, example: 'kitchen satellite' })
+  @IsString()
+  @Length(1, 200)
+  @Matches(/\S/, { message: 'name must not be blank' })
+  name!: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    default: DEFAULT_DEVICE_SCOPES,
+    description: 'Registered scopes or `resource:*`; only scopes the caller holds on the agent may be granted',
+  })
+  @Omittable()
+  @IsArray()
+  @ArrayMaxSize(SCOPES.length * 2)
+  @IsScopeGrant({ each: true })
+  scopes?: string[];
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { audio: true, display: false } })
+  @Omittable()
+  @IsBoundedJsonObject()
+  capabilities?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { is_remote: true, location: 'garage' },
+    description: '`is_remote: true` marks a remote satellite',
+  })
+  @Omittable()
+  @IsBoundedJsonObject()
+  @HasBooleanIsRemote()
+  metadata?: Record<string, unknown>;
+}
+
+export class HeartbeatDto {
+  @ApiPropertyOptional({ format: 'uuid', description: "A space of the device's agent; its presence there is refreshed" })
+  @Omittable()
+  @IsUUID()
+  space_id?: string;
+
+  @ApiPropertyOptional({ enum: HEARTBEAT_STATUSES, default: 'online' })
+  @Omittable()
+  @IsIn(HEARTBEAT_STATUSES)
+  status?: HeartbeatStatus;
+}
+
+export class DeviceViewDto implements DeviceView {
+  @ApiProperty({ format: 'uuid' }) device_id!: string;
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: [String] }) scopes!: string[];
+  @ApiProperty({ type: 'object', additionalProperties: true }) capabilities!: Record<string, unknown>;
+  @ApiProperty({ type: 'object', additionalProperties: true }) metadata!: Record<string, unknown>;
+  @ApiProperty({ description: 'metadata.is_remote === true' }) is_remote!: boolean;
+  @ApiProperty() created_at!: string;
+  @ApiProperty({ nullable: true }) revoked_at!: string | null;
+  @ApiProperty({ nullable: true }) last_hello_at!: string | null;
+  @ApiProperty({ nullable: true }) last_heartbeat_at!: string | null;
+}
+
+export class DeviceWithTokenDto implements DeviceWithToken {
+  @ApiProperty({ type: DeviceViewDto }) device!: DeviceViewDto;
+  @ApiProperty({ description: 'The device token. Shown only in this response: the hub stores just its SHA-256 hash' }) token!: string;
+}
+
+export class DeviceListDto {
+  @ApiProperty({ type: [DeviceViewDto] }) devices!: DeviceViewDto[];
+}
+
+export class HeartbeatResponseDto {
+  @ApiProperty({ format: 'uuid' }) device_id!: string;
+  @ApiProperty() last_heartbeat_at!: string;
+}
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@Controller()
+@UseInterceptors(BodyDepthLimit)
+export class DevicesController {
+  constructor(private readonly devices: DevicesService) {}
+
+  @Post('v1/agents/:agent_id/devices')
+  @RequireScope('devices:manage')
+  @ApiOperation({ summary: 'Register a device (satellite or remote); its token is returned once and never again' })
+  @ApiCreatedResponse({ type: DeviceWithTokenDto })
+  async register(@CurrentPrincipal() principal: Principal, @Param() params: DeviceAgentParams, @Body() body: RegisterDeviceDto): Promise<DeviceWithToken> {
+    return this.devices.register(principal, params.agent_id, body);
+  }
+
+  @Get('v1/agents/:agent_id/devices')
+  @RequireScope('devices:manage')
+  @ApiOperation({ summary: "List the agent's devices, newest first, revoked ones included (never their tokens)" })
+  @ApiOkResponse({ type: DeviceListDto })
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: DeviceAgentParams): Promise<{ devices: DeviceView[] }> {
+    return { devices: await this.devices.list(principal, params.agent_id) };
+  }
+
+  @Post('v1/devices/heartbeat')
+  @HttpCode(200)
+  @RequireScope('presence:write')
+  @ApiOperation({ summary: "A device's heartbeat: stamps last_heartbeat_at and, with space_id, its presence there (device token only)" })
+  @ApiBody({ type: HeartbeatDto, required: false })
+  @ApiOkResponse({ type: HeartbeatResponseDto })
+  async heartbeat(@CurrentPrincipal() principal: Principal, @Body() body: HeartbeatDto): Promise<HeartbeatResponseDto> {
+    return this.devices.heartbeat(principal, body);
+  }
+
+  @Get('v1/devices/:device_id')
+  @RequireScope('devices:manage')
+  @ApiOperation({ summary: 'One device (never its token)' })
+  @ApiOkResponse({ type: DeviceViewDto })
+  async get(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams): Promise<DeviceView> {
+    return this.devices.get(principal, params.device_id);
+  }
+
+  @Post('v1/devices/:device_id/revoke')
+  @HttpCode(200)
+  @RequireScope('devices:manage')
+  @ApiOperation({ summary: 'Revoke a device: its next request is refused; revoking again changes nothing' })
+  @ApiOkResponse({ type: DeviceViewDto })
+  async revoke(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams, @Body(NoBody) _body: unknown): Promise<DeviceView> {
+    return this.devices.revoke(principal, params.device_id);
+  }
+
+  @Post('v1/devices/:device_id/rotate-token')
+  @HttpCode(200)
+  @RequireScope('devices:manage')
+  @ApiOperation({ summary: "Issue a new device token, returned once; the old one stops working at once. 409 for a revoked device" })
+  @ApiOkResponse({ type: DeviceWithTokenDto })
+  async rotateToken(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams, @Body(NoBody) _body: unknown): Promise<DeviceWithToken> {
+    return this.devices.rotateToken(principal, params.device_id);
+  }
+}

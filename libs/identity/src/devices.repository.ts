@@ -1,0 +1,120 @@
+import { Injectable } from '@nestjs/common';
+import { sql, type Kysely } from 'kysely';
+import { asJson, asUuid, InjectKysely, type Database, type DeviceRow, type Executor } from '@marvain/db';
+
+/** Everything about a device except its token hash, which never leaves the repository. */
+const DEVICE_COLUMNS = [
+  'device_id',
+  'agent_id',
+  'name',
+  'scopes',
+  'capabilities',
+  'metadata',
+  'created_at',
+  'revoked_at',
+  'last_hello_at',
+  'last_heartbeat_at',
+] as const;
+
+export type DeviceRecord = Omit<DeviceRow, 'token_hash'>;
+
+export interface NewDevice {
+  device_id: string;
+  agent_id: string;
+  name: string;
+  token_hash: string;
+  scopes: string[];
+  capabilities: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+}
+
+@Injectable()
+export class DevicesRepository {
+  constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
+
+  async insert(executor: Executor, device: NewDevice): Promise<DeviceRecord> {
+    return executor
+      .insertInto('devices')
+      .values({
+        device_id: asUuid(device.device_id),
+        agent_id: asUuid(device.agent_id),
+        name: device.name,
+        token_hash: device.token_hash,
+        scopes: asJson(device.scopes),
+        capabilities: asJson(device.capabilities),
+        metadata: asJson(device.metadata),
+      })
+      .returning(DEVICE_COLUMNS)
+      .executeTakeFirstOrThrow();
+  }
+
+  /** The agent's devices, newest first, revoked ones included. */
+  async list(agentId: string): Promise<DeviceRecord[]> {
+    return this.db
+      .selectFrom('devices')
+      .select(DEVICE_COLUMNS)
+      .where('agent_id', '=', asUuid(agentId))
+      .orderBy('created_at', 'desc')
+      .orderBy('device_id')
+      .execute();
+  }
+
+  /** One device by id; `forUpdate` locks its row until the transaction ends (rotate vs revoke). */
+  async find(deviceId: string, executor: Executor = this.db, options: { forUpdate?: boolean } = {}): Promise<DeviceRecord | undefined> {
+    let query = executor.selectFrom('devices').select(DEVICE_COLUMNS).where('device_id', '=', asUuid(deviceId));
+    if (options.forUpdate) query = query.forUpdate();
+    return query.executeTakeFirst();
+  }
+
+  /** Marks the device revoked; undefined when it was already revoked (or does not exist). */
+  async revoke(executor: Executor, deviceId: string): Promise<DeviceRecord | undefined> {
+    return executor
+      .updateTable('devices')
+      .set({ revoked_at: sql`now()` })
+      .where('device_id', '=', asUuid(deviceId))
+      .where('revoked_at', 'is', null)
+      .returning(DEVICE_COLUMNS)
+      .executeTakeFirst();
+  }
+
+  /** Replaces the token hash of an active device; the old hash stops matching with this statement. */
+  async replaceTokenHash(executor: Executor, deviceId: string, tokenHash: string): Promise<DeviceRecord | undefined> {
+    return executor
+      .updateTable('devices')
+      .set({ token_hash: tokenHash })
+      .where('device_id', '=', asUuid(deviceId))
+      .where('revoked_at', 'is', null)
+      .returning(DEVICE_COLUMNS)
+      .executeTakeFirst();
+  }
+
+  /** Stamps an active device's heartbeat with the transaction's time; undefined when it is revoked. */
+  async recordHeartbeat(executor: Executor, deviceId: string): Promise<{ device_id: string; agent_id: string; last_heartbeat_at: Date } | undefined> {
+    const row = await executor
+      .updateTable('devices')
+      .set({ last_heartbeat_at: sql`now()` })
+      .where('device_id', '=', asUuid(deviceId))
+      .where('revoked_at', 'is', null)
+      .returning(['device_id', 'agent_id', 'last_heartbeat_at'])
+      .executeTakeFirst();
+    return row?.last_heartbeat_at ? { device_id: row.device_id, agent_id: row.agent_id, last_heartbeat_at: row.last_heartbeat_at } : undefined;
+  }
+
+  /** The device's presence in a space, created or refreshed (last_seen = the transaction's time). */
+  async upsertDevicePresence(executor: Executor, presence: { agent_id: string; space_id: string; device_id: string; status: string }): Promise<void> {
+    await executor
+      .insertInto('presence')
+      .values({
+        agent_id: asUuid(presence.agent_id),
+        space_id: asUuid(presence.space_id),
+        subject_type: 'device',
+        subject_id: asUuid(presence.device_id),
+        status: presence.status,
+        last_seen: sql`now()`,
+      })
+      .onConflict((oc) =>
+        oc.columns(['space_id', 'subject_type', 'subject_id']).doUpdateSet({ status: (eb) => eb.ref('excluded.status'), last_seen: sql`now()` }),
+      )
+      .execute();
+  }
+}

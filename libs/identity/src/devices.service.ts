@@ -1,0 +1,229 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  DEFAULT_DEVICE_SCOPES,
+  DomainError,
+  ErrorCode,
+  hasScope,
+  isScopeGrant,
+  SCOPES,
+  scopesFor,
+  type Principal,
+} from '@marvain/contracts';
+import { TransactionRunner } from '@marvain/db';
+import { AuditService } from '@marvain/audit';
+import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { SpacesService } from '@marvain/spaces';
+import { hashDeviceToken, newDeviceToken } from './device-tokens';
+import { DevicesRepository, type DeviceRecord } from './devices.repository';
+
+export interface DeviceView {
+  device_id: string;
+  agent_id: string;
+  name: string;
+  scopes: string[];
+  capabilities: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  /** True when `metadata.is_remote` marks the device as a remote satellite. */
+  is_remote: boolean;
+  created_at: string;
+  revoked_at: string | null;
+  last_hello_at: string | null;
+  last_heartbeat_at: string | null;
+}
+
+/** A device together with its token: returned by registration and rotation only, never stored or listed. */
+export interface DeviceWithToken {
+  device: DeviceView;
+  token: string;
+}
+
+export interface RegisterDeviceInput {
+  name: string;
+  scopes?: string[];
+  capabilities?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+}
+
+export type HeartbeatStatus = 'online' | 'away';
+export const HEARTBEAT_STATUSES: readonly HeartbeatStatus[] = ['online', 'away'];
+
+export interface HeartbeatInput {
+  space_id?: string;
+  status?: HeartbeatStatus;
+}
+
+const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+
+export function toDeviceView(row: DeviceRecord): DeviceView {
+  return {
+    device_id: row.device_id,
+    agent_id: row.agent_id,
+    name: row.name,
+    scopes: row.scopes,
+    capabilities: row.capabilities,
+    metadata: row.metadata,
+    is_remote: row.metadata['is_remote'] === true,
+    created_at: row.created_at.toISOString(),
+    revoked_at: iso(row.revoked_at),
+    last_hello_at: iso(row.last_hello_at),
+    last_heartbeat_at: iso(row.last_heartbeat_at),
+  };
+}
+
+/**
+ * Scopes in `wanted` that `held` does not cover. A `resource:*` grant is covered only when
+ * every registered verb of that resource is held, so nobody hands out more than they have.
+ */
+export function scopesBeyond(held: readonly string[], wanted: readonly string[]): string[] {
+  return wanted.filter((grant) => {
+    if (!isScopeGrant(grant)) return true;
+    if (!grant.endsWith(':*')) return !hasScope(held, grant as (typeof SCOPES)[number]);
+    const resource = grant.slice(0, grant.indexOf(':'));
+    if (held.includes(grant)) return false;
+    return SCOPES.filter((s) => s.startsWith(`${resource}:`)).some((s) => !hasScope(held, s));
+  });
+}
+
+/**
+ * Devices ("satellites", remotes included: `metadata.is_remote`) as principals: registration
+ * with a token shown once, listing, revocation and token rotation (each audited), and heartbeats.
+ */
+@Injectable()
+export class DevicesService {
+  constructor(
+    private readonly repository: DevicesRepository,
+    private readonly transactions: TransactionRunner,
+    private readonly audit: AuditService,
+    private readonly spaces: SpacesService,
+    @Inject(IDS) private readonly ids: Ids,
+  ) {}
+
+  async register(principal: Principal, agentId: string, input: RegisterDeviceInput): Promise<DeviceWithToken> {
+    assertAgentScope(principal, agentId, 'devices:manage');
+    const scopes = [...new Set(input.scopes ?? DEFAULT_DEVICE_SCOPES)];
+    const unknown = scopes.filter((s) => !isScopeGrant(s));
+    if (unknown.length > 0) throw new DomainError(ErrorCode.ValidationFailed, 'unknown scopes', { scopes: unknown });
+    this.assertMayGrant(principal, agentId, scopes);
+    const metadata = input.metadata ?? {};
+    if (metadata['is_remote'] !== undefined && typeof metadata['is_remote'] !== 'boolean') {
+      throw new DomainError(ErrorCode.ValidationFailed, 'metadata.is_remote must be a boolean');
+    }
+
+    const token = newDeviceToken();
+    const row = await this.transactions.run(async (tx) => {
+      const inserted = await this.repository.insert(tx.db, {
+        device_id: this.ids.random(),
+        agent_id: agentId,
+        name: input.name,
+        token_hash: hashDeviceToken(token),
+        scopes,
+        capabilities: input.capabilities ?? {},
+        metadata,
+      });
+      await this.audit.append(tx, {
+        agentId,
+        action: 'device.registered',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'device', id: inserted.device_id },
+        details: { name: inserted.name, scopes, is_remote: metadata['is_remote'] === true },
+      });
+      return inserted;
+    });
+    return { device: toDeviceView(row), token };
+  }
+
+  async list(principal: Principal, agentId: string): Promise<DeviceView[]> {
+    assertAgentScope(principal, agentId, 'devices:manage');
+    return (await this.repository.list(agentId)).map(toDeviceView);
+  }
+
+  async get(principal: Principal, deviceId: string): Promise<DeviceView> {
+    const row = await this.repository.find(deviceId);
+    if (!row) throw DomainError.notFound('device', deviceId);
+    assertAgentScope(principal, row.agent_id, 'devices:manage', { what: 'device', id: deviceId });
+    return toDeviceView(row);
+  }
+
+  /** Revokes the device; its next request is refused. Revoking a revoked device changes nothing. */
+  async revoke(principal: Principal, deviceId: string): Promise<DeviceView> {
+    const row = await this.transactions.run(async (tx) => {
+      const existing = await this.repository.find(deviceId, tx.db);
+      if (!existing) throw DomainError.notFound('device', deviceId);
+      assertAgentScope(principal, existing.agent_id, 'devices:manage', { what: 'device', id: deviceId });
+      const revoked = await this.repository.revoke(tx.db, deviceId);
+      if (!revoked) return (await this.repository.find(deviceId, tx.db)) ?? existing; // already revoked
+      await this.audit.append(tx, {
+        agentId: revoked.agent_id,
+        action: 'device.revoked',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'device', id: deviceId },
+        details: { name: revoked.name },
+      });
+      return revoked;
+    });
+    return toDeviceView(row);
+  }
+
+  /**
+   * Issues a new token; the old one stops matching in the same statement. The caller must hold
+   * every scope the device has: otherwise rotating would hand them a stronger credential.
+   */
+  async rotateToken(principal: Principal, deviceId: string): Promise<DeviceWithToken> {
+    const token = newDeviceToken();
+    const row = await this.transactions.run(async (tx) => {
+      // Locked so a concurrent revoke cannot interleave between the check and the update.
+      const existing = await this.repository.find(deviceId, tx.db, { forUpdate: true });
+      if (!existing) throw DomainError.notFound('device', deviceId);
+      assertAgentScope(principal, existing.agent_id, 'devices:manage', { what: 'device', id: deviceId });
+      if (existing.revoked_at) throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
+      this.assertMayGrant(principal, existing.agent_id, existing.scopes.filter(isScopeGrant)); // stale strings grant nothing
+      const rotated = await this.repository.replaceTokenHash(tx.db, deviceId, hashDeviceToken(token));
+      if (!rotated) throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
+      await this.audit.append(tx, {
+        agentId: rotated.agent_id,
+        action: 'device.token_rotated',
+        actor: { type: principal.type, id: principal.id },
+        subject: { type: 'device', id: deviceId },
+        details: { name: rotated.name },
+      });
+      return rotated;
+    });
+    return { device: toDeviceView(row), token };
+  }
+
+  /**
+   * A device says it is alive (and, with a space, where). Heartbeats are deliberately NOT
+   * audited: satellites send one every 15–30 s, and they change no permission or data that
+   * the audit chain vouches for; last_heartbeat_at and the presence row are their record.
+   */
+  async heartbeat(principal: Principal, input: HeartbeatInput): Promise<{ device_id: string; last_heartbeat_at: string }> {
+    if (principal.type !== 'device') throw new DomainError(ErrorCode.Forbidden, 'only a device sends heartbeats (use a device token)');
+    const agentId = principal.agents[0]?.agent_id;
+    if (!agentId) throw new DomainError(ErrorCode.Forbidden, 'this device acts for no agent');
+    assertAgentScope(principal, agentId, 'presence:write');
+    const space = input.space_id ? await this.spaces.getForPrincipal(principal, input.space_id, 'presence:write') : undefined;
+
+    const beat = await this.transactions.run(async (tx) => {
+      const stamped = await this.repository.recordHeartbeat(tx.db, principal.id);
+      if (!stamped) throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
+      if (space) {
+        await this.repository.upsertDevicePresence(tx.db, {
+          agent_id: space.agent_id,
+          space_id: space.space_id,
+          device_id: stamped.device_id,
+          status: input.status ?? 'online',
+        });
+      }
+      return stamped;
+    });
+    return { device_id: beat.device_id, last_heartbeat_at: beat.last_heartbeat_at.toISOString() };
+  }
+
+  /** Refuses to grant (or hand over, by rotation) scopes the principal does not hold on the agent. */
+  private assertMayGrant(principal: Principal, agentId: string, scopes: readonly string[]): void {
+    const beyond = scopesBeyond(scopesFor(principal, agentId), scopes);
+    if (beyond.length > 0) {
+      throw new DomainError(ErrorCode.Forbidden, `you cannot grant scopes you do not hold on agent ${agentId}`, { scopes: beyond });
+    }
+  }
+}
