@@ -152,6 +152,9 @@ describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
       ['POST', '/v1/events', creds.device_token, { space_id: creds.space_id, type: 'x', payload: {}, surprise: 1 }, 400, 'validation_failed'],
       ['POST', '/v1/events', creds.device_token, '{"truncated', 400, 'validation_failed'],
       ['POST', '/v1/events', creds.device_token, { space_id: creds.space_id, type: 'x', payload: { text: 'x'.repeat(300_000) } }, 413, 'payload_too_large'],
+      // Small, but nested 40 000 deep: refused by the parser, never a stack overflow (500).
+      ['POST', '/v1/events', creds.device_token, `{"space_id":"${creds.space_id}","type":"x","payload":${'{"a":'.repeat(40_000)}1${'}'.repeat(40_000)}}`, 400, 'validation_failed'],
+      ['POST', '/v1/events', creds.device_token, '{"__proto__":{"polluted":true},"space_id":"x"}', 400, 'validation_failed'],
       ['POST', '/v1/events', null, { space_id: creds.space_id, type: 'x', payload: {} }, 401, 'unauthenticated'],
       ['POST', '/v1/events', 'mvd_forged', { space_id: creds.space_id, type: 'x', payload: {} }, 401, 'unauthenticated'],
       ['GET', '/v1/actions/not-a-uuid', creds.user_token, undefined, 400, 'validation_failed'],

@@ -16,24 +16,12 @@ import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation
 import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import type { Observable } from 'rxjs';
 import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
-import { CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { CurrentPrincipal, nestsDeeperThan, RequireScope } from '@marvain/platform';
 import { DevicesService, HEARTBEAT_STATUSES, type DeviceView, type DeviceWithToken, type HeartbeatStatus } from './devices.service';
 
 /** Bounds for the free-form JSON a device carries: serialized size and nesting depth. */
 export const DEVICE_JSON_MAX_BYTES = 8192;
 export const DEVICE_JSON_MAX_DEPTH = 16;
-
-/** True when `value` nests deeper than `limit`; iterative, so no input can exhaust the stack. */
-export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const pending: Array<[unknown, number]> = [[value, 0]];
-  while (pending.length > 0) {
-    const [item, depth] = pending.pop() as [unknown, number];
-    if (item === null || typeof item !== 'object') continue;
-    if (depth + 1 > limit) return true;
-    for (const child of Array.isArray(item) ? item : Object.values(item as Record<string, unknown>)) pending.push([child, depth + 1]);
-  }
-  return false;
-}
 
 /**
  * Refuses request bodies nested deeper than any device route accepts, before the global

@@ -22,3 +22,4 @@ export * from './aws/sqs-message-queue';
 export * from './aws/s3-audit-sink';
 export * from './aws/dynamo-connection-store';
 export * from './aws/api-gateway-push';
+export * from './http/json-depth';
