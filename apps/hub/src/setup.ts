@@ -15,7 +15,7 @@ function refuseDeepJson(adapter: FastifyAdapter): void {
   const parseJson = fastify.getDefaultJsonParser('error', 'ignore');
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), (error, value: unknown) => {
+    void parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), (error, value: unknown) => {
       if (error) {
         done(error, undefined);
         return;
