@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// Bundles an app entry with esbuild. TypeScript goes through swc first, because esbuild alone
+// Bundles the app entries with esbuild. TypeScript goes through swc first, because esbuild alone
 // drops the decorator metadata Nest's dependency injection reads.
-import { readFile } from 'node:fs/promises';
+//
+//   node tools/build/bundle.mjs                 everything: hub, cli and the four Lambda entries
+//   node tools/build/bundle.mjs hub cli         the local runtime's bundles (dist/<name>/main.cjs)
+//   node tools/build/bundle.mjs lambda          dist/lambda/{http,ws,planner,tool-runner}/index.js
+//   node tools/build/bundle.mjs lambda/http     one Lambda entry
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { transform } from '@swc/core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(import.meta.url);
 const { compilerOptions } = JSON.parse(await readFile(path.join(root, 'tsconfig.base.json'), 'utf8'));
 
 export const ENTRIES = {
@@ -15,24 +22,48 @@ export const ENTRIES = {
   cli: 'apps/cli/src/main.ts',
 };
 
+/** The AWS runtime's entries: each becomes dist/lambda/<name>/index.js exporting `handler`. */
+export const LAMBDA_ENTRIES = {
+  http: 'apps/hub/src/lambda/http.ts',
+  ws: 'apps/hub/src/lambda/ws.ts',
+  planner: 'apps/hub/src/lambda/planner.ts',
+  'tool-runner': 'apps/hub/src/lambda/tool-runner.ts',
+};
+
+/** The most a Lambda bundle (its index.js) may weigh. */
+export const LAMBDA_BUNDLE_LIMIT_BYTES = 5 * 1024 * 1024;
+
+export const lambdaBundlePath = (name) => path.join(root, 'dist', 'lambda', name, 'index.js');
+
+// One swc transform per source file per process: the hub, cli and Lambda builds of one run
+// (`npm run build`, `nx build hub`) share most of their sources.
+const transformed = new Map();
+
+function swcTransform(file, mtimeMs) {
+  const cached = transformed.get(file);
+  if (cached?.mtimeMs === mtimeMs) return cached.code;
+  const code = readFile(file, 'utf8').then(async (source) => {
+    const output = await transform(source, {
+      filename: file,
+      sourceMaps: 'inline',
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+        target: 'es2022',
+        keepClassNames: true,
+      },
+      module: { type: 'es6' },
+    });
+    return output.code;
+  });
+  transformed.set(file, { mtimeMs, code });
+  return code;
+}
+
 const swcTypescript = {
   name: 'swc-typescript',
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      const output = await transform(source, {
-        filename: args.path,
-        sourceMaps: 'inline',
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-          target: 'es2022',
-          keepClassNames: true,
-        },
-        module: { type: 'es6' },
-      });
-      return { contents: output.code, loader: 'js' };
-    });
+    b.onLoad({ filter: /\.ts$/ }, async (args) => ({ contents: await swcTransform(args.path, (await stat(args.path)).mtimeMs), loader: 'js' }));
   },
 };
 
@@ -60,9 +91,136 @@ export async function bundle(name, { outdir = path.join(root, 'dist', name) } = 
   return outfile;
 }
 
+// Optional modules that libraries load inside try/catch (Nest's optional packages, pg's native
+// binding, ws's native helpers) and that the hub does not install: left as runtime require()s,
+// which fail and fall back exactly as they do under node_modules.
+const LAMBDA_OPTIONAL_EXTERNALS = [
+  '@nestjs/microservices',
+  '@nestjs/microservices/*',
+  '@nestjs/websockets',
+  '@nestjs/websockets/*',
+  '@nestjs/platform-express',
+  '@fastify/view',
+  'class-transformer/storage',
+  'pg-native',
+  'bufferutil',
+  'utf-8-validate',
+];
+
+/**
+ * The embedded database has no place in Lambda (Aurora through the Data API, or PostgreSQL).
+ * libs/db imports PGlite only when it opens a PGlite target; in these bundles that import
+ * finds this module instead, so opening one fails with a clear message and the bundle does
+ * not carry PGlite's WebAssembly.
+ */
+const withoutPglite = {
+  name: 'without-pglite',
+  setup(b) {
+    b.onResolve({ filter: /^@electric-sql\/pglite(\/.*)?$/ }, (args) => ({ path: args.path, namespace: 'excluded' }));
+    b.onLoad({ filter: /.*/, namespace: 'excluded' }, (args) => ({
+      // CommonJS, so the named imports of it bind (to nothing) without a warning; it throws first.
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the Lambda bundles; use DATABASE_URL or the RDS Data API`)});\nmodule.exports = {};`,
+      loader: 'js',
+    }));
+  },
+};
+
+// Swagger UI's static files: Nest serves them from swagger-ui-dist's folder, which a bundle has
+// no node_modules for. The http bundle carries the five files the /docs page loads, next to it.
+const SWAGGER_UI_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'favicon-16x16.png', 'favicon-32x32.png'];
+const swaggerUiBesideBundle = {
+  name: 'swagger-ui-beside-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^swagger-ui-dist\/absolute-path(\.js)?$/ }, (args) => ({ path: args.path, namespace: 'swagger-ui-path' }));
+    b.onLoad({ filter: /.*/, namespace: 'swagger-ui-path' }, () => ({
+      contents: "module.exports = () => require('node:path').join(__dirname, 'swagger-ui');",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Builds Lambda entries (all four by default) to dist/lambda/<name>/index.js, in one esbuild run
+ * so they share the parsing: CommonJS exporting `handler`, every dependency bundled (the @aws-sdk
+ * clients too, so the code runs against the SDK versions it was tested with, not whichever the
+ * runtime ships), minified, with an external source map. Fails when a bundle is over 5 MiB,
+ * naming its heaviest inputs. dist/lambda/metafile.json is esbuild's account of what went in
+ * (https://esbuild.github.io/analyze/ reads it).
+ */
+export async function bundleLambdas(names = Object.keys(LAMBDA_ENTRIES)) {
+  for (const name of names) {
+    if (!LAMBDA_ENTRIES[name]) throw new Error(`unknown Lambda entry ${name}; known: ${Object.keys(LAMBDA_ENTRIES).join(', ')}`);
+  }
+  const outdir = path.join(root, 'dist', 'lambda');
+  await Promise.all(names.map((name) => rm(path.join(outdir, name), { recursive: true, force: true })));
+  const result = await build({
+    entryPoints: Object.fromEntries(names.map((name) => [`${name}/index`, path.join(root, LAMBDA_ENTRIES[name])])),
+    outdir,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // Prefer packages' ES module builds: the @aws-sdk clients shake down much further that way.
+    mainFields: ['module', 'main'],
+    external: LAMBDA_OPTIONAL_EXTERNALS,
+    alias: {
+      ...alias,
+      // @nestjs/mapped-types requires class-transformer's CommonJS storage by path; everything else
+      // gets its ES build (above). One copy, so inherited @Type/@Transform metadata is not lost.
+      'class-transformer/cjs/storage': 'class-transformer/esm5/storage',
+    },
+    minify: true,
+    // Nest reads class names (module tokens, logger contexts); keep them through minification.
+    keepNames: true,
+    sourcemap: 'external',
+    sourcesContent: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    plugins: [withoutPglite, swaggerUiBesideBundle, swcTypescript],
+  });
+
+  if (names.includes('http')) {
+    const source = path.dirname(require.resolve('swagger-ui-dist/package.json', { paths: [path.dirname(require.resolve('@nestjs/swagger'))] }));
+    await mkdir(path.join(outdir, 'http', 'swagger-ui'), { recursive: true });
+    await Promise.all(SWAGGER_UI_ASSETS.map((file) => copyFile(path.join(source, file), path.join(outdir, 'http', 'swagger-ui', file))));
+  }
+
+  await writeFile(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));
+  const built = [];
+  const tooBig = [];
+  for (const name of names) {
+    const outfile = lambdaBundlePath(name);
+    const output = result.metafile.outputs[path.relative(root, outfile)];
+    const { size } = await stat(outfile);
+    built.push({ outfile, size });
+    if (size > LAMBDA_BUNDLE_LIMIT_BYTES) {
+      const heaviest = Object.entries(output.inputs)
+        .sort(([, a], [, b]) => b.bytesInOutput - a.bytesInOutput)
+        .slice(0, 10)
+        .map(([input, { bytesInOutput }]) => `    ${(bytesInOutput / 1024).toFixed(0).padStart(6)} KiB  ${input}`);
+      tooBig.push(`${path.relative(root, outfile)} is ${(size / 1024 / 1024).toFixed(2)} MiB, over the 5 MiB limit; heaviest inputs:\n${heaviest.join('\n')}`);
+    }
+  }
+  if (tooBig.length > 0) throw new Error(tooBig.join('\n'));
+  return built;
+}
+
+/** Names on the command line: entry names, `lambda` (all four) or `lambda/<name>`. */
+export async function buildNamed(names) {
+  const built = [];
+  const lambdas = [];
+  for (const name of names.length ? names : [...Object.keys(ENTRIES), 'lambda']) {
+    if (name === 'lambda') lambdas.push(...Object.keys(LAMBDA_ENTRIES));
+    else if (name.startsWith('lambda/')) lambdas.push(name.slice('lambda/'.length));
+    else built.push({ outfile: await bundle(name) });
+  }
+  if (lambdas.length > 0) built.push(...(await bundleLambdas([...new Set(lambdas)])));
+  return built;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const names = process.argv.slice(2);
-  for (const name of names.length ? names : Object.keys(ENTRIES)) {
-    console.log(`built ${path.relative(root, await bundle(name))}`);
+  for (const { outfile, size } of await buildNamed(process.argv.slice(2))) {
+    console.log(`built ${path.relative(root, outfile)}${size === undefined ? '' : ` (${(size / 1024 / 1024).toFixed(2)} MiB)`}`);
   }
 }

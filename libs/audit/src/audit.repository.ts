@@ -21,7 +21,7 @@ export class AuditRepository {
   async lockHead(executor: Executor, chainId: string, agentId: string | null, genesis: string): Promise<ChainHead> {
     await executor
       .insertInto('audit_state')
-      .values({ chain_id: chainId, agent_id: agentId === null ? null : asUuid(agentId), last_seq: '0', head_hash: genesis })
+      .values({ chain_id: chainId, agent_id: agentId === null ? null : asUuid(agentId), last_seq: sql<string>`0`, head_hash: genesis })
       .onConflict((oc) => oc.column('chain_id').doNothing())
       .execute();
     const row = await executor
@@ -41,7 +41,7 @@ export class AuditRepository {
       .insertInto('audit_entries')
       .values({
         chain_id: entry.chain_id,
-        seq: String(entry.seq),
+        seq: sql<string>`${entry.seq}::bigint`,
         agent_id: entry.agent_id === null ? null : asUuid(entry.agent_id),
         body: entry.body,
         hash: entry.hash,
@@ -49,7 +49,7 @@ export class AuditRepository {
       .execute();
     await executor
       .updateTable('audit_state')
-      .set({ last_seq: String(entry.seq), head_hash: entry.hash, updated_at: sql`now()` })
+      .set({ last_seq: sql<string>`${entry.seq}::bigint`, head_hash: entry.hash, updated_at: sql`now()` })
       .where('chain_id', '=', entry.chain_id)
       .execute();
   }

@@ -1,11 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, type Dialect } from 'kysely';
-import { PGlite, types } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite/vector';
-import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
-import { Pool, types as pgTypes } from 'pg';
-import { RDSData } from '@aws-sdk/client-rds-data';
-import { DataApiDialect } from 'kysely-data-api';
+import type { PGlite } from '@electric-sql/pglite';
 import type { Database } from './schema';
 import { PGlitePool as PGlitePoolAdapter } from './pglite-pool';
 
@@ -26,12 +21,23 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-// bigint columns (seq, counts) read back as decimal strings everywhere, as node-postgres does.
-pgTypes.setTypeParser(pgTypes.builtins.INT8, (value: string) => value);
+/**
+ * Each driver is loaded when its kind is opened, never at import: nothing pays for the drivers
+ * it does not use, and the Lambda bundles leave PGlite out (tools/build/bundle.mjs puts a module
+ * that throws in its place, so opening a PGlite target there fails with this message).
+ */
+async function loadPglite(): Promise<typeof import('./pglite-driver')> {
+  try {
+    return await import('./pglite-driver');
+  } catch (error) {
+    throw new Error(`the embedded database (PGlite) is not available in this build: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   switch (target.kind) {
     case 'pglite': {
+      const { PGlite, types, vector, pgcrypto } = await loadPglite();
       if (target.dataDir !== 'memory') mkdirSync(target.dataDir, { recursive: true });
       const pglite = await PGlite.create({
         dataDir: target.dataDir === 'memory' ? undefined : target.dataDir,
@@ -44,6 +50,9 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       return handle(new PostgresDialect({ pool: pool as never }), 'pglite', () => Promise.resolve(), pglite);
     }
     case 'postgres': {
+      const { Pool, types: pgTypes } = await import('pg');
+      // bigint columns (seq, counts) read back as decimal strings everywhere, as node-postgres does.
+      pgTypes.setTypeParser(pgTypes.builtins.INT8, (value: string) => value);
       const pool = new Pool({ connectionString: target.url, max: target.poolSize ?? 10 });
       // An idle connection the server drops (restart, failover, idle timeout) is discarded by the
       // pool; without a listener node would treat the emitted error as fatal and stop the hub.
@@ -53,6 +62,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       return handle(new PostgresDialect({ pool }), 'postgres', () => Promise.resolve());
     }
     case 'data-api': {
+      const [{ RDSData }, { DataApiDialect }] = await Promise.all([import('@aws-sdk/client-rds-data'), import('kysely-data-api')]);
       const client = new RDSData({
         ...(target.endpoint ? { endpoint: target.endpoint } : {}),
         ...(target.region ? { region: target.region } : {}),
@@ -84,6 +94,3 @@ function handle(dialect: Dialect, kind: DatabaseKind, close: () => Promise<void>
     },
   };
 }
-
-
-

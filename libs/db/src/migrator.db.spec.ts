@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from './testing';
+import { createTestDatabase, testDatabaseEngine, testDatabaseKind, type TestDatabase } from './testing';
 import { loadMigrations, migrate, schemaVersion, vectorAvailable } from './migrator';
 import { splitSqlStatements } from './sql-split';
 import type { Database } from './schema';
@@ -55,8 +55,8 @@ describe(`migrations (${testDatabaseKind()})`, () => {
 
   it('reports vector search as the server has it, with the embedding column only where it exists', async () => {
     const vector = await vectorAvailable(handle.db);
-    // Embedded PGlite ships pgvector; this machine's PostgreSQL 15 does not.
-    if (testDatabaseKind() === 'pglite') expect(vector).toBe(true);
+    // Embedded PGlite ships pgvector (also behind the local Data API endpoint); this machine's PostgreSQL 15 does not.
+    if (testDatabaseEngine() === 'pglite') expect(vector).toBe(true);
     const column = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'memories' AND column_name = 'embedding'`.execute(handle.db);
     expect(column.rows[0]?.n).toBe(vector ? 1 : 0);

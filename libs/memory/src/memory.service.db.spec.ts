@@ -3,8 +3,8 @@ import { rmSync } from 'node:fs';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
-import { DatabaseInfo, DbModule, KYSELY, TransactionRunner, vectorAvailable, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { asUuid, DatabaseInfo, DbModule, KYSELY, TransactionRunner, vectorAvailable, type Database } from '@marvain/db';
+import { createTestDatabase, testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
 import { PlatformModule, type HubConfig } from '@marvain/platform';
@@ -105,8 +105,8 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
   it('knows whether the database has vector search, and has the embedding column exactly then', async () => {
     expect(info.vector).toBe(await vectorAvailable(db));
     expect(await embeddingColumnExists()).toBe(info.vector);
-    // Embedded PGlite ships pgvector; this machine's PostgreSQL 15 does not.
-    if (testDatabaseKind() === 'pglite') {
+    // Embedded PGlite ships pgvector (also behind the local Data API endpoint); this machine's PostgreSQL 15 does not.
+    if (testDatabaseEngine() === 'pglite') {
       expect(info.vector).toBe(true);
       expect(await embeddingColumnExists()).toBe(true);
     }
@@ -117,7 +117,7 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     const count = await transactions.run((tx) => memories.write(tx, [written]));
     expect(count).toBe(1);
 
-    const row = await db.selectFrom('memories').select(['content', 'tier']).where('memory_id', '=', written.memory_id).executeTakeFirst();
+    const row = await db.selectFrom('memories').select(['content', 'tier']).where('memory_id', '=', asUuid(written.memory_id)).executeTakeFirst();
     expect(row).toEqual({ content: 'Sam likes green tea in the morning', tier: 'semantic' });
 
     if (info.vector) {
@@ -147,7 +147,7 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     const first = memory({ content: 'retried write-back' });
     expect(await transactions.run((tx) => memories.write(tx, [first]))).toBe(1);
     expect(await transactions.run((tx) => memories.write(tx, [first, { ...first, content: 'a changed retry' }]))).toBe(0);
-    const rows = await db.selectFrom('memories').select('content').where('memory_id', '=', first.memory_id).execute();
+    const rows = await db.selectFrom('memories').select('content').where('memory_id', '=', asUuid(first.memory_id)).execute();
     expect(rows).toEqual([{ content: 'retried write-back' }]);
   });
 
@@ -159,7 +159,7 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
         throw new Error('planner failed after writing');
       }),
     ).rejects.toThrow('planner failed after writing');
-    const rows = await db.selectFrom('memories').select('memory_id').where('memory_id', '=', lost.memory_id).execute();
+    const rows = await db.selectFrom('memories').select('memory_id').where('memory_id', '=', asUuid(lost.memory_id)).execute();
     expect(rows).toEqual([]);
   });
 

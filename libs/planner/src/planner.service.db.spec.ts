@@ -5,7 +5,7 @@ import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
 import { QueueNames, type EventReference, type Principal } from '@marvain/contracts';
-import { DbModule, KYSELY, type Database } from '@marvain/db';
+import { asUuid, DbModule, KYSELY, type Database } from '@marvain/db';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
 import { AuditService } from '@marvain/audit';
 import { EventsService } from '@marvain/events';
@@ -108,11 +108,11 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   }
 
   const memoriesOf = (eventId: string) =>
-    db.selectFrom('memories').select(['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'provenance']).where('source_event_id', '=', eventId).orderBy('tier').orderBy('content').execute();
+    db.selectFrom('memories').select(['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'provenance']).where('source_event_id', '=', asUuid(eventId)).orderBy('tier').orderBy('content').execute();
   const actionsOf = (eventId: string) =>
-    db.selectFrom('actions').select(['action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason']).where('source_event_id', '=', eventId).execute();
+    db.selectFrom('actions').select(['action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason']).where('source_event_id', '=', asUuid(eventId)).execute();
   const runsOf = (eventId: string) =>
-    db.selectFrom('planner_runs').select(['run_id', 'agent_id', 'model', 'status', 'output', 'error']).where('event_id', '=', eventId).execute();
+    db.selectFrom('planner_runs').select(['run_id', 'agent_id', 'model', 'status', 'output', 'error']).where('event_id', '=', asUuid(eventId)).execute();
 
   async function auditEntries(agentId: string): Promise<AuditBody[]> {
     const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE chain_id = ${agentId} ORDER BY seq`.execute(db);

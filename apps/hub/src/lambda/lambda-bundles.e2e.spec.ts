@@ -1,0 +1,252 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
+import { sql } from 'kysely';
+import { loadMigrations, migrate, openDatabase, type DatabaseHandle, type DatabaseKind } from '@marvain/db';
+import { createTestDatabase, TEST_DATA_API_TARGET } from '@marvain/db/testing';
+import { BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { testHubConfig } from '@marvain/platform/testing';
+import { createHubApp } from '../setup';
+import { LambdaContainer } from './testing/lambda-container';
+import { connectEvent, disconnectEvent, messageEvent, restEvent, sqsEvent } from './testing/lambda-events';
+import type { WebSocketResult } from './websocket-routes';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+const ENTRIES = ['http', 'ws', 'planner', 'tool-runner'] as const;
+const FIVE_MIB = 5 * 1024 * 1024;
+const SCHEMA_VERSION = loadMigrations().at(-1)?.version;
+
+interface BundleDatabase {
+  /** How the bundles reach it. */
+  kind: DatabaseKind;
+  /** The environment that points a bundle at it. */
+  env: NodeJS.ProcessEnv;
+  /** A direct handle, for the test's own set-up. */
+  handle: DatabaseHandle;
+  close(): Promise<void>;
+}
+
+/**
+ * The bundles leave PGlite out, so they reach a real database another way:
+ * - with DATABASE_URL, a PostgreSQL database created for this test on that server (node-postgres);
+ * - otherwise through the local RDS Data API endpoint (tools/data-api) over an in-memory PGlite
+ *   in this process: kysely-data-api and the real RDSDataClient, as on AWS, and no service needed.
+ * Either way the test's own set-up uses `handle`.
+ */
+async function createBundleDatabase(): Promise<BundleDatabase> {
+  const adminUrl = process.env['DATABASE_URL'];
+  if (adminUrl) {
+    const name = `marvain_lambda_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+    const admin = await openDatabase({ kind: 'postgres', url: adminUrl, poolSize: 1 });
+    await sql.raw(`CREATE DATABASE ${name}`).execute(admin.db);
+    const url = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString();
+    const handle = await openDatabase({ kind: 'postgres', url, poolSize: 2 });
+    await migrate(handle.db);
+    return {
+      kind: 'postgres',
+      env: { DATABASE_URL: url },
+      handle,
+      close: async () => {
+        await handle.close();
+        await sql.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).execute(admin.db);
+        await admin.close();
+      },
+    };
+  }
+  // The test helper's Data API mode: a fresh migrated PGlite behind the local endpoint.
+  const before = process.env['MARVAIN_TEST_DB'];
+  process.env['MARVAIN_TEST_DB'] = 'data-api';
+  const handle = await createTestDatabase().finally(() => {
+    if (before === undefined) delete process.env['MARVAIN_TEST_DB'];
+    else process.env['MARVAIN_TEST_DB'] = before;
+  });
+  if (!handle.dataApi) throw new Error(`expected a database behind the local Data API endpoint, got ${handle.label}`);
+  return {
+    kind: 'data-api',
+    env: {
+      MARVAIN_DB_CLUSTER_ARN: TEST_DATA_API_TARGET.resourceArn,
+      MARVAIN_DB_SECRET_ARN: TEST_DATA_API_TARGET.secretArn,
+      MARVAIN_DB_NAME: TEST_DATA_API_TARGET.database,
+      MARVAIN_DATA_API_ENDPOINT: handle.dataApi.endpoint,
+      // The SDK signs every request; the local endpoint accepts any credentials.
+      AWS_ACCESS_KEY_ID: 'AKIAMARVAINLOCALTEST',
+      AWS_SECRET_ACCESS_KEY: 'marvain-local-test',
+    },
+    handle,
+    close: () => handle.close(),
+  };
+}
+
+const json = (result: APIGatewayProxyResult): any => JSON.parse(result.body);
+
+describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS events (${process.env['DATABASE_URL'] ? 'postgres' : 'data-api over pglite'})`, () => {
+  let database: BundleDatabase;
+  let creds: BootstrapResult;
+  let bundleDir: string;
+  const containers = {} as Record<(typeof ENTRIES)[number], LambdaContainer>;
+  /** The http bundle as deployed: MARVAIN_RUNTIME=aws (SQS, S3, DynamoDB adapters; no migrations at start). */
+  let awsHttp: LambdaContainer;
+  let awsFirstHealth: APIGatewayProxyResult;
+  /** What beforeAll made, undone in reverse order by afterAll (also after a failed set-up). */
+  const cleanup: Array<() => Promise<void> | void> = [];
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [path.join(ROOT, 'tools/build/bundle.mjs'), 'lambda'], { cwd: ROOT, stdio: 'pipe' });
+    // Run copies from outside the repository: a bundle must not need node_modules.
+    bundleDir = mkdtempSync(path.join(tmpdir(), 'marvain-lambda-'));
+    cleanup.push(() => rmSync(bundleDir, { recursive: true, force: true }));
+    for (const entry of ENTRIES) cpSync(path.join(ROOT, 'dist/lambda', entry), path.join(bundleDir, entry), { recursive: true });
+
+    database = await createBundleDatabase();
+    cleanup.push(() => database.close());
+    const config = testHubConfig();
+    const app = await createHubApp(config, { databaseHandle: database.handle });
+    creds = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+    await app.close();
+
+    // The local runtime's adapters (queue table, audit files, in-memory connections) on the shared
+    // database and data folder: everything but AWS. Migrations are already applied.
+    const common: NodeJS.ProcessEnv = { PATH: process.env['PATH'], AWS_REGION: 'eu-west-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...database.env };
+    const env: NodeJS.ProcessEnv = {
+      ...common,
+      MARVAIN_RUNTIME: 'local',
+      MARVAIN_DATA_DIR: config.dataDir,
+      MARVAIN_CONFIG: config.configFile,
+      MARVAIN_MIGRATIONS_DIR: path.join(ROOT, 'migrations'),
+      MARVAIN_LOG_LEVEL: 'warn',
+    };
+    // The AWS adapters are only constructed: the GET requests below touch nothing but the database.
+    // Without MARVAIN_MIGRATIONS_DIR a start-up migration would fail (no migrations folder beside the bundle).
+    const awsEnv: NodeJS.ProcessEnv = {
+      ...common,
+      MARVAIN_RUNTIME: 'aws',
+      MARVAIN_LOG_LEVEL: 'warn',
+      MARVAIN_TRANSCRIPT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts',
+      MARVAIN_ACTION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions',
+      MARVAIN_AUDIT_BUCKET: 'marvain-audit-123456789012',
+      MARVAIN_CONNECTIONS_TABLE: 'marvain-connections',
+      MARVAIN_WS_ENDPOINT: 'https://w7c4n1m8zd.execute-api.eu-west-1.amazonaws.com/prod',
+      MARVAIN_COGNITO_USER_POOL_ID: 'eu-west-1_Marvain01',
+      MARVAIN_COGNITO_CLIENT_ID: '4s5marvainlambdatestclient',
+    };
+    const start = async (entry: string, entryEnv: NodeJS.ProcessEnv): Promise<LambdaContainer> => {
+      const container = await LambdaContainer.start(path.join(bundleDir, entry, 'index.js'), entryEnv, bundleDir);
+      cleanup.push(() => container.stop());
+      return container;
+    };
+    await Promise.all([
+      start('http', awsEnv).then((container) => (awsHttp = container)),
+      ...ENTRIES.map((entry) => start(entry, env).then((container) => (containers[entry] = container))),
+    ]);
+    // Its application starts now, while every audit entry is already copied to the sink: a start
+    // copies the ones that are not (to S3 on AWS, which this test does not have).
+    awsFirstHealth = await awsHttp.invoke<APIGatewayProxyResult>(restEvent('GET', '/v1/health'));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const undo of cleanup.reverse()) await undo();
+  });
+
+  it.each(ENTRIES)('%s is a CommonJS bundle of at most 5 MiB that exports handler and carries no PGlite', (entry) => {
+    const file = path.join(ROOT, 'dist/lambda', entry, 'index.js');
+    expect(statSync(file).size).toBeLessThanOrEqual(FIVE_MIB);
+    const source = readFileSync(file, 'utf8');
+    expect(source).not.toMatch(/pglite\.wasm|postgres\.wasm/);
+    expect(typeof containers[entry].loadMs).toBe('number');
+  });
+
+  it('http answers GET /v1/health, an authenticated list, and refuses the list without credentials', async () => {
+    const http = containers.http;
+    const health = await http.invoke<APIGatewayProxyResult>(restEvent('GET', '/v1/health'));
+    expect(health.statusCode).toBe(200);
+    expect(json(health)).toMatchObject({ status: 'ok', runtime: 'local', database: { kind: database.kind, schema_version: SCHEMA_VERSION } });
+
+    const list = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.user_token }));
+    expect(list.statusCode).toBe(200);
+    expect(json(list)).toEqual({ actions: [] });
+
+    const refused = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`));
+    expect(refused.statusCode).toBe(401);
+    expect(json(refused)).toMatchObject({ error: { code: 'unauthenticated' } });
+
+    // Nest's validation (decorator metadata survived the bundling): an unknown status is a 400.
+    const invalid = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=nonsense`, { token: creds.user_token }));
+    expect(invalid.statusCode).toBe(400);
+    expect(json(invalid)).toMatchObject({ error: { code: 'validation_failed' } });
+  });
+
+  it('http in the AWS runtime serves from the already migrated database without migrating', async () => {
+    expect(awsFirstHealth.statusCode).toBe(200);
+    expect(json(awsFirstHealth)).toMatchObject({ status: 'ok', runtime: 'aws', database: { kind: database.kind, schema_version: SCHEMA_VERSION } });
+    const list = await awsHttp.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.device_token }));
+    expect(list.statusCode).toBe(200);
+    expect(json(list)).toMatchObject({ actions: expect.any(Array) });
+    // The scope guard runs as it does locally: a device holds no memories:read.
+    const forbidden = await awsHttp.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/memories?agent_id=${creds.agent_id}`, { token: creds.device_token }));
+    expect(forbidden.statusCode).toBe(403);
+  });
+
+  it('ws authenticates $connect, answers $default frames with the shared gateway, and answers $disconnect', async () => {
+    const ws = containers.ws;
+    const refused = await ws.invoke<WebSocketResult>(connectEvent('conn-anon'));
+    expect(refused.statusCode).toBe(401);
+    expect((await ws.invoke<WebSocketResult>(connectEvent('conn-bad', { query: 'mvd_not-a-real-token' }))).statusCode).toBe(401);
+
+    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-1', { query: creds.device_token }))).toEqual({ statusCode: 200 });
+    const pong = await ws.invoke<WebSocketResult>(messageEvent('conn-1', { type: 'ping', id: 'p1' }));
+    expect(pong.statusCode).toBe(200);
+    expect(JSON.parse(pong.body ?? '')).toEqual({ type: 'pong', id: 'p1', ts: expect.any(String) });
+
+    const hello = await ws.invoke<WebSocketResult>(messageEvent('conn-1', { type: 'hello', id: 'h1', token: creds.user_token }));
+    expect(JSON.parse(hello.body ?? '')).toEqual({ type: 'hello_ok', id: 'h1', principal: { type: 'user', id: creds.user_id, agent_ids: [creds.agent_id] } });
+    const garbage = await ws.invoke<WebSocketResult>(messageEvent('conn-1', 'not json'));
+    expect(JSON.parse(garbage.body ?? '')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
+
+    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-2', { header: creds.user_token }))).toEqual({ statusCode: 200 });
+    expect(await ws.invoke<WebSocketResult>(disconnectEvent('conn-1'))).toEqual({ statusCode: 200 });
+    expect(await ws.invoke<WebSocketResult>(disconnectEvent('conn-2'))).toEqual({ statusCode: 200 });
+  });
+
+  it('planner and tool-runner handle SQS batches record by record, reporting only transient failures', async () => {
+    const http = containers.http;
+    const ingest = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', '/v1/events', { token: creds.device_token, body: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'tell Sam the package arrived' } } }),
+    );
+    expect(ingest.statusCode).toBe(202);
+    const eventId: string = json(ingest).event_id;
+
+    // good: a stored event; transient: an event not visible yet (retried); poison: not JSON (recorded, acknowledged).
+    const planBatch = sqsEvent('marvain-transcripts', [
+      { body: { event_id: eventId, agent_id: creds.agent_id } },
+      { body: { event_id: randomUUID(), agent_id: creds.agent_id }, receiveCount: 2 },
+      { body: 'not json' },
+    ]);
+    const planned = await containers.planner.invoke<SQSBatchResponse>(planBatch);
+    expect(planned).toEqual({ batchItemFailures: [{ itemIdentifier: planBatch.Records[1]?.messageId }] });
+    expect(await containers.planner.waitForLog(/dead-lettered as poison/)).toContain(planBatch.Records[2]?.messageId);
+
+    const proposed = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=proposed`, { token: creds.user_token }));
+    const [action] = json(proposed).actions;
+    expect(action).toMatchObject({ kind: 'send_message', status: 'proposed', payload: { to: 'Sam', text: 'the package arrived' } });
+    const approved = await http.invoke<APIGatewayProxyResult>(restEvent('POST', `/v1/actions/${action.action_id}/approve`, { token: creds.user_token }));
+    expect(approved.statusCode).toBe(200);
+
+    // good: the approved action; transient: an action not visible yet; poison: no action id.
+    const runBatch = sqsEvent('marvain-actions', [
+      { body: { action_id: action.action_id, agent_id: creds.agent_id } },
+      { body: { action_id: randomUUID(), agent_id: creds.agent_id } },
+      { body: { agent_id: creds.agent_id } },
+    ]);
+    expect(await containers['tool-runner'].invoke<SQSBatchResponse>(runBatch)).toEqual({ batchItemFailures: [{ itemIdentifier: runBatch.Records[1]?.messageId }] });
+    const executed = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions/${action.action_id}`, { token: creds.user_token }));
+    expect(json(executed)).toMatchObject({ status: 'executed', result: { to: 'Sam' } });
+
+    // A redelivery of the handled record changes nothing and is not reported.
+    expect(await containers.planner.invoke<SQSBatchResponse>(sqsEvent('marvain-transcripts', [{ body: { event_id: eventId, agent_id: creds.agent_id }, receiveCount: 2 }]))).toEqual({
+      batchItemFailures: [],
+    });
+  });
+});
