@@ -74,6 +74,21 @@ describe('the RDS Data API dialect', () => {
     expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(0);
   });
 
+  it("surfaces the statement's own error when the service has already ended the failed transaction", async () => {
+    rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-3' });
+    rds.on(ExecuteStatementCommand).rejects(
+      Object.assign(new Error('ERROR: duplicate key value violates unique constraint "spaces_agent_id_name_key"; SQLState: 23505'), { name: 'DatabaseErrorException' }),
+    );
+    rds.on(RollbackTransactionCommand).rejects(Object.assign(new Error('Transaction tx-3 is not found'), { name: 'TransactionNotFoundException' }));
+    const handle = await openDatabase(target);
+    try {
+      await expect(handle.db.transaction().execute((trx) => trx.deleteFrom('spaces').where('name', '=', 'x').execute())).rejects.toThrow(/duplicate key value/);
+    } finally {
+      await handle.close();
+    }
+    expect(rds.commandCalls(RollbackTransactionCommand)).toHaveLength(1);
+  });
+
   it('rolls the transaction back when the work fails', async () => {
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-2' });
     rds.on(ExecuteStatementCommand).rejects(new Error('duplicate key value violates unique constraint'));

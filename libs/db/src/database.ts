@@ -67,10 +67,10 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
         ...(target.endpoint ? { endpoint: target.endpoint } : {}),
         ...(target.region ? { region: target.region } : {}),
       });
-      const dialect = new DataApiDialect({
+      const dialect = withTolerantRollback(new DataApiDialect({
         mode: 'postgres',
         driver: { client, database: target.database, secretArn: target.secretArn, resourceArn: target.resourceArn },
-      });
+      }));
       return handle(dialect, 'data-api', () => {
         client.destroy();
         return Promise.resolve();
@@ -93,4 +93,27 @@ function handle(dialect: Dialect, kind: DatabaseKind, close: () => Promise<void>
       await close();
     },
   };
+}
+
+/**
+ * The Data API ends a transaction itself when a statement in it fails, so Kysely's rollback
+ * that follows answers TransactionNotFoundException, and Kysely would throw that instead of the
+ * statement's own error (turning, say, a unique violation's 409 into a 500). A rollback of a
+ * transaction the service already ended has nothing left to do.
+ */
+function withTolerantRollback<D extends Dialect>(dialect: D): D {
+  const createDriver = dialect.createDriver.bind(dialect);
+  dialect.createDriver = () => {
+    const driver = createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      try {
+        await rollback(connection);
+      } catch (error) {
+        if ((error as { name?: string } | null)?.name !== 'TransactionNotFoundException') throw error;
+      }
+    };
+    return driver;
+  };
+  return dialect;
 }
