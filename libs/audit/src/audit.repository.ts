@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asUuid, InjectKysely, type Database, type Executor } from '@marvain/db';
+import { InjectKysely, type Database, type Executor } from '@marvain/db';
 
 export interface ChainHead {
   last_seq: number;
@@ -17,41 +17,34 @@ export interface UnsunkEntry {
 export class AuditRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  /** Locks the chain's head row for the rest of the transaction, creating it at genesis if new. */
+  /**
+   * Locks the chain's head row for the rest of the transaction (creating it at genesis if new)
+   * and returns it, in one statement: ON CONFLICT DO UPDATE takes the row lock and RETURNING
+   * yields the latest committed head, so concurrent appends queue up behind each other.
+   */
   async lockHead(executor: Executor, chainId: string, agentId: string | null, genesis: string): Promise<ChainHead> {
-    await executor
-      .insertInto('audit_state')
-      .values({ chain_id: chainId, agent_id: agentId === null ? null : asUuid(agentId), last_seq: sql<string>`0`, head_hash: genesis })
-      .onConflict((oc) => oc.column('chain_id').doNothing())
-      .execute();
-    const row = await executor
-      .selectFrom('audit_state')
-      .select([sql<string>`last_seq::text`.as('last_seq'), 'head_hash'])
-      .where('chain_id', '=', chainId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
+    const result = await sql<{ last_seq: string; head_hash: string }>`
+      INSERT INTO audit_state (chain_id, agent_id, last_seq, head_hash)
+      VALUES (${chainId}::text, ${agentId}::uuid, 0, ${genesis}::text)
+      ON CONFLICT (chain_id) DO UPDATE SET chain_id = EXCLUDED.chain_id
+      RETURNING last_seq::text AS last_seq, head_hash`.execute(executor);
+    const row = result.rows[0];
+    if (!row) throw new Error(`audit chain ${chainId} has no head row`);
     return { last_seq: Number(row.last_seq), head_hash: row.head_hash };
   }
 
+  /** Writes the entry and advances the chain's head, in one statement. */
   async appendEntry(
     executor: Executor,
     entry: { chain_id: string; seq: number; agent_id: string | null; body: string; hash: string },
   ): Promise<void> {
-    await executor
-      .insertInto('audit_entries')
-      .values({
-        chain_id: entry.chain_id,
-        seq: sql<string>`${entry.seq}::bigint`,
-        agent_id: entry.agent_id === null ? null : asUuid(entry.agent_id),
-        body: entry.body,
-        hash: entry.hash,
-      })
-      .execute();
-    await executor
-      .updateTable('audit_state')
-      .set({ last_seq: sql<string>`${entry.seq}::bigint`, head_hash: entry.hash, updated_at: sql`now()` })
-      .where('chain_id', '=', entry.chain_id)
-      .execute();
+    await sql`
+      WITH entry AS (
+        INSERT INTO audit_entries (chain_id, seq, agent_id, body, hash)
+        VALUES (${entry.chain_id}::text, ${entry.seq}::bigint, ${entry.agent_id}::uuid, ${entry.body}::text, ${entry.hash}::text)
+      )
+      UPDATE audit_state SET last_seq = ${entry.seq}::bigint, head_hash = ${entry.hash}::text, updated_at = now()
+      WHERE chain_id = ${entry.chain_id}::text`.execute(executor);
   }
 
   async head(chainId: string): Promise<ChainHead | null> {

@@ -9,6 +9,8 @@ export function hashEntry(entry: Omit<AuditEntry, 'hash'>): string {
   return createHash('sha256').update(canonicalJson(entry)).digest('hex');
 }
 
+const FLUSH_BATCH = 200;
+
 export function auditKey(chainId: string, seq: number): string {
   return `chains/${chainId}/${String(seq).padStart(12, '0')}.json`;
 }
@@ -96,7 +98,7 @@ export class AuditService implements OnModuleDestroy {
   private async flushBatches(): Promise<number> {
     let total = 0;
     for (;;) {
-      const batch = await this.repository.unsunk(200);
+      const batch = await this.repository.unsunk(FLUSH_BATCH);
       if (batch.length === 0) return total;
       const byChain = new Map<string, number[]>();
       for (const entry of batch) {
@@ -105,6 +107,8 @@ export class AuditService implements OnModuleDestroy {
       }
       for (const [chainId, seqs] of byChain) await this.repository.markSunk(chainId, seqs);
       total += batch.length;
+      // A short batch was everything there was: no need to ask again.
+      if (batch.length < FLUSH_BATCH) return total;
     }
   }
 
