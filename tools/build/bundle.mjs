@@ -73,9 +73,13 @@ const alias = Object.fromEntries(Object.entries(compilerOptions.paths).map(([nam
 export async function bundle(name, { outdir = path.join(root, 'dist', name) } = {}) {
   const entry = ENTRIES[name];
   if (!entry) throw new Error(`unknown entry ${name}; known: ${Object.keys(ENTRIES).join(', ')}`);
-  const outfile = path.join(outdir, 'main.cjs');
+  return bundleScript(path.join(root, entry), path.join(outdir, 'main.cjs'));
+}
+
+/** Bundles any TypeScript entry (an app, a tool, a bench) the same way: swc first, then esbuild. */
+export async function bundleScript(entryPath, outfile) {
   await build({
-    entryPoints: [path.join(root, entry)],
+    entryPoints: [entryPath],
     outfile,
     bundle: true,
     platform: 'node',
