@@ -234,10 +234,10 @@ describe('through kysely-data-api', () => {
     expect(rows.rows).toEqual([{ at, doc: { k: 'v' }, n: 1, same: true }]);
   });
 
-  it('surfaces an SQL error inside a Kysely transaction as the failed rollback, as Kysely rethrows that instead', async () => {
+  it("surfaces an SQL error inside a Kysely transaction as the statement's own error, though the service already ended the transaction", async () => {
     // The service ends a transaction at its first error, so the RollbackTransaction Kysely sends
-    // next is answered "not found" and replaces the original error: callers that map database
-    // errors (unique violations to 409, ...) must keep the error raised inside the callback.
+    // next is answered "not found"; the hub's Data API dialect tolerates that rollback, so callers
+    // see (and can map) the real database error, e.g. a unique violation to 409.
     let raised: unknown;
     const outcome = handle.db.transaction().execute(async (trx) => {
       await sql`insert into things (id, name) values (${ID}::uuid, 'a')`.execute(trx);
@@ -248,7 +248,8 @@ describe('through kysely-data-api', () => {
         throw error;
       }
     });
-    await expect(outcome).rejects.toBeInstanceOf(TransactionNotFoundException);
+    await expect(outcome).rejects.toBeInstanceOf(DatabaseErrorException);
+    await expect(outcome).rejects.toThrow(/duplicate key value violates unique constraint "things_pkey"/);
     expect(raised).toBeInstanceOf(DatabaseErrorException);
     expect((raised as Error).message).toMatch(/duplicate key value violates unique constraint "things_pkey".*SQLState: 23505/);
     expect((await execute('select count(*) from things')).records).toEqual([[{ longValue: 0 }]]);
