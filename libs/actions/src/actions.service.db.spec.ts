@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DomainError, ERROR_HTTP_STATUS, ErrorCode, ROLE_SCOPES, type MembershipRole, type Principal } from '@marvain/contracts';
-import { DbModule, TransactionRunner } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { TransactionRunner } from '@marvain/db';
+import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, IdentityModule, PrincipalResolver, USER_TOKEN_ISSUER, type BootstrapResult, type UserTokenIssuer } from '@marvain/identity';
-import { PlatformModule } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
 
@@ -36,12 +35,8 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    const config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), ActionsModule, IdentityModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    ({ moduleRef, db: handle } = context);
     actions = moduleRef.get(ActionsService);
     transactions = moduleRef.get(TransactionRunner);
     resolver = moduleRef.get(PrincipalResolver);

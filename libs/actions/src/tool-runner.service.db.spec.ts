@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { EventTypes, type Principal } from '@marvain/contracts';
-import { DbModule, TransactionRunner, type ActionRow } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { TransactionRunner, type ActionRow } from '@marvain/db';
+import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
-import { PlatformModule, PoisonMessageError } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { PoisonMessageError } from '@marvain/platform';
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
 import { ToolRunnerConsumer } from './tool-runner.consumer';
@@ -25,12 +25,8 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    const config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), ActionsModule, IdentityModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    ({ moduleRef, db: handle } = context);
     actions = moduleRef.get(ActionsService);
     runner = moduleRef.get(ToolRunnerService);
     transactions = moduleRef.get(TransactionRunner);

@@ -1,13 +1,13 @@
 import { rmSync } from 'node:fs';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
 import { DomainError, ErrorCode, QueueNames, type Principal } from '@marvain/contracts';
-import { DbModule, KYSELY, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { KYSELY, type Database } from '@marvain/db';
+import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, hashDeviceToken, IdentityModule, newDeviceToken, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
-import { MESSAGE_QUEUE, PlatformModule, type HubConfig, type MessageQueue } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { MESSAGE_QUEUE, type HubConfig, type MessageQueue } from '@marvain/platform';
 import { EventsModule } from './events.module';
 import { EventsService } from './events.service';
 
@@ -25,12 +25,9 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   let owner: Principal;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule, EventsModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([IdentityModule, EventsModule]);
+    ({ moduleRef, db: handle } = context);
+    config = context.config;
     events = moduleRef.get(EventsService);
     db = moduleRef.get<Kysely<Database>>(KYSELY);
     resolver = moduleRef.get(PrincipalResolver, { strict: false });

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode, ROLE_SCOPES, type Principal } from '@marvain/contracts';
-import { DbModule } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import { PlatformModule } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
 import { AgentsService } from './agents.service';
 import { BootstrapService, type BootstrapResult } from './bootstrap.service';
 import { IdentityModule } from './identity.module';
@@ -36,12 +34,8 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    const config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([IdentityModule]);
+    ({ moduleRef, db: handle } = context);
     agents = moduleRef.get(AgentsService);
     members = moduleRef.get(MembersService);
     resolver = moduleRef.get(PrincipalResolver);

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
-import { DbModule } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { PlatformModule } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { BootstrapService, type BootstrapResult } from './bootstrap.service';
 import { hashDeviceToken } from './device-tokens';
 import { DevicesService } from './devices.service';
@@ -35,12 +33,8 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
   let resolver: PrincipalResolver;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    const config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([IdentityModule]);
+    ({ moduleRef, db: handle } = context);
     devices = moduleRef.get(DevicesService);
     resolver = moduleRef.get(PrincipalResolver);
   });

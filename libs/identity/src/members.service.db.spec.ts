@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode, ROLE_SCOPES, type Principal } from '@marvain/contracts';
-import { DbModule } from '@marvain/db';
-import { createTestDatabase, testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import { PlatformModule } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
 import { BootstrapService, type BootstrapResult } from './bootstrap.service';
 import { IdentityModule } from './identity.module';
 import { MembershipConflict, membershipConflictFrom, MembersService } from './members.service';
@@ -35,12 +33,8 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    const config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([IdentityModule]);
+    ({ moduleRef, db: handle } = context);
     members = moduleRef.get(MembersService);
     resolver = moduleRef.get(PrincipalResolver);
     bootstrap = moduleRef.get(BootstrapService);

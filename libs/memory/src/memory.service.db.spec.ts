@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
-import { asUuid, DatabaseInfo, DbModule, KYSELY, TransactionRunner, vectorAvailable, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { asUuid, DatabaseInfo, KYSELY, TransactionRunner, vectorAvailable, type Database } from '@marvain/db';
+import { testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { openFeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
-import { PlatformModule, type HubConfig } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { type HubConfig } from '@marvain/platform';
 import { FeatureHashingEmbedder } from './embedder';
 import type { MemoryView } from './memory.dto';
 import { MemoryModule } from './memory.module';
@@ -48,12 +48,9 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule, MemoryModule],
-    }).compile();
-    await moduleRef.init();
+    const context = await openFeatureTestContext([IdentityModule, MemoryModule]);
+    ({ moduleRef, db: handle } = context);
+    config = context.config;
     memories = moduleRef.get(MemoryService);
     transactions = moduleRef.get(TransactionRunner);
     db = moduleRef.get<Kysely<Database>>(KYSELY);
