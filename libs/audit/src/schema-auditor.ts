@@ -1,6 +1,7 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { AuditService } from './audit.service';
 import { DatabaseInfo, TransactionRunner } from '@marvain/db';
+import { HubConfig } from '@marvain/platform';
 
 /** Schema initialisation is a high-impact step: record every migration run in the system chain. */
 @Injectable()
@@ -9,6 +10,7 @@ export class SchemaAuditor implements OnApplicationBootstrap {
     private readonly database: DatabaseInfo,
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
+    private readonly config: HubConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -23,7 +25,8 @@ export class SchemaAuditor implements OnApplicationBootstrap {
         }),
       );
     }
-    // Entries committed by an earlier process but not yet copied to the sink.
-    await this.audit.flush();
+    // Entries committed by an earlier process but not yet copied to the sink. Long-running
+    // processes only: a Lambda cold start skips this query (the next append's flush copies them).
+    if (this.config.workers) await this.audit.flush();
   }
 }
