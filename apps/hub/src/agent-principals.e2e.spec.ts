@@ -89,7 +89,9 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
     const ingest = await call('POST', '/v1/events', await assertion(home.agent_id, key), { space_id: home.space_id, type: 'note', payload: {} });
     expect(ingest.status).toBe(403);
     expect((await call('GET', `/v1/memories?agent_id=${home.agent_id}`, await assertion(home.agent_id, key))).status).toBe(403);
-    expect((await call('GET', `/v1/agents/${home.agent_id}/credentials`, await assertion(home.agent_id, key))).status).toBe(200);
+    expect((await call('GET', `/v1/agents/${home.agent_id}`, await assertion(home.agent_id, key))).json).toMatchObject({ agent_id: home.agent_id, role: null });
+    expect((await call('GET', `/v1/agents/${home.agent_id}/credentials`, await assertion(home.agent_id, key))).status).toBe(403);
+    expect((await call('GET', `/v1/agents/${home.agent_id}/members`, await assertion(home.agent_id, key))).status).toBe(403);
   });
 
   it('refuses assertions that live too long, have expired, name another audience, or are signed by another key', async () => {

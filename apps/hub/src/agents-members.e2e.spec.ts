@@ -123,7 +123,7 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
       expect(listed.json.agents.map((a: any) => a.agent_id)).toEqual([me.agent_id]);
       const other = await newUser('Other');
       expect((await call('GET', `/v1/agents/${other.agent_id}`, await agentAssertion(me.agent_id, key))).status).toBe(404);
-      expect((await call('GET', `/v1/agents/${me.agent_id}/members`, await agentAssertion(me.agent_id, key))).status).toBe(200);
+      expect((await call('GET', `/v1/agents/${me.agent_id}/members`, await agentAssertion(me.agent_id, key))).status).toBe(403);
       expect((await call('PATCH', `/v1/agents/${me.agent_id}`, await agentAssertion(me.agent_id, key), { name: 'x' })).status).toBe(403);
     });
 

@@ -3,7 +3,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type AgentCredentialRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, refuseSelfAgentReach, type Ids } from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 
@@ -65,6 +65,7 @@ export class AgentCredentialsService {
 
   async list(principal: Principal, agentId: string): Promise<AgentCredentialView[]> {
     assertAgentScope(principal, agentId, 'agents:read');
+    refuseSelfAgentReach(principal, agentId, 'keys');
     return Promise.all((await this.repository.list(agentId)).map(toView));
   }
 

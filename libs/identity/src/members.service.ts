@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, refuseSelfAgentReach, type Ids } from '@marvain/platform';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
 
 /** Roles a membership can be given directly; ownership moves only by transfer. */
@@ -120,6 +120,7 @@ export class MembersService {
 
   async list(principal: Principal, agentId: string): Promise<MemberView[]> {
     assertAgentScope(principal, agentId, 'agents:read');
+    refuseSelfAgentReach(principal, agentId, 'members');
     return (await this.repository.listActive(agentId)).map(memberView);
   }
 

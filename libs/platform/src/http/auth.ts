@@ -43,3 +43,13 @@ export function assertAgentScope(
 export function holdsScopeAnywhere(principal: Principal, scope: Scope): boolean {
   return principal.agents.some((a) => hasScope(a.scopes, scope));
 }
+
+/**
+ * An agent principal reads its own agent record (agents:read on itself) and, until a delegation
+ * contract grants it more, nothing else of that agent: not its members, not its keys.
+ */
+export function refuseSelfAgentReach(principal: Principal, agentId: string, what: string): void {
+  if (principal.type === 'agent' && principal.id === agentId) {
+    throw new DomainError(ErrorCode.Forbidden, `an agent principal may read only its own agent record, not its ${what}, until a delegation contract allows more`);
+  }
+}

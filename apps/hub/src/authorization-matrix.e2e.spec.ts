@@ -1,0 +1,550 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
+import type { Kysely } from 'kysely';
+import { hasScope, scopesOfRole, SCOPES, type PrincipalType, type Scope } from '@marvain/contracts';
+import { asJson, asUuid, KYSELY, type Database } from '@marvain/db';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { AGENT_ASSERTION_AUDIENCE, BootstrapService, LocalUsersService, LocalUserTokens } from '@marvain/identity';
+import { HubConfig } from '@marvain/platform';
+import { testHubConfig } from '@marvain/platform/testing';
+import { createHubApp } from './setup';
+import { routeTable, type RouteEntry } from './testing/route-table';
+
+/*
+ * The authorization matrix: every route of the route table × every kind of caller. Each caller
+ * works against agent A (where the role holders are members and the devices and the agent
+ * principal belong); agent B is a stranger to all of them. For every valid caller each route is
+ * also called on B's resource and on a missing id: the two must answer alike and never succeed,
+ * and no response may carry an id of B's that the request did not name.
+ */
+
+const CALLERS = [
+  'anonymous',
+  'malformed token',
+  'expired token',
+  'user with no membership',
+  'guest',
+  'member',
+  'admin',
+  'owner',
+  'device without the scope',
+  'device with the scope',
+  'revoked device',
+  'rotated-out token',
+  'agent principal',
+  'replayed agent assertion',
+] as const;
+type CallerKind = (typeof CALLERS)[number];
+
+/** A caller as the matrix needs it: its credential, and what it should hold on agent A. */
+interface Caller {
+  kind: CallerKind;
+  /** null: the credential itself must be refused (401). */
+  type: PrincipalType | null;
+  scopesOnA: readonly string[];
+  /** Whether the caller is a user member of A (leave needs one). */
+  memberRole: string | null;
+  token(): Promise<string | null>;
+}
+
+interface Side {
+  agentId: string;
+  spaceId: string;
+  ownerUserId: string;
+  ownerToken: string;
+}
+
+type Target = { side: Side } | { missing: true };
+const isMissing = (target: Target): target is { missing: true } => 'missing' in target;
+
+interface Request {
+  method: string;
+  url: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+
+const USER_TYPES: readonly PrincipalType[] = ['user'];
+const USERS_AND_DEVICES: readonly PrincipalType[] = ['user', 'device'];
+
+const ALL_SCOPES: readonly Scope[] = SCOPES;
+
+/**
+ * The scope of the devices the device routes create and manage: one every caller that may manage
+ * devices holds, so no allowed call is refused as an escalation (granting or re-issuing scopes
+ * the caller lacks is refused, as the devices spec shows).
+ */
+const MANAGED_DEVICE_SCOPE: Scope = 'devices:manage';
+
+describe(`authorization matrix (${testDatabaseKind()})`, () => {
+  let db: TestDatabase;
+  let app: NestFastifyApplication;
+  let base: string;
+  let kysely: Kysely<Database>;
+  let config: HubConfig;
+
+  const send = async (request: Request, token: string | null): Promise<{ status: number; text: string; json: any }> => {
+    const headers: Record<string, string> = { ...(request.headers ?? {}) };
+    if (token !== null) headers['authorization'] = `Bearer ${token}`;
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${base}${request.url}`, {
+      method: request.method,
+      headers,
+      ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, text, json: text ? (JSON.parse(text) as unknown) : null };
+  };
+
+  /** A setup call that must succeed; returns its JSON. */
+  const must = async (request: Request, token: string, status = 201): Promise<any> => {
+    const response = await send(request, token);
+    if (response.status !== status) throw new Error(`setup ${request.method} ${request.url} answered ${response.status}: ${response.text}`);
+    return response.json;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    config = testHubConfig();
+    app = await createHubApp(config, { databaseHandle: db, localControlSecret: randomUUID() });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    kysely = app.get<Kysely<Database>>(KYSELY);
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.close();
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // The world: agent A with one member of each role, devices and its own key; agent B, a stranger.
+
+  class World {
+    readonly foreignIds = new Set<string>();
+    private assertionKey!: KeyLike;
+    credentialIdA!: string;
+    credentialIdB!: string;
+    a!: Side;
+    b!: Side;
+    users!: Record<'outsider' | 'guest' | 'member' | 'admin', { userId: string; token: string }>;
+    private revokedDeviceToken!: string;
+    private rotatedOutToken!: string;
+    private replayedAssertion!: string;
+    private expiredToken!: string;
+
+    async build(): Promise<this> {
+      this.a = await this.side('A');
+      this.b = await this.side('B');
+      for (const id of [this.b.agentId, this.b.spaceId, this.b.ownerUserId]) this.foreignIds.add(id);
+
+      const users = app.get(LocalUsersService);
+      const user = async (role: string | null): Promise<{ userId: string; token: string }> => {
+        const created = await users.create(`${role ?? 'outsider'}-${randomUUID()}@example.test`, null);
+        if (role) await must({ method: 'POST', url: `/v1/agents/${this.a.agentId}/members`, body: { user_id: created.user_id, role } }, this.a.ownerToken);
+        return { userId: created.user_id, token: created.user_token };
+      };
+      this.users = { outsider: await user(null), guest: await user('guest'), member: await user('member'), admin: await user('admin') };
+
+      const revoked = await this.device(this.a, [...ALL_SCOPES]);
+      await must({ method: 'POST', url: `/v1/devices/${revoked.id}/revoke` }, this.a.ownerToken, 200);
+      this.revokedDeviceToken = revoked.token;
+      const rotated = await this.device(this.a, [...ALL_SCOPES]);
+      await must({ method: 'POST', url: `/v1/devices/${rotated.id}/rotate-token` }, this.a.ownerToken, 200);
+      this.rotatedOutToken = rotated.token;
+
+      const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+      this.assertionKey = privateKey;
+      const jwk = await exportJWK(publicKey);
+      this.credentialIdA = (await must({ method: 'POST', url: `/v1/agents/${this.a.agentId}/credentials`, body: { alg: 'EdDSA', public_key: jwk } }, this.a.ownerToken))
+        .credential_id as string;
+      const foreignKey = await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).publicKey);
+      this.credentialIdB = (await must({ method: 'POST', url: `/v1/agents/${this.b.agentId}/credentials`, body: { alg: 'EdDSA', public_key: foreignKey } }, this.b.ownerToken))
+        .credential_id as string;
+      this.foreignIds.add(this.credentialIdB);
+      this.replayedAssertion = await this.assertion();
+      await must({ method: 'GET', url: '/v1/me' }, this.replayedAssertion, 200);
+
+      // The owner's own identity, signed by the hub's key, but an hour ago with a one-minute life.
+      const owner = await kysely.selectFrom('users').select(['subject', 'email']).where('user_id', '=', asUuid(this.a.ownerUserId)).executeTakeFirstOrThrow();
+      const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
+      this.expiredToken = await new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), 60, anHourAgo).issue({
+        subject: owner.subject,
+        email: owner.email,
+        displayName: null,
+      });
+      return this;
+    }
+
+    private async side(name: string): Promise<Side> {
+      const home = await app.get(BootstrapService).bootstrap({ agentName: `agent ${name}`, spaceName: `home ${name}` });
+      return { agentId: home.agent_id, spaceId: home.space_id, ownerUserId: home.user_id, ownerToken: home.user_token };
+    }
+
+    /** A fresh signed assertion of agent A (each one is accepted once). */
+    assertion(): Promise<string> {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({})
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .setIssuer(this.a.agentId)
+        .setSubject(this.a.agentId)
+        .setAudience(AGENT_ASSERTION_AUDIENCE)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 120)
+        .setJti(randomUUID())
+        .sign(this.assertionKey);
+    }
+
+    track<T extends string>(side: Side, id: T): T {
+      if (side === this.b) this.foreignIds.add(id);
+      return id;
+    }
+
+    async device(side: Side, scopes: string[]): Promise<{ id: string; token: string }> {
+      const created = await must({ method: 'POST', url: `/v1/agents/${side.agentId}/devices`, body: { name: `device ${randomUUID()}`, scopes } }, side.ownerToken);
+      return { id: this.track(side, created.device.device_id as string), token: created.token as string };
+    }
+
+    async person(side: Side): Promise<string> {
+      const created = await must({ method: 'POST', url: `/v1/agents/${side.agentId}/people`, body: { display_name: 'Ada' } }, side.ownerToken);
+      return this.track(side, created.person_id as string);
+    }
+
+    async consent(side: Side): Promise<string> {
+      const person = await this.person(side);
+      const created = await must({ method: 'POST', url: `/v1/people/${person}/consents`, body: { consent_type: 'voice' } }, side.ownerToken);
+      return this.track(side, created.consent_id as string);
+    }
+
+    async member(side: Side, role: 'guest' | 'member' | 'admin'): Promise<string> {
+      const created = await app.get(LocalUsersService).create(`${role}-${randomUUID()}@example.test`, null);
+      await must({ method: 'POST', url: `/v1/agents/${side.agentId}/members`, body: { user_id: created.user_id, role } }, side.ownerToken);
+      return this.track(side, created.user_id);
+    }
+
+    async action(side: Side): Promise<string> {
+      const actionId = this.track(side, randomUUID());
+      await kysely
+        .insertInto('actions')
+        .values({
+          action_id: asUuid(actionId),
+          agent_id: asUuid(side.agentId),
+          space_id: asUuid(side.spaceId),
+          kind: 'send_message',
+          payload: asJson({ text: 'hello' }),
+          required_scopes: asJson(['messages:send']),
+          status: 'proposed',
+          reason: 'matrix',
+        })
+        .execute();
+      return actionId;
+    }
+
+    callers(scope: Scope | null): Caller[] {
+      const noScopes: readonly string[] = [];
+      const role = (name: 'owner' | 'admin' | 'member' | 'guest', token: string): Caller => ({
+        kind: name,
+        type: 'user',
+        scopesOnA: scopesOfRole(name),
+        memberRole: name,
+        token: () => Promise.resolve(token),
+      });
+      const fixed = (token: string | null) => () => Promise.resolve(token);
+      // Devices are made when first asked for, so each route gets its own pair.
+      let withScope: Promise<{ token: string }> | null = null;
+      let withoutScope: Promise<{ token: string }> | null = null;
+      const granted = scope ? [scope] : [];
+      const others = ALL_SCOPES.filter((s) => s !== scope);
+      return [
+        { kind: 'anonymous', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(null) },
+        { kind: 'malformed token', type: null, scopesOnA: noScopes, memberRole: null, token: fixed('this-is.not-a.credential') },
+        { kind: 'expired token', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.expiredToken) },
+        { kind: 'user with no membership', type: 'user', scopesOnA: noScopes, memberRole: null, token: fixed(this.users.outsider.token) },
+        role('guest', this.users.guest.token),
+        role('member', this.users.member.token),
+        role('admin', this.users.admin.token),
+        role('owner', this.a.ownerToken),
+        {
+          kind: 'device without the scope',
+          type: 'device',
+          scopesOnA: others,
+          memberRole: null,
+          token: async () => (await (withoutScope ??= this.device(this.a, others))).token,
+        },
+        {
+          kind: 'device with the scope',
+          type: 'device',
+          scopesOnA: granted,
+          memberRole: null,
+          token: async () => (await (withScope ??= this.device(this.a, granted))).token,
+        },
+        { kind: 'revoked device', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.revokedDeviceToken) },
+        { kind: 'rotated-out token', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.rotatedOutToken) },
+        { kind: 'agent principal', type: 'agent', scopesOnA: ['agents:read'], memberRole: null, token: () => this.assertion() },
+        { kind: 'replayed agent assertion', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.replayedAssertion) },
+      ];
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // What a valid request of each route looks like. The matrix fails if the app serves a route
+  // that is not described here (or this describes one it does not serve).
+
+  interface RouteSpec {
+    /** Principal types the route serves; any other type is refused even with the scope. */
+    serves: readonly PrincipalType[];
+    success: number;
+    /** Builds the request against A's resource, B's, or a missing id. */
+    request(world: World, target: Target, caller: Caller): Promise<Request>;
+    /** Routes whose success changes agent A for the next caller get a world per caller. */
+    worldPerCaller?: boolean;
+    /** For routes without a scope: the expected status for a valid caller on agent A. */
+    expectOwn?(caller: Caller): number;
+    /** Whether the route takes an id the foreign/missing comparison can vary (most do). */
+    targeted?: boolean;
+  }
+
+  const idOf = async (target: Target, make: (side: Side) => Promise<string>): Promise<string> => (isMissing(target) ? randomUUID() : make(target.side));
+  const agentOf = (target: Target): string => (isMissing(target) ? randomUUID() : target.side.agentId);
+  const spaceOf = (target: Target): string => (isMissing(target) ? randomUUID() : target.side.spaceId);
+  const get = (url: string): Request => ({ method: 'GET', url });
+  const post = (url: string, body?: unknown): Request => ({ method: 'POST', url, ...(body === undefined ? {} : { body }) });
+  const patch = (url: string, body: unknown): Request => ({ method: 'PATCH', url, body });
+
+  const authenticatedEverywhere = (success: number) => (caller: Caller) => (caller.type ? success : 401);
+
+  const ROUTES: Record<string, RouteSpec> = {
+    'GET /v1/health': { serves: ['user', 'device', 'agent'], success: 200, targeted: false, request: () => Promise.resolve(get('/v1/health')) },
+    'GET /v1/me': { serves: ['user', 'device', 'agent'], success: 200, targeted: false, expectOwn: authenticatedEverywhere(200), request: () => Promise.resolve(get('/v1/me')) },
+
+    // The operator's local control routes answer only to the secret in the hub's lock file.
+    'POST /v1/local/bootstrap': { serves: [], success: 201, targeted: false, request: () => Promise.resolve(post('/v1/local/bootstrap', { agent_name: 'x', space_name: 'y' })) },
+    'POST /v1/local/users': { serves: [], success: 201, targeted: false, request: () => Promise.resolve(post('/v1/local/users', { email: `u-${randomUUID()}@example.test` })) },
+    'POST /v1/local/tokens': { serves: [], success: 201, targeted: false, request: (w) => Promise.resolve(post('/v1/local/tokens', { user_id: w.a.ownerUserId })) },
+
+    'POST /v1/agents': {
+      serves: USER_TYPES,
+      success: 201,
+      targeted: false,
+      expectOwn: (caller) => (!caller.type ? 401 : caller.type === 'user' ? 201 : 403),
+      request: () => Promise.resolve(post('/v1/agents', { name: 'another' })),
+    },
+    'GET /v1/agents': { serves: ['user', 'device', 'agent'], success: 200, targeted: false, expectOwn: authenticatedEverywhere(200), request: () => Promise.resolve(get('/v1/agents')) },
+    'GET /v1/agents/:agent_id': { serves: ['user', 'device', 'agent'], success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}`)) },
+    'PATCH /v1/agents/:agent_id': { serves: USER_TYPES, success: 200, request: (_w, t) => Promise.resolve(patch(`/v1/agents/${agentOf(t)}`, { name: 'renamed' })) },
+    'POST /v1/agents/:agent_id/disable': { serves: USER_TYPES, success: 200, worldPerCaller: true, request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/disable`)) },
+
+    'GET /v1/agents/:agent_id/members': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/members`)) },
+    'POST /v1/agents/:agent_id/members': {
+      serves: USER_TYPES,
+      success: 201,
+      request: async (_w, t) => {
+        const user = await app.get(LocalUsersService).create(`new-${randomUUID()}@example.test`, null);
+        return post(`/v1/agents/${agentOf(t)}/members`, { user_id: user.user_id, role: 'member' });
+      },
+    },
+    'PATCH /v1/agents/:agent_id/members/:user_id': {
+      serves: USER_TYPES,
+      success: 200,
+      request: async (w, t) => patch(`/v1/agents/${agentOf(t)}/members/${await idOf(t, (s) => w.member(s, 'guest'))}`, { role: 'member' }),
+    },
+    'POST /v1/agents/:agent_id/members/:user_id/revoke': {
+      serves: USER_TYPES,
+      success: 200,
+      request: async (w, t) => post(`/v1/agents/${agentOf(t)}/members/${await idOf(t, (s) => w.member(s, 'guest'))}/revoke`),
+    },
+    'POST /v1/agents/:agent_id/leave': {
+      serves: USER_TYPES,
+      success: 200,
+      // Any member but the owner may leave; a caller that is no member of A sees no agent A.
+      expectOwn: (caller) => (!caller.type ? 401 : caller.memberRole === 'owner' ? 409 : caller.memberRole ? 200 : caller.type === 'user' ? 404 : 403),
+      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/leave`)),
+    },
+    'POST /v1/agents/:agent_id/transfer-ownership': {
+      serves: USER_TYPES,
+      success: 200,
+      worldPerCaller: true,
+      request: async (w, t) => post(`/v1/agents/${agentOf(t)}/transfer-ownership`, { user_id: await idOf(t, (s) => w.member(s, 'admin')) }),
+    },
+
+    'POST /v1/agents/:agent_id/credentials': {
+      serves: USER_TYPES,
+      success: 201,
+      worldPerCaller: true,
+      request: async (_w, t) => {
+        const jwk = await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).publicKey);
+        return post(`/v1/agents/${agentOf(t)}/credentials`, { alg: 'EdDSA', public_key: jwk });
+      },
+    },
+    'GET /v1/agents/:agent_id/credentials': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/credentials`)) },
+    'POST /v1/agents/:agent_id/credentials/:credential_id/revoke': {
+      serves: USER_TYPES,
+      success: 200,
+      worldPerCaller: true,
+      request: (w, t) =>
+        Promise.resolve(
+          post(`/v1/agents/${agentOf(t)}/credentials/${isMissing(t) ? randomUUID() : t.side === w.a ? w.credentialIdA : w.credentialIdB}/revoke`),
+        ),
+    },
+
+    'POST /v1/agents/:agent_id/devices': {
+      serves: USERS_AND_DEVICES,
+      success: 201,
+      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/devices`, { name: 'satellite', scopes: [MANAGED_DEVICE_SCOPE] })),
+    },
+    'GET /v1/agents/:agent_id/devices': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/devices`)) },
+    'GET /v1/devices/:device_id': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => get(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}`),
+    },
+    'POST /v1/devices/:device_id/revoke': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/revoke`),
+    },
+    'POST /v1/devices/:device_id/rotate-token': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/rotate-token`),
+    },
+    'POST /v1/devices/heartbeat': {
+      serves: ['device'],
+      success: 200,
+      request: (_w, t) => Promise.resolve(post('/v1/devices/heartbeat', { space_id: spaceOf(t), status: 'online' })),
+    },
+
+    'POST /v1/agents/:agent_id/spaces': {
+      serves: USERS_AND_DEVICES,
+      success: 201,
+      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/spaces`, { name: `room ${randomUUID()}` })),
+    },
+    'GET /v1/agents/:agent_id/spaces': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/spaces`)) },
+    'GET /v1/spaces/:space_id': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}`)) },
+    'PATCH /v1/spaces/:space_id': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(patch(`/v1/spaces/${spaceOf(t)}`, { privacy_mode: true })) },
+
+    'POST /v1/agents/:agent_id/people': {
+      serves: USERS_AND_DEVICES,
+      success: 201,
+      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/people`, { display_name: 'Grace' })),
+    },
+    'GET /v1/agents/:agent_id/people': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/people`)) },
+    'POST /v1/people/:person_id/consents': {
+      serves: USERS_AND_DEVICES,
+      success: 201,
+      request: async (w, t) => post(`/v1/people/${await idOf(t, (s) => w.person(s))}/consents`, { consent_type: 'face' }),
+    },
+    'GET /v1/people/:person_id/consents': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => get(`/v1/people/${await idOf(t, async (s) => w.person(s))}/consents`),
+    },
+    'POST /v1/consents/:consent_id/revoke': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => post(`/v1/consents/${await idOf(t, (s) => w.consent(s))}/revoke`, { reason: 'asked to' }),
+    },
+
+    'POST /v1/events': {
+      serves: USERS_AND_DEVICES,
+      success: 202,
+      request: (_w, t) => Promise.resolve(post('/v1/events', { space_id: spaceOf(t), type: 'transcript', payload: { text: 'hi' } })),
+    },
+    'GET /v1/memories': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/memories?agent_id=${agentOf(t)}`)) },
+    'GET /v1/actions': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/actions?agent_id=${agentOf(t)}`)) },
+    'GET /v1/actions/:id': { serves: USERS_AND_DEVICES, success: 200, request: async (w, t) => get(`/v1/actions/${await idOf(t, (s) => w.action(s))}`) },
+    'POST /v1/actions/:id/approve': { serves: USER_TYPES, success: 200, request: async (w, t) => post(`/v1/actions/${await idOf(t, (s) => w.action(s))}/approve`) },
+    'POST /v1/actions/:id/reject': {
+      serves: USER_TYPES,
+      success: 200,
+      request: async (w, t) => post(`/v1/actions/${await idOf(t, (s) => w.action(s))}/reject`, { reason: 'not now' }),
+    },
+    'GET /v1/audit/verify': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/audit/verify?agent_id=${agentOf(t)}`)) },
+  };
+
+  /** What a caller should get from a route on agent A, from the route's declaration and the policy above. */
+  function expectedOwn(route: RouteEntry, spec: RouteSpec, caller: Caller): number {
+    if (route.access.kind === 'public') return route.path.startsWith('/v1/local/') ? 401 : spec.success;
+    if (!caller.type) return 401;
+    if (route.access.kind === 'authenticated') {
+      if (!spec.expectOwn) throw new Error(`${route.key} is open to any principal; say what each one gets (expectOwn)`);
+      return spec.expectOwn(caller);
+    }
+    if (route.access.kind !== 'scope') throw new Error(`${route.key} declares no scope`);
+    if (!hasScope(caller.scopesOnA, route.access.scope)) return 403;
+    if (!spec.serves.includes(caller.type)) return 403;
+    return spec.success;
+  }
+
+  const scopeOf = (route: RouteEntry): Scope | null => (route.access.kind === 'scope' ? route.access.scope : null);
+
+  let table: RouteEntry[];
+  beforeAll(() => {
+    table = routeTable(app);
+  });
+
+  it('describes every route the hub serves, and only those', () => {
+    expect(Object.keys(ROUTES).sort()).toEqual(table.map((r) => r.key).sort());
+  });
+
+  it('finds every route declaring exactly one of @Public, @Authenticated or @RequireScope', () => {
+    const undeclared = table.filter((r) => r.declarations !== 1).map((r) => `${r.key} (${r.controller}.${r.handler}): ${r.declarations} declarations`);
+    expect(undeclared).toEqual([]);
+  });
+
+  it('answers every route × caller as the policy says, with no unauthorized success and nothing of another agent', async () => {
+    const failures: string[] = [];
+    const seen = { cases: 0, allowed: 0, denied: 0 };
+    let shared: World | null = null;
+
+    for (const route of table) {
+      const spec = ROUTES[route.key];
+      if (!spec) continue; // reported by the test above
+      const routeWorld = spec.worldPerCaller ? null : await new World().build();
+      for (const kind of CALLERS) {
+        const world = routeWorld ?? (await new World().build());
+        shared = world;
+        const caller = world.callers(scopeOf(route)).find((c) => c.kind === kind)!;
+        const label = `${route.key} as ${kind}`;
+
+        // Against B's resource and a missing id first (a successful call on A might end the caller's membership).
+        if (caller.type && spec.targeted !== false) {
+          const foreignRequest = await spec.request(world, { side: world.b }, caller);
+          const foreign = await send(foreignRequest, await caller.token());
+          const missing = await send(await spec.request(world, { missing: true }, caller), await caller.token());
+          seen.cases += 2;
+          if (foreign.status < 400) failures.push(`${label} on agent B's resource: ${foreign.status} ${foreign.text.slice(0, 200)}`);
+          if (foreign.status !== missing.status || foreign.json?.error?.code !== missing.json?.error?.code) {
+            failures.push(`${label}: B's resource answered ${foreign.status} ${foreign.json?.error?.code}, a missing id ${missing.status} ${missing.json?.error?.code}`);
+          }
+          const leaked = leakedIds(world, foreignRequest, foreign.text);
+          if (leaked.length > 0) failures.push(`${label} on B's resource leaked ${leaked.join(', ')}`);
+        }
+
+        const request = await spec.request(world, { side: world.a }, caller);
+        const response = await send(request, await caller.token());
+        seen.cases += 1;
+        const expected = expectedOwn(route, spec, caller);
+        if (response.status < 400) seen.allowed += 1;
+        else seen.denied += 1;
+        if (response.status !== expected) failures.push(`${label}: expected ${expected}, got ${response.status} ${response.text.slice(0, 200)}`);
+        if (response.status >= 400 && typeof response.json?.error?.code !== 'string') failures.push(`${label}: an error without a code: ${response.text.slice(0, 200)}`);
+        const leaked = leakedIds(world, request, response.text);
+        if (leaked.length > 0) failures.push(`${label} leaked ${leaked.join(', ')} of agent B`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(shared).not.toBeNull();
+    // The matrix must exercise both outcomes broadly, or it proves nothing.
+    expect(seen.allowed).toBeGreaterThan(100);
+    expect(seen.denied).toBeGreaterThan(300);
+  }, 600_000);
+
+  /** Ids of agent B in a response that the request itself did not name. */
+  function leakedIds(world: World, request: Request, responseText: string): string[] {
+    const asked = `${request.url} ${JSON.stringify(request.body ?? null)}`;
+    return [...world.foreignIds].filter((id) => responseText.includes(id) && !asked.includes(id));
+  }
+});
