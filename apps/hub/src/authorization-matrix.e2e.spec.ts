@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
-import type { Kysely } from 'kysely';
+import type { KeyLike } from 'jose';
 import { hasScope, scopesOfRole, SCOPES, type PrincipalType, type Scope } from '@marvain/contracts';
-import { asJson, asUuid, KYSELY, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { AGENT_ASSERTION_AUDIENCE, BootstrapService, LocalUsersService, LocalUserTokens } from '@marvain/identity';
-import { HubConfig } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
-import { createHubApp } from './setup';
+import { asJson, asUuid } from '@marvain/db';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
 import { routeTable, type RouteEntry } from './testing/route-table';
+import { newAgentKey, openHubTestServer, signAgentAssertion, type HttpReply, type HubTestServer } from './testing/hub-test-server';
 
 /*
  * The authorization matrix: every route of the route table × every kind of caller. Each caller
@@ -80,24 +75,9 @@ const ALL_SCOPES: readonly Scope[] = SCOPES;
 const MANAGED_DEVICE_SCOPE: Scope = 'devices:manage';
 
 describe(`authorization matrix (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-  let base: string;
-  let kysely: Kysely<Database>;
-  let config: HubConfig;
+  let hub: HubTestServer;
 
-  const send = async (request: Request, token: string | null): Promise<{ status: number; text: string; json: any }> => {
-    const headers: Record<string, string> = { ...(request.headers ?? {}) };
-    if (token !== null) headers['authorization'] = `Bearer ${token}`;
-    if (request.body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(`${base}${request.url}`, {
-      method: request.method,
-      headers,
-      ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, text, json: text ? (JSON.parse(text) as unknown) : null };
-  };
+  const send = (request: Request, token: string | null): Promise<HttpReply> => hub.call(request.method, request.url, token, request.body, request.headers);
 
   /** A setup call that must succeed; returns its JSON. */
   const must = async (request: Request, token: string, status = 201): Promise<any> => {
@@ -107,17 +87,9 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    config = testHubConfig();
-    app = await createHubApp(config, { databaseHandle: db, localControlSecret: randomUUID() });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    kysely = app.get<Kysely<Database>>(KYSELY);
+    hub = await openHubTestServer({ localControlSecret: randomUUID() });
   });
-  afterAll(async () => {
-    await app.close();
-    await db.close();
-  });
+  afterAll(() => hub.close());
 
   // -------------------------------------------------------------------------------------------
   // The world: agent A with one member of each role, devices and its own key; agent B, a stranger.
@@ -140,7 +112,7 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       this.b = await this.side('B');
       for (const id of [this.b.agentId, this.b.spaceId, this.b.ownerUserId]) this.foreignIds.add(id);
 
-      const users = app.get(LocalUsersService);
+      const users = hub.app.get(LocalUsersService);
       const user = async (role: string | null): Promise<{ userId: string; token: string }> => {
         const created = await users.create(`${role ?? 'outsider'}-${randomUUID()}@example.test`, null);
         if (role) await must({ method: 'POST', url: `/v1/agents/${this.a.agentId}/members`, body: { user_id: created.user_id, role } }, this.a.ownerToken);
@@ -155,12 +127,12 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       await must({ method: 'POST', url: `/v1/devices/${rotated.id}/rotate-token` }, this.a.ownerToken, 200);
       this.rotatedOutToken = rotated.token;
 
-      const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-      this.assertionKey = privateKey;
-      const jwk = await exportJWK(publicKey);
+      const key = await newAgentKey();
+      this.assertionKey = key.privateKey;
+      const jwk = key.publicJwk;
       this.credentialIdA = (await must({ method: 'POST', url: `/v1/agents/${this.a.agentId}/credentials`, body: { alg: 'EdDSA', public_key: jwk } }, this.a.ownerToken))
         .credential_id as string;
-      const foreignKey = await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).publicKey);
+      const foreignKey = (await newAgentKey()).publicJwk;
       this.credentialIdB = (await must({ method: 'POST', url: `/v1/agents/${this.b.agentId}/credentials`, body: { alg: 'EdDSA', public_key: foreignKey } }, this.b.ownerToken))
         .credential_id as string;
       this.foreignIds.add(this.credentialIdB);
@@ -168,9 +140,9 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       await must({ method: 'GET', url: '/v1/me' }, this.replayedAssertion, 200);
 
       // The owner's own identity, signed by the hub's key, but an hour ago with a one-minute life.
-      const owner = await kysely.selectFrom('users').select(['subject', 'email']).where('user_id', '=', asUuid(this.a.ownerUserId)).executeTakeFirstOrThrow();
+      const owner = await hub.kysely.selectFrom('users').select(['subject', 'email']).where('user_id', '=', asUuid(this.a.ownerUserId)).executeTakeFirstOrThrow();
       const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
-      this.expiredToken = await new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), 60, anHourAgo).issue({
+      this.expiredToken = await new LocalUserTokens(LocalUserTokens.keyFileIn(hub.config.dataDir), 60, anHourAgo).issue({
         subject: owner.subject,
         email: owner.email,
         displayName: null,
@@ -179,22 +151,13 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     }
 
     private async side(name: string): Promise<Side> {
-      const home = await app.get(BootstrapService).bootstrap({ agentName: `agent ${name}`, spaceName: `home ${name}` });
+      const home = await hub.bootstrap(`agent ${name}`, `home ${name}`);
       return { agentId: home.agent_id, spaceId: home.space_id, ownerUserId: home.user_id, ownerToken: home.user_token };
     }
 
     /** A fresh signed assertion of agent A (each one is accepted once). */
     assertion(): Promise<string> {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({})
-        .setProtectedHeader({ alg: 'EdDSA' })
-        .setIssuer(this.a.agentId)
-        .setSubject(this.a.agentId)
-        .setAudience(AGENT_ASSERTION_AUDIENCE)
-        .setIssuedAt(now)
-        .setExpirationTime(now + 120)
-        .setJti(randomUUID())
-        .sign(this.assertionKey);
+      return signAgentAssertion(this.a.agentId, { privateKey: this.assertionKey });
     }
 
     track<T extends string>(side: Side, id: T): T {
@@ -219,14 +182,14 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     }
 
     async member(side: Side, role: 'guest' | 'member' | 'admin'): Promise<string> {
-      const created = await app.get(LocalUsersService).create(`${role}-${randomUUID()}@example.test`, null);
+      const created = await hub.app.get(LocalUsersService).create(`${role}-${randomUUID()}@example.test`, null);
       await must({ method: 'POST', url: `/v1/agents/${side.agentId}/members`, body: { user_id: created.user_id, role } }, side.ownerToken);
       return this.track(side, created.user_id);
     }
 
     async action(side: Side): Promise<string> {
       const actionId = this.track(side, randomUUID());
-      await kysely
+      await hub.kysely
         .insertInto('actions')
         .values({
           action_id: asUuid(actionId),
@@ -341,7 +304,7 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       serves: USER_TYPES,
       success: 201,
       request: async (_w, t) => {
-        const user = await app.get(LocalUsersService).create(`new-${randomUUID()}@example.test`, null);
+        const user = await hub.app.get(LocalUsersService).create(`new-${randomUUID()}@example.test`, null);
         return post(`/v1/agents/${agentOf(t)}/members`, { user_id: user.user_id, role: 'member' });
       },
     },
@@ -374,8 +337,7 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 201,
       worldPerCaller: true,
       request: async (_w, t) => {
-        const jwk = await exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).publicKey);
-        return post(`/v1/agents/${agentOf(t)}/credentials`, { alg: 'EdDSA', public_key: jwk });
+        return post(`/v1/agents/${agentOf(t)}/credentials`, { alg: 'EdDSA', public_key: (await newAgentKey()).publicJwk });
       },
     },
     'GET /v1/agents/:agent_id/credentials': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/credentials`)) },
@@ -482,7 +444,7 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
 
   let table: RouteEntry[];
   beforeAll(() => {
-    table = routeTable(app);
+    table = routeTable(hub.app);
   });
 
   it('describes every route the hub serves, and only those', () => {
