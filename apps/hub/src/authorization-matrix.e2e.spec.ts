@@ -4,6 +4,8 @@ import { hasScope, scopesOfRole, SCOPES, type PrincipalType, type Scope } from '
 import { asJson, asUuid } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
+import { LocalWebSocketServer } from '@marvain/realtime';
+import WebSocket from 'ws';
 import { routeTable, type RouteEntry } from './testing/route-table';
 import { newAgentKey, openHubTestServer, signAgentAssertion, type HttpReply, type HubTestServer } from './testing/hub-test-server';
 
@@ -87,7 +89,10 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
   };
 
   beforeAll(async () => {
-    hub = await openHubTestServer({ localControlSecret: randomUUID() });
+    hub = await openHubTestServer({
+      localControlSecret: randomUUID(),
+      beforeListen: (app) => app.get(LocalWebSocketServer).attach(app.getHttpServer()),
+    });
   });
   afterAll(() => hub.close());
 
@@ -503,6 +508,29 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     expect(seen.allowed).toBeGreaterThan(100);
     expect(seen.denied).toBeGreaterThan(300);
   }, 600_000);
+
+  it('accepts on the WebSocket exactly the callers the REST guard accepts (one resolver)', async () => {
+    const world = await new World().build();
+    const ws = new WebSocket(`${hub.base.replace('http', 'ws')}/v1/ws`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const hello = (token: string | null): Promise<any> =>
+      new Promise((resolve) => {
+        ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString('utf8'))));
+        ws.send(JSON.stringify({ type: 'hello', id: 'h', ...(token === null ? {} : { token }) }));
+      });
+    const answers: Record<string, string> = {};
+    const expected: Record<string, string> = {};
+    for (const caller of world.callers('events:write')) {
+      const reply = await hello(await caller.token());
+      answers[caller.kind] = reply.type === 'hello_ok' ? `hello_ok ${reply.principal.type}` : `error ${reply.error?.code}`;
+      expected[caller.kind] = caller.type ? `hello_ok ${caller.type}` : caller.kind === 'anonymous' ? 'error validation_failed' : 'error unauthenticated';
+    }
+    ws.close();
+    expect(answers).toEqual(expected);
+  });
 
   /** Ids of agent B in a response that the request itself did not name. */
   function leakedIds(world: World, request: Request, responseText: string): string[] {
