@@ -1,70 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { sql, type Kysely } from 'kysely';
-import { KYSELY, type Database } from '@marvain/db';
-import { AGENT_ASSERTION_AUDIENCE, AssertionJanitor, BootstrapService, type BootstrapResult } from '@marvain/identity';
-import { testHubConfig } from '@marvain/platform/testing';
-import { createHubApp } from './setup';
+import { exportJWK, generateKeyPair } from 'jose';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { sql } from 'kysely';
+import { AssertionJanitor, type BootstrapResult } from '@marvain/identity';
+import { newAgentKey, openHubTestServer, signAgentAssertion, type HubTestServer } from './testing/hub-test-server';
 
-interface AgentKey {
-  alg: 'EdDSA' | 'ES256';
-  privateKey: KeyLike;
-  publicJwk: JWK;
-}
-
-async function newKey(alg: 'EdDSA' | 'ES256'): Promise<AgentKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { crv: alg === 'EdDSA' ? 'Ed25519' : 'P-256', extractable: true });
-  return { alg, privateKey, publicJwk: await exportJWK(publicKey) };
-}
-
-/** An assertion as an agent would mint it; `overrides` bend one rule at a time. */
-async function assertion(
-  agentId: string,
-  key: AgentKey,
-  overrides: { lifetime?: number; issuedAgo?: number; audience?: string; jti?: string; subject?: string } = {},
-): Promise<string> {
-  const now = Math.floor(Date.now() / 1000) - (overrides.issuedAgo ?? 0);
-  return new SignJWT({})
-    .setProtectedHeader({ alg: key.alg })
-    .setIssuer(agentId)
-    .setSubject(overrides.subject ?? agentId)
-    .setAudience(overrides.audience ?? AGENT_ASSERTION_AUDIENCE)
-    .setIssuedAt(now)
-    .setExpirationTime(now + (overrides.lifetime ?? 120))
-    .setJti(overrides.jti ?? randomUUID())
-    .sign(key.privateKey);
-}
+// Opening the hub on a fresh database takes seconds on a busy machine.
+jest.setTimeout(120_000);
 
 describe(`agents as principals (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-  let base: string;
+  let hub: HubTestServer;
   let home: BootstrapResult;
 
-  const call = async (method: string, url: string, token: string | null, body?: unknown): Promise<{ status: number; json: any }> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : null };
-  };
+  const call = (...args: Parameters<HubTestServer['call']>) => hub.call(...args);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createHubApp(testHubConfig(), { databaseHandle: db });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    home = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+    hub = await openHubTestServer();
+    home = await hub.bootstrap();
   });
-  afterAll(async () => {
-    await app.close();
-    await db.close();
-  });
+  afterAll(() => hub.close());
 
   it('tells each kind of caller who it is', async () => {
     expect((await call('GET', '/v1/me', home.user_token)).json).toMatchObject({ type: 'user', id: home.user_id, agents: [{ agent_id: home.agent_id }] });
@@ -73,12 +27,12 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
   });
 
   it('accepts a fresh signed assertion once, as an agent that may only read its own record', async () => {
-    const key = await newKey('EdDSA');
+    const key = await newAgentKey('EdDSA');
     const registered = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
     expect(registered.status).toBe(201);
     expect(registered.json).toMatchObject({ agent_id: home.agent_id, alg: 'EdDSA', thumbprint: expect.any(String), revoked_at: null });
 
-    const token = await assertion(home.agent_id, key);
+    const token = await signAgentAssertion(home.agent_id, key);
     const me = await call('GET', '/v1/me', token);
     expect(me).toMatchObject({ status: 200, json: { type: 'agent', id: home.agent_id, agents: [{ agent_id: home.agent_id, scopes: ['agents:read'] }] } });
 
@@ -86,25 +40,25 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
     expect(replay).toMatchObject({ status: 401, json: { error: { code: 'unauthenticated', message: expect.stringMatching(/already used/) } } });
 
     // No delegation contract yet: nothing beyond its own record.
-    const ingest = await call('POST', '/v1/events', await assertion(home.agent_id, key), { space_id: home.space_id, type: 'note', payload: {} });
+    const ingest = await call('POST', '/v1/events', await signAgentAssertion(home.agent_id, key), { space_id: home.space_id, type: 'note', payload: {} });
     expect(ingest.status).toBe(403);
-    expect((await call('GET', `/v1/memories?agent_id=${home.agent_id}`, await assertion(home.agent_id, key))).status).toBe(403);
-    expect((await call('GET', `/v1/agents/${home.agent_id}`, await assertion(home.agent_id, key))).json).toMatchObject({ agent_id: home.agent_id, role: null });
-    expect((await call('GET', `/v1/agents/${home.agent_id}/credentials`, await assertion(home.agent_id, key))).status).toBe(403);
-    expect((await call('GET', `/v1/agents/${home.agent_id}/members`, await assertion(home.agent_id, key))).status).toBe(403);
+    expect((await call('GET', `/v1/memories?agent_id=${home.agent_id}`, await signAgentAssertion(home.agent_id, key))).status).toBe(403);
+    expect((await call('GET', `/v1/agents/${home.agent_id}`, await signAgentAssertion(home.agent_id, key))).json).toMatchObject({ agent_id: home.agent_id, role: null });
+    expect((await call('GET', `/v1/agents/${home.agent_id}/credentials`, await signAgentAssertion(home.agent_id, key))).status).toBe(403);
+    expect((await call('GET', `/v1/agents/${home.agent_id}/members`, await signAgentAssertion(home.agent_id, key))).status).toBe(403);
   });
 
   it('refuses assertions that live too long, have expired, name another audience, or are signed by another key', async () => {
-    const key = await newKey('EdDSA');
+    const key = await newAgentKey('EdDSA');
     await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
-    const stranger = await newKey('EdDSA');
+    const stranger = await newAgentKey('EdDSA');
     const cases: Array<[string, Promise<string>, RegExp]> = [
-      ['lifetime over 5 minutes', assertion(home.agent_id, key, { lifetime: 301 }), /at most 300 seconds/],
-      ['expired', assertion(home.agent_id, key, { issuedAgo: 200, lifetime: 100 }), /expired/],
-      ['wrong audience', assertion(home.agent_id, key, { audience: 'https://elsewhere.example' }), /audience/],
-      ['short jti', assertion(home.agent_id, key, { jti: 'abc' }), /jti/],
-      ['another key', assertion(home.agent_id, stranger), /signature/],
-      ['unknown agent', assertion(randomUUID(), key), /no active key/],
+      ['lifetime over 5 minutes', signAgentAssertion(home.agent_id, key, { lifetime: 301 }), /at most 300 seconds/],
+      ['expired', signAgentAssertion(home.agent_id, key, { issuedAgo: 200, lifetime: 100 }), /expired/],
+      ['wrong audience', signAgentAssertion(home.agent_id, key, { audience: 'https://elsewhere.example' }), /audience/],
+      ['short jti', signAgentAssertion(home.agent_id, key, { jti: 'abc' }), /jti/],
+      ['another key', signAgentAssertion(home.agent_id, stranger), /signature/],
+      ['unknown agent', signAgentAssertion(randomUUID(), key), /no active key/],
     ];
     for (const [what, token, message] of cases) {
       const response = await call('GET', '/v1/me', await token);
@@ -113,27 +67,27 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
   });
 
   it('replaces and revokes keys with immediate effect, each change audited', async () => {
-    const oldKey = await newKey('EdDSA');
+    const oldKey = await newAgentKey('EdDSA');
     await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: oldKey.publicJwk });
-    const newKeyP256 = await newKey('ES256');
+    const newKeyP256 = await newAgentKey('ES256');
     const replaced = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'ES256', public_key: newKeyP256.publicJwk });
     expect(replaced.status).toBe(201);
-    expect((await call('GET', '/v1/me', await assertion(home.agent_id, oldKey))).status).toBe(401);
-    expect((await call('GET', '/v1/me', await assertion(home.agent_id, newKeyP256))).status).toBe(200);
+    expect((await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, oldKey))).status).toBe(401);
+    expect((await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, newKeyP256))).status).toBe(200);
 
     const listed = await call('GET', `/v1/agents/${home.agent_id}/credentials`, home.user_token);
     expect(listed.json.credentials.filter((c: any) => c.revoked_at === null)).toHaveLength(1);
 
     const revoked = await call('POST', `/v1/agents/${home.agent_id}/credentials/${replaced.json.credential_id}/revoke`, home.user_token);
     expect(revoked).toMatchObject({ status: 200, json: { revoked_at: expect.any(String) } });
-    expect((await call('GET', '/v1/me', await assertion(home.agent_id, newKeyP256))).status).toBe(401);
+    expect((await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, newKeyP256))).status).toBe(401);
 
     const verify = await call('GET', `/v1/audit/verify?agent_id=${home.agent_id}`, home.user_token);
     expect(verify.json.ok).toBe(true);
   });
 
   it('refuses private keys, mismatched key types, devices and outsiders', async () => {
-    const key = await newKey('EdDSA');
+    const key = await newAgentKey('EdDSA');
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     const withPrivate = await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: await exportJWK(privateKey) });
     expect(withPrivate).toMatchObject({ status: 400, json: { error: { code: 'validation_failed', message: expect.stringMatching(/private part/) } } });
@@ -143,14 +97,14 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
     expect(badAlg.status).toBe(400);
     expect((await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.device_token, { alg: 'EdDSA', public_key: key.publicJwk })).status).toBe(403);
 
-    const other = await app.get(BootstrapService).bootstrap({ agentName: 'Other', spaceName: 'x' });
+    const other = await hub.bootstrap('Other', 'x');
     const outsider = await call('POST', `/v1/agents/${home.agent_id}/credentials`, other.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
     expect(outsider.status).toBe(404);
   });
 
   it('forgets used assertion ids only once they have expired', async () => {
-    const janitor = app.get(AssertionJanitor);
-    const kysely = app.get<Kysely<Database>>(KYSELY);
+    const janitor = hub.app.get(AssertionJanitor);
+    const kysely = hub.kysely;
     await sql`INSERT INTO agent_assertion_jtis (agent_id, jti, expires_at) VALUES
       (${home.agent_id}::uuid, 'expired-jti-1', now() - interval '1 minute'),
       (${home.agent_id}::uuid, 'live-jti-0001', now() + interval '1 minute')`.execute(kysely);

@@ -1,40 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { ROLE_SCOPES } from '@marvain/contracts';
-import { KYSELY, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { AGENT_ASSERTION_AUDIENCE, BootstrapService, type BootstrapResult } from '@marvain/identity';
-import { testHubConfig } from '@marvain/platform/testing';
-import { createHubApp } from './setup';
+import { testDatabaseKind } from '@marvain/db/testing';
+import type { BootstrapResult } from '@marvain/identity';
+import { newAgentKey, openHubTestServer, signAgentAssertion, type AgentKey, type HttpReply, type HubTestServer } from './testing/hub-test-server';
 
 jest.setTimeout(120_000);
 
-interface Reply {
-  status: number;
-  json: any;
-}
+type Reply = Pick<HttpReply, 'status' | 'json'>;
 
 describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-  let base: string;
-  let kysely: Kysely<Database>;
+  let hub: HubTestServer;
 
-  const call = async (method: string, url: string, token: string | null, body?: unknown): Promise<Reply> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : null };
+  /** Status and body only: some assertions compare whole replies. */
+  const call = async (...args: Parameters<HubTestServer['call']>): Promise<Reply> => {
+    const { status, json } = await hub.call(...args);
+    return { status, json };
   };
 
   /** A new user (with an agent of their own, as bootstrap makes one). */
-  const newUser = (name = 'Elsewhere'): Promise<BootstrapResult> => app.get(BootstrapService).bootstrap({ agentName: name, spaceName: 'home' });
+  const newUser = (name = 'Elsewhere'): Promise<BootstrapResult> => hub.bootstrap(name, 'home');
 
   async function addMember(owner: BootstrapResult, user: BootstrapResult, role: 'admin' | 'member' | 'guest'): Promise<void> {
     const added = await call('POST', `/v1/agents/${owner.agent_id}/members`, owner.user_token, { user_id: user.user_id, role });
@@ -43,47 +28,21 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
 
   async function activeOwners(agentId: string): Promise<string[]> {
     const result = await sql<{ user_id: string }>`
-      SELECT user_id FROM agent_memberships WHERE agent_id = ${agentId}::uuid AND role = 'owner' AND revoked_at IS NULL`.execute(kysely);
+      SELECT user_id FROM agent_memberships WHERE agent_id = ${agentId}::uuid AND role = 'owner' AND revoked_at IS NULL`.execute(hub.kysely);
     return result.rows.map((r) => r.user_id);
   }
 
-  async function auditActions(agentId: string): Promise<string[]> {
-    const result = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(kysely);
-    return result.rows.map((r) => (JSON.parse(r.body) as { action: string }).action);
-  }
-
-  async function agentAssertion(agentId: string, key: { privateKey: KeyLike }): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA' })
-      .setIssuer(agentId)
-      .setSubject(agentId)
-      .setAudience(AGENT_ASSERTION_AUDIENCE)
-      .setIssuedAt(now)
-      .setExpirationTime(now + 120)
-      .setJti(randomUUID())
-      .sign(key.privateKey);
-  }
-
-  async function registerAgentKey(owner: BootstrapResult): Promise<{ privateKey: KeyLike; publicJwk: JWK }> {
-    const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const publicJwk = await exportJWK(publicKey);
-    const registered = await call('POST', `/v1/agents/${owner.agent_id}/credentials`, owner.user_token, { alg: 'EdDSA', public_key: publicJwk });
+  async function registerAgentKey(owner: BootstrapResult): Promise<AgentKey> {
+    const key = await newAgentKey('EdDSA');
+    const registered = await call('POST', `/v1/agents/${owner.agent_id}/credentials`, owner.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
     expect(registered.status).toBe(201);
-    return { privateKey, publicJwk };
+    return key;
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createHubApp(testHubConfig(), { databaseHandle: db });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    kysely = app.get<Kysely<Database>>(KYSELY);
+    hub = await openHubTestServer();
   });
-  afterAll(async () => {
-    await app.close();
-    await db.close();
-  });
+  afterAll(() => hub.close());
 
   describe('agents', () => {
     it('a user creates an agent and becomes its owner; it is listed, readable and audited', async () => {
@@ -102,12 +61,12 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
       const whoami = await call('GET', '/v1/me', me.user_token);
       expect(whoami.json.agents).toContainEqual({ agent_id: agentId, scopes: [...ROLE_SCOPES.owner] });
 
-      expect(await auditActions(agentId)).toEqual(['agent.created', 'membership.granted']);
+      expect(await hub.auditActions(agentId)).toEqual(['agent.created', 'membership.granted']);
       expect((await call('GET', `/v1/audit/verify?agent_id=${agentId}`, me.user_token)).json).toMatchObject({ ok: true, entries: 2 });
 
       const renamed = await call('PATCH', `/v1/agents/${agentId}`, me.user_token, { name: 'Scout II' });
       expect(renamed).toMatchObject({ status: 200, json: { name: 'Scout II' } });
-      expect((await auditActions(agentId)).at(-1)).toBe('agent.updated');
+      expect((await hub.auditActions(agentId)).at(-1)).toBe('agent.updated');
     });
 
     it('devices and agent principals cannot create agents; an agent principal reads only its own record', async () => {
@@ -116,15 +75,15 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
       expect((await call('POST', '/v1/agents', null, { name: 'Anon' })).status).toBe(401);
 
       const key = await registerAgentKey(me);
-      expect((await call('POST', '/v1/agents', await agentAssertion(me.agent_id, key), { name: 'Spawn' })).status).toBe(403);
-      const own = await call('GET', `/v1/agents/${me.agent_id}`, await agentAssertion(me.agent_id, key));
+      expect((await call('POST', '/v1/agents', await signAgentAssertion(me.agent_id, key), { name: 'Spawn' })).status).toBe(403);
+      const own = await call('GET', `/v1/agents/${me.agent_id}`, await signAgentAssertion(me.agent_id, key));
       expect(own).toMatchObject({ status: 200, json: { agent_id: me.agent_id, role: null } });
-      const listed = await call('GET', '/v1/agents', await agentAssertion(me.agent_id, key));
+      const listed = await call('GET', '/v1/agents', await signAgentAssertion(me.agent_id, key));
       expect(listed.json.agents.map((a: any) => a.agent_id)).toEqual([me.agent_id]);
       const other = await newUser('Other');
-      expect((await call('GET', `/v1/agents/${other.agent_id}`, await agentAssertion(me.agent_id, key))).status).toBe(404);
-      expect((await call('GET', `/v1/agents/${me.agent_id}/members`, await agentAssertion(me.agent_id, key))).status).toBe(403);
-      expect((await call('PATCH', `/v1/agents/${me.agent_id}`, await agentAssertion(me.agent_id, key), { name: 'x' })).status).toBe(403);
+      expect((await call('GET', `/v1/agents/${other.agent_id}`, await signAgentAssertion(me.agent_id, key))).status).toBe(404);
+      expect((await call('GET', `/v1/agents/${me.agent_id}/members`, await signAgentAssertion(me.agent_id, key))).status).toBe(403);
+      expect((await call('PATCH', `/v1/agents/${me.agent_id}`, await signAgentAssertion(me.agent_id, key), { name: 'x' })).status).toBe(403);
     });
 
     it('disabling an agent cuts off its devices, its members and its own assertions at once', async () => {
@@ -140,11 +99,11 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
 
       const disabled = await call('POST', `/v1/agents/${me.agent_id}/disable`, me.user_token);
       expect(disabled).toMatchObject({ status: 200, json: { agent_id: me.agent_id, disabled: true } });
-      expect((await auditActions(me.agent_id)).at(-1)).toBe('agent.disabled');
+      expect((await hub.auditActions(me.agent_id)).at(-1)).toBe('agent.disabled');
 
       expect(await call('GET', '/v1/me', me.device_token)).toMatchObject({ status: 401, json: { error: { code: 'unauthenticated' } } });
       expect((await call('POST', '/v1/events', me.device_token, { space_id: me.space_id, type: 'note', payload: {} })).status).toBe(401);
-      expect((await call('GET', '/v1/me', await agentAssertion(me.agent_id, key))).status).toBe(401);
+      expect((await call('GET', '/v1/me', await signAgentAssertion(me.agent_id, key))).status).toBe(401);
       for (const user of [me, member]) {
         expect((await call('GET', `/v1/agents/${me.agent_id}`, user.user_token)).status).toBe(404);
         expect((await call('GET', `/v1/agents/${me.agent_id}/members`, user.user_token)).status).toBe(404);
@@ -199,7 +158,7 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
 
       const roster = await call('GET', `/v1/agents/${owner.agent_id}/members`, owner.user_token);
       expect(roster.json.members.map((m: any) => [m.user_id, m.role])).toEqual([[owner.user_id, 'owner']]);
-      expect((await auditActions(owner.agent_id)).filter((a) => a.startsWith('membership.'))).toEqual([
+      expect((await hub.auditActions(owner.agent_id)).filter((a) => a.startsWith('membership.'))).toEqual([
         'membership.granted',
         'membership.role_changed',
         'membership.granted',
@@ -228,7 +187,7 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
         json: { agent_id: owner.agent_id, owner: { user_id: heir.user_id, role: 'owner' }, previous_owner: { user_id: owner.user_id, role: 'admin' } },
       });
       expect(await activeOwners(owner.agent_id)).toEqual([heir.user_id]);
-      expect((await auditActions(owner.agent_id)).at(-1)).toBe('membership.ownership_transferred');
+      expect((await hub.auditActions(owner.agent_id)).at(-1)).toBe('membership.ownership_transferred');
       // Roles take effect on the next request.
       expect((await call('PATCH', `/v1/agents/${owner.agent_id}`, owner.user_token, { name: 'Mine still?' })).status).toBe(403);
       expect((await call('PATCH', `/v1/agents/${owner.agent_id}`, heir.user_token, { name: 'Heirloom II' })).status).toBe(200);
@@ -377,7 +336,8 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
     ];
     const results = [];
     for (const [method, url, body] of cases) {
-      const reply = await call(method, url, owner.user_token, body);
+      // A string here is a JSON string value, not raw text.
+      const reply = await call(method, url, owner.user_token, typeof body === 'string' ? JSON.stringify(body) : body);
       results.push({ method, url: url.slice(0, 80), body: body === undefined ? '' : JSON.stringify(body).slice(0, 80), status: reply.status, code: reply.json?.error?.code });
     }
     expect(results.filter((r) => r.status !== 400 || r.code !== 'validation_failed')).toEqual([]);

@@ -9,6 +9,9 @@ import WebSocket from 'ws';
 import { routeTable, type RouteEntry } from './testing/route-table';
 import { newAgentKey, openHubTestServer, signAgentAssertion, type HttpReply, type HubTestServer } from './testing/hub-test-server';
 
+// Opening the hub on a fresh database takes seconds on a busy machine.
+jest.setTimeout(120_000);
+
 /*
  * The authorization matrix: every route of the route table × every kind of caller. Each caller
  * works against agent A (where the role holders are members and the devices and the agent

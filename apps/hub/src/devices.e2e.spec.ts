@@ -1,65 +1,38 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { MembershipRole } from '@marvain/contracts';
-import { KYSELY, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { BootstrapService, USER_TOKEN_ISSUER, type BootstrapResult, type UserTokenIssuer } from '@marvain/identity';
-import { testHubConfig } from '@marvain/platform/testing';
-import { createHubApp } from './setup';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { USER_TOKEN_ISSUER, type BootstrapResult, type UserTokenIssuer } from '@marvain/identity';
+import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
 
 jest.setTimeout(60_000);
 
 const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 describe(`devices over HTTP (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-  let kysely: Kysely<Database>;
-  let base: string;
+  let hub: HubTestServer;
   let home: BootstrapResult;
   let other: BootstrapResult;
 
-  const call = async (method: string, url: string, token: string | null, body?: unknown): Promise<{ status: number; json: any; text: string }> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : null, text };
-  };
+  const call = (...args: Parameters<HubTestServer['call']>) => hub.call(...args);
 
   /** A user holding `role` on the agent, with a token the hub issued. */
   async function userWithRole(agentId: string, role: MembershipRole): Promise<string> {
     const subject = `local:${randomUUID()}`;
-    const user = await sql<{ user_id: string }>`INSERT INTO users (subject) VALUES (${subject}) RETURNING user_id`.execute(kysely);
-    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${agentId}::uuid, ${user.rows[0]!.user_id}::uuid, ${role})`.execute(kysely);
-    return app.get<UserTokenIssuer>(USER_TOKEN_ISSUER).issue({ subject, email: null, displayName: null });
+    const user = await sql<{ user_id: string }>`INSERT INTO users (subject) VALUES (${subject}) RETURNING user_id`.execute(hub.kysely);
+    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${agentId}::uuid, ${user.rows[0]!.user_id}::uuid, ${role})`.execute(hub.kysely);
+    return hub.app.get<UserTokenIssuer>(USER_TOKEN_ISSUER).issue({ subject, email: null, displayName: null });
   }
 
   const register = (agentId: string, token: string, body: Record<string, unknown> = { name: 'satellite' }) =>
     call('POST', `/v1/agents/${agentId}/devices`, token, body);
 
-  const auditActions = async (agentId: string): Promise<string[]> => {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(kysely);
-    return rows.rows.map((r) => (JSON.parse(r.body) as { action: string }).action);
-  };
-
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createHubApp(testHubConfig(), { databaseHandle: db });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    kysely = app.get<Kysely<Database>>(KYSELY);
-    home = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
-    other = await app.get(BootstrapService).bootstrap({ agentName: 'Elsewhere', spaceName: 'away' });
+    hub = await openHubTestServer();
+    home = await hub.bootstrap();
+    other = await hub.bootstrap('Elsewhere', 'away');
   });
-  afterAll(async () => {
-    await app.close();
-    await db.close();
-  });
+  afterAll(() => hub.close());
 
   it('registers a device and shows its token exactly once; only the hash is stored, nothing lists it', async () => {
     const created = await register(home.agent_id, home.user_token, {
@@ -96,10 +69,10 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
 
     // The database holds the SHA-256 of the token and nothing else of it.
     const row = await sql<{ token_hash: string; whole: string }>`
-      SELECT token_hash, row_to_json(d)::text AS whole FROM devices d WHERE device_id = ${device.device_id}::uuid`.execute(kysely);
+      SELECT token_hash, row_to_json(d)::text AS whole FROM devices d WHERE device_id = ${device.device_id}::uuid`.execute(hub.kysely);
     expect(row.rows[0]!.token_hash).toBe(sha256(token));
     expect(row.rows[0]!.whole).not.toContain(token);
-    const audit = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${home.agent_id}::uuid`.execute(kysely);
+    const audit = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${home.agent_id}::uuid`.execute(hub.kysely);
     for (const entry of audit.rows) {
       expect(entry.body).not.toContain(token);
       expect(entry.body).not.toContain(sha256(token));
@@ -116,7 +89,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
       expect(response.text).not.toContain(sha256(token));
       expect(response.text).not.toContain('token');
     }
-    expect((await auditActions(home.agent_id)).filter((a) => a === 'device.registered').length).toBeGreaterThanOrEqual(2);
+    expect((await hub.auditActions(home.agent_id)).filter((a) => a === 'device.registered').length).toBeGreaterThanOrEqual(2);
   });
 
   it('grants the default satellite scopes when none are named', async () => {
@@ -138,7 +111,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
 
     const again = await call('POST', `/v1/devices/${device.device_id}/revoke`, home.user_token);
     expect(again).toMatchObject({ status: 200, json: { revoked_at: revoked.json.revoked_at } });
-    const actions = await auditActions(home.agent_id);
+    const actions = await hub.auditActions(home.agent_id);
     expect(actions.filter((a) => a === 'device.revoked')).toHaveLength(1);
 
     // A revoked device cannot be brought back by rotating its token.
@@ -160,10 +133,10 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
     expect((await call('POST', '/v1/devices/heartbeat', oldToken, {})).status).toBe(401);
     expect((await call('GET', '/v1/me', newToken)).json).toMatchObject({ type: 'device', id: device.device_id });
 
-    const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM devices WHERE device_id = ${device.device_id}::uuid`.execute(kysely);
+    const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM devices WHERE device_id = ${device.device_id}::uuid`.execute(hub.kysely);
     expect(stored.rows[0]!.token_hash).toBe(sha256(newToken));
     expect((await call('GET', `/v1/agents/${home.agent_id}/devices`, home.user_token)).text).not.toContain(newToken);
-    expect(await auditActions(home.agent_id)).toContain('device.token_rotated');
+    expect(await hub.auditActions(home.agent_id)).toContain('device.token_rotated');
   });
 
   it('refuses scope escalation: nobody grants, or obtains by rotation, scopes they do not hold', async () => {
@@ -232,7 +205,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
 
   it('heartbeats stamp the device and upsert its presence in a space of its agent; they are not audited', async () => {
     const { device, token } = (await register(home.agent_id, home.user_token, { name: 'hall' })).json as { device: { device_id: string }; token: string };
-    const auditBefore = (await auditActions(home.agent_id)).length;
+    const auditBefore = (await hub.auditActions(home.agent_id)).length;
 
     const first = await call('POST', '/v1/devices/heartbeat', token, { space_id: home.space_id });
     expect(first).toEqual({ status: 200, json: { device_id: device.device_id, last_heartbeat_at: expect.any(String) }, text: expect.any(String) });
@@ -240,7 +213,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
       (
         await sql<{ agent_id: string; status: string; last_seen: Date }>`
         SELECT agent_id, status, last_seen FROM presence
-        WHERE space_id = ${home.space_id}::uuid AND subject_type = 'device' AND subject_id = ${device.device_id}::uuid`.execute(kysely)
+        WHERE space_id = ${home.space_id}::uuid AND subject_type = 'device' AND subject_id = ${device.device_id}::uuid`.execute(hub.kysely)
       ).rows;
     expect(await presence()).toEqual([{ agent_id: home.agent_id, status: 'online', last_seen: new Date(first.json.last_heartbeat_at) }]);
 
@@ -256,7 +229,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
     expect((await call('GET', `/v1/devices/${device.device_id}`, home.user_token)).json.last_heartbeat_at).toBe(bare.json.last_heartbeat_at);
     expect(await presence()).toHaveLength(1);
 
-    expect((await auditActions(home.agent_id)).length).toBe(auditBefore);
+    expect((await hub.auditActions(home.agent_id)).length).toBe(auditBefore);
   });
 
   it("refuses heartbeats for another agent's space (404 like a missing one), from users, and from devices without presence:write", async () => {
@@ -265,7 +238,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
       const response = await call('POST', '/v1/devices/heartbeat', token, { space_id: spaceId });
       expect(response).toMatchObject({ status: 404, json: { error: { code: 'not_found', message: `space ${spaceId} was not found` } } });
     }
-    const foreignPresence = await sql<{ n: string }>`SELECT count(*)::text AS n FROM presence WHERE space_id = ${other.space_id}::uuid`.execute(kysely);
+    const foreignPresence = await sql<{ n: string }>`SELECT count(*)::text AS n FROM presence WHERE space_id = ${other.space_id}::uuid`.execute(hub.kysely);
     expect(foreignPresence.rows[0]!.n).toBe('0');
 
     expect((await call('POST', '/v1/devices/heartbeat', home.user_token, { space_id: home.space_id })).status).toBe(403);
@@ -349,7 +322,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
   it("keeps the agent's audit chain verifiable after all of the above", async () => {
     const verify = await call('GET', `/v1/audit/verify?agent_id=${home.agent_id}`, home.user_token);
     expect(verify).toMatchObject({ status: 200, json: { ok: true } });
-    const actions = await auditActions(home.agent_id);
+    const actions = await hub.auditActions(home.agent_id);
     expect(actions).toEqual(expect.arrayContaining(['device.registered', 'device.revoked', 'device.token_rotated']));
     expect(actions.some((a) => a.includes('heartbeat'))).toBe(false);
     expect((await call('GET', `/v1/audit/verify?agent_id=${other.agent_id}`, other.user_token)).json.ok).toBe(true);

@@ -1,23 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { sql, type Kysely } from 'kysely';
-import { KYSELY, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { BootstrapService, type BootstrapResult } from '@marvain/identity';
-import { testHubConfig } from '@marvain/platform/testing';
-import { createHubApp } from './setup';
+import { sql } from 'kysely';
+import { testDatabaseKind } from '@marvain/db/testing';
+import type { BootstrapResult } from '@marvain/identity';
+import { openHubTestServer, type HttpReply, type HubTestServer } from './testing/hub-test-server';
 
-interface Reply {
-  status: number;
-  json: any;
-}
+// Opening the hub on a fresh database takes seconds on a busy machine.
+jest.setTimeout(120_000);
+
+type Reply = Pick<HttpReply, 'status' | 'json'>;
 
 describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-  let kysely: Kysely<Database>;
-  let base: string;
+  let hub: HubTestServer;
   /** Owner of the agent under test. */
   let home: BootstrapResult;
   /** Owner of another agent, and no member of home's. */
@@ -25,46 +18,31 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
   /** A plain `member` of home's agent (reads, but may not manage). */
   let member: BootstrapResult;
 
-  const call = async (method: string, url: string, token: string | null, body?: unknown, raw?: string): Promise<Reply> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : null };
+  /** Status and body only: many assertions compare whole replies. */
+  const call = async (...args: Parameters<HubTestServer['call']>): Promise<Reply> => {
+    const { status, json } = await hub.call(...args);
+    return { status, json };
   };
 
   async function audited(agentId: string, action: string): Promise<Array<{ subject?: { id: string }; details?: Record<string, unknown> }>> {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(kysely);
+    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(hub.kysely);
     return rows.rows.map((r) => JSON.parse(r.body)).filter((e) => e.action === action);
   }
 
   async function countRows(spaceId: string): Promise<{ events: number; queued: number }> {
-    const events = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE space_id = ${spaceId}::uuid`.execute(kysely);
-    const queued = await sql<{ n: string }>`SELECT count(*)::text AS n FROM queue_messages`.execute(kysely);
+    const events = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE space_id = ${spaceId}::uuid`.execute(hub.kysely);
+    const queued = await sql<{ n: string }>`SELECT count(*)::text AS n FROM queue_messages`.execute(hub.kysely);
     return { events: Number(events.rows[0]!.n), queued: Number(queued.rows[0]!.n) };
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await createHubApp(testHubConfig(), { databaseHandle: db });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    kysely = app.get<Kysely<Database>>(KYSELY);
-    const bootstrap = app.get(BootstrapService);
-    home = await bootstrap.bootstrap({ agentName: 'Forge', spaceName: 'home' });
-    other = await bootstrap.bootstrap({ agentName: 'Other', spaceName: 'home' });
-    member = await bootstrap.bootstrap({ agentName: 'Third', spaceName: 'home' });
-    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${home.agent_id}::uuid, ${member.user_id}::uuid, 'member')`.execute(kysely);
+    hub = await openHubTestServer();
+    home = await hub.bootstrap();
+    other = await hub.bootstrap('Other', 'home');
+    member = await hub.bootstrap('Third', 'home');
+    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${home.agent_id}::uuid, ${member.user_id}::uuid, 'member')`.execute(hub.kysely);
   });
-  afterAll(async () => {
-    await app.close();
-    await db.close();
-  });
+  afterAll(() => hub.close());
 
   it('creates, lists, reads and renames spaces; a duplicate name answers 409 space_name_taken', async () => {
     const created = await call('POST', `/v1/agents/${home.agent_id}/spaces`, home.user_token, { name: '  kitchen ' });
@@ -116,7 +94,7 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     }
     expect(await call('POST', '/v1/events', home.device_token, event(9))).toEqual({ status: 202, json: { event_id: null, stored: false, duplicate: false } });
     expect(await countRows(space.space_id)).toEqual(before);
-    const leaked = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE payload->>'text' LIKE 'private words%'`.execute(kysely);
+    const leaked = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE payload->>'text' LIKE 'private words%'`.execute(hub.kysely);
     expect(leaked.rows[0]!.n).toBe('0');
 
     const off = await call('PATCH', `/v1/spaces/${space.space_id}`, home.user_token, { privacy_mode: false });
@@ -124,7 +102,7 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     const stored = await call('POST', '/v1/events', home.device_token, event(10, 'after-privacy'));
     expect(stored).toEqual({ status: 202, json: { event_id: expect.any(String), stored: true, duplicate: false } });
     expect(await countRows(space.space_id)).toEqual({ events: before.events + 1, queued: before.queued + 1 });
-    const queued = await sql<{ n: string }>`SELECT count(*)::text AS n FROM queue_messages WHERE body->>'event_id' = ${stored.json.event_id as string}`.execute(kysely);
+    const queued = await sql<{ n: string }>`SELECT count(*)::text AS n FROM queue_messages WHERE body->>'event_id' = ${stored.json.event_id as string}`.execute(hub.kysely);
     expect(queued.rows[0]!.n).toBe('1');
 
     const changes = await audited(home.agent_id, 'space.privacy_mode_changed');
@@ -156,7 +134,7 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     expect(again).toEqual(revoked);
 
     // Time passes for the face grant.
-    await sql`UPDATE consent_grants SET expires_at = now() - interval '1 minute' WHERE consent_id = ${face.json.consent_id as string}::uuid`.execute(kysely);
+    await sql`UPDATE consent_grants SET expires_at = now() - interval '1 minute' WHERE consent_id = ${face.json.consent_id as string}::uuid`.execute(hub.kysely);
 
     const listed = await call('GET', personUrl, member.user_token);
     expect(listed.status).toBe(200);
@@ -298,7 +276,8 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
       ['POST', `/v1/consents/${consent.consent_id}/revoke`, { revoked_at: past }],
     ];
     for (const [method, url, body, raw] of cases) {
-      const response = await call(method, url, home.user_token, body, raw);
+      // `raw` is sent as it is; a string `body` is a JSON string value.
+      const response = await call(method, url, home.user_token, raw ?? (typeof body === 'string' ? JSON.stringify(body) : body));
       expect({ method, url, body, raw, status: response.status, code: response.json?.error?.code }).toEqual({ method, url, body, raw, status: 400, code: 'validation_failed' });
     }
 

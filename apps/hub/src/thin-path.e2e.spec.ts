@@ -1,14 +1,15 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import WebSocket from 'ws';
 import { loadMigrations } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { BootstrapService, type BootstrapResult } from '@marvain/identity';
+import { testDatabaseKind } from '@marvain/db/testing';
+import type { BootstrapResult } from '@marvain/identity';
 import { testHubConfig } from '@marvain/platform/testing';
 import { LocalWebSocketServer } from '@marvain/realtime';
-import { createHubApp } from './setup';
+import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
+
+// Opening the hub on a fresh database takes seconds on a busy machine.
+jest.setTimeout(120_000);
 
 /** Polls until `check` returns a value, for work the hub does asynchronously (planning, execution). */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
@@ -22,37 +23,22 @@ async function eventually<T>(check: () => Promise<T | undefined>, what: string, 
 }
 
 describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let app: NestFastifyApplication;
-  let base: string;
+  let hub: HubTestServer;
   let creds: BootstrapResult;
-  let auditDir: string;
 
-  const call = async (method: string, url: string, token: string | null, body?: unknown): Promise<{ status: number; json: any }> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : null };
-  };
+  const call = (...args: Parameters<HubTestServer['call']>) => hub.call(...args);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const config = testHubConfig({ workers: true, queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 } });
-    auditDir = config.auditDir;
-    app = await createHubApp(config, { databaseHandle: db });
-    app.get(LocalWebSocketServer).attach(app.getHttpServer());
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    creds = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+    hub = await openHubTestServer({
+      config: testHubConfig({ workers: true, queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 } }),
+      beforeListen: (app) => app.get(LocalWebSocketServer).attach(app.getHttpServer()),
+    });
+    creds = await hub.bootstrap();
   });
 
   afterAll(async () => {
-    await app.get(LocalWebSocketServer).close();
-    await app.close();
-    await db.close();
+    await hub.app.get(LocalWebSocketServer).close();
+    await hub.close();
   });
 
   it('reports health, runtime, database, schema version and vector availability without credentials', async () => {
@@ -118,7 +104,7 @@ describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
     expect(verify.json).toMatchObject({ ok: true });
     const actions = await Promise.all(
       Array.from({ length: verify.json.entries }, async (_, i) => {
-        const file = path.join(auditDir, 'chains', creds.agent_id, `${String(i + 1).padStart(12, '0')}.json`);
+        const file = path.join(hub.config.auditDir, 'chains', creds.agent_id, `${String(i + 1).padStart(12, '0')}.json`);
         return (JSON.parse(await readFile(file, 'utf8')) as { action: string }).action;
       }),
     );
@@ -169,7 +155,7 @@ describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
   });
 
   it('speaks hello and ping over the WebSocket on the same port', async () => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/ws`);
+    const ws = new WebSocket(`${hub.base.replace('http', 'ws')}/v1/ws`);
     const replies: any[] = [];
     await new Promise<void>((resolve, reject) => {
       ws.on('open', () => resolve());
@@ -192,7 +178,7 @@ describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
   });
 
   it('detects an altered audit entry and names the first bad sequence number', async () => {
-    const file = path.join(auditDir, 'chains', creds.agent_id, `${String(3).padStart(12, '0')}.json`);
+    const file = path.join(hub.config.auditDir, 'chains', creds.agent_id, `${String(3).padStart(12, '0')}.json`);
     const original = await readFile(file, 'utf8');
     await chmod(file, 0o644);
     await writeFile(file, original.replace('"event.ingested"', '"event.deleted"'));
