@@ -1,7 +1,9 @@
+import type { DynamicModule, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger } from '@marvain/platform';
+import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, toErrorResponse } from '@marvain/platform';
 import { HubModule, type HubModuleOptions } from './app.module';
 import { HUB_VERSION } from './health.controller';
 
@@ -32,21 +34,51 @@ function refuseDeepJson(adapter: FastifyAdapter): void {
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
+/** Makes the Nest application from the hub's root module, on the adapter and options createHubApp prepared. */
+export type HubApplicationFactory = (root: DynamicModule, adapter: FastifyAdapter, options: NestApplicationOptions) => Promise<NestFastifyApplication>;
+
+const fromNestFactory: HubApplicationFactory = (root, adapter, options) => NestFactory.create<NestFastifyApplication>(root, adapter, options);
+
+export interface HubAppOptions extends HubModuleOptions {
+  /**
+   * Replaces NestFactory.create, e.g. to compile the module through @nestjs/testing with a provider
+   * overridden (tools/bench/hub-no-auth.ts); everything else about the app stays as built here.
+   */
+  createApplication?: HubApplicationFactory;
+}
+
 /**
  * Builds the hub application. Every entry point (the local runtime, tests, the Lambda
  * handlers) calls this one function, so they serve the same routes with the same rules.
  */
-export async function createHubApp(config: HubConfig, options: HubModuleOptions = {}): Promise<NestFastifyApplication> {
+export async function createHubApp(config: HubConfig, options: HubAppOptions = {}): Promise<NestFastifyApplication> {
+  const { createApplication = fromNestFactory, ...moduleOptions } = options;
   const logger = createRootLogger(config.logLevel);
-  const adapter = new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, logger: false, trustProxy: config.runtime === 'aws' });
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    trustProxy: config.runtime === 'aws',
+    // Fastify's router refuses some paths before Nest sees them (a malformed %-escape, a path
+    // segment over its 100-character limit). Those get the hub's error shape too, and a message
+    // of our own: Fastify's quotes the whole path back.
+    frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
+      const { status, body } = toErrorResponse(error);
+      body.error.message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request path is not valid';
+      void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+    },
+  });
   refuseDeepJson(adapter);
-  const app = await NestFactory.create<NestFastifyApplication>(HubModule.forRoot(config, options), adapter, {
+  // The hub takes JSON only. Fastify's built-in text/plain parser would hand the validation pipe a
+  // string, so a wrong content type got a route-dependent 400; now every non-JSON body is a 415.
+  adapter.getInstance().removeContentTypeParser('text/plain');
+  const app = await createApplication(HubModule.forRoot(config, moduleOptions), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
     // The JSON parser is ours (refuseDeepJson); Nest must not register a second one.
     bodyParser: false,
   });
   app.useGlobalPipes(createValidationPipe());
+  app.useGlobalInterceptors(new RefuseUndeclaredInput());
 
   const document = SwaggerModule.createDocument(
     app,

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
 import { CurrentPrincipal, RequireScope } from '@marvain/platform';
 import { ActionIdParams, ActionList, ActionView, ListActionsQuery, RejectActionDto } from './actions.dto';
@@ -40,9 +40,10 @@ export class ActionsController {
   @HttpCode(200)
   @RequireScope('actions:approve')
   @ApiOperation({ summary: 'Reject a proposed action' })
+  @ApiBody({ type: RejectActionDto, required: false })
   @ApiOkResponse({ type: ActionView })
   @ApiConflictResponse({ description: '`action_invalid_transition` when the action is not proposed' })
-  async reject(@CurrentPrincipal() principal: Principal, @Param() params: ActionIdParams, @Body() body: RejectActionDto | undefined): Promise<ActionView> {
-    return this.actions.reject(principal, params.id, body?.reason);
+  async reject(@CurrentPrincipal() principal: Principal, @Param() params: ActionIdParams, @Body() body: RejectActionDto): Promise<ActionView> {
+    return this.actions.reject(principal, params.id, body.reason);
   }
 }

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { ACTION_STATUSES, type ActionStatus } from '@marvain/contracts';
+import { OptionalButNotNull } from '@marvain/platform';
 import type { ActionRow } from '@marvain/db';
 
 export class ListActionsQuery {
@@ -25,7 +26,7 @@ export class ListActionsQuery {
 
 export class RejectActionDto {
   @ApiPropertyOptional({ maxLength: 500 })
-  @IsOptional()
+  @OptionalButNotNull()
   @IsString()
   @Length(1, 500)
   reason?: string;

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsObject, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { IsObject, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { OptionalButNotNull } from '@marvain/platform';
 
 export class IngestEventDto {
   @ApiProperty({ format: 'uuid' })
@@ -7,7 +8,7 @@ export class IngestEventDto {
   space_id!: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: "Must match the space's agent when given" })
-  @IsOptional()
+  @OptionalButNotNull()
   @IsUUID()
   agent_id?: string;
 
@@ -22,7 +23,7 @@ export class IngestEventDto {
   payload!: Record<string, unknown>;
 
   @ApiPropertyOptional({ description: "The client's id for this event; repeating it returns the first event instead of storing a second" })
-  @IsOptional()
+  @OptionalButNotNull()
   @IsString()
   @Length(1, 200)
   client_event_id?: string;

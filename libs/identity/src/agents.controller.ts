@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { IsIn, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { AGENT_KINDS, MEMBERSHIP_ROLES, type AgentKind, type Principal } from '@marvain/contracts';
-import { Authenticated, CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { Authenticated, CurrentPrincipal, OptionalButNotNull, RequireScope } from '@marvain/platform';
 import { AgentsService, type AgentView } from './agents.service';
 
 const NOT_BLANK = /\S/;
@@ -19,14 +19,14 @@ export class CreateAgentDto {
   name!: string;
 
   @ApiPropertyOptional({ enum: AGENT_KINDS, default: 'self' })
-  @IsOptional()
+  @OptionalButNotNull()
   @IsIn(AGENT_KINDS)
   kind?: AgentKind;
 }
 
 export class UpdateAgentDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 200 })
-  @IsOptional()
+  @OptionalButNotNull()
   @IsString()
   @Length(1, 200)
   @Matches(NOT_BLANK, { message: 'name must not be blank' })

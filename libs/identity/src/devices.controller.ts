@@ -13,10 +13,10 @@ import {
   type PipeTransform,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
 import type { Observable } from 'rxjs';
 import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
-import { CurrentPrincipal, nestsDeeperThan, RequireScope } from '@marvain/platform';
+import { CurrentPrincipal, nestsDeeperThan, OptionalButNotNull, RequireScope } from '@marvain/platform';
 import { DevicesService, HEARTBEAT_STATUSES, type DeviceView, type DeviceWithToken, type HeartbeatStatus } from './devices.service';
 
 /** Bounds for the free-form JSON a device carries: serialized size and nesting depth. */
@@ -100,8 +100,6 @@ function IsScopeGrant(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-/** May be left out, but null is not a value (unlike @IsOptional, which lets null through). */
-const Omittable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
 
 export class DeviceAgentParams {
   @IsUUID() agent_id!: string;
@@ -123,14 +121,14 @@ export class RegisterDeviceDto {
     default: DEFAULT_DEVICE_SCOPES,
     description: 'Registered scopes or `resource:*`; only scopes the caller holds on the agent may be granted',
   })
-  @Omittable()
+  @OptionalButNotNull()
   @IsArray()
   @ArrayMaxSize(SCOPES.length * 2)
   @IsScopeGrant({ each: true })
   scopes?: string[];
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { audio: true, display: false } })
-  @Omittable()
+  @OptionalButNotNull()
   @IsBoundedJsonObject()
   capabilities?: Record<string, unknown>;
 
@@ -140,7 +138,7 @@ export class RegisterDeviceDto {
     example: { is_remote: true, location: 'garage' },
     description: '`is_remote: true` marks a remote satellite',
   })
-  @Omittable()
+  @OptionalButNotNull()
   @IsBoundedJsonObject()
   @HasBooleanIsRemote()
   metadata?: Record<string, unknown>;
@@ -148,12 +146,12 @@ export class RegisterDeviceDto {
 
 export class HeartbeatDto {
   @ApiPropertyOptional({ format: 'uuid', description: "A space of the device's agent; its presence there is refreshed" })
-  @Omittable()
+  @OptionalButNotNull()
   @IsUUID()
   space_id?: string;
 
   @ApiPropertyOptional({ enum: HEARTBEAT_STATUSES, default: 'online' })
-  @Omittable()
+  @OptionalButNotNull()
   @IsIn(HEARTBEAT_STATUSES)
   status?: HeartbeatStatus;
 }

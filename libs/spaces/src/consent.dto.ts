@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
 import type { ConsentGrantRow } from './consent.repository';
-import { OptionalButNotNull, UuidParam } from './spaces.validation';
+import { OptionalButNotNull } from '@marvain/platform';
+import { UuidParam } from './spaces.validation';
 
 /** What a person can consent to (the consent_grants.consent_type check constraint). */
 export const CONSENT_TYPES = ['voice', 'face', 'recording_storage'] as const;
@@ -42,7 +43,7 @@ export class GrantConsentDto {
 
 export class RevokeConsentDto {
   @ApiPropertyOptional({ maxLength: 500, description: 'Recorded in the audit entry' })
-  @IsOptional()
+  @OptionalButNotNull()
   @IsString()
   @Length(1, 500)
   reason?: string;

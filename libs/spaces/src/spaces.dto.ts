@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import type { SpaceRow } from '@marvain/db';
-import { DisplayText, OptionalButNotNull, UuidParam } from './spaces.validation';
+import { OptionalButNotNull } from '@marvain/platform';
+import { DisplayText, UuidParam } from './spaces.validation';
 
 export const SPACE_NAME_MAX = 200;
 

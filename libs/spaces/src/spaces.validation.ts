@@ -1,16 +1,11 @@
 import { applyDecorators } from '@nestjs/common';
 import { Transform } from 'class-transformer';
-import { IsString, IsUUID, Length, Matches, ValidateIf } from 'class-validator';
+import { IsString, IsUUID, Length, Matches } from 'class-validator';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 
 /** No control characters (newlines, tabs, NUL, escape sequences) in names shown to people. */
 const PRINTABLE = /^[^\p{Cc}]*$/u;
 
-/**
- * An optional field that, when present, must be valid: unlike @IsOptional() it does not let
- * `null` through (a `{"name": null}` patch is a bad request, not a request to clear the name).
- */
-export const OptionalButNotNull = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 /** A display name: trimmed, 1 to `max` characters, printable. */
 export const DisplayText = (max: number): PropertyDecorator =>

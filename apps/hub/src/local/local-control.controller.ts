@@ -1,27 +1,27 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { IsEmail, IsString, IsUUID, Length } from 'class-validator';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 import { BootstrapService, LocalUsersService, type BootstrapResult, type IssuedUserToken } from '@marvain/identity';
-import { Public } from '@marvain/platform';
+import { OptionalButNotNull, Public } from '@marvain/platform';
 import { LOCAL_CONTROL_SECRET } from '../local-control.token';
 
 export class LocalUserDto {
   @IsEmail() @Length(3, 320) email!: string;
-  @IsOptional() @IsString() @Length(1, 200) display_name?: string;
+  @OptionalButNotNull() @IsString() @Length(1, 200) display_name?: string;
 }
 
 export class LocalTokenDto {
-  @IsOptional() @IsUUID() user_id?: string;
-  @IsOptional() @IsEmail() email?: string;
+  @OptionalButNotNull() @IsUUID() user_id?: string;
+  @OptionalButNotNull() @IsEmail() email?: string;
 }
 
 export class LocalBootstrapDto {
   @IsString() @Length(1, 200) agent_name!: string;
   @IsString() @Length(1, 200) space_name!: string;
-  @IsOptional() @IsUUID() owner_user_id?: string;
-  @IsOptional() @IsEmail() owner_email?: string;
+  @OptionalButNotNull() @IsUUID() owner_user_id?: string;
+  @OptionalButNotNull() @IsEmail() owner_email?: string;
 }
 
 /**
