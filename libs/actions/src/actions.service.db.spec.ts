@@ -1,102 +1,52 @@
 import { randomUUID } from 'node:crypto';
-import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
-import { DomainError, ERROR_HTTP_STATUS, ErrorCode, ROLE_SCOPES, type MembershipRole, type Principal } from '@marvain/contracts';
-import { TransactionRunner } from '@marvain/db';
-import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { ERROR_HTTP_STATUS, ErrorCode, ROLE_SCOPES, type MembershipRole, type Principal } from '@marvain/contracts';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { auditEntries, insertMember, openFeatureTestContext, refused, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import { BootstrapService, IdentityModule, PrincipalResolver, USER_TOKEN_ISSUER, type BootstrapResult, type UserTokenIssuer } from '@marvain/identity';
+import { IdentityModule, PrincipalResolver, USER_TOKEN_ISSUER, type UserTokenIssuer } from '@marvain/identity';
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
+import { proposeAction, seedAgent, type ProposalOverrides, type SeededAgent } from './testing';
 
 jest.setTimeout(60_000);
 
-/** Rejects with a DomainError of `code`; returns it for further checks. */
-async function domainError(promise: Promise<unknown>, code: ErrorCode): Promise<DomainError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a ${code} DomainError, but the call succeeded`);
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  expect((error as DomainError).code).toBe(code);
-  return error as DomainError;
-}
-
 describe(`ActionsService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let actions: ActionsService;
-  let transactions: TransactionRunner;
   let resolver: PrincipalResolver;
   let issuer: UserTokenIssuer;
   let audit: AuditService;
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([ActionsModule, IdentityModule]);
-    ({ moduleRef, db: handle } = context);
-    actions = moduleRef.get(ActionsService);
-    transactions = moduleRef.get(TransactionRunner);
-    resolver = moduleRef.get(PrincipalResolver);
-    issuer = moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER);
-    audit = moduleRef.get(AuditService);
+    context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    actions = context.moduleRef.get(ActionsService);
+    resolver = context.moduleRef.get(PrincipalResolver);
+    issuer = context.moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER);
+    audit = context.moduleRef.get(AuditService);
   });
 
-  afterAll(async () => {
-    await moduleRef.close();
-    await handle.close();
-  });
+  afterAll(() => context.close());
 
-  interface Seed extends BootstrapResult {
-    owner: Principal;
-  }
-
-  /** A fresh agent with its owner, resolved from the owner's real token. */
-  async function seed(name = 'Forge'): Promise<Seed> {
-    const result = await moduleRef.get(BootstrapService).bootstrap({ agentName: name, spaceName: 'home' });
-    return { ...result, owner: await resolver.resolve(result.user_token) };
-  }
+  const seed = (name?: string): Promise<SeededAgent> => seedAgent(context.moduleRef, name);
 
   /** Another user with `role` on the agent, resolved from a token the hub issued. */
   async function userWithRole(agentId: string, role: MembershipRole): Promise<Principal> {
-    const subject = `local:${randomUUID()}`;
-    const user = await sql<{ user_id: string }>`INSERT INTO users (subject) VALUES (${subject}) RETURNING user_id`.execute(handle.db);
-    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${agentId}::uuid, ${user.rows[0]!.user_id}::uuid, ${role})`.execute(handle.db);
+    const { subject } = await insertMember(context.db.db, agentId, role);
     return resolver.resolve(await issuer.issue({ subject, email: null, displayName: null }));
   }
 
-  async function propose(s: Seed, overrides: { kind?: string; required_scopes?: string[]; payload?: Record<string, unknown> } = {}): Promise<string> {
-    const actionId = randomUUID();
-    await transactions.run((tx) =>
-      actions.propose(
-        tx,
-        {
-          action_id: actionId,
-          agent_id: s.agent_id,
-          space_id: s.space_id,
-          kind: overrides.kind ?? 'send_message',
-          payload: overrides.payload ?? { to: 'Sam', text: 'the package arrived' },
-          required_scopes: overrides.required_scopes ?? ['messages:send'],
-          reason: 'asked in conversation',
-          source_event_id: null,
-        },
-        { type: 'agent', id: s.agent_id },
-      ),
-    );
-    return actionId;
-  }
+  const propose = (s: SeededAgent, overrides: ProposalOverrides = {}): Promise<string> =>
+    proposeAction(context.moduleRef, s, { reason: 'asked in conversation', ...overrides });
 
   async function queued(actionId: string): Promise<Array<Record<string, unknown>>> {
     const rows = await sql<{ body: Record<string, unknown> }>`
-      SELECT body FROM queue_messages WHERE queue = 'actions' AND body->>'action_id' = ${actionId}`.execute(handle.db);
+      SELECT body FROM queue_messages WHERE queue = 'actions' AND body->>'action_id' = ${actionId}`.execute(context.db.db);
     return rows.rows.map((r) => r.body);
   }
 
-  async function auditActions(agentId: string, actionId: string): Promise<Array<{ action: string; actor: { type: string; id: string }; details?: Record<string, unknown> }>> {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE chain_id = ${agentId} ORDER BY seq`.execute(handle.db);
-    return rows.rows.map((r) => JSON.parse(r.body)).filter((e) => e.subject?.type === 'action' && e.subject.id === actionId);
+  async function actionAudit(agentId: string, actionId: string): Promise<AuditEntryBody[]> {
+    return (await auditEntries(context.db.db, { agentId, subjectId: actionId })).filter((e) => e.subject?.type === 'action');
   }
 
   describe('list', () => {
@@ -128,7 +78,7 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       await propose(other);
 
       expect((await actions.list(other.owner, { agent_id: other.agent_id })).actions.every((a) => a.agent_id === other.agent_id)).toBe(true);
-      await domainError(actions.list(other.owner, { agent_id: s.agent_id }), ErrorCode.NotFound);
+      await refused(actions.list(other.owner, { agent_id: s.agent_id }), ErrorCode.NotFound);
     });
   });
 
@@ -143,7 +93,7 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       expect((await actions.get(s.owner, actionId)).status).toBe('approved');
 
       expect(await queued(actionId)).toEqual([{ action_id: actionId, agent_id: s.agent_id }]);
-      const trail = await auditActions(s.agent_id, actionId);
+      const trail = await actionAudit(s.agent_id, actionId);
       expect(trail.map((e) => e.action)).toEqual(['action.proposed', 'action.approved']);
       expect(trail[1]!.actor).toEqual({ type: 'user', id: s.user_id });
       expect(await audit.verify(s.agent_id)).toMatchObject({ ok: true });
@@ -154,11 +104,11 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const actionId = await propose(s);
       await actions.approve(s.owner, actionId);
 
-      const error = await domainError(actions.approve(s.owner, actionId), ErrorCode.ActionInvalidTransition);
+      const error = await refused(actions.approve(s.owner, actionId), ErrorCode.ActionInvalidTransition);
       expect(ERROR_HTTP_STATUS[error.code]).toBe(409);
       expect(error.details).toEqual({ from: 'approved', to: 'approved' });
       expect(await queued(actionId)).toHaveLength(1);
-      expect((await auditActions(s.agent_id, actionId)).map((e) => e.action)).toEqual(['action.proposed', 'action.approved']);
+      expect((await actionAudit(s.agent_id, actionId)).map((e) => e.action)).toEqual(['action.proposed', 'action.approved']);
     });
 
     it('by an admin works the same way as by the owner', async () => {
@@ -177,12 +127,12 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const view = await actions.reject(s.owner, actionId, 'not needed');
       expect(view).toMatchObject({ status: 'rejected', rejected_by: s.user_id, approved_by: null });
       expect(view.rejected_at).toEqual(expect.any(String));
-      const trail = await auditActions(s.agent_id, actionId);
+      const trail = await actionAudit(s.agent_id, actionId);
       expect(trail.map((e) => e.action)).toEqual(['action.proposed', 'action.rejected']);
       expect(trail[1]!.details).toMatchObject({ reason: 'not needed' });
 
-      await domainError(actions.approve(s.owner, actionId), ErrorCode.ActionInvalidTransition);
-      await domainError(actions.reject(s.owner, actionId), ErrorCode.ActionInvalidTransition);
+      await refused(actions.approve(s.owner, actionId), ErrorCode.ActionInvalidTransition);
+      await refused(actions.reject(s.owner, actionId), ErrorCode.ActionInvalidTransition);
       expect((await actions.get(s.owner, actionId)).status).toBe('rejected');
       expect(await queued(actionId)).toEqual([]);
     });
@@ -195,20 +145,20 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const actionId = await propose(s);
       const missingId = randomUUID();
 
-      const forMissing = await domainError(actions.approve(outsider.owner, missingId), ErrorCode.NotFound);
-      const forForeign = await domainError(actions.approve(outsider.owner, actionId), ErrorCode.NotFound);
+      const forMissing = await refused(actions.approve(outsider.owner, missingId), ErrorCode.NotFound);
+      const forForeign = await refused(actions.approve(outsider.owner, actionId), ErrorCode.NotFound);
       // Nothing about the foreign action (not even its agent) shows through.
       expect(forForeign.message).toBe(forMissing.message.replace(missingId, actionId));
       expect(forForeign.message).not.toContain(s.agent_id);
 
-      const rejectForeign = await domainError(actions.reject(outsider.owner, actionId), ErrorCode.NotFound);
+      const rejectForeign = await refused(actions.reject(outsider.owner, actionId), ErrorCode.NotFound);
       expect(rejectForeign.message).not.toContain(s.agent_id);
-      const getForeign = await domainError(actions.get(outsider.owner, actionId), ErrorCode.NotFound);
-      const getMissing = await domainError(actions.get(outsider.owner, missingId), ErrorCode.NotFound);
+      const getForeign = await refused(actions.get(outsider.owner, actionId), ErrorCode.NotFound);
+      const getMissing = await refused(actions.get(outsider.owner, missingId), ErrorCode.NotFound);
       expect(getForeign.message).toBe(getMissing.message.replace(missingId, actionId));
 
       const noAgents: Principal = { type: 'user', id: outsider.user_id, agents: [] };
-      await domainError(actions.approve(noAgents, actionId), ErrorCode.NotFound);
+      await refused(actions.approve(noAgents, actionId), ErrorCode.NotFound);
       expect((await actions.get(s.owner, actionId)).status).toBe('proposed');
     });
 
@@ -217,10 +167,10 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const actionId = await propose(s);
       const device: Principal = { type: 'device', id: s.device_id, agents: [{ agent_id: s.agent_id, scopes: ['actions:read', 'actions:approve', 'messages:send'] }] };
 
-      await domainError(actions.approve(device, actionId), ErrorCode.Forbidden);
-      await domainError(actions.reject(device, actionId), ErrorCode.Forbidden);
+      await refused(actions.approve(device, actionId), ErrorCode.Forbidden);
+      await refused(actions.reject(device, actionId), ErrorCode.Forbidden);
       // A real device token (default scopes) is refused too.
-      await domainError(actions.approve(await resolver.resolve(s.device_token), actionId), ErrorCode.Forbidden);
+      await refused(actions.approve(await resolver.resolve(s.device_token), actionId), ErrorCode.Forbidden);
       expect((await actions.get(s.owner, actionId)).status).toBe('proposed');
       expect(await queued(actionId)).toEqual([]);
     });
@@ -231,8 +181,8 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       expect(member.agents).toEqual([{ agent_id: s.agent_id, scopes: ROLE_SCOPES.member }]);
       const actionId = await propose(s);
 
-      await domainError(actions.approve(member, actionId), ErrorCode.Forbidden);
-      await domainError(actions.reject(member, actionId), ErrorCode.Forbidden);
+      await refused(actions.approve(member, actionId), ErrorCode.Forbidden);
+      await refused(actions.reject(member, actionId), ErrorCode.Forbidden);
       // A member may still see it.
       expect((await actions.get(member, actionId)).status).toBe('proposed');
       expect(await queued(actionId)).toEqual([]);
@@ -243,7 +193,7 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const admin = await userWithRole(s.agent_id, 'admin');
       const actionId = await propose(s, { required_scopes: ['messages:send', 'agents:manage'] });
 
-      const error = await domainError(actions.approve(admin, actionId), ErrorCode.Forbidden);
+      const error = await refused(actions.approve(admin, actionId), ErrorCode.Forbidden);
       expect(error.details).toEqual({ missing_scopes: ['agents:manage'] });
       expect((await actions.get(s.owner, actionId)).status).toBe('proposed');
       expect(await queued(actionId)).toEqual([]);
@@ -255,7 +205,7 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
     it('a required scope outside the registry can be approved by nobody', async () => {
       const s = await seed();
       const actionId = await propose(s, { kind: 'launch', required_scopes: ['rockets:launch'] });
-      const error = await domainError(actions.approve(s.owner, actionId), ErrorCode.Forbidden);
+      const error = await refused(actions.approve(s.owner, actionId), ErrorCode.Forbidden);
       expect(error.details).toEqual({ missing_scopes: ['rockets:launch'] });
     });
   });

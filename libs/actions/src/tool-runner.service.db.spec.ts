@@ -1,101 +1,62 @@
 import { randomUUID } from 'node:crypto';
-import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
-import { EventTypes, type Principal } from '@marvain/contracts';
-import { TransactionRunner, type ActionRow } from '@marvain/db';
-import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { EventTypes } from '@marvain/contracts';
+import type { ActionRow } from '@marvain/db';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { auditActions, openFeatureTestContext, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
+import { IdentityModule } from '@marvain/identity';
 import { PoisonMessageError } from '@marvain/platform';
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
 import { ToolRunnerConsumer } from './tool-runner.consumer';
 import { ActionNotReadyError, ToolRunnerService } from './tool-runner.service';
+import { proposeAction, seedAgent, type ProposalOverrides, type SeededAgent } from './testing';
 import { TOOLS, type Tool } from './tools/tool';
 
 jest.setTimeout(60_000);
 
 describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let actions: ActionsService;
   let runner: ToolRunnerService;
-  let transactions: TransactionRunner;
   let audit: AuditService;
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([ActionsModule, IdentityModule]);
-    ({ moduleRef, db: handle } = context);
-    actions = moduleRef.get(ActionsService);
-    runner = moduleRef.get(ToolRunnerService);
-    transactions = moduleRef.get(TransactionRunner);
-    audit = moduleRef.get(AuditService);
+    context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    actions = context.moduleRef.get(ActionsService);
+    runner = context.moduleRef.get(ToolRunnerService);
+    audit = context.moduleRef.get(AuditService);
   });
 
-  afterAll(async () => {
-    await moduleRef.close();
-    await handle.close();
-  });
+  afterAll(() => context.close());
 
-  interface Seed extends BootstrapResult {
-    owner: Principal;
-  }
+  const seed = (): Promise<SeededAgent> => seedAgent(context.moduleRef);
 
-  async function seed(): Promise<Seed> {
-    const result = await moduleRef.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
-    return { ...result, owner: await moduleRef.get(PrincipalResolver).resolve(result.user_token) };
-  }
+  const propose = (s: SeededAgent, overrides: ProposalOverrides = {}): Promise<string> => proposeAction(context.moduleRef, s, overrides);
 
-  async function propose(s: Seed, overrides: { kind?: string; payload?: Record<string, unknown>; required_scopes?: string[] } = {}): Promise<string> {
-    const actionId = randomUUID();
-    await transactions.run((tx) =>
-      actions.propose(
-        tx,
-        {
-          action_id: actionId,
-          agent_id: s.agent_id,
-          space_id: s.space_id,
-          kind: overrides.kind ?? 'send_message',
-          payload: overrides.payload ?? { to: 'Sam', text: 'the package arrived' },
-          required_scopes: overrides.required_scopes ?? ['messages:send'],
-          reason: null,
-          source_event_id: null,
-        },
-        { type: 'agent', id: s.agent_id },
-      ),
-    );
-    return actionId;
-  }
-
-  async function approved(s: Seed, overrides: Parameters<typeof propose>[1] = {}): Promise<string> {
+  async function approved(s: SeededAgent, overrides: ProposalOverrides = {}): Promise<string> {
     const actionId = await propose(s, overrides);
     await actions.approve(s.owner, actionId);
     return actionId;
   }
 
   async function actionRow(actionId: string): Promise<ActionRow> {
-    const rows = await sql<ActionRow>`SELECT * FROM actions WHERE action_id = ${actionId}::uuid`.execute(handle.db);
+    const rows = await sql<ActionRow>`SELECT * FROM actions WHERE action_id = ${actionId}::uuid`.execute(context.db.db);
     return rows.rows[0]!;
   }
 
   async function outbound(spaceId: string, actionId: string): Promise<Array<{ event_id: string; space_id: string; payload: Record<string, unknown> }>> {
     const rows = await sql<{ event_id: string; space_id: string; payload: Record<string, unknown> }>`
       SELECT event_id, space_id, payload FROM events
-      WHERE type = ${EventTypes.MessageOutbound} AND payload->>'action_id' = ${actionId}`.execute(handle.db);
+      WHERE type = ${EventTypes.MessageOutbound} AND payload->>'action_id' = ${actionId}`.execute(context.db.db);
     expect(rows.rows.every((r) => r.space_id === spaceId)).toBe(true);
     return rows.rows;
   }
 
-  async function auditTrail(agentId: string, actionId: string): Promise<string[]> {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE chain_id = ${agentId} ORDER BY seq`.execute(handle.db);
-    return rows.rows
-      .map((r) => JSON.parse(r.body) as { action: string; subject?: { id: string } })
-      .filter((e) => e.subject?.id === actionId)
-      .map((e) => e.action);
-  }
+  const auditTrail = (agentId: string, actionId: string): Promise<string[]> => auditActions(context.db.db, { agentId, subjectId: actionId });
 
-  const ref = (s: Seed, actionId: string) => ({ action_id: actionId, agent_id: s.agent_id });
+  const ref = (s: SeededAgent, actionId: string) => ({ action_id: actionId, agent_id: s.agent_id });
 
   it('executes an approved send_message: one outbound message event in the space, result recorded', async () => {
     const s = await seed();
@@ -117,14 +78,14 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   it('runs what approval queued, through the queue consumer, and leaves the queue empty', async () => {
     const s = await seed();
     const actionId = await approved(s);
-    const consumer = moduleRef.get(ToolRunnerConsumer);
+    const consumer = context.moduleRef.get(ToolRunnerConsumer);
 
     // Earlier tests leave their approvals queued; drain until this action has run.
     while ((await consumer.drainOnce()) > 0);
 
     expect((await actionRow(actionId)).status).toBe('executed');
     expect(await outbound(s.space_id, actionId)).toHaveLength(1);
-    const left = await sql<{ n: number }>`SELECT count(*)::int AS n FROM queue_messages WHERE queue = 'actions'`.execute(handle.db);
+    const left = await sql<{ n: number }>`SELECT count(*)::int AS n FROM queue_messages WHERE queue = 'actions'`.execute(context.db.db);
     expect(left.rows[0]!.n).toBe(0);
   });
 
@@ -147,7 +108,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   it('completes an action left executing by a crash before its tool ran, on redelivery', async () => {
     const s = await seed();
     const actionId = await approved(s);
-    await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(handle.db);
+    await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(context.db.db);
 
     await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
     expect((await actionRow(actionId)).status).toBe('executed');
@@ -158,8 +119,8 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     const s = await seed();
     const actionId = await approved(s);
     // The tool ran (the message went out), then the process died before recording the result.
-    const sendMessage = moduleRef.get<Tool[]>(TOOLS).find((t) => t.kind === 'send_message')!;
-    await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(handle.db);
+    const sendMessage = context.moduleRef.get<Tool[]>(TOOLS).find((t) => t.kind === 'send_message')!;
+    await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(context.db.db);
     const firstResult = await sendMessage.execute(await actionRow(actionId));
 
     await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
@@ -173,7 +134,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   it('fails the action instead of executing it when the approver lost their membership', async () => {
     const s = await seed();
     const actionId = await approved(s);
-    await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(handle.db);
+    await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(context.db.db);
 
     await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
 
@@ -190,7 +151,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   it('fails the action when the approver’s agent has been disabled', async () => {
     const s = await seed();
     const actionId = await approved(s);
-    await sql`UPDATE agents SET disabled = true WHERE agent_id = ${s.agent_id}::uuid`.execute(handle.db);
+    await sql`UPDATE agents SET disabled = true WHERE agent_id = ${s.agent_id}::uuid`.execute(context.db.db);
 
     await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
     expect(await outbound(s.space_id, actionId)).toEqual([]);
@@ -249,7 +210,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     expect(trail.indexOf('action.executing')).toBeGreaterThan(-1);
     expect(trail.indexOf('action.executing')).toBeLessThan(trail.indexOf('action.executed'));
 
-    const agents = await sql<{ agent_id: string }>`SELECT agent_id FROM agents`.execute(handle.db);
+    const agents = await sql<{ agent_id: string }>`SELECT agent_id FROM agents`.execute(context.db.db);
     expect(agents.rows.length).toBeGreaterThan(5);
     for (const { agent_id } of agents.rows) expect(await audit.verify(agent_id)).toMatchObject({ ok: true });
   });

@@ -1,11 +1,10 @@
 import { chmod, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
-import { DbModule, TransactionRunner } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { AUDIT_SINK, canonicalJson, FileAuditSink, PlatformModule, type AuditSink, type HubConfig } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { TransactionRunner } from '@marvain/db';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { AUDIT_SINK, canonicalJson, FileAuditSink, type AuditSink } from '@marvain/platform';
+import { insertAgents, openFeatureTestContext, testHubConfig, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditModule } from './audit.module';
 import { auditKey, AuditService, hashEntry } from './audit.service';
 import type { AuditEntry, AuditRecord } from './audit.types';
@@ -46,35 +45,26 @@ class Rollback extends Error {}
 jest.setTimeout(60_000);
 
 describe(`AuditService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let audit: AuditService;
   let transactions: TransactionRunner;
   let sink: SwitchableSink;
   let auditDir: string;
-  let config: HubConfig;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    config = testHubConfig();
+    const config = testHubConfig();
     auditDir = config.auditDir;
     sink = new SwitchableSink(new FileAuditSink(config.auditDir));
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), AuditModule],
-    })
-      .overrideProvider(AUDIT_SINK)
-      .useValue(sink)
-      .compile();
-    await moduleRef.init();
-    audit = moduleRef.get(AuditService);
-    transactions = moduleRef.get(TransactionRunner);
+    context = await openFeatureTestContext([AuditModule], {
+      config,
+      customize: (builder) => builder.overrideProvider(AUDIT_SINK).useValue(sink),
+      beforeClose: () => audit.flush().catch(() => undefined),
+    });
+    audit = context.moduleRef.get(AuditService);
+    transactions = context.moduleRef.get(TransactionRunner);
   });
 
-  afterAll(async () => {
-    await audit.flush().catch(() => undefined);
-    await moduleRef.close();
-    await handle.close();
-  });
+  afterAll(() => context.close());
 
   afterEach(async () => {
     // Leave nothing half-copied for the next test.
@@ -84,8 +74,8 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
 
   /** A fresh agent, so every test has a chain of its own. */
   async function newAgent(name = 'audit-test'): Promise<string> {
-    const result = await sql<{ agent_id: string }>`INSERT INTO agents (name) VALUES (${name}) RETURNING agent_id`.execute(handle.db);
-    return result.rows[0]!.agent_id;
+    const [agentId] = await insertAgents(context.db.db, [name]);
+    return agentId;
   }
 
   const record = (agentId: string, n: number): AuditRecord => ({
@@ -173,7 +163,7 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     expect(await storedSeqs(agentId)).toEqual([1, 2]);
     const stored = JSON.parse(await readFile(fileOf(agentId, 2), 'utf8')) as AuditEntry;
     expect(stored.action).toBe('test.recorded');
-    const rows = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND body LIKE '%test.rolled-back%'`.execute(handle.db);
+    const rows = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND body LIKE '%test.rolled-back%'`.execute(context.db.db);
     expect(rows.rows[0]!.n).toBe(0);
     expect(await audit.verify(agentId)).toMatchObject({ ok: true, entries: 2, head: { seq: 2, hash: next.hash } });
   });
@@ -250,7 +240,7 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
   it('copies an entry again without failing when its copy was not recorded (crash between write and mark)', async () => {
     const agentId = await newAgent();
     await appendCommitted(agentId, 3);
-    await sql`UPDATE audit_entries SET sunk_at = NULL WHERE chain_id = ${agentId}`.execute(handle.db);
+    await sql`UPDATE audit_entries SET sunk_at = NULL WHERE chain_id = ${agentId}`.execute(context.db.db);
 
     await expect(audit.flush()).resolves.toBe(3);
     await expect(audit.flush()).resolves.toBe(0);
@@ -266,7 +256,7 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     // The commit stands even though the sink is down; the copy fails and is left for later.
     await expect(audit.flush()).rejects.toThrow(/audit sink unavailable/);
     expect(await storedSeqs(agentId)).toEqual([1]);
-    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(handle.db);
+    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(context.db.db);
     expect(pending.rows[0]!.n).toBe(1);
 
     sink.down = false;
@@ -295,22 +285,21 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     const slow = new SwitchableSink(new FileAuditSink(auditDir));
     let release!: () => void;
     slow.gate = new Promise((resolve) => (release = resolve));
-    const hub = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), AuditModule],
-    })
-      .overrideProvider(AUDIT_SINK)
-      .useValue(slow)
-      .compile();
-    await hub.init();
-    const hubAudit = hub.get(AuditService);
-    await hub.get(TransactionRunner).run((tx) => hubAudit.append(tx, record(agentId, 1)));
+    // A second hub on the same database and data folder, closed on its own.
+    const hub = await openFeatureTestContext([AuditModule], {
+      db: context.db,
+      config: context.config,
+      customize: (builder) => builder.overrideProvider(AUDIT_SINK).useValue(slow),
+    });
+    const hubAudit = hub.moduleRef.get(AuditService);
+    await hub.moduleRef.get(TransactionRunner).run((tx) => hubAudit.append(tx, record(agentId, 1)));
     await slow.entered; // the after-commit copy is waiting on the sink
 
     const closing = hub.close();
     release();
     await closing;
 
-    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(handle.db);
+    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(context.db.db);
     expect(pending.rows[0]!.n).toBe(0);
     expect(await storedSeqs(agentId)).toEqual([1]);
   });

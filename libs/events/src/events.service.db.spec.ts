@@ -1,20 +1,16 @@
-import { rmSync } from 'node:fs';
-import { type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
 import { DomainError, ErrorCode, QueueNames, type Principal } from '@marvain/contracts';
 import { KYSELY, type Database } from '@marvain/db';
-import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, hashDeviceToken, IdentityModule, newDeviceToken, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
-import { MESSAGE_QUEUE, type HubConfig, type MessageQueue } from '@marvain/platform';
+import { MESSAGE_QUEUE, type MessageQueue } from '@marvain/platform';
 import { EventsModule } from './events.module';
 import { EventsService } from './events.service';
 
 describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let config: HubConfig;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let events: EventsService;
   let db: Kysely<Database>;
   let resolver: PrincipalResolver;
@@ -25,29 +21,21 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   let owner: Principal;
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([IdentityModule, EventsModule]);
-    ({ moduleRef, db: handle } = context);
-    config = context.config;
-    events = moduleRef.get(EventsService);
-    db = moduleRef.get<Kysely<Database>>(KYSELY);
-    resolver = moduleRef.get(PrincipalResolver, { strict: false });
-    const bootstrap = moduleRef.get(BootstrapService, { strict: false });
+    context = await openFeatureTestContext([IdentityModule, EventsModule], {
+      // Let the audit copies finish before the database goes away.
+      beforeClose: (moduleRef) => moduleRef.get(AuditService, { strict: false }).flush(),
+    });
+    events = context.moduleRef.get(EventsService);
+    db = context.moduleRef.get<Kysely<Database>>(KYSELY);
+    resolver = context.moduleRef.get(PrincipalResolver, { strict: false });
+    const bootstrap = context.moduleRef.get(BootstrapService, { strict: false });
     home = await bootstrap.bootstrap({ agentName: 'Home', spaceName: 'Kitchen' });
     other = await bootstrap.bootstrap({ agentName: 'Other', spaceName: 'Office', ownerUserId: home.user_id });
     homeDevice = await resolver.resolve(home.device_token);
     owner = await resolver.resolve(home.user_token);
   });
 
-  afterAll(async () => {
-    try {
-      // Let the audit copies finish before the database goes away.
-      await moduleRef.get(AuditService, { strict: false }).flush();
-      await moduleRef.close();
-    } finally {
-      await handle.close();
-      rmSync(config.dataDir, { recursive: true, force: true });
-    }
-  });
+  afterAll(() => context.close());
 
   async function countRows(table: 'events' | 'queue_messages'): Promise<number> {
     const result = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(db);
@@ -68,14 +56,7 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
     return resolver.resolve(token);
   }
 
-  async function ingestError(principal: Principal, input: Parameters<EventsService['ingest']>[1]): Promise<DomainError> {
-    const error = await events.ingest(principal, input).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(DomainError);
-    return error as DomainError;
-  }
+  const ingestError = (principal: Principal, input: Parameters<EventsService['ingest']>[1]): Promise<DomainError> => refused(events.ingest(principal, input));
 
   it('stores a transcript from a device and queues exactly one reference to it for the planner', async () => {
     const result = await events.ingest(homeDevice, { space_id: home.space_id, type: 'transcript', payload: { text: 'tell Sam the package arrived' } });
@@ -129,7 +110,7 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   it('does not queue a repeated client_event_id again even after the planner has taken the first reference off the queue', async () => {
     const input = { space_id: home.space_id, type: 'transcript', payload: { text: 'lights off' }, client_event_id: 'chunk-consumed' };
     const first = await events.ingest(homeDevice, input);
-    const queue = moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
+    const queue = context.moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
     const received = await queue.receive<{ event_id: string }>(QueueNames.Transcripts, { max: 100, visibilityTimeoutSeconds: 60 });
     const mine = received.find((m) => m.body.event_id === first.event_id);
     expect(mine).toBeDefined();

@@ -1,60 +1,36 @@
 import { randomUUID } from 'node:crypto';
-import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
-import { DomainError, ErrorCode, ROLE_SCOPES, type Principal } from '@marvain/contracts';
-import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { ErrorCode, ROLE_SCOPES } from '@marvain/contracts';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { auditActions, openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { AgentsService } from './agents.service';
-import { BootstrapService, type BootstrapResult } from './bootstrap.service';
 import { IdentityModule } from './identity.module';
 import { MembersService } from './members.service';
 import { PrincipalResolver } from './principal-resolver.service';
+import { ownerFixtures } from './testing';
 
 jest.setTimeout(60_000);
 
-async function refused(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a refusal, but the call succeeded');
-    },
-    (e: unknown) => e,
-  );
-  if (!(error instanceof DomainError)) throw error;
-  return error;
-}
-
 describe(`AgentsService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let agents: AgentsService;
   let members: MembersService;
   let resolver: PrincipalResolver;
-  let bootstrap: BootstrapService;
   let audit: AuditService;
+  const { seed, as } = ownerFixtures(() => context);
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([IdentityModule]);
-    ({ moduleRef, db: handle } = context);
-    agents = moduleRef.get(AgentsService);
-    members = moduleRef.get(MembersService);
-    resolver = moduleRef.get(PrincipalResolver);
-    bootstrap = moduleRef.get(BootstrapService);
-    audit = moduleRef.get(AuditService);
+    context = await openFeatureTestContext([IdentityModule]);
+    agents = context.moduleRef.get(AgentsService);
+    members = context.moduleRef.get(MembersService);
+    resolver = context.moduleRef.get(PrincipalResolver);
+    audit = context.moduleRef.get(AuditService);
   });
 
-  afterAll(async () => {
-    await moduleRef.close();
-    await handle.close();
-  });
+  afterAll(() => context.close());
 
-  const seed = (name = 'Forge'): Promise<BootstrapResult> => bootstrap.bootstrap({ agentName: name, spaceName: 'home' });
-  const as = (s: BootstrapResult): Promise<Principal> => resolver.resolve(s.user_token);
-
-  async function auditActions(agentId: string): Promise<string[]> {
-    const result = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(handle.db);
-    return result.rows.map((r) => (JSON.parse(r.body) as { action: string }).action);
-  }
+  const agentAudit = (agentId: string): Promise<string[]> => auditActions(context.db.db, { agentId });
 
   it('creates an agent owned by the calling user in one audited transaction', async () => {
     const me = await seed();
@@ -63,7 +39,7 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
 
     const principal = await as(me);
     expect(principal.agents.find((a) => a.agent_id === created.agent_id)?.scopes).toEqual(ROLE_SCOPES.owner);
-    expect(await auditActions(created.agent_id)).toEqual(['agent.created', 'membership.granted']);
+    expect(await agentAudit(created.agent_id)).toEqual(['agent.created', 'membership.granted']);
     await audit.flush();
     await expect(audit.verify(created.agent_id)).resolves.toMatchObject({ ok: true, entries: 2 });
 
@@ -98,7 +74,7 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     // A device lists the agent it acts for once it holds agents:read, without a role.
     const device = await resolver.resolve(me.device_token);
     expect(await agents.list(device)).toEqual([]);
-    await sql`UPDATE devices SET scopes = '["agents:read"]'::jsonb WHERE device_id = ${me.device_id}::uuid`.execute(handle.db);
+    await sql`UPDATE devices SET scopes = '["agents:read"]'::jsonb WHERE device_id = ${me.device_id}::uuid`.execute(context.db.db);
     expect((await agents.list(await resolver.resolve(me.device_token))).map((a) => [a.agent_id, a.role])).toEqual([[me.agent_id, null]]);
   });
 
@@ -127,11 +103,11 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     await members.add(await as(me), me.agent_id, admin.user_id, 'admin');
     expect((await refused(agents.update(await as(admin), me.agent_id, { name: 'Nope' }))).code).toBe(ErrorCode.Forbidden);
 
-    const before = (await auditActions(me.agent_id)).length;
+    const before = (await agentAudit(me.agent_id)).length;
     await expect(agents.update(await as(me), me.agent_id, { name: 'Forge II' })).resolves.toMatchObject({ name: 'Forge II', role: 'owner' });
     await expect(agents.update(await as(me), me.agent_id, { name: 'Forge II' })).resolves.toMatchObject({ name: 'Forge II' });
     await expect(agents.update(await as(me), me.agent_id, {})).resolves.toMatchObject({ name: 'Forge II' });
-    const actions = await auditActions(me.agent_id);
+    const actions = await agentAudit(me.agent_id);
     expect(actions.slice(before)).toEqual(['agent.updated']);
   });
 
@@ -144,7 +120,7 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
 
     const disabled = await agents.disable(await as(me), me.agent_id);
     expect(disabled).toMatchObject({ agent_id: me.agent_id, disabled: true, role: 'owner' });
-    expect((await auditActions(me.agent_id)).at(-1)).toBe('agent.disabled');
+    expect((await agentAudit(me.agent_id)).at(-1)).toBe('agent.disabled');
 
     const deviceError = await refused(resolver.resolve(me.device_token));
     expect([deviceError.code, deviceError.message]).toEqual([ErrorCode.Unauthenticated, "this device's agent is disabled"]);

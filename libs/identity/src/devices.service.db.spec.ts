@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
-import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { auditActions, insertMember, openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { BootstrapService, type BootstrapResult } from './bootstrap.service';
 import { hashDeviceToken } from './device-tokens';
 import { DevicesService } from './devices.service';
@@ -13,60 +12,35 @@ import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
 
 jest.setTimeout(60_000);
 
-/** Rejects with a DomainError of `code`; returns it for further checks. */
-async function domainError(promise: Promise<unknown>, code: ErrorCode): Promise<DomainError> {
-  const error = await promise.then(
-    () => {
-      throw new Error(`expected a ${code} DomainError, but the call succeeded`);
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DomainError);
-  expect((error as DomainError).code).toBe(code);
-  return error as DomainError;
-}
-
 describe(`DevicesService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let devices: DevicesService;
   let resolver: PrincipalResolver;
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([IdentityModule]);
-    ({ moduleRef, db: handle } = context);
-    devices = moduleRef.get(DevicesService);
-    resolver = moduleRef.get(PrincipalResolver);
+    context = await openFeatureTestContext([IdentityModule]);
+    devices = context.moduleRef.get(DevicesService);
+    resolver = context.moduleRef.get(PrincipalResolver);
   });
 
-  afterAll(async () => {
-    await moduleRef.close();
-    await handle.close();
-  });
+  afterAll(() => context.close());
 
   interface Seed extends BootstrapResult {
     owner: Principal;
   }
 
   async function seed(name = 'Forge'): Promise<Seed> {
-    const result = await moduleRef.get(BootstrapService).bootstrap({ agentName: name, spaceName: 'home' });
+    const result = await context.moduleRef.get(BootstrapService).bootstrap({ agentName: name, spaceName: 'home' });
     return { ...result, owner: await resolver.resolve(result.user_token) };
   }
 
   async function userWithRole(agentId: string, role: MembershipRole): Promise<Principal> {
-    const subject = `local:${randomUUID()}`;
-    const user = await sql<{ user_id: string }>`INSERT INTO users (subject) VALUES (${subject}) RETURNING user_id`.execute(handle.db);
-    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${agentId}::uuid, ${user.rows[0]!.user_id}::uuid, ${role})`.execute(handle.db);
-    return resolver.resolve(await moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER).issue({ subject, email: null, displayName: null }));
+    const { subject } = await insertMember(context.db.db, agentId, role);
+    return resolver.resolve(await context.moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER).issue({ subject, email: null, displayName: null }));
   }
 
-  const auditOf = async (deviceId: string): Promise<string[]> => {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries ORDER BY chain_id, seq`.execute(handle.db);
-    return rows.rows
-      .map((r) => JSON.parse(r.body) as { action: string; subject?: { id: string } })
-      .filter((e) => e.subject?.id === deviceId)
-      .map((e) => e.action);
-  };
+  /** What was audited about the device, in any agent's chain. */
+  const auditOf = (deviceId: string): Promise<string[]> => auditActions(context.db.db, { subjectId: deviceId });
 
   describe('register', () => {
     it('stores only the hash of a token that resolves to the new device with its scopes, capabilities and metadata', async () => {
@@ -78,7 +52,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
         metadata: { is_remote: true },
       });
       expect(device).toMatchObject({ agent_id: s.agent_id, scopes: ['events:write', 'memories:*'], capabilities: { speaker: true }, is_remote: true });
-      const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM devices WHERE device_id = ${device.device_id}::uuid`.execute(handle.db);
+      const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM devices WHERE device_id = ${device.device_id}::uuid`.execute(context.db.db);
       expect(stored.rows).toEqual([{ token_hash: hashDeviceToken(token) }]);
       expect(await resolver.resolve(token)).toEqual({ type: 'device', id: device.device_id, agents: [{ agent_id: s.agent_id, scopes: ['events:write', 'memories:*'] }] });
       expect(await auditOf(device.device_id)).toEqual(['device.registered']);
@@ -94,26 +68,26 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
 
     it('refuses scopes outside the registry, and a non-boolean is_remote, even from a caller that skips HTTP validation', async () => {
       const s = await seed();
-      await domainError(devices.register(s.owner, s.agent_id, { name: 'x', scopes: ['root:everything'] }), ErrorCode.ValidationFailed);
-      await domainError(devices.register(s.owner, s.agent_id, { name: 'x', metadata: { is_remote: 'yes' } }), ErrorCode.ValidationFailed);
+      await refused(devices.register(s.owner, s.agent_id, { name: 'x', scopes: ['root:everything'] }), ErrorCode.ValidationFailed);
+      await refused(devices.register(s.owner, s.agent_id, { name: 'x', metadata: { is_remote: 'yes' } }), ErrorCode.ValidationFailed);
     });
 
     it('lets nobody grant a scope they do not hold', async () => {
       const s = await seed();
       const admin = await userWithRole(s.agent_id, 'admin');
-      const error = await domainError(devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:manage', 'events:read'] }), ErrorCode.Forbidden);
+      const error = await refused(devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:manage', 'events:read'] }), ErrorCode.Forbidden);
       expect(error.details).toEqual({ scopes: ['agents:manage'] });
-      await domainError(devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:*'] }), ErrorCode.Forbidden);
+      await refused(devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:*'] }), ErrorCode.Forbidden);
       await expect(devices.register(admin, s.agent_id, { name: 'x', scopes: ['members:*'] })).resolves.toMatchObject({ device: { scopes: ['members:*'] } });
-      await domainError(devices.register(await userWithRole(s.agent_id, 'member'), s.agent_id, { name: 'x' }), ErrorCode.Forbidden);
+      await refused(devices.register(await userWithRole(s.agent_id, 'member'), s.agent_id, { name: 'x' }), ErrorCode.Forbidden);
     });
 
     it("answers another agent exactly like a missing one", async () => {
       const s = await seed();
       const other = await seed('Other');
-      const foreign = await domainError(devices.register(s.owner, other.agent_id, { name: 'x' }), ErrorCode.NotFound);
+      const foreign = await refused(devices.register(s.owner, other.agent_id, { name: 'x' }), ErrorCode.NotFound);
       expect(foreign.message).toBe(`agent ${other.agent_id} was not found`);
-      await domainError(devices.list(s.owner, other.agent_id), ErrorCode.NotFound);
+      await refused(devices.list(s.owner, other.agent_id), ErrorCode.NotFound);
     });
   });
 
@@ -130,8 +104,8 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
 
       await expect(devices.get(s.owner, s.device_id)).resolves.toMatchObject({ device_id: s.device_id, metadata: { created_by: 'bootstrap' } });
       const missing = randomUUID();
-      const foreign = await domainError(devices.get(s.owner, other.device_id), ErrorCode.NotFound);
-      const absent = await domainError(devices.get(s.owner, missing), ErrorCode.NotFound);
+      const foreign = await refused(devices.get(s.owner, other.device_id), ErrorCode.NotFound);
+      const absent = await refused(devices.get(s.owner, missing), ErrorCode.NotFound);
       expect(foreign.message.replace(other.device_id, '<id>')).toBe(absent.message.replace(missing, '<id>'));
     });
   });
@@ -141,7 +115,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const s = await seed();
       const first = await devices.revoke(s.owner, s.device_id);
       expect(first.revoked_at).toEqual(expect.any(String));
-      await domainError(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
+      await refused(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
       const second = await devices.revoke(s.owner, s.device_id);
       expect(second.revoked_at).toBe(first.revoked_at);
       expect(await auditOf(s.device_id)).toEqual(['device.registered', 'device.revoked']);
@@ -150,8 +124,8 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
     it('is refused for outsiders (404) and for roles without devices:manage (403)', async () => {
       const s = await seed();
       const other = await seed('Other');
-      await domainError(devices.revoke(other.owner, s.device_id), ErrorCode.NotFound);
-      await domainError(devices.revoke(await userWithRole(s.agent_id, 'member'), s.device_id), ErrorCode.Forbidden);
+      await refused(devices.revoke(other.owner, s.device_id), ErrorCode.NotFound);
+      await refused(devices.revoke(await userWithRole(s.agent_id, 'member'), s.device_id), ErrorCode.Forbidden);
       await expect(resolver.resolve(s.device_token)).resolves.toMatchObject({ id: s.device_id });
     });
   });
@@ -161,7 +135,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const s = await seed();
       const { device, token } = await devices.rotateToken(s.owner, s.device_id);
       expect(device.device_id).toBe(s.device_id);
-      await domainError(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
+      await refused(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
       await expect(resolver.resolve(token)).resolves.toMatchObject({ type: 'device', id: s.device_id });
       expect(await auditOf(s.device_id)).toEqual(['device.registered', 'device.token_rotated']);
     });
@@ -170,8 +144,8 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const s = await seed();
       const other = await seed('Other');
       await devices.revoke(s.owner, s.device_id);
-      await domainError(devices.rotateToken(s.owner, s.device_id), ErrorCode.Conflict);
-      await domainError(devices.rotateToken(other.owner, s.device_id), ErrorCode.NotFound);
+      await refused(devices.rotateToken(s.owner, s.device_id), ErrorCode.Conflict);
+      await refused(devices.rotateToken(other.owner, s.device_id), ErrorCode.NotFound);
       expect(await auditOf(s.device_id)).toEqual(['device.registered', 'device.revoked']);
     });
 
@@ -179,7 +153,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const s = await seed();
       const strong = await devices.register(s.owner, s.agent_id, { name: 'strong', scopes: ['agents:manage'] });
       const admin = await userWithRole(s.agent_id, 'admin');
-      await domainError(devices.rotateToken(admin, strong.device.device_id), ErrorCode.Forbidden);
+      await refused(devices.rotateToken(admin, strong.device.device_id), ErrorCode.Forbidden);
       await expect(resolver.resolve(strong.token)).resolves.toMatchObject({ id: strong.device.device_id });
       await expect(devices.rotateToken(admin, s.device_id)).resolves.toMatchObject({ device: { device_id: s.device_id } });
     });
@@ -195,10 +169,10 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
     it('never leaves a working token behind when a rotation races a revocation', async () => {
       const s = await seed();
       const [rotation] = await Promise.allSettled([devices.rotateToken(s.owner, s.device_id), devices.revoke(s.owner, s.device_id)]);
-      const row = await sql<{ revoked: boolean }>`SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE device_id = ${s.device_id}::uuid`.execute(handle.db);
+      const row = await sql<{ revoked: boolean }>`SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE device_id = ${s.device_id}::uuid`.execute(context.db.db);
       expect(row.rows[0]?.revoked).toBe(true);
-      await domainError(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
-      if (rotation.status === 'fulfilled') await domainError(resolver.resolve(rotation.value.token), ErrorCode.Unauthenticated);
+      await refused(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
+      if (rotation.status === 'fulfilled') await refused(resolver.resolve(rotation.value.token), ErrorCode.Unauthenticated);
       else expect((rotation.reason as DomainError).code).toBe(ErrorCode.Conflict);
     });
   });
@@ -208,7 +182,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       (
         await sql<{ agent_id: string; status: string; last_seen: Date }>`
         SELECT agent_id, status, last_seen FROM presence
-        WHERE space_id = ${spaceId}::uuid AND subject_type = 'device' AND subject_id = ${deviceId}::uuid`.execute(handle.db)
+        WHERE space_id = ${spaceId}::uuid AND subject_type = 'device' AND subject_id = ${deviceId}::uuid`.execute(context.db.db)
       ).rows;
 
     it('stamps last_heartbeat_at and upserts the device’s presence in the space, without auditing', async () => {
@@ -228,19 +202,19 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const s = await seed();
       const other = await seed('Other');
       const device = await resolver.resolve(s.device_token);
-      const foreign = await domainError(devices.heartbeat(device, { space_id: other.space_id }), ErrorCode.NotFound);
+      const foreign = await refused(devices.heartbeat(device, { space_id: other.space_id }), ErrorCode.NotFound);
       expect(foreign.message).toBe(`space ${other.space_id} was not found`);
       expect(await presenceOf(other.space_id, s.device_id)).toEqual([]);
-      await domainError(devices.heartbeat(s.owner, {}), ErrorCode.Forbidden);
+      await refused(devices.heartbeat(s.owner, {}), ErrorCode.Forbidden);
       const mute = await devices.register(s.owner, s.agent_id, { name: 'mute', scopes: ['events:write'] });
-      await domainError(devices.heartbeat(await resolver.resolve(mute.token), {}), ErrorCode.Forbidden);
+      await refused(devices.heartbeat(await resolver.resolve(mute.token), {}), ErrorCode.Forbidden);
     });
 
     it('refuses a device revoked after its request was authenticated', async () => {
       const s = await seed();
       const device = await resolver.resolve(s.device_token);
       await devices.revoke(s.owner, s.device_id);
-      await domainError(devices.heartbeat(device, { space_id: s.space_id }), ErrorCode.Unauthenticated);
+      await refused(devices.heartbeat(device, { space_id: s.space_id }), ErrorCode.Unauthenticated);
       expect(await presenceOf(s.space_id, s.device_id)).toEqual([]);
     });
   });

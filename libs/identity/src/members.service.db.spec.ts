@@ -1,54 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { type TestingModule } from '@nestjs/testing';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode, ROLE_SCOPES, type Principal } from '@marvain/contracts';
-import { testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { testDatabaseEngine, testDatabaseKind } from '@marvain/db/testing';
+import { auditEntries, openFeatureTestContext, refused, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import { BootstrapService, type BootstrapResult } from './bootstrap.service';
+import type { BootstrapResult } from './bootstrap.service';
 import { IdentityModule } from './identity.module';
 import { MembershipConflict, membershipConflictFrom, MembersService } from './members.service';
 import { PrincipalResolver } from './principal-resolver.service';
+import { ownerFixtures } from './testing';
 
 jest.setTimeout(120_000);
 
-/** The DomainError a promise rejected with (fails the test if it resolved or threw something else). */
-async function refused(promise: Promise<unknown>): Promise<DomainError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected a refusal, but the call succeeded');
-    },
-    (e: unknown) => e,
-  );
-  if (!(error instanceof DomainError)) throw error;
-  return error;
-}
-
 describe(`MembersService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let members: MembersService;
   let resolver: PrincipalResolver;
-  let bootstrap: BootstrapService;
   let audit: AuditService;
+  const { seed, as } = ownerFixtures(() => context);
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([IdentityModule]);
-    ({ moduleRef, db: handle } = context);
-    members = moduleRef.get(MembersService);
-    resolver = moduleRef.get(PrincipalResolver);
-    bootstrap = moduleRef.get(BootstrapService);
-    audit = moduleRef.get(AuditService);
+    context = await openFeatureTestContext([IdentityModule]);
+    members = context.moduleRef.get(MembersService);
+    resolver = context.moduleRef.get(PrincipalResolver);
+    audit = context.moduleRef.get(AuditService);
   });
 
-  afterAll(async () => {
-    await moduleRef.close();
-    await handle.close();
-  });
-
-  const seed = (name = 'Forge'): Promise<BootstrapResult> => bootstrap.bootstrap({ agentName: name, spaceName: 'home' });
-  /** Resolved fresh, as every request is. */
-  const as = (s: BootstrapResult): Promise<Principal> => resolver.resolve(s.user_token);
+  afterAll(() => context.close());
 
   /** An agent whose owner is `owner`, plus users added with the given roles. */
   async function team(...roles: Array<'admin' | 'member' | 'guest'>): Promise<{ owner: BootstrapResult; users: BootstrapResult[] }> {
@@ -64,14 +42,11 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
 
   async function activeOwners(agentId: string): Promise<string[]> {
     const result = await sql<{ user_id: string }>`
-      SELECT user_id FROM agent_memberships WHERE agent_id = ${agentId}::uuid AND role = 'owner' AND revoked_at IS NULL`.execute(handle.db);
+      SELECT user_id FROM agent_memberships WHERE agent_id = ${agentId}::uuid AND role = 'owner' AND revoked_at IS NULL`.execute(context.db.db);
     return result.rows.map((r) => r.user_id);
   }
 
-  async function auditActions(agentId: string): Promise<Array<{ action: string; details?: Record<string, unknown> }>> {
-    const result = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(handle.db);
-    return result.rows.map((r) => JSON.parse(r.body) as { action: string; details?: Record<string, unknown> });
-  }
+  const agentAudit = (agentId: string): Promise<AuditEntryBody[]> => auditEntries(context.db.db, { agentId });
 
   function scopesOn(principal: Principal, agentId: string): readonly string[] | undefined {
     return principal.agents.find((a) => a.agent_id === agentId)?.scopes;
@@ -99,7 +74,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     expect(revoked).toMatchObject({ role: 'admin', revoked_at: expect.any(String) });
     expect(scopesOn(await as(other), owner.agent_id)).toBeUndefined();
 
-    const actions = await auditActions(owner.agent_id);
+    const actions = await agentAudit(owner.agent_id);
     expect(actions.slice(-3)).toEqual([
       expect.objectContaining({ action: 'membership.granted', details: expect.objectContaining({ role: 'member' }) }),
       expect.objectContaining({ action: 'membership.role_changed', details: expect.objectContaining({ from: 'member', to: 'admin' }) }),
@@ -157,7 +132,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     await expect(members.leave(await as(guest), owner.agent_id)).resolves.toMatchObject({ role: 'guest', revoked_at: expect.any(String) });
     expect(scopesOn(await as(guest), owner.agent_id)).toBeUndefined();
 
-    const left = (await auditActions(owner.agent_id)).filter((a) => a.action === 'membership.revoked').map((a) => a.details?.['self']);
+    const left = (await agentAudit(owner.agent_id)).filter((a) => a.action === 'membership.revoked').map((a) => a.details?.['self']);
     expect(left).toEqual([true, true]);
     // The owner manages admins.
     await expect(members.changeRole(await as(owner), owner.agent_id, adminB.user_id, 'admin')).resolves.toMatchObject({ role: 'admin' });
@@ -175,7 +150,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     expect(await activeOwners(owner.agent_id)).toEqual([next.user_id]);
     expect(scopesOn(await as(next), owner.agent_id)).toEqual(ROLE_SCOPES.owner);
     expect(scopesOn(await as(owner), owner.agent_id)).toEqual(ROLE_SCOPES.admin);
-    expect((await auditActions(owner.agent_id)).at(-1)).toMatchObject({
+    expect((await agentAudit(owner.agent_id)).at(-1)).toMatchObject({
       action: 'membership.ownership_transferred',
       details: { from_user_id: owner.user_id, to_user_id: next.user_id, new_owner_previous_role: 'member' },
     });
@@ -219,7 +194,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
 
   it('refuses membership changes by devices, even when they hold the scope', async () => {
     const { owner, users } = await team('member');
-    await sql`UPDATE devices SET scopes = '["members:manage", "agents:manage", "agents:read"]'::jsonb WHERE device_id = ${owner.device_id}::uuid`.execute(handle.db);
+    await sql`UPDATE devices SET scopes = '["members:manage", "agents:manage", "agents:read"]'::jsonb WHERE device_id = ${owner.device_id}::uuid`.execute(context.db.db);
     const device = await resolver.resolve(owner.device_token);
     expect((await refused(members.add(device, owner.agent_id, users[0]!.user_id, 'admin'))).code).toBe(ErrorCode.Forbidden);
     expect((await refused(members.revoke(device, owner.agent_id, users[0]!.user_id))).code).toBe(ErrorCode.Forbidden);
@@ -251,7 +226,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
         expect(owners).toHaveLength(1);
         expect([b.user_id, c.user_id]).toContain(owners[0]);
         const memberships = await sql<{ user_id: string; role: string }>`
-          SELECT user_id, role FROM agent_memberships WHERE agent_id = ${owner.agent_id}::uuid AND revoked_at IS NULL`.execute(handle.db);
+          SELECT user_id, role FROM agent_memberships WHERE agent_id = ${owner.agent_id}::uuid AND revoked_at IS NULL`.execute(context.db.db);
         expect(memberships.rows.find((r) => r.user_id === owner.user_id)?.role).toBe('admin');
         expect(memberships.rows).toHaveLength(3);
       }
@@ -297,7 +272,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
         expect(lost[0]).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.AlreadyMember } });
         const rows = await sql<{ n: string }>`
           SELECT count(*)::text AS n FROM agent_memberships
-          WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(handle.db);
+          WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(context.db.db);
         expect(rows.rows[0]?.n).toBe('1');
       }
     });
@@ -312,7 +287,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       const deadline = Date.now() + 10_000;
       for (;;) {
         const waiting = await sql<{ n: string }>`
-          SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(handle.db);
+          SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(context.db.db);
         if (Number(waiting.rows[0]?.n) > 0) return;
         if (Date.now() > deadline) throw new Error('the service call never waited on a lock');
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -324,7 +299,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       const [b, c] = users as [BootstrapResult, BootstrapResult];
       const principal = await as(owner);
       let pending!: Promise<unknown>;
-      await handle.db.transaction().execute(async (trx) => {
+      await context.db.db.transaction().execute(async (trx) => {
         // The "other" transfer: lock the owner row, demote, promote c.
         await sql`SELECT membership_id FROM agent_memberships
           WHERE agent_id = ${owner.agent_id}::uuid AND role = 'owner' AND revoked_at IS NULL FOR UPDATE`.execute(trx);
@@ -345,7 +320,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       const user = await seed('Elsewhere');
       const principal = await as(owner);
       let pending!: Promise<unknown>;
-      await handle.db.transaction().execute(async (trx) => {
+      await context.db.db.transaction().execute(async (trx) => {
         await sql`INSERT INTO agent_memberships (membership_id, agent_id, user_id, role)
           VALUES (${randomUUID()}::uuid, ${owner.agent_id}::uuid, ${user.user_id}::uuid, 'guest')`.execute(trx);
         // Not committed yet: the service's own check sees no membership and its insert waits on the index.
@@ -357,7 +332,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       });
       expect(await pending).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.AlreadyMember } });
       const roles = await sql<{ role: string }>`SELECT role FROM agent_memberships
-        WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(handle.db);
+        WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(context.db.db);
       expect(roles.rows).toEqual([{ role: 'guest' }]);
     });
   });
@@ -367,7 +342,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       const { owner, users } = await team('admin');
       const error = await sql`UPDATE agent_memberships SET role = 'owner'
         WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${users[0]!.user_id}::uuid`
-        .execute(handle.db)
+        .execute(context.db.db)
         .then(
           () => undefined,
           (e: unknown) => e,
@@ -381,7 +356,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       const { owner, users } = await team('member');
       const error = await sql`INSERT INTO agent_memberships (membership_id, agent_id, user_id, role)
         VALUES (${randomUUID()}::uuid, ${owner.agent_id}::uuid, ${users[0]!.user_id}::uuid, 'guest')`
-        .execute(handle.db)
+        .execute(context.db.db)
         .then(
           () => undefined,
           (e: unknown) => e,

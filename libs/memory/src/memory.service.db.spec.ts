@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
-import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
+import { ErrorCode, type Principal } from '@marvain/contracts';
 import { asUuid, DatabaseInfo, KYSELY, TransactionRunner, vectorAvailable, type Database } from '@marvain/db';
-import { testDatabaseEngine, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { openFeatureTestContext } from '@marvain/platform/testing';
+import { testDatabaseEngine, testDatabaseKind } from '@marvain/db/testing';
+import { openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
-import { type HubConfig } from '@marvain/platform';
 import { FeatureHashingEmbedder } from './embedder';
 import type { MemoryView } from './memory.dto';
 import { MemoryModule } from './memory.module';
@@ -34,9 +31,7 @@ function expectNoVectors(value: unknown, path = '$'): void {
 }
 
 describe(`MemoryService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let config: HubConfig;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let memories: MemoryService;
   let transactions: TransactionRunner;
   let db: Kysely<Database>;
@@ -48,15 +43,16 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    const context = await openFeatureTestContext([IdentityModule, MemoryModule]);
-    ({ moduleRef, db: handle } = context);
-    config = context.config;
-    memories = moduleRef.get(MemoryService);
-    transactions = moduleRef.get(TransactionRunner);
-    db = moduleRef.get<Kysely<Database>>(KYSELY);
-    info = moduleRef.get(DatabaseInfo);
-    const bootstrap = moduleRef.get(BootstrapService, { strict: false });
-    const resolver = moduleRef.get(PrincipalResolver, { strict: false });
+    context = await openFeatureTestContext([IdentityModule, MemoryModule], {
+      // Let the audit copies finish before the database goes away.
+      beforeClose: (moduleRef) => moduleRef.get(AuditService, { strict: false }).flush(),
+    });
+    memories = context.moduleRef.get(MemoryService);
+    transactions = context.moduleRef.get(TransactionRunner);
+    db = context.moduleRef.get<Kysely<Database>>(KYSELY);
+    info = context.moduleRef.get(DatabaseInfo);
+    const bootstrap = context.moduleRef.get(BootstrapService, { strict: false });
+    const resolver = context.moduleRef.get(PrincipalResolver, { strict: false });
     home = await bootstrap.bootstrap({ agentName: 'Home', spaceName: 'Kitchen' });
     other = await bootstrap.bootstrap({ agentName: 'Other', spaceName: 'Office' });
     owner = await resolver.resolve(home.user_token);
@@ -64,16 +60,7 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     device = await resolver.resolve(home.device_token);
   });
 
-  afterAll(async () => {
-    try {
-      // Let the audit copies finish before the database goes away.
-      await moduleRef.get(AuditService, { strict: false }).flush();
-      await moduleRef.close();
-    } finally {
-      await handle.close();
-      rmSync(config.dataDir, { recursive: true, force: true });
-    }
-  });
+  afterAll(() => context.close());
 
   function memory(overrides: Partial<NewMemoryInput> & { content: string }): NewMemoryInput {
     return {
@@ -186,12 +173,12 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
 
   it('lists newest first, filters by tier and by space, and respects the limit', async () => {
     // A fresh agent so earlier tests' memories do not interfere.
-    const bootstrap = moduleRef.get(BootstrapService, { strict: false });
+    const bootstrap = context.moduleRef.get(BootstrapService, { strict: false });
     const fresh = await bootstrap.bootstrap({ agentName: 'Fresh', spaceName: 'Porch', ownerUserId: home.user_id });
     const shed = await sql<{ space_id: string }>`
       INSERT INTO spaces (agent_id, name) VALUES (${fresh.agent_id}::uuid, 'Shed') RETURNING space_id`.execute(db);
     const shedId = shed.rows[0]?.space_id as string;
-    const principal = await moduleRef.get(PrincipalResolver, { strict: false }).resolve(fresh.user_token);
+    const principal = await context.moduleRef.get(PrincipalResolver, { strict: false }).resolve(fresh.user_token);
     const on = { agent_id: fresh.agent_id };
     await writeInOrder([
       memory({ ...on, content: 'm1 porch episodic', space_id: fresh.space_id }),
@@ -228,29 +215,21 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
 
   it('answers not_found to a principal without membership of the agent, like an agent that does not exist', async () => {
     for (const agentId of [home.agent_id, randomUUID()]) {
-      const error = await memories.list(outsider, { agent_id: agentId }).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(DomainError);
-      expect((error as DomainError).code).toBe(ErrorCode.NotFound);
-      expect((error as DomainError).message).not.toMatch(/listable|secret/);
+      const error = await refused(memories.list(outsider, { agent_id: agentId }));
+      expect(error.code).toBe(ErrorCode.NotFound);
+      expect(error.message).not.toMatch(/listable|secret/);
     }
   });
 
   it('forbids a member principal that lacks memories:read (a satellite device)', async () => {
-    const error = await memories.list(device, { agent_id: home.agent_id }).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(DomainError);
-    expect((error as DomainError).code).toBe(ErrorCode.Forbidden);
+    const error = await refused(memories.list(device, { agent_id: home.agent_id }));
+    expect(error.code).toBe(ErrorCode.Forbidden);
   });
 
   it('returns at most 50 memories when no limit is given', async () => {
-    const bootstrap = moduleRef.get(BootstrapService, { strict: false });
+    const bootstrap = context.moduleRef.get(BootstrapService, { strict: false });
     const busy = await bootstrap.bootstrap({ agentName: 'Busy', spaceName: 'Hall', ownerUserId: home.user_id });
-    const principal = await moduleRef.get(PrincipalResolver, { strict: false }).resolve(busy.user_token);
+    const principal = await context.moduleRef.get(PrincipalResolver, { strict: false }).resolve(busy.user_token);
     const many = Array.from({ length: 55 }, (_, i) => memory({ agent_id: busy.agent_id, space_id: busy.space_id, content: `note ${i}` }));
     await transactions.run((tx) => memories.write(tx, many));
     expect((await memories.list(principal, { agent_id: busy.agent_id })).memories).toHaveLength(50);

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { sql, type Kysely } from 'kysely';
 import { QueueNames, type EventReference, type Principal } from '@marvain/contracts';
-import { asUuid, DbModule, KYSELY, type Database } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
+import { asUuid, KYSELY, type Database } from '@marvain/db';
+import { testDatabaseKind } from '@marvain/db/testing';
 import { AuditService } from '@marvain/audit';
 import { EventsService } from '@marvain/events';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
-import { MESSAGE_QUEUE, PlatformModule, PoisonMessageError, type HubConfig, type MessageQueue } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { MESSAGE_QUEUE, PoisonMessageError, type MessageQueue } from '@marvain/platform';
+import { auditEntries, openFeatureTestContext, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
 import { PLANNER_MODEL, type PlannerContext, type PlannerModel } from './planner-model';
 import { PLANNER_LIMITS } from './planner-output';
 import { PlannerConsumer } from './planner.consumer';
@@ -38,18 +37,8 @@ class TestPlannerModel implements PlannerModel {
   }
 }
 
-interface AuditBody {
-  seq: number;
-  action: string;
-  actor: { type: string; id: string };
-  subject?: { type: string; id: string };
-  details?: Record<string, unknown>;
-}
-
 describe(`PlannerService (${testDatabaseKind()})`, () => {
-  let handle: TestDatabase;
-  let config: HubConfig;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   const model = new TestPlannerModel();
   let planner: PlannerService;
   let events: EventsService;
@@ -59,37 +48,24 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    handle = await createTestDatabase();
-    config = testHubConfig();
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule, PlannerModule],
-    })
-      .overrideProvider(PLANNER_MODEL)
-      .useValue(model)
-      .compile();
-    await moduleRef.init();
-    planner = moduleRef.get(PlannerService);
-    events = moduleRef.get(EventsService, { strict: false });
-    audit = moduleRef.get(AuditService, { strict: false });
-    db = moduleRef.get<Kysely<Database>>(KYSELY);
-    home = await moduleRef.get(BootstrapService, { strict: false }).bootstrap({ agentName: 'Home', spaceName: 'Kitchen' });
-    device = await moduleRef.get(PrincipalResolver, { strict: false }).resolve(home.device_token);
+    context = await openFeatureTestContext([IdentityModule, PlannerModule], {
+      customize: (builder) => builder.overrideProvider(PLANNER_MODEL).useValue(model),
+      // Let the audit copies finish before the database goes away.
+      beforeClose: () => audit.flush(),
+    });
+    planner = context.moduleRef.get(PlannerService);
+    events = context.moduleRef.get(EventsService, { strict: false });
+    audit = context.moduleRef.get(AuditService, { strict: false });
+    db = context.moduleRef.get<Kysely<Database>>(KYSELY);
+    home = await context.moduleRef.get(BootstrapService, { strict: false }).bootstrap({ agentName: 'Home', spaceName: 'Kitchen' });
+    device = await context.moduleRef.get(PrincipalResolver, { strict: false }).resolve(home.device_token);
   });
 
   beforeEach(() => {
     model.script = null;
   });
 
-  afterAll(async () => {
-    try {
-      // Let the audit copies finish before the database goes away.
-      await audit.flush();
-      await moduleRef.close();
-    } finally {
-      await handle.close();
-      rmSync(config.dataDir, { recursive: true, force: true });
-    }
-  });
+  afterAll(() => context.close());
 
   /** Ingests an event the way a satellite does and returns the reference the planner gets. */
   async function ingest(payload: Record<string, unknown>, type = 'transcript'): Promise<EventReference> {
@@ -114,13 +90,10 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   const runsOf = (eventId: string) =>
     db.selectFrom('planner_runs').select(['run_id', 'agent_id', 'model', 'status', 'output', 'error']).where('event_id', '=', asUuid(eventId)).execute();
 
-  async function auditEntries(agentId: string): Promise<AuditBody[]> {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE chain_id = ${agentId} ORDER BY seq`.execute(db);
-    return rows.rows.map((r) => JSON.parse(r.body) as AuditBody);
-  }
+  const agentAudit = (agentId: string): Promise<AuditEntryBody[]> => auditEntries(db, { agentId });
 
   /** Audit entries about one event: the event itself, its run, and the actions it proposed. */
-  function aboutEvent(entries: AuditBody[], eventId: string): string[] {
+  function aboutEvent(entries: AuditEntryBody[], eventId: string): string[] {
     return entries
       .filter((e) => e.subject?.id === eventId || e.details?.['source_event_id'] === eventId)
       .map((e) => e.action);
@@ -199,7 +172,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
       planner_runs: before.planner_runs + 1,
       audit_entries: before.audit_entries + 3,
     });
-    expect(aboutEvent(await auditEntries(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'action.proposed', 'planner.completed']);
+    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'action.proposed', 'planner.completed']);
   });
 
   it('skips an event that is not a transcript, recording a run and writing no memories or actions', async () => {
@@ -212,7 +185,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     ]);
     expect(await memoriesOf(reference.event_id)).toEqual([]);
     expect(await actionsOf(reference.event_id)).toEqual([]);
-    expect(aboutEvent(await auditEntries(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'planner.skipped']);
+    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'planner.skipped']);
     expect(await planner.handle(reference)).toBe('duplicate');
   });
 
@@ -233,7 +206,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect(runs[0]?.error).toMatch(/additional properties/);
     expect(await memoriesOf(reference.event_id)).toEqual([]);
     expect(await actionsOf(reference.event_id)).toEqual([]);
-    expect(aboutEvent(await auditEntries(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'planner.rejected']);
+    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'planner.rejected']);
 
     // A rejected event is settled: a redelivery does not ask the model again.
     const calls = model.calls;
@@ -365,7 +338,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect(verification.ok).toBe(true);
     expect(verification.reason).toBeUndefined();
 
-    const entries = await auditEntries(home.agent_id);
+    const entries = await agentAudit(home.agent_id);
     expect(verification.entries).toBe(entries.length);
     const mine = entries.filter((e) => e.subject?.id === reference.event_id || e.subject?.id === action?.action_id);
     expect(mine.map((e) => e.action)).toEqual(['event.ingested', 'action.proposed', 'planner.completed']);
@@ -378,17 +351,17 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect((completed?.details?.['memory_ids'] as string[]).sort()).toEqual((await memoriesOf(reference.event_id)).map((m) => m.memory_id).sort());
 
     // The write-once copies under the audit folder hold the same entries.
-    const dir = path.join(config.auditDir, 'chains', home.agent_id);
+    const dir = path.join(context.config.auditDir, 'chains', home.agent_id);
     const files = readdirSync(dir).sort();
     expect(files).toHaveLength(entries.length);
-    const fromFiles = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AuditBody);
+    const fromFiles = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AuditEntryBody);
     expect(fromFiles.map((e) => e.action)).toEqual(entries.map((e) => e.action));
     expect(fromFiles.filter((e) => e.subject?.id === reference.event_id).map((e) => e.action)).toEqual(['event.ingested', 'planner.completed']);
   });
 
   it('as the queue worker: plans and acks a queued event, dead-letters a malformed reference, and retries an unknown event', async () => {
-    const queue = moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
-    const consumer = moduleRef.get(PlannerConsumer);
+    const queue = context.moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
+    const consumer = context.moduleRef.get(PlannerConsumer);
     // Earlier tests handled their events directly; their references are still queued.
     while ((await consumer.drainOnce()) > 0);
 
@@ -423,15 +396,15 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     });
   });
   it('records an event whose planning was given up (dead-lettered) in its agent\'s audit chain', async () => {
-    const queue = moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
-    const consumer = moduleRef.get(PlannerConsumer);
+    const queue = context.moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
+    const consumer = context.moduleRef.get(PlannerConsumer);
     while ((await consumer.drainOnce()) > 0);
     const reference = await ingest({ text: 'the model will keep failing on this one' });
     model.script = () => {
       throw new Error('model unavailable');
     };
     // The message has already used all but one of its receives.
-    await sql`UPDATE queue_messages SET receive_count = ${config.queue.maxReceives - 1}::int WHERE body->>'event_id' = ${reference.event_id}`.execute(db);
+    await sql`UPDATE queue_messages SET receive_count = ${context.config.queue.maxReceives - 1}::int WHERE body->>'event_id' = ${reference.event_id}`.execute(db);
     const warnLog = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
       const [message] = await queue.receive(QueueNames.Transcripts, { max: 1, visibilityTimeoutSeconds: 30 });
@@ -440,7 +413,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     } finally {
       warnLog.mockRestore();
     }
-    const entries = aboutEvent(await auditEntries(home.agent_id), reference.event_id);
+    const entries = aboutEvent(await agentAudit(home.agent_id), reference.event_id);
     expect(entries).toEqual(['event.dead_lettered']);
     expect(await runsOf(reference.event_id)).toEqual([]);
   });

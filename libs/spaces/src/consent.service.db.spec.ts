@@ -1,24 +1,10 @@
-import { rmSync } from 'node:fs';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { sql } from 'kysely';
-import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
-import { DbModule } from '@marvain/db';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { CLOCK, PlatformModule, type Clock, type HubConfig } from '@marvain/platform';
-import { testHubConfig } from '@marvain/platform/testing';
+import { ErrorCode, type Principal } from '@marvain/contracts';
+import { testDatabaseKind } from '@marvain/db/testing';
+import { CLOCK, type Clock } from '@marvain/platform';
+import { auditEntries, insertAgents, openFeatureTestContext, refused, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
 import { ConsentService } from './consent.service';
 import { PeopleService } from './people.service';
 import { SpacesModule } from './spaces.module';
-
-async function errorOf(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error('expected a DomainError');
-}
 
 /** A clock the test moves by hand. */
 class ManualClock implements Clock {
@@ -35,9 +21,7 @@ const HOUR = 3_600_000;
 const MISSING = '00000000-0000-4000-8000-000000000000';
 
 describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
-  let db: TestDatabase;
-  let config: HubConfig;
-  let moduleRef: TestingModule;
+  let context: FeatureTestContext;
   let people: PeopleService;
   let consents: ConsentService;
   let clock: ManualClock;
@@ -47,31 +31,16 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
   const manager = (agentId: string): Principal => ({ type: 'user', id: '22222222-2222-4222-8222-222222222222', agents: [{ agent_id: agentId, scopes: ['spaces:read', 'spaces:manage'] }] });
   const reader = (agentId: string): Principal => ({ type: 'user', id: '33333333-3333-4333-8333-333333333333', agents: [{ agent_id: agentId, scopes: ['spaces:read'] }] });
 
-  async function auditEntries(agentId: string): Promise<Array<{ action: string; subject?: { id: string }; details?: Record<string, unknown> }>> {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(db.db);
-    return rows.rows.map((r) => JSON.parse(r.body));
-  }
+  const agentAudit = (agentId: string): Promise<AuditEntryBody[]> => auditEntries(context.db.db, { agentId });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    config = testHubConfig();
     clock = new ManualClock(new Date(Date.now() + 1000));
-    moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle: db }), PlatformModule.forRoot(config), SpacesModule],
-    })
-      .overrideProvider(CLOCK)
-      .useValue(clock)
-      .compile();
-    people = moduleRef.get(PeopleService);
-    consents = moduleRef.get(ConsentService);
-    const agents = await sql<{ agent_id: string }>`INSERT INTO agents (name) VALUES ('a'), ('b') RETURNING agent_id`.execute(db.db);
-    [agentA, agentB] = agents.rows.map((r) => r.agent_id) as [string, string];
+    context = await openFeatureTestContext([SpacesModule], { customize: (builder) => builder.overrideProvider(CLOCK).useValue(clock) });
+    people = context.moduleRef.get(PeopleService);
+    consents = context.moduleRef.get(ConsentService);
+    [agentA, agentB] = await insertAgents(context.db.db, ['a', 'b']);
   });
-  afterAll(async () => {
-    await moduleRef.close();
-    await db.close();
-    rmSync(config.dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => context.close());
 
   it("records and lists an agent's people, and only that agent's", async () => {
     const sam = await people.create(manager(agentA), agentA, 'Sam');
@@ -80,12 +49,12 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     const listed = await people.list(reader(agentA), agentA);
     expect(listed.map((p) => p.display_name)).toContain('Sam');
     expect(listed.every((p) => p.agent_id === agentA)).toBe(true);
-    expect((await errorOf(people.create(reader(agentA), agentA, 'Nope'))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(people.create(reader(agentA), agentA, 'Nope'))).code).toBe(ErrorCode.Forbidden);
   });
 
   it('grants, replaces, expires and revokes consent, each grant and revocation audited once', async () => {
     const person = await people.create(manager(agentA), agentA, 'Alex');
-    const before = (await auditEntries(agentA)).length;
+    const before = (await agentAudit(agentA)).length;
 
     const voice = await consents.grant(manager(agentA), person.person_id, { consent_type: 'voice' });
     expect(voice).toMatchObject({ person_id: person.person_id, agent_id: agentA, consent_type: 'voice', status: 'active', expires_at: null, revoked_at: null });
@@ -116,7 +85,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     await consents.grant(manager(agentA), person.person_id, { consent_type: 'face' });
     expect((await consents.list(reader(agentA), person.person_id)).find((c) => c.consent_id === face.consent_id)).toMatchObject({ status: 'expired', revoked_at: null });
 
-    const added = (await auditEntries(agentA)).slice(before);
+    const added = (await agentAudit(agentA)).slice(before);
     expect(added.map((e) => [e.action, e.subject?.id])).toEqual([
       ['consent.granted', voice.consent_id],
       ['consent.granted', face.consent_id],
@@ -131,9 +100,9 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
 
   it('refuses an expiry that is not in the future as validation_failed', async () => {
     const person = await people.create(manager(agentA), agentA, 'Jo');
-    const past = await errorOf(consents.grant(manager(agentA), person.person_id, { consent_type: 'voice', expires_at: new Date(clock.now().getTime() - 1).toISOString() }));
+    const past = await refused(consents.grant(manager(agentA), person.person_id, { consent_type: 'voice', expires_at: new Date(clock.now().getTime() - 1).toISOString() }));
     expect(past).toMatchObject({ code: ErrorCode.ValidationFailed, details: { fields: [{ field: 'expires_at', problems: ['expires_at must be in the future'] }] } });
-    const now = await errorOf(consents.grant(manager(agentA), person.person_id, { consent_type: 'voice', expires_at: clock.now().toISOString() }));
+    const now = await refused(consents.grant(manager(agentA), person.person_id, { consent_type: 'voice', expires_at: clock.now().toISOString() }));
     expect(now.code).toBe(ErrorCode.ValidationFailed);
     expect(await consents.list(reader(agentA), person.person_id)).toEqual([]);
   });
@@ -143,7 +112,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     const foreignConsent = await consents.grant(manager(agentB), foreignPerson.person_id, { consent_type: 'recording_storage' });
     const outsider = manager(agentA);
     const same = async (foreign: Promise<unknown>, missing: Promise<unknown>, foreignId: string): Promise<void> => {
-      const [f, m] = [await errorOf(foreign), await errorOf(missing)];
+      const [f, m] = [await refused(foreign), await refused(missing)];
       expect(f.code).toBe(ErrorCode.NotFound);
       expect({ code: f.code, message: f.message, details: f.details }).toEqual({ code: m.code, message: m.message.replace(MISSING, foreignId), details: m.details });
       // It names only the id asked for, never the agent that owns it.
@@ -158,8 +127,8 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     // Nothing changed on the other agent's side.
     expect(await consents.list(reader(agentB), foreignPerson.person_id)).toEqual([foreignConsent]);
     // A member who may only read gets 403 on writes (they can see the agent, so nothing leaks).
-    expect((await errorOf(consents.revoke(reader(agentB), foreignConsent.consent_id))).code).toBe(ErrorCode.Forbidden);
-    expect((await errorOf(consents.grant(reader(agentB), foreignPerson.person_id, { consent_type: 'face' }))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(consents.revoke(reader(agentB), foreignConsent.consent_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(consents.grant(reader(agentB), foreignPerson.person_id, { consent_type: 'face' }))).code).toBe(ErrorCode.Forbidden);
   });
 
   it('leaves exactly one grant in force when two grants of one type for one person race', async () => {

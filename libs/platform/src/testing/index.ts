@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ModuleMetadata } from '@nestjs/common';
@@ -7,6 +7,9 @@ import { DbModule } from '@marvain/db';
 import { createTestDatabase, type TestDatabase } from '@marvain/db/testing';
 import { HubConfig, loadHubSettings, type HubSettings } from '../config/hub-config';
 import { PlatformModule } from '../platform.module';
+
+export * from './database-rows';
+export * from './refused';
 
 /**
  * Settings for a hub under test: a fresh temporary data folder, no workers and no first-run
@@ -24,7 +27,8 @@ export function testHubConfig(overrides: Partial<HubSettings> = {}): HubConfig {
 /**
  * The harness every database-backed feature test uses: a fresh migrated database (see
  * createTestDatabase), the real DbModule and PlatformModule, and the feature modules under test,
- * initialised. `close()` tears down the module before the database.
+ * initialised. `close()` runs `beforeClose`, then tears down the module, then the database and the
+ * data folder, each only when the harness made it; every step runs even when one before it failed.
  */
 export interface FeatureTestContext {
   moduleRef: TestingModule;
@@ -33,11 +37,22 @@ export interface FeatureTestContext {
   close(): Promise<void>;
 }
 
+export interface FeatureTestOptions {
+  /** Settings to run with; the caller keeps its data folder. Default: testHubConfig(). */
+  config?: HubConfig;
+  /** A database to run on, e.g. a second module over another context's database; the caller keeps it. Default: a fresh one. */
+  db?: TestDatabase;
+  /** Changes to the module before it compiles, e.g. `builder.overrideProvider(CLOCK).useValue(clock)`. */
+  customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+  /** Runs first in close(), while module and database are still up (e.g. to let audit copies finish). */
+  beforeClose?: (moduleRef: TestingModule) => Promise<unknown>;
+}
+
 export async function openFeatureTestContext(
   imports: NonNullable<ModuleMetadata['imports']>,
-  options: { config?: HubConfig; customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder } = {},
+  options: FeatureTestOptions = {},
 ): Promise<FeatureTestContext> {
-  const db = await createTestDatabase();
+  const db = options.db ?? (await createTestDatabase());
   const config = options.config ?? testHubConfig();
   const builder = Test.createTestingModule({
     imports: [DbModule.forRoot({ target: config.database, migrate: false, handle: db }), PlatformModule.forRoot(config), ...imports],
@@ -48,12 +63,26 @@ export async function openFeatureTestContext(
     moduleRef,
     db,
     config,
-    close: async () => {
-      try {
-        await moduleRef.close();
-      } finally {
-        await db.close();
-      }
-    },
+    close: () =>
+      allInOrder([
+        () => options.beforeClose?.(moduleRef),
+        () => moduleRef.close(),
+        () => (options.db ? undefined : db.close()),
+        () => (options.config ? undefined : rmSync(config.dataDir, { recursive: true, force: true })),
+      ]),
   };
+}
+
+/** Runs every step, in order, even after one fails; then fails with what failed. */
+async function allInOrder(steps: ReadonlyArray<() => unknown>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} steps of closing the feature test context failed`);
 }
