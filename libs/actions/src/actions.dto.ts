@@ -1,27 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { ACTION_STATUSES, type ActionStatus } from '@marvain/contracts';
-import { OptionalButNotNull } from '@marvain/platform';
+import { AgentListQuery, OptionalButNotNull } from '@marvain/platform';
 import type { ActionRow } from '@marvain/db';
 
-export class ListActionsQuery {
-  @ApiProperty({ format: 'uuid' })
-  @IsUUID()
-  agent_id!: string;
-
+export class ListActionsQuery extends AgentListQuery {
   @ApiPropertyOptional({ enum: ACTION_STATUSES })
   @IsOptional()
   @IsIn(ACTION_STATUSES)
   status?: ActionStatus;
-
-  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 200 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
 }
 
 export class RejectActionDto {

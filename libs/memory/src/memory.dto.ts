@@ -1,13 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { AgentListQuery } from '@marvain/platform';
 import { MEMORY_TIERS, type MemoryTier } from '@marvain/contracts';
 
-export class ListMemoriesQuery {
-  @ApiProperty({ format: 'uuid' })
-  @IsUUID()
-  agent_id!: string;
-
+export class ListMemoriesQuery extends AgentListQuery {
   @ApiPropertyOptional({ enum: MEMORY_TIERS })
   @IsOptional()
   @IsIn(MEMORY_TIERS)
@@ -17,14 +13,6 @@ export class ListMemoriesQuery {
   @IsOptional()
   @IsUUID()
   space_id?: string;
-
-  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 200 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
 }
 
 export class MemoryView {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@marvain/contracts';
 import { DatabaseInfo, type MemoryRow, type Tx } from '@marvain/db';
-import { assertAgentScope } from '@marvain/platform';
+import { assertAgentScope, LIST_LIMIT_DEFAULT } from '@marvain/platform';
 import { EMBEDDER, type Embedder } from './embedder';
 import type { ListMemoriesQuery, MemoryList, MemoryView } from './memory.dto';
 import { MemoryRepository, type NewMemory } from './memory.repository';
@@ -22,7 +22,7 @@ export class MemoryService {
     assertAgentScope(principal, query.agent_id, 'memories:read');
     const rows = await this.repository.list({
       agentId: query.agent_id,
-      limit: query.limit ?? 50,
+      limit: query.limit ?? LIST_LIMIT_DEFAULT,
       ...(query.tier ? { tier: query.tier } : {}),
       ...(query.space_id ? { spaceId: query.space_id } : {}),
     });

@@ -23,3 +23,4 @@ export * from './aws/s3-audit-sink';
 export * from './aws/dynamo-connection-store';
 export * from './aws/api-gateway-push';
 export * from './http/json-depth';
+export * from './http/list-query';
