@@ -1,24 +1,37 @@
 #!/usr/bin/env node
 // `npm run bench:ingest`: event-ingest throughput of the real hub (POST /v1/events) against a bare
-// Fastify server doing the same database work, on embedded PGlite and on PostgreSQL.
+// Fastify server doing the same database work, on embedded PGlite and on PostgreSQL, and the added
+// cost of authentication per request (the hub with and without it, in the same run).
 //
 // For each database: build and start the hub bundle (dist/hub/main.cjs) as a child process with its
-// own temp data dir and config, start the bare server (tools/bench/bare-server.mjs, bundled to
-// dist/bench/bare-server.cjs) on its own copy of the database, then drive both alternately with the
-// same closed-loop load and report the medians. Everything it starts (processes, temp dirs,
-// databases) is removed at the end, also on failure or Ctrl-C.
+// own temp data dir and config; start "hub-no-auth" the same way from dist/bench/hub-no-auth.cjs
+// (tools/bench/hub-no-auth.ts: the same app, but each distinct token is resolved by the real
+// PrincipalResolver once and then served from memory, so the per-request authentication round trip
+// is gone while the guard and scope checks still run); start the bare server
+// (tools/bench/bare-server.mjs, bundled to dist/bench/bare-server.cjs); each on its own copy of the
+// database. Then drive them in turn, round after round, with the same closed-loop load (hub and
+// hub-no-auth back to back, their order swapped every round so drift does not favour one) and
+// report the medians. The added cost of authentication per request is reported from the p50
+// difference and from throughput, as concurrency x (1/events-per-s with auth - 1/events-per-s
+// without), which by Little's law is the added mean latency under this closed-loop load; both as
+// the median of the per-round differences, in ms and as a percentage. That it is one round trip per
+// request (device token) is proven by libs/identity/src/principal-resolver.round-trips.db.spec.ts,
+// not measured here. Everything it starts (processes, temp dirs, databases) is removed at the end,
+// also on failure or Ctrl-C.
 //
 // Settings (environment):
 //   BENCH_REQUESTS=3000   measured requests per run        BENCH_WARMUP=300   warm-up requests per run
-//   BENCH_CONCURRENCY=16  requests in flight               BENCH_ROUNDS=3     hub/bare rounds per database
+//   BENCH_CONCURRENCY=16  requests in flight               BENCH_ROUNDS=3     rounds (each server once) per database
 //   BENCH_DATABASES=pglite,postgres                        which databases to run
 //   BENCH_PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres   server for the PostgreSQL runs
 //   BENCH_HUB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"        extra node flags for the hub child
 //   BENCH_BARE_NODE_ARGS=…                                            the same for the bare server
+//                         (BENCH_HUB_NODE_ARGS applies to hub-no-auth too)
 //   BENCH_BUDGET_S=210    rounds after the second are skipped when they would overrun this many seconds
 // Profiles: node tools/bench/summarize-profile.mjs /tmp/prof/<file>.cpuprofile
 //   BENCH_KEEP=1          keep temp dirs (not databases) for inspection
-//   BENCH_WITH_READS=1    add a third server, "bare+reads": the bare server plus the hub's authentication read per request
+//   BENCH_NO_AUTH=0       leave out hub-no-auth (and so the authentication figures); on by default
+//   BENCH_WITH_READS=1    add another server, "bare+reads": the bare server plus the hub's authentication read per request
 //                         (the device-token lookup), to split the gap into "queries" and "framework"
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { bundle } from '../build/bundle.mjs';
+import { bundle, bundleScript } from '../build/bundle.mjs';
 import { drive } from './load.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -56,7 +69,12 @@ const settings = {
   budgetSeconds: intSetting('BENCH_BUDGET_S', 210, 10),
   keep: process.env.BENCH_KEEP === '1',
   withReads: process.env.BENCH_WITH_READS === '1',
+  withoutAuth: process.env.BENCH_NO_AUTH !== '0',
 };
+const HUB = 'hub';
+const HUB_NO_AUTH = 'hub-no-auth';
+/** Every server each database is benchmarked with, in the order of the results table. */
+const serverNames = () => [HUB, ...(settings.withoutAuth ? [HUB_NO_AUTH] : []), 'bare', ...(settings.withReads ? ['bare+reads'] : [])];
 const RUN_ID = randomBytes(4).toString('hex');
 
 // ---------------------------------------------------------------------------------------------
@@ -236,8 +254,9 @@ function exitedError(child) {
   return new Error(`${child.label} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${child.outputTail()}`);
 }
 
-async function startHub(db) {
-  const dir = makeTempDir(`hub-${db.kind}`);
+/** Starts a hub bundle (the real one, or hub-no-auth) as the local runtime does, with first-run bootstrap. */
+async function startHub(db, { name, bundlePath }) {
+  const dir = makeTempDir(`${name}-${db.kind}`);
   const port = await freePort();
   const configFile = path.join(dir, 'marvain-config.yaml');
   const env = cleanEnv({
@@ -248,10 +267,10 @@ async function startHub(db) {
     MARVAIN_LOG_LEVEL: 'warn',
     MARVAIN_WORKERS: 'false',
     MARVAIN_FIRST_RUN_BOOTSTRAP: 'true',
-    ...(db.kind === 'postgres' ? { DATABASE_URL: db.urls.hub } : {}),
+    ...(db.kind === 'postgres' ? { DATABASE_URL: db.urls[name] } : {}),
   });
   const started = Date.now();
-  const child = spawnChild(`hub (${db.label})`, [...settings.hubNodeArgs, path.join(root, 'dist', 'hub', 'main.cjs')], env);
+  const child = spawnChild(`${name} (${db.label})`, [...settings.hubNodeArgs, bundlePath], env);
 
   const deadline = Date.now() + 90_000;
   let health = null;
@@ -268,7 +287,7 @@ async function startHub(db) {
     }
     await sleep(100);
   }
-  if (!health) throw new Error(`hub (${db.label}) did not answer /v1/health within 90 s:\n${child.outputTail()}`);
+  if (!health) throw new Error(`${name} (${db.label}) did not answer /v1/health within 90 s:\n${child.outputTail()}`);
 
   // First-run bootstrap writes the config file right after listen.
   let saved = null;
@@ -283,15 +302,15 @@ async function startHub(db) {
     }
     await sleep(100);
   }
-  if (!saved) throw new Error(`hub (${db.label}) wrote no device_token/space_id to ${configFile}:\n${child.outputTail()}`);
+  if (!saved) throw new Error(`${name} (${db.label}) wrote no device_token/space_id to ${configFile}:\n${child.outputTail()}`);
   return {
-    name: 'hub',
+    name,
     child,
     url: `http://127.0.0.1:${port}/v1/events`,
     headers: { authorization: `Bearer ${saved.device_token}` },
     spaceId: saved.space_id,
     startMs: Date.now() - started,
-    note: `database ${health.database?.kind}, schema ${health.database?.schema_version}`,
+    note: `database ${health.database?.kind}, schema ${health.database?.schema_version}` + (name === HUB_NO_AUTH ? ', principals memoized' : ''),
   };
 }
 
@@ -376,7 +395,7 @@ async function measure(db, server, round) {
   const failures = (warm?.failureCount ?? 0) + result.failureCount;
   const cpu = (v) => (v === null ? '   n/a' : v.toFixed(2).padStart(6));
   const line =
-    `  ${db.label.padEnd(10)} ${server.name.padEnd(10)} round ${round}: ${result.perSecond.toFixed(0).padStart(6)} events/s` +
+    `  ${db.label.padEnd(10)} ${server.name.padEnd(11)} round ${round}: ${result.perSecond.toFixed(0).padStart(6)} events/s` +
     `  p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(7)} ms` +
     `  CPU/req: server ${cpu(result.serverCpuMs)} ms` +
     (database ? `, postgres ${cpu(result.dbCpuMs)} ms` : '') +
@@ -395,30 +414,42 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-// Each database after the current one is assumed to need this long at least (start-up + 2 rounds).
-const RESERVE_PER_DATABASE_MS = 45_000;
+// Each database after the current one is assumed to need this long at least (start-up + 2 rounds):
+// 45 s with hub and bare alone, 15 s more for each further server.
+const reservePerDatabaseMs = () => 15_000 * (1 + serverNames().length);
 
-async function benchDatabase(db, bareBundle, { deadline, databasesAfter }) {
+async function benchDatabase(db, bundles, { deadline, databasesAfter }) {
   console.log(`\n== ${db.label} ==`);
-  const hub = await startHub(db);
-  console.log(`  hub  ready in ${(hub.startMs / 1000).toFixed(1)} s (${hub.note}, pid ${hub.child.pid})`);
-  const bare = await startBare(db, bareBundle);
-  console.log(`  bare ready in ${(bare.startMs / 1000).toFixed(1)} s (${bare.note}, pid ${bare.child.pid})`);
-  const servers = [hub, bare];
-  if (settings.withReads) {
-    const reads = await startBare(db, bareBundle, { withReads: true });
-    console.log(`  bare+reads ready in ${(reads.startMs / 1000).toFixed(1)} s (${reads.note}, pid ${reads.child.pid})`);
-    servers.push(reads);
+  const ready = (server) =>
+    console.log(`  ${server.name.padEnd(11)} ready in ${(server.startMs / 1000).toFixed(1)} s (${server.note}, pid ${server.child.pid})`);
+  const hub = await startHub(db, { name: HUB, bundlePath: bundles.hub });
+  ready(hub);
+  const hubs = [hub];
+  if (settings.withoutAuth) {
+    const noAuth = await startHub(db, { name: HUB_NO_AUTH, bundlePath: bundles.hubNoAuth });
+    ready(noAuth);
+    hubs.push(noAuth);
   }
+  const bare = await startBare(db, bundles.bare);
+  ready(bare);
+  const others = [bare];
+  if (settings.withReads) {
+    const reads = await startBare(db, bundles.bare, { withReads: true });
+    ready(reads);
+    others.push(reads);
+  }
+  const servers = [...hubs, ...others];
   const runs = Object.fromEntries(servers.map((server) => [server.name, []]));
   for (let round = 1; round <= settings.rounds; round++) {
     const roundStart = Date.now();
-    for (const server of servers) {
+    // hub and hub-no-auth back to back, the first of them alternating: their difference is the figure that matters.
+    const order = round % 2 === 1 ? [...hubs, ...others] : [...[...hubs].reverse(), ...others];
+    for (const server of order) {
       runs[server.name].push(await measure(db, server, round));
       await sleep(300); // let the previous run's connections close and the database settle
     }
     const roundMs = Date.now() - roundStart;
-    if (round >= 2 && round < settings.rounds && Date.now() + roundMs + databasesAfter * RESERVE_PER_DATABASE_MS > deadline) {
+    if (round >= 2 && round < settings.rounds && Date.now() + roundMs + databasesAfter * reservePerDatabaseMs() > deadline) {
       console.log(`  (stopping after ${round} rounds to stay within BENCH_BUDGET_S=${settings.budgetSeconds})`);
       break;
     }
@@ -431,6 +462,7 @@ async function benchDatabase(db, bareBundle, { deadline, databasesAfter }) {
     serverCpuMs: list.some((r) => r.serverCpuMs === null) ? null : median(list.map((r) => r.serverCpuMs)),
     dbCpuMs: list.some((r) => r.dbCpuMs === null || r.dbCpuMs === undefined) ? null : median(list.map((r) => r.dbCpuMs)),
     each: list.map((r) => r.perSecond),
+    p50Each: list.map((r) => r.p50),
     failures: list.reduce((n, r) => n + r.failureCount, 0),
   });
   return { label: db.label, kind: db.kind, servers: Object.keys(runs), ...Object.fromEntries(Object.entries(runs).map(([name, list]) => [name, summary(list)])) };
@@ -449,8 +481,8 @@ async function postgresTargets() {
     const base = `marvain_bench_${RUN_ID}`;
     const urls = {};
     const names = {};
-    for (const who of ['hub', 'bare', ...(settings.withReads ? ['bare+reads'] : [])]) {
-      const name = `${base}_${who.replace('+', '_')}`;
+    for (const who of serverNames()) {
+      const name = `${base}_${who.replace(/[^a-z0-9]/g, '_')}`;
       names[who] = name;
       databases.set(name, settings.pgAdminUrl);
       await admin.query(`CREATE DATABASE "${name}"`);
@@ -494,7 +526,8 @@ function printTable(results) {
         r.kind === 'postgres' ? cpu(s.dbCpuMs) : '(in server)',
         s.each.map((v) => v.toFixed(0)).join(' / '),
         String(s.failures),
-        name === 'hub' ? ratio.toFixed(2) : name === 'bare' ? '' : `(${(r.hub.perSecond / s.perSecond).toFixed(2)})`,
+        // Other servers: (hub/that server), in brackets.
+        name === HUB ? ratio.toFixed(2) : name === 'bare' ? '' : `(${(r.hub.perSecond / s.perSecond).toFixed(2)})`,
       ]);
     }
   }
@@ -506,19 +539,67 @@ function printTable(results) {
   for (const row of rows) console.log(format(row));
 }
 
+/**
+ * What authentication adds to a request: the hub against hub-no-auth on one database. The added
+ * figures are the median of the per-round differences (the two ran back to back in each round, so
+ * drift over the run cancels out); the difference of the medians in the rows above is shown too.
+ */
+function printAuthenticationCost(r) {
+  const auth = r[HUB];
+  const noAuth = r[HUB_NO_AUTH];
+  const ms = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)} ms`;
+  const pct = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}%`;
+  // A closed loop keeps `concurrency` requests in flight, so mean latency = concurrency / throughput (Little's law).
+  const addedMeanMs = (authPerSecond, noAuthPerSecond) => settings.concurrency * (1000 / authPerSecond - 1000 / noAuthPerSecond);
+  const rounds = auth.each.map((_, i) => i);
+  const p50Added = rounds.map((i) => auth.p50Each[i] - noAuth.p50Each[i]);
+  const meanAdded = rounds.map((i) => addedMeanMs(auth.each[i], noAuth.each[i]));
+  const noAuthMeanMs = (settings.concurrency * 1000) / noAuth.perSecond;
+  const row = (s) => `${s.perSecond.toFixed(0).padStart(6)} events/s  p50 ${s.p50.toFixed(2).padStart(6)} ms  p99 ${s.p99.toFixed(2).padStart(7)} ms`;
+  console.log(`${r.label}: the added cost of authentication per request (device token), hub vs hub-no-auth`);
+  console.log(`  hub (auth)              ${row(auth)}  (medians of rounds)`);
+  console.log(`  hub (no auth)           ${row(noAuth)}  (principals memoized: no authentication round trip)`);
+  console.log(
+    `  added, from p50:        ${ms(median(p50Added))} per request (${pct((median(p50Added) / noAuth.p50) * 100)} of the no-auth p50);` +
+      ` rounds ${p50Added.map(ms).join(' / ')}; difference of the medians ${ms(auth.p50 - noAuth.p50)}`,
+  );
+  console.log(
+    `  added, from throughput: ${ms(median(meanAdded))} per request (${pct((median(meanAdded) / noAuthMeanMs) * 100)} of the no-auth mean latency);` +
+      ` rounds ${meanAdded.map(ms).join(' / ')}; from the medians ${ms(addedMeanMs(auth.perSecond, noAuth.perSecond))}`,
+  );
+  console.log(
+    `                          = concurrency ${settings.concurrency} x (1/(events/s with auth) - 1/(events/s without)): the added mean latency` +
+      ` (Little's law); events/s ${pct((auth.perSecond / noAuth.perSecond - 1) * 100)} (medians)`,
+  );
+  if (auth.serverCpuMs !== null && noAuth.serverCpuMs !== null) {
+    console.log(
+      `  added CPU per request:  server ${ms(auth.serverCpuMs - noAuth.serverCpuMs)} (${auth.serverCpuMs.toFixed(2)} vs ${noAuth.serverCpuMs.toFixed(2)})` +
+        (auth.dbCpuMs !== null && noAuth.dbCpuMs !== null
+          ? `, postgres backends ${ms(auth.dbCpuMs - noAuth.dbCpuMs)} (${auth.dbCpuMs.toFixed(2)} vs ${noAuth.dbCpuMs.toFixed(2)})`
+          : '') +
+        ' (medians)',
+    );
+  }
+}
+
 async function main() {
   const t0 = Date.now();
-  console.log('Marvain ingest benchmark: POST /v1/events, hub vs bare Fastify');
+  console.log(`Marvain ingest benchmark: POST /v1/events, hub vs bare Fastify${settings.withoutAuth ? ', and hub with vs without authentication' : ''}`);
   console.log(
     `  node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown cpu'}); ` +
       `load generator runs in this process on the same machine`,
   );
   console.log(
     `  per run: ${settings.warmup} warm-up + ${settings.requests} measured requests, concurrency ${settings.concurrency}, ` +
-      `each a transcript_chunk with a unique client_event_id; ${settings.rounds} rounds alternating hub/bare; figures are medians`,
+      `each a transcript_chunk with a unique client_event_id; ${settings.rounds} rounds of ${serverNames().join('/')}` +
+      `${settings.withoutAuth ? ' (hub and hub-no-auth swap places every round)' : ''}; figures are medians`,
   );
   console.log('  hub:  dist/hub/main.cjs with MARVAIN_WORKERS=false (planner/tool-runner off, so they do not compete for CPU;');
   console.log('        queued messages are left unconsumed), MARVAIN_LOG_LEVEL=warn, device-token auth on every request');
+  if (settings.withoutAuth) {
+    console.log('  hub-no-auth: dist/bench/hub-no-auth.cjs, the same app and settings, but PrincipalResolver answers each token from');
+    console.log('        memory after its first request: no authentication round trip; the guard and scope check still run');
+  }
   console.log('  bare: Fastify 5 + the same Kysely/driver stack from libs/db, same INSERTs in one transaction; NO auth,');
   console.log('        no DTO validation and no token lookup: those (1 extra read per request in the hub) are part of the');
   console.log('        overhead measured here');
@@ -528,6 +609,9 @@ async function main() {
   if (load > 0.5) console.log(`  NOTE: load average before start is ${load.toFixed(2)} on ${os.cpus().length} cores: other processes compete`);
 
   const hubBundle = await bundle('hub');
+  const hubNoAuthBundle = settings.withoutAuth
+    ? await bundleScript(path.join(root, 'tools', 'bench', 'hub-no-auth.ts'), path.join(root, 'dist', 'bench', 'hub-no-auth.cjs'))
+    : null;
   const bareBundle = path.join(root, 'dist', 'bench', 'bare-server.cjs');
   await build({
     entryPoints: [path.join(root, 'tools', 'bench', 'bare-server.mjs')],
@@ -540,7 +624,9 @@ async function main() {
     sourcemap: 'inline',
     logLevel: 'warning',
   });
-  console.log(`  built ${path.relative(root, hubBundle)} and ${path.relative(root, bareBundle)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const built = [hubBundle, hubNoAuthBundle, bareBundle].filter(Boolean).map((file) => path.relative(root, file));
+  console.log(`  built ${built.join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const bundles = { hub: hubBundle, hubNoAuth: hubNoAuthBundle, bare: bareBundle };
 
   const results = [];
   const notes = [];
@@ -548,7 +634,7 @@ async function main() {
   for (const [index, kind] of settings.databases.entries()) {
     const budget = { deadline, databasesAfter: settings.databases.length - index - 1 };
     if (kind === 'pglite') {
-      results.push(await benchDatabase({ kind: 'pglite', label: 'PGlite' }, bareBundle, budget));
+      results.push(await benchDatabase({ kind: 'pglite', label: 'PGlite' }, bundles, budget));
     } else if (kind === 'postgres') {
       const target = await postgresTargets();
       if (target.skip) {
@@ -556,8 +642,8 @@ async function main() {
         notes.push(target.skip);
         continue;
       }
-      console.log(`\n  (PostgreSQL ${target.version} at ${redact(settings.pgAdminUrl)}, fresh databases marvain_bench_${RUN_ID}_{hub,bare})`);
-      results.push(await benchDatabase(target, bareBundle, budget));
+      console.log(`\n  (PostgreSQL ${target.version} at ${redact(settings.pgAdminUrl)}, fresh databases ${Object.values(target.names).join(', ')})`);
+      results.push(await benchDatabase(target, bundles, budget));
     } else {
       throw new Error(`unknown database "${kind}" in BENCH_DATABASES (pglite, postgres)`);
     }
@@ -589,8 +675,14 @@ async function main() {
       );
     }
   }
+  if (settings.withoutAuth) {
+    for (const r of results) {
+      console.log('');
+      printAuthenticationCost(r);
+    }
+  }
   for (const note of notes) console.log(`NOTE: ${note}`);
-  const failures = results.reduce((n, r) => n + r.hub.failures + r.bare.failures, 0);
+  const failures = results.reduce((n, r) => n + r.servers.reduce((m, name) => m + r[name].failures, 0), 0);
   if (failures) console.log(`\n${failures} request(s) did not get a proper 202; see the FAILURES lines above`);
   console.log(`\ntotal time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return failures ? 1 : 0;
