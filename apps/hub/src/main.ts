@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import type { AddressInfo } from 'node:net';
-import { ConfigError, DataDirLock, HubConfig, loadHubSettings } from '@marvain/platform';
-import { LocalWebSocketServer, WEBSOCKET_PATH } from '@marvain/realtime';
-import { runFirstStart, type FirstRunOutcome } from './local/first-run';
-import { createHubApp } from './setup';
+import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
+import { WEBSOCKET_PATH } from '@marvain/realtime';
+import type { FirstRunOutcome } from './local/first-run';
+import { startLocalHub, stopOnSignals } from './local/local-hub';
 
 /** The local runtime: HTTP, WebSocket and both workers in one process. */
 async function main(): Promise<void> {
@@ -18,31 +17,9 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const embedded = config.database.kind === 'pglite' && config.database.dataDir !== 'memory';
-  const lock = embedded ? await DataDirLock.acquire(config.dataDir, config.host, config.port) : null;
-  const app = await createHubApp(config, lock ? { localControlSecret: lock.info.control_secret } : {});
-  const websocket = app.get(LocalWebSocketServer);
-  websocket.attach(app.getHttpServer());
-  await app.listen({ port: config.port, host: config.host });
-  const port = (app.getHttpServer().address() as AddressInfo).port;
-  await lock?.publishPort(port);
-
-  const hubUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const outcome = await runFirstStart(app, config, hubUrl);
-  process.stdout.write(banner(hubUrl, config, outcome));
-
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\nmarvain hub: ${signal}, shutting down\n`);
-    await websocket.close();
-    await app.close();
-    await lock?.release();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  const hub = await startLocalHub(config);
+  process.stdout.write(banner(hub.url, config, hub.outcome));
+  stopOnSignals(hub, (signal) => process.stdout.write(`\nmarvain hub: ${signal}, shutting down\n`));
 }
 
 function banner(url: string, config: HubConfig, outcome: FirstRunOutcome): string {
