@@ -7,6 +7,9 @@ import { loadMigrations } from '@marvain/db';
 import { readLiveLock, readOperatorConfig, type HubLockInfo } from '@marvain/platform';
 import { runCli } from './program';
 
+// Each case opens an on-disk PGlite database (and one starts a hub process): seconds, not milliseconds.
+jest.setTimeout(120_000);
+
 async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
