@@ -2,7 +2,7 @@ import type { DynamicModule, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, toErrorResponse } from '@marvain/platform';
 import { HubModule, type HubModuleOptions } from './app.module';
 import { HUB_VERSION } from './health.controller';
@@ -80,15 +80,19 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalInterceptors(new RefuseUndeclaredInput());
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Marvain hub')
-      .setDescription('The personal agent hub: agents, spaces, devices, events, memories, actions and audit.')
-      .setVersion(HUB_VERSION)
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A device token (mvd_…) or a user access token' })
-      .build(),
-  );
+  // The OpenAPI document is built on the first request for it (/openapi.json or the /docs page),
+  // not here: scanning every route's metadata is a large part of a cold start that serves an API
+  // request, and most containers never serve the docs.
+  const document = (): OpenAPIObject =>
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Marvain hub')
+        .setDescription('The personal agent hub: agents, spaces, devices, events, memories, actions and audit.')
+        .setVersion(HUB_VERSION)
+        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'A device token (mvd_…) or a user access token' })
+        .build(),
+    );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
   await app.init();
   return app;

@@ -1,4 +1,4 @@
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 
 /** What a planner model must return. The same schema is the strict JSON schema given to OpenAI. */
 export interface PlannerOutput {
@@ -48,13 +48,17 @@ export const PLANNER_OUTPUT_SCHEMA = {
   },
 } as const;
 
-const validator = new Ajv({ allErrors: true, strict: true }).compile<PlannerOutput>(PLANNER_OUTPUT_SCHEMA);
+// Compiled on first use, not at load: every entry that imports the planner library pays for the
+// compile otherwise, and only the planner validates.
+let compiled: ValidateFunction<PlannerOutput> | undefined;
+const validator = (): ValidateFunction<PlannerOutput> => (compiled ??= new Ajv({ allErrors: true, strict: true }).compile<PlannerOutput>(PLANNER_OUTPUT_SCHEMA));
 
 export type PlannerValidation = { ok: true; output: PlannerOutput } | { ok: false; errors: string[] };
 
 /** Strict validation: unknown fields, wrong types, or anything over the bounds rejects the whole output. */
 export function validatePlannerOutput(raw: unknown): PlannerValidation {
-  if (validator(raw)) return { ok: true, output: raw };
-  const errors = (validator.errors ?? []).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+  const validate = validator();
+  if (validate(raw)) return { ok: true, output: raw };
+  const errors = (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
   return { ok: false, errors };
 }

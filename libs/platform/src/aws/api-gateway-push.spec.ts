@@ -22,7 +22,7 @@ async function setup(): Promise<{ push: ApiGatewayPush; store: MemoryConnectionS
     });
   }
   const client = new ApiGatewayManagementApiClient({ region: 'eu-west-1', endpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod' });
-  return { push: new ApiGatewayPush(client, store), store };
+  return { push: new ApiGatewayPush(() => client, store), store };
 }
 
 describe('ApiGatewayPush', () => {

@@ -8,10 +8,17 @@ import type { ConnectionStore } from '../realtime/connection-store';
  * client has disconnected: the connection is deleted from the store and the answer is 'gone'.
  */
 export class ApiGatewayPush implements ConnectionPush {
+  private made: ApiGatewayManagementApiClient | undefined;
+
+  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
   constructor(
-    private readonly client: ApiGatewayManagementApiClient,
+    private readonly makeClient: () => ApiGatewayManagementApiClient,
     private readonly store: ConnectionStore,
   ) {}
+
+  private get client(): ApiGatewayManagementApiClient {
+    return (this.made ??= this.makeClient());
+  }
 
   async send(connectionId: string, message: object): Promise<'sent' | 'gone'> {
     try {

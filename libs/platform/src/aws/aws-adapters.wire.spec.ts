@@ -78,7 +78,7 @@ describe('S3AuditSink on the wire', () => {
   const KEY = 'chains/c1/000000000001.json';
   const ENTRY = '{"seq":1,"text":"héllo"}';
   const sinkWith = (aws: ReturnType<typeof fakeAws>) =>
-    new S3AuditSink(new S3Client(aws.config), { bucket: BUCKET, lockMode: 'COMPLIANCE', retentionDays: 3650 }, clock);
+    new S3AuditSink(() => new S3Client(aws.config), { bucket: BUCKET, lockMode: 'COMPLIANCE', retentionDays: 3650 }, clock);
 
   it('PUTs the bytes with Object Lock, SHA-256 checksum and If-None-Match headers', async () => {
     const aws = fakeAws({ statusCode: 200 });
@@ -141,7 +141,7 @@ describe('S3AuditSink on the wire', () => {
 describe('SqsMessageQueue on the wire', () => {
   const URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts';
   const queueWith = (aws: ReturnType<typeof fakeAws>) =>
-    new SqsMessageQueue(new SQSClient(aws.config), { queueUrls: { transcripts: URL, actions: `${URL}-actions` }, maxReceives: 5 });
+    new SqsMessageQueue(() => new SQSClient(aws.config), { queueUrls: { transcripts: URL, actions: `${URL}-actions` }, maxReceives: 5 });
 
   it('sends SendMessage with the body and the idempotency_key attribute', async () => {
     const body = '{"event_id":"e-1","agent_id":"a-1"}';
@@ -180,7 +180,7 @@ describe('SqsMessageQueue on the wire', () => {
 
 describe('DynamoConnectionStore on the wire', () => {
   const storeWith = (aws: ReturnType<typeof fakeAws>) =>
-    new DynamoConnectionStore(DynamoDBDocumentClient.from(new DynamoDBClient(aws.config), { marshallOptions: { removeUndefinedValues: true } }), 'marvain-connections', clock);
+    new DynamoConnectionStore(() => DynamoDBDocumentClient.from(new DynamoDBClient(aws.config), { marshallOptions: { removeUndefinedValues: true } }), 'marvain-connections', clock);
   const expiresAt = NOW.getTime() / 1000 + 60;
 
   it('writes connection_id as S, the TTL attribute expires_at as N and agent_ids as a list', async () => {
@@ -248,7 +248,7 @@ describe('ApiGatewayPush on the wire', () => {
   async function pushWith(aws: ReturnType<typeof fakeAws>): Promise<{ push: ApiGatewayPush; store: MemoryConnectionStore }> {
     const store = new MemoryConnectionStore(clock);
     await store.put({ connection_id: 'Gk1abcd=', principal: { type: 'user', id: 'u1', agents: [] }, agent_ids: [], connected_at: NOW.toISOString(), expires_at: NOW.getTime() / 1000 + 60 });
-    return { push: new ApiGatewayPush(new ApiGatewayManagementApiClient({ ...aws.config, endpoint: ENDPOINT }), store), store };
+    return { push: new ApiGatewayPush(() => new ApiGatewayManagementApiClient({ ...aws.config, endpoint: ENDPOINT }), store), store };
   }
 
   it('POSTs the JSON to @connections/<id> under the stage path of the endpoint', async () => {

@@ -17,7 +17,7 @@ function sent(): Array<{ command: string; input: unknown }> {
 }
 
 function store(): DynamoConnectionStore {
-  return new DynamoConnectionStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), TABLE, clock);
+  return new DynamoConnectionStore(() => DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), TABLE, clock);
 }
 
 function connection(id: string, expiresAt = NOW_SECONDS + 3600, agentIds = ['a1']): StoredConnection {

@@ -19,11 +19,18 @@ import { epochSeconds, isLive, type ConnectionStore, type StoredConnection } fro
  * (agent_id, connection_id) item per subscription, queried instead of scanned.
  */
 export class DynamoConnectionStore implements ConnectionStore {
+  private made: DynamoDBDocumentClient | undefined;
+
+  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
   constructor(
-    private readonly client: DynamoDBDocumentClient,
+    private readonly makeClient: () => DynamoDBDocumentClient,
     private readonly table: string,
     private readonly clock: Clock,
   ) {}
+
+  private get client(): DynamoDBDocumentClient {
+    return (this.made ??= this.makeClient());
+  }
 
   async put(connection: StoredConnection): Promise<void> {
     await this.client.send(new PutCommand({ TableName: this.table, Item: { ...connection } }));

@@ -15,7 +15,7 @@ function sent(): Array<{ command: string; input: unknown }> {
 }
 
 function sink(options: Partial<ConstructorParameters<typeof S3AuditSink>[1]> = {}): S3AuditSink {
-  return new S3AuditSink(new S3Client({ region: 'eu-west-1' }), { bucket: BUCKET, lockMode: 'GOVERNANCE', retentionDays: 3650, ...options }, clock);
+  return new S3AuditSink(() => new S3Client({ region: 'eu-west-1' }), { bucket: BUCKET, lockMode: 'GOVERNANCE', retentionDays: 3650, ...options }, clock);
 }
 
 /** A GetObject body as the SDK returns it (only the method the sink reads). */

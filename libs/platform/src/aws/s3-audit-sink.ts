@@ -22,11 +22,18 @@ const DAY_MS = 24 * 3600 * 1000;
  * so a listing in key order is the chain in order and a missing sequence number is visible.
  */
 export class S3AuditSink implements AuditSink {
+  private made: S3Client | undefined;
+
+  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
   constructor(
-    private readonly client: S3Client,
+    private readonly makeClient: () => S3Client,
     private readonly options: S3AuditSinkOptions,
     private readonly clock: Clock,
   ) {}
+
+  private get client(): S3Client {
+    return (this.made ??= this.makeClient());
+  }
 
   get location(): string {
     return `s3://${this.options.bucket}/`;

@@ -24,7 +24,7 @@ function sent(): Array<{ command: string; input: unknown }> {
 }
 
 function queue(options: Partial<ConstructorParameters<typeof SqsMessageQueue>[1]> = {}): SqsMessageQueue {
-  return new SqsMessageQueue(new SQSClient({ region: 'eu-west-1' }), {
+  return new SqsMessageQueue(() => new SQSClient({ region: 'eu-west-1' }), {
     queueUrls: { transcripts: TRANSCRIPTS_URL, actions: ACTIONS_URL },
     maxReceives: 5,
     ...options,

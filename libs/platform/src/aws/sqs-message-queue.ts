@@ -47,10 +47,17 @@ export interface SqsQueueOptions {
 export class SqsMessageQueue implements MessageQueue {
   private readonly listeners: Array<(queue: QueueName) => void> = [];
 
+  private made: SQSClient | undefined;
+
+  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
   constructor(
-    private readonly client: SQSClient,
+    private readonly makeClient: () => SQSClient,
     private readonly options: SqsQueueOptions,
   ) {}
+
+  private get client(): SQSClient {
+    return (this.made ??= this.makeClient());
+  }
 
   async send(queue: QueueName, body: Record<string, unknown>, options: SendOptions = {}): Promise<void> {
     const attributes: Record<string, MessageAttributeValue> = {};
