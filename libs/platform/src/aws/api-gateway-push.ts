@@ -8,21 +8,15 @@ import type { ConnectionStore } from '../realtime/connection-store';
  * client has disconnected: the connection is deleted from the store and the answer is 'gone'.
  */
 export class ApiGatewayPush implements ConnectionPush {
-  private made: ApiGatewayManagementApiClient | undefined;
-
-  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
+  /** `client` hands out the SDK client; awsAdapters makes it on the first call (see `once` there). */
   constructor(
-    private readonly makeClient: () => ApiGatewayManagementApiClient,
+    private readonly client: () => ApiGatewayManagementApiClient,
     private readonly store: ConnectionStore,
   ) {}
 
-  private get client(): ApiGatewayManagementApiClient {
-    return (this.made ??= this.makeClient());
-  }
-
   async send(connectionId: string, message: object): Promise<'sent' | 'gone'> {
     try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(message) }));
+      await this.client().send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(message) }));
       return 'sent';
     } catch (error) {
       if (!(error instanceof Error) || error.name !== 'GoneException') throw error;

@@ -19,36 +19,30 @@ import { epochSeconds, isLive, type ConnectionStore, type StoredConnection } fro
  * (agent_id, connection_id) item per subscription, queried instead of scanned.
  */
 export class DynamoConnectionStore implements ConnectionStore {
-  private made: DynamoDBDocumentClient | undefined;
-
-  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
+  /** `client` hands out the SDK client; awsAdapters makes it on the first call (see `once` there). */
   constructor(
-    private readonly makeClient: () => DynamoDBDocumentClient,
+    private readonly client: () => DynamoDBDocumentClient,
     private readonly table: string,
     private readonly clock: Clock,
   ) {}
 
-  private get client(): DynamoDBDocumentClient {
-    return (this.made ??= this.makeClient());
-  }
-
   async put(connection: StoredConnection): Promise<void> {
-    await this.client.send(new PutCommand({ TableName: this.table, Item: { ...connection } }));
+    await this.client().send(new PutCommand({ TableName: this.table, Item: { ...connection } }));
   }
 
   async get(connectionId: string): Promise<StoredConnection | null> {
-    const result = await this.client.send(new GetCommand({ TableName: this.table, Key: { connection_id: connectionId }, ConsistentRead: true }));
+    const result = await this.client().send(new GetCommand({ TableName: this.table, Key: { connection_id: connectionId }, ConsistentRead: true }));
     const item = result.Item as StoredConnection | undefined;
     return item && isLive(item, this.clock.now()) ? item : null;
   }
 
   async delete(connectionId: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.table, Key: { connection_id: connectionId } }));
+    await this.client().send(new DeleteCommand({ TableName: this.table, Key: { connection_id: connectionId } }));
   }
 
   async touch(connectionId: string, expiresAt: number): Promise<boolean> {
     try {
-      await this.client.send(
+      await this.client().send(
         new UpdateCommand({
           TableName: this.table,
           Key: { connection_id: connectionId },
@@ -69,7 +63,7 @@ export class DynamoConnectionStore implements ConnectionStore {
     const found: StoredConnection[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.client.send(
+      const page = await this.client().send(
         new ScanCommand({
           TableName: this.table,
           FilterExpression: 'contains(agent_ids, :agent_id) AND expires_at > :now',

@@ -22,18 +22,12 @@ const DAY_MS = 24 * 3600 * 1000;
  * so a listing in key order is the chain in order and a missing sequence number is visible.
  */
 export class S3AuditSink implements AuditSink {
-  private made: S3Client | undefined;
-
-  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
+  /** `client` hands out the SDK client; awsAdapters makes it on the first call (see `once` there). */
   constructor(
-    private readonly makeClient: () => S3Client,
+    private readonly client: () => S3Client,
     private readonly options: S3AuditSinkOptions,
     private readonly clock: Clock,
   ) {}
-
-  private get client(): S3Client {
-    return (this.made ??= this.makeClient());
-  }
 
   get location(): string {
     return `s3://${this.options.bucket}/`;
@@ -42,7 +36,7 @@ export class S3AuditSink implements AuditSink {
   async put(key: string, body: string): Promise<void> {
     checkKey(key);
     try {
-      await this.client.send(
+      await this.client().send(
         new PutObjectCommand({
           Bucket: this.options.bucket,
           Key: key,
@@ -68,7 +62,7 @@ export class S3AuditSink implements AuditSink {
   async get(key: string): Promise<string | null> {
     checkKey(key);
     try {
-      const result = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const result = await this.client().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
       if (!result.Body) return '';
       return await result.Body.transformToString('utf-8');
     } catch (error) {
@@ -84,7 +78,7 @@ export class S3AuditSink implements AuditSink {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(
+      const page = await this.client().send(
         new ListObjectsV2Command({
           Bucket: this.options.bucket,
           Prefix: `${base}/`,

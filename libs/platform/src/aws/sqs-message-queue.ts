@@ -47,22 +47,16 @@ export interface SqsQueueOptions {
 export class SqsMessageQueue implements MessageQueue {
   private readonly listeners: Array<(queue: QueueName) => void> = [];
 
-  private made: SQSClient | undefined;
-
-  /** `makeClient` makes the SDK client, on first use: making one at start-up is wasted on an invocation that never calls AWS. */
+  /** `client` hands out the SDK client; awsAdapters makes it on the first call (see `once` there). */
   constructor(
-    private readonly makeClient: () => SQSClient,
+    private readonly client: () => SQSClient,
     private readonly options: SqsQueueOptions,
   ) {}
-
-  private get client(): SQSClient {
-    return (this.made ??= this.makeClient());
-  }
 
   async send(queue: QueueName, body: Record<string, unknown>, options: SendOptions = {}): Promise<void> {
     const attributes: Record<string, MessageAttributeValue> = {};
     if (options.dedupKey) attributes[IDEMPOTENCY_KEY_ATTRIBUTE] = { DataType: 'String', StringValue: options.dedupKey };
-    await this.client.send(
+    await this.client().send(
       new SendMessageCommand({
         QueueUrl: this.urlOf(queue),
         MessageBody: JSON.stringify(body),
@@ -77,7 +71,7 @@ export class SqsMessageQueue implements MessageQueue {
   }
 
   async receive<T>(queue: QueueName, options: { max: number; visibilityTimeoutSeconds: number }): Promise<ReceivedMessage<T>[]> {
-    const result = await this.client.send(
+    const result = await this.client().send(
       new ReceiveMessageCommand({
         QueueUrl: this.urlOf(queue),
         MaxNumberOfMessages: clamp(options.max, 1, MAX_BATCH),
@@ -97,7 +91,7 @@ export class SqsMessageQueue implements MessageQueue {
   }
 
   async ack(queue: QueueName, message: ReceivedMessage<unknown>): Promise<void> {
-    await this.client.send(new DeleteMessageCommand({ QueueUrl: this.urlOf(queue), ReceiptHandle: message.receipt }));
+    await this.client().send(new DeleteMessageCommand({ QueueUrl: this.urlOf(queue), ReceiptHandle: message.receipt }));
   }
 
   /**
@@ -106,7 +100,7 @@ export class SqsMessageQueue implements MessageQueue {
    * the answer is 'dead' (the redrive happens when SQS would next deliver it).
    */
   async retry(queue: QueueName, message: ReceivedMessage<unknown>, options: { delaySeconds: number; error: string }): Promise<'retrying' | 'dead'> {
-    await this.client.send(
+    await this.client().send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: this.urlOf(queue),
         ReceiptHandle: message.receipt,
@@ -124,7 +118,7 @@ export class SqsMessageQueue implements MessageQueue {
   async deadLetter(queue: QueueName, message: ReceivedMessage<unknown>, error: string): Promise<void> {
     const dlq = this.options.deadLetterQueueUrls?.[queue];
     if (!dlq) return;
-    await this.client.send(
+    await this.client().send(
       new SendMessageCommand({
         QueueUrl: dlq,
         MessageBody: typeof message.body === 'string' ? message.body : JSON.stringify(message.body),
