@@ -5,7 +5,10 @@ import { AuditService } from '@marvain/audit';
 import { IDS, type Ids } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
+import { AgentsRepository } from './agents.repository';
+import { DevicesRepository } from './devices.repository';
 import { IdentityRepository } from './identity.repository';
+import { MembersRepository } from './members.repository';
 import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
 
 export interface BootstrapInput {
@@ -31,6 +34,9 @@ export class BootstrapService {
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly repository: IdentityRepository,
+    private readonly agents: AgentsRepository,
+    private readonly members: MembersRepository,
+    private readonly devices: DevicesRepository,
     private readonly spaces: SpacesService,
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
@@ -54,8 +60,8 @@ export class BootstrapService {
           email: input.ownerEmail ?? null,
           display_name: 'Owner',
         }));
-      const agent = await this.repository.insertAgent(tx.db, { agent_id: this.ids.random(), name: agentName, kind: 'self' });
-      await this.repository.insertMembership(tx.db, {
+      const agent = await this.agents.insert(tx.db, { agent_id: this.ids.random(), name: agentName, kind: 'self' });
+      await this.members.insert(tx.db, {
         membership_id: this.ids.random(),
         agent_id: agent.agent_id,
         user_id: owner.user_id,
@@ -63,12 +69,13 @@ export class BootstrapService {
       });
       const { space } = await this.spaces.ensure(tx, agent.agent_id, spaceName);
       const deviceId = this.ids.random();
-      await this.repository.insertDevice(tx.db, {
+      await this.devices.insert(tx.db, {
         device_id: deviceId,
         agent_id: agent.agent_id,
         name: `${spaceName} satellite`,
         token_hash: hashDeviceToken(deviceToken),
         scopes: [...DEFAULT_DEVICE_SCOPES],
+        capabilities: {},
         metadata: { created_by: 'bootstrap' },
       });
       const actor = { type: 'user' as const, id: owner.user_id };

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asUuid, InjectKysely, type AgentRow, type Database, type Executor, type UserRow } from '@marvain/db';
+import { asUuid, InjectKysely, type AgentRow, type Database, type Executor, type UserRow } from '@marvain/db';
 
 const AGENT_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
 const USER_COLUMNS = ['user_id', 'subject', 'email', 'display_name', 'last_seen', 'created_at'] as const;
@@ -29,13 +29,6 @@ export class IdentityRepository {
     return this.db;
   }
 
-  async insertAgent(executor: Executor, agent: { agent_id: string; name: string; kind: string }): Promise<AgentRow> {
-    return executor
-      .insertInto('agents')
-      .values({ agent_id: asUuid(agent.agent_id), name: agent.name, kind: agent.kind })
-      .returning(AGENT_COLUMNS)
-      .executeTakeFirstOrThrow();
-  }
 
   async findAgent(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
     return executor.selectFrom('agents').select(AGENT_COLUMNS).where('agent_id', '=', asUuid(agentId)).executeTakeFirst();
@@ -91,34 +84,7 @@ export class IdentityRepository {
       .execute();
   }
 
-  async insertMembership(executor: Executor, membership: { membership_id: string; agent_id: string; user_id: string; role: string }): Promise<void> {
-    await executor
-      .insertInto('agent_memberships')
-      .values({
-        membership_id: asUuid(membership.membership_id),
-        agent_id: asUuid(membership.agent_id),
-        user_id: asUuid(membership.user_id),
-        role: membership.role,
-      })
-      .execute();
-  }
 
-  async insertDevice(
-    executor: Executor,
-    device: { device_id: string; agent_id: string; name: string; token_hash: string; scopes: string[]; metadata: Record<string, unknown> },
-  ): Promise<void> {
-    await executor
-      .insertInto('devices')
-      .values({
-        device_id: asUuid(device.device_id),
-        agent_id: asUuid(device.agent_id),
-        name: device.name,
-        token_hash: device.token_hash,
-        scopes: asJson(device.scopes),
-        metadata: asJson(device.metadata),
-      })
-      .execute();
-  }
 
   /** The device a token hash belongs to, with what decides whether it may act; one round trip. */
   async findDeviceCredential(tokenHash: string): Promise<DeviceCredential | undefined> {
