@@ -9,7 +9,7 @@ import {
   scopesFor,
   type Principal,
 } from '@marvain/contracts';
-import { TransactionRunner } from '@marvain/db';
+import { TransactionRunner, type Executor } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
@@ -138,18 +138,21 @@ export class DevicesService {
   }
 
   async get(principal: Principal, deviceId: string): Promise<DeviceView> {
-    const row = await this.repository.find(deviceId);
-    if (!row) throw DomainError.notFound('device', deviceId);
-    assertAgentScope(principal, row.agent_id, 'devices:manage', { what: 'device', id: deviceId });
-    return toDeviceView(row);
+    return toDeviceView(await this.findManageable(principal, deviceId));
+  }
+
+  /** The device, if the principal may manage it; a device of another agent answers like a missing one. */
+  private async findManageable(principal: Principal, deviceId: string, executor?: Executor, options?: { forUpdate?: boolean }): Promise<DeviceRecord> {
+    const device = await this.repository.find(deviceId, executor, options);
+    if (!device) throw DomainError.notFound('device', deviceId);
+    assertAgentScope(principal, device.agent_id, 'devices:manage', { what: 'device', id: deviceId });
+    return device;
   }
 
   /** Revokes the device; its next request is refused. Revoking a revoked device changes nothing. */
   async revoke(principal: Principal, deviceId: string): Promise<DeviceView> {
     const row = await this.transactions.run(async (tx) => {
-      const existing = await this.repository.find(deviceId, tx.db);
-      if (!existing) throw DomainError.notFound('device', deviceId);
-      assertAgentScope(principal, existing.agent_id, 'devices:manage', { what: 'device', id: deviceId });
+      const existing = await this.findManageable(principal, deviceId, tx.db);
       const revoked = await this.repository.revoke(tx.db, deviceId);
       if (!revoked) return (await this.repository.find(deviceId, tx.db)) ?? existing; // already revoked
       await this.audit.append(tx, {
@@ -172,9 +175,7 @@ export class DevicesService {
     const token = newDeviceToken();
     const row = await this.transactions.run(async (tx) => {
       // Locked so a concurrent revoke cannot interleave between the check and the update.
-      const existing = await this.repository.find(deviceId, tx.db, { forUpdate: true });
-      if (!existing) throw DomainError.notFound('device', deviceId);
-      assertAgentScope(principal, existing.agent_id, 'devices:manage', { what: 'device', id: deviceId });
+      const existing = await this.findManageable(principal, deviceId, tx.db, { forUpdate: true });
       if (existing.revoked_at) throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
       this.assertMayGrant(principal, existing.agent_id, existing.scopes.filter(isScopeGrant)); // stale strings grant nothing
       const rotated = await this.repository.replaceTokenHash(tx.db, deviceId, hashDeviceToken(token));
