@@ -10,7 +10,6 @@ import {
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
-  type PipeTransform,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
@@ -38,16 +37,6 @@ export class BodyDepthLimit implements NestInterceptor {
       throw new DomainError(ErrorCode.ValidationFailed, `the request body nests deeper than ${BodyDepthLimit.MAX_DEPTH} levels`);
     }
     return next.handle();
-  }
-}
-
-/** For routes that take no body: nothing, or an empty object; any field is an unknown field. */
-@Injectable()
-export class NoBody implements PipeTransform {
-  transform(value: unknown): undefined {
-    const empty = value === undefined || value === null || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
-    if (!empty) throw new DomainError(ErrorCode.ValidationFailed, 'this route takes no request body');
-    return undefined;
   }
 }
 
@@ -230,7 +219,7 @@ export class DevicesController {
   @RequireScope('devices:manage')
   @ApiOperation({ summary: 'Revoke a device: its next request is refused; revoking again changes nothing' })
   @ApiOkResponse({ type: DeviceViewDto })
-  async revoke(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams, @Body(NoBody) _body: unknown): Promise<DeviceView> {
+  async revoke(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams): Promise<DeviceView> {
     return this.devices.revoke(principal, params.device_id);
   }
 
@@ -239,7 +228,7 @@ export class DevicesController {
   @RequireScope('devices:manage')
   @ApiOperation({ summary: "Issue a new device token, returned once; the old one stops working at once. 409 for a revoked device" })
   @ApiOkResponse({ type: DeviceWithTokenDto })
-  async rotateToken(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams, @Body(NoBody) _body: unknown): Promise<DeviceWithToken> {
+  async rotateToken(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams): Promise<DeviceWithToken> {
     return this.devices.rotateToken(principal, params.device_id);
   }
 }
