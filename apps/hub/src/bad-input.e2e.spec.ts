@@ -208,7 +208,7 @@ function modelRoute(route: RouteEntry, controller: Type): RouteInputs {
       inputs.problems.push(`@${slot}(${JSON.stringify(arg.data)}) takes a single property; the sweep models whole-object DTOs only`);
       continue;
     }
-    // Without a DTO (e.g. @Body(NoBody), or a type class-validator has no rules for) the route
+    // Without a DTO (e.g. a type class-validator has no rules for) the route
     // takes no validated input there; the sweep then sends fields it must refuse.
     inputs[slot] = modelDto(paramTypes[arg.index]);
   }
@@ -302,7 +302,7 @@ function bodyCases(inputs: RouteInputs): SweepCase[] {
     ...(blame ? { blame } : {}),
   });
   const baseline = requiredValues(inputs.body);
-  // A route without a body DTO (none declared, or @Body(NoBody)) must refuse any field at all.
+  // A route without a body DTO (none declared) must refuse any field at all.
   const cases: SweepCase[] = [
     at('body with an unknown field', { ...baseline, [UNKNOWN_FIELD]: 'x' }, inputs.body ? UNKNOWN_FIELD : undefined),
     at('body is a JSON array', inputs.body ? [baseline] : []),

@@ -1,44 +1,13 @@
-import {
-  Body,
-  Controller,
-  Get,
-  HttpCode,
-  Injectable,
-  Param,
-  Post,
-  UseInterceptors,
-  type CallHandler,
-  type ExecutionContext,
-  type NestInterceptor,
-} from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
-import type { Observable } from 'rxjs';
-import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
+import { DEFAULT_DEVICE_SCOPES, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
 import { CurrentPrincipal, nestsDeeperThan, OptionalButNotNull, RequireScope } from '@marvain/platform';
 import { DevicesService, HEARTBEAT_STATUSES, type DeviceView, type DeviceWithToken, type HeartbeatStatus } from './devices.service';
 
 /** Bounds for the free-form JSON a device carries: serialized size and nesting depth. */
 export const DEVICE_JSON_MAX_BYTES = 8192;
 export const DEVICE_JSON_MAX_DEPTH = 16;
-
-/**
- * Refuses request bodies nested deeper than any device route accepts, before the global
- * validation pipe runs: class-transformer copies bodies recursively and a body of ≈40k
- * nested objects (well under the body limit) overflows the stack there, which would be a 500.
- */
-@Injectable()
-export class BodyDepthLimit implements NestInterceptor {
-  static readonly MAX_DEPTH = DEVICE_JSON_MAX_DEPTH + 1;
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const body = context.switchToHttp().getRequest<{ body?: unknown }>().body;
-    if (nestsDeeperThan(body, BodyDepthLimit.MAX_DEPTH)) {
-      throw new DomainError(ErrorCode.ValidationFailed, `the request body nests deeper than ${BodyDepthLimit.MAX_DEPTH} levels`);
-    }
-    return next.handle();
-  }
-}
 
 /** A plain JSON object (not an array or null) of bounded size and depth. */
 function IsBoundedJsonObject(options?: ValidationOptions): PropertyDecorator {
@@ -176,7 +145,6 @@ export class HeartbeatResponseDto {
 @ApiTags('devices')
 @ApiBearerAuth()
 @Controller()
-@UseInterceptors(BodyDepthLimit)
 export class DevicesController {
   constructor(private readonly devices: DevicesService) {}
 
