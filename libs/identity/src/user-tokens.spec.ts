@@ -126,7 +126,10 @@ describe('LocalUserTokens', () => {
     const otherPayload = Buffer.from(JSON.stringify({ ...decodeJwt(token), sub: 'local:someone-else' })).toString('base64url');
 
     await refusal(tokens.verify(`${header}.${otherPayload}.${signature}`));
-    await refusal(tokens.verify(`${header}.${payload}.${signature.slice(0, -2)}AA`));
+    // Flip one bit of the decoded signature: editing base64url text can leave the bytes unchanged.
+    const flipped = Buffer.from(signature, 'base64url');
+    flipped[0] = (flipped[0] ?? 0) ^ 1;
+    await refusal(tokens.verify(`${header}.${payload}.${flipped.toString('base64url')}`));
     await refusal(tokens.verify(`${header}.${payload}.`));
     await refusal(tokens.verify('not.a.jwt'));
     await refusal(tokens.verify(''));
