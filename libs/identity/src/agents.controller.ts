@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { AGENT_KINDS, MEMBERSHIP_ROLES, type AgentKind, type Principal } from '@marvain/contracts';
-import { Authenticated, CurrentPrincipal, OptionalButNotNull, RequireScope } from '@marvain/platform';
+import { Authenticated, CurrentPrincipal, ListPageQuery, OptionalButNotNull, PagedList, RequireScope } from '@marvain/platform';
 import { AgentsService, type AgentView } from './agents.service';
 
 const NOT_BLANK = /\S/;
@@ -44,7 +44,7 @@ export class AgentResponse implements AgentView {
   role!: string | null;
 }
 
-export class AgentListResponse {
+export class AgentListResponse extends PagedList {
   @ApiProperty({ type: [AgentResponse] }) agents!: AgentResponse[];
 }
 
@@ -66,8 +66,8 @@ export class AgentsController {
   @Authenticated()
   @ApiOperation({ summary: "The agents the caller may read, oldest first, with the caller's role on each" })
   @ApiOkResponse({ type: AgentListResponse })
-  async list(@CurrentPrincipal() principal: Principal): Promise<{ agents: AgentView[] }> {
-    return { agents: await this.agents.list(principal) };
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: ListPageQuery): Promise<AgentListResponse> {
+    return this.agents.list(principal, query);
   }
 
   @Get(':agent_id')
@@ -94,4 +94,5 @@ export class AgentsController {
   async disable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
     return this.agents.disable(principal, params.agent_id);
   }
+
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, hasScope, type AgentKind, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type AgentRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { AgentsRepository, type AgentWithRole } from './agents.repository';
 import { MembersRepository } from './members.repository';
 
@@ -79,10 +79,11 @@ export class AgentsService {
     return toView(agent, 'owner');
   }
 
-  /** The agents the caller may read (agents:read on them), with the caller's role on each. */
-  async list(principal: Principal): Promise<AgentView[]> {
+  /** One page of the agents the caller may read (agents:read on them), with the caller's role on each. */
+  async list(principal: Principal, query: ListPageQuery = {}): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
     const readable = principal.agents.filter((a) => hasScope(a.scopes, 'agents:read')).map((a) => a.agent_id);
-    return (await this.repository.listWithRole(readable, userIdOf(principal))).map(withRole);
+    const page = await this.repository.pageWithRole(readable, userIdOf(principal), pageRequest(query));
+    return { agents: page.rows.map(withRole), next_cursor: nextCursor(page) };
   }
 
   async get(principal: Principal, agentId: string): Promise<AgentView> {
@@ -132,4 +133,5 @@ export class AgentsService {
       return toView(disabled, membership?.role ?? null);
     });
   }
+
 }
