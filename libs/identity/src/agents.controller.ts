@@ -95,4 +95,15 @@ export class AgentsController {
     return this.agents.disable(principal, params.agent_id);
   }
 
+  // Not @RequireScope('agents:manage'): a disabled agent grants its owner no scopes (the resolver
+  // leaves it out), so the guard would refuse the one caller this route is for. The service
+  // checks the caller's membership and role instead, exactly as strictly as disable.
+  @Post(':agent_id/enable')
+  @HttpCode(200)
+  @Authenticated()
+  @ApiOperation({ summary: 'Enable a disabled agent again, owner only: its members, devices and key regain access (audited; idempotent)' })
+  @ApiOkResponse({ type: AgentResponse })
+  async enable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
+    return this.agents.enable(principal, params.agent_id);
+  }
 }

@@ -73,6 +73,22 @@ export class AgentsRepository {
       .executeTakeFirst();
   }
 
+  /** The agent, enabled or not (only enabling a disabled agent needs to see one). */
+  async findAny(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return executor.selectFrom('agents as a').select(AGENT_COLUMNS).where('a.agent_id', '=', asUuid(agentId)).executeTakeFirst();
+  }
+
+  /** Enables a disabled agent; undefined when it is missing or already enabled. */
+  async enable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return executor
+      .updateTable('agents')
+      .set({ disabled: false, updated_at: sql<Date>`now()` })
+      .where('agent_id', '=', asUuid(agentId))
+      .where('disabled', '=', true)
+      .returning(RETURNED_COLUMNS)
+      .executeTakeFirst();
+  }
+
   /** Disables an enabled agent; undefined when it is missing or already disabled. */
   async disable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
     return executor

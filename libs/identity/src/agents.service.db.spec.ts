@@ -134,4 +134,35 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     // Disabling twice finds nothing to disable.
     expect((await refused(agents.disable(await as(me), me.agent_id))).code).toBe(ErrorCode.NotFound);
   });
+
+  it('enables a disabled agent again (owner only, audited once, idempotent): everything it had works again', async () => {
+    const me = await seed();
+    const admin = await seed('Elsewhere');
+    const outsider = await seed('Outside');
+    await members.add(await as(me), me.agent_id, admin.user_id, 'admin');
+    await agents.disable(await as(me), me.agent_id);
+    const before = await agentAudit(me.agent_id);
+
+    // The disabled agent grants no scopes, yet its owner can still reach it here; nobody else can.
+    expect((await refused(agents.enable(await as(admin), me.agent_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(agents.enable(await as(outsider), me.agent_id))).code).toBe(ErrorCode.NotFound);
+    expect((await refused(agents.enable(await as(me), randomUUID()))).code).toBe(ErrorCode.NotFound);
+    expect(await agentAudit(me.agent_id)).toEqual(before);
+
+    const enabled = await agents.enable(await as(me), me.agent_id);
+    expect(enabled).toMatchObject({ agent_id: me.agent_id, disabled: false, role: 'owner' });
+    expect((await agentAudit(me.agent_id)).slice(before.length)).toEqual(['agent.enabled']);
+
+    // Members, devices and data come back as they were: nothing was deleted while it was disabled.
+    await expect(resolver.resolve(me.device_token)).resolves.toMatchObject({ type: 'device' });
+    await expect(agents.get(await as(admin), me.agent_id)).resolves.toMatchObject({ role: 'admin', disabled: false });
+    expect((await members.list(await as(me), me.agent_id)).members.map((m) => m.user_id).sort()).toEqual([me.user_id, admin.user_id].sort());
+
+    // Enabling again changes and audits nothing; a device cannot enable at all.
+    await expect(agents.enable(await as(me), me.agent_id)).resolves.toMatchObject({ disabled: false, role: 'owner' });
+    expect((await agentAudit(me.agent_id)).slice(before.length)).toEqual(['agent.enabled']);
+    expect((await refused(agents.enable(await resolver.resolve(me.device_token), me.agent_id))).code).toBe(ErrorCode.Forbidden);
+    await audit.flush();
+    await expect(audit.verify(me.agent_id)).resolves.toMatchObject({ ok: true });
+  });
 });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, hasScope, type AgentKind, type Principal } from '@marvain/contracts';
+import { DomainError, ErrorCode, hasScope, scopesOfRole, type AgentKind, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type AgentRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
@@ -33,7 +33,7 @@ const withRole = (row: AgentWithRole): AgentView => toView(row, row.role);
 const userIdOf = (principal: Principal): string | null => (principal.type === 'user' ? principal.id : null);
 
 /**
- * Agents: create (the creating user becomes the owner), list, get, rename, disable. A disabled
+ * Agents: create (the creating user becomes the owner), list, get, rename, disable, enable. A disabled
  * agent disappears for everyone at once: the resolver drops it from every user's memberships and
  * refuses its devices and its own assertions, so no read here needs to look at `disabled` twice.
  */
@@ -134,4 +134,34 @@ export class AgentsService {
     });
   }
 
+  /**
+   * Enables a disabled agent again: its members, devices and key work from the next request on,
+   * with everything they had (nothing was deleted). Only a member whose role holds agents:manage
+   * (the owner), like disable. A disabled agent is not among the caller's agents (the resolver
+   * leaves it out), so the membership is read here instead of through assertAgentScope; a caller
+   * who is not a member sees 404, as for any agent of someone else. Enabling an enabled agent
+   * changes (and audits) nothing.
+   */
+  async enable(principal: Principal, agentId: string): Promise<AgentView> {
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can enable it');
+    return this.transactions.run(async (tx) => {
+      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      if (!membership) throw DomainError.notFound('agent', agentId);
+      if (!hasScope(scopesOfRole(membership.role), 'agents:manage')) {
+        throw new DomainError(ErrorCode.Forbidden, `enabling the agent needs agents:manage, which the ${membership.role} role does not hold`);
+      }
+      const enabled = await this.repository.enable(tx.db, agentId);
+      if (enabled) {
+        await this.audit.append(tx, {
+          agentId,
+          action: 'agent.enabled',
+          actor: { type: principal.type, id: principal.id },
+          subject: { type: 'agent', id: agentId },
+        });
+      }
+      const row = enabled ?? (await this.repository.findAny(tx.db, agentId));
+      if (!row) throw DomainError.notFound('agent', agentId);
+      return toView(row, membership.role);
+    });
+  }
 }
