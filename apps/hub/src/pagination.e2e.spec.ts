@@ -211,6 +211,26 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
     expect(paginated.map((r) => r.key).sort()).toEqual(Object.keys(LISTS).sort());
   });
 
+  it('documents cursor and next_cursor in the OpenAPI document for every list route', async () => {
+    const doc = (await hub.call('GET', '/openapi.json', null)).json as {
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }>; responses: Record<string, any> }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; allOf?: unknown[] }> };
+    };
+    const schemaProperties = (schema: any): string[] => {
+      if (!schema) return [];
+      if (schema.$ref) return schemaProperties(doc.components.schemas[String(schema.$ref).split('/').pop() as string]);
+      return [...Object.keys(schema.properties ?? {}), ...((schema.allOf ?? []) as unknown[]).flatMap(schemaProperties)];
+    };
+    const missing: string[] = [];
+    for (const key of Object.keys(LISTS)) {
+      const [method, path] = key.split(' ') as [string, string];
+      const operation = doc.paths[path.replace(/:([a-z_]+)/g, '{$1}')]?.[method.toLowerCase()];
+      if (!operation?.parameters?.some((p) => p.name === 'cursor' && p.in === 'query')) missing.push(`${key}: no cursor parameter`);
+      if (!schemaProperties(operation?.responses['200']?.content?.['application/json']?.schema).includes('next_cursor')) missing.push(`${key}: no next_cursor`);
+    }
+    expect(missing).toEqual([]);
+  });
+
   it.each(Object.keys(LISTS))('%s: walks every row exactly once, in order, through next_cursor (ties broken by id)', async (key) => {
     const spec = LISTS[key] as ListSpec;
     const whole = await hub.call('GET', withQuery(spec.url(a), { limit: LIST_LIMIT_MAX }), a.home.user_token);
