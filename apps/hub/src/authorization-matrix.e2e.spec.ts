@@ -306,6 +306,14 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     'GET /v1/agents/:agent_id': { serves: ['user', 'device', 'agent'], success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}`)) },
     'PATCH /v1/agents/:agent_id': { serves: USER_TYPES, success: 200, request: (_w, t) => Promise.resolve(patch(`/v1/agents/${agentOf(t)}`, { name: 'renamed' })) },
     'POST /v1/agents/:agent_id/disable': { serves: USER_TYPES, success: 200, worldPerCaller: true, request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/disable`)) },
+    // Open to any principal at the guard (a disabled agent grants its owner no scope); the service
+    // lets only a member holding agents:manage through, and a non-member sees no agent at all.
+    'POST /v1/agents/:agent_id/enable': {
+      serves: USER_TYPES,
+      success: 200,
+      expectOwn: (caller) => (!caller.type ? 401 : caller.type !== 'user' ? 403 : caller.memberRole === 'owner' ? 200 : caller.memberRole ? 403 : 404),
+      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/enable`)),
+    },
 
     'GET /v1/agents/:agent_id/members': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/members`)) },
     'POST /v1/agents/:agent_id/members': {

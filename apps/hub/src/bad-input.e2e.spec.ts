@@ -527,8 +527,8 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
 
   it('created and changed nothing: no request above got past validation', async () => {
     const get = async (path: string): Promise<unknown> => (await hub.call('GET', path, home.user_token)).json;
-    expect(await get('/v1/agents')).toEqual({ agents: [expect.objectContaining({ agent_id: home.agent_id, name: 'Forge', disabled: false, role: 'owner' })] });
-    expect(await get(`/v1/agents/${home.agent_id}/devices`)).toEqual({ devices: [expect.objectContaining({ device_id: home.device_id, revoked_at: null })] });
-    expect(await get(`/v1/agents/${home.agent_id}/spaces`)).toEqual({ spaces: [expect.objectContaining({ space_id: home.space_id, name: 'home' })] });
+    expect(await get('/v1/agents')).toEqual({ agents: [expect.objectContaining({ agent_id: home.agent_id, name: 'Forge', disabled: false, role: 'owner' })], next_cursor: null });
+    expect(await get(`/v1/agents/${home.agent_id}/devices`)).toEqual({ devices: [expect.objectContaining({ device_id: home.device_id, revoked_at: null })], next_cursor: null });
+    expect(await get(`/v1/agents/${home.agent_id}/spaces`)).toEqual({ spaces: [expect.objectContaining({ space_id: home.space_id, name: 'home' })], next_cursor: null });
   });
 });

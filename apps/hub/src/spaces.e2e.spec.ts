@@ -269,7 +269,9 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
       ['GET', `${consents}?status=pending`, undefined],
       ['GET', `${consents}?consent_type=smell`, undefined],
       ['GET', `${consents}?status=active&status=revoked`, undefined],
-      ['GET', `${consents}?limit=5`, undefined],
+      ['GET', `${consents}?page=5`, undefined],
+      ['GET', `${consents}?limit=0`, undefined],
+      ['GET', `${consents}?cursor=not-a-cursor`, undefined],
       // revoke consent
       ['POST', `/v1/consents/${consent.consent_id}/revoke`, { reason: 5 }],
       ['POST', `/v1/consents/${consent.consent_id}/revoke`, { reason: 'r'.repeat(501) }],

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { ACTION_STATUSES, type ActionStatus } from '@marvain/contracts';
-import { AgentListQuery, OptionalButNotNull } from '@marvain/platform';
+import { AgentListQuery, OptionalButNotNull, PagedList } from '@marvain/platform';
 import type { ActionRow } from '@marvain/db';
 
 export class ListActionsQuery extends AgentListQuery {
@@ -45,7 +45,7 @@ export class ActionView {
   @ApiProperty() updated_at!: string;
 }
 
-export class ActionList {
+export class ActionList extends PagedList {
   @ApiProperty({ type: [ActionView] }) actions!: ActionView[];
 }
 

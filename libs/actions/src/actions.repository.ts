@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asUuid, InjectKysely, type ActionRow, type Database, type Executor } from '@marvain/db';
+import { asJson, asUuid, InjectKysely, keysetPage, type ActionRow, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
 
 export const ACTION_COLUMNS = [
   'action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason', 'source_event_id',
@@ -55,10 +55,11 @@ export class ActionsRepository {
     return (lock ? query.forUpdate() : query).executeTakeFirst();
   }
 
-  async list(query: { agentId: string; status?: string; limit: number }): Promise<ActionRow[]> {
+  /** One page of the agent's actions, newest first (ties by id). */
+  async list(query: { agentId: string; status?: string }, page: PageRequest): Promise<Page<ActionRow>> {
     let select = this.db.selectFrom('actions').select(ACTION_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
     if (query.status) select = select.where('status', '=', query.status);
-    return select.orderBy('created_at', 'desc').orderBy('action_id').limit(query.limit).execute();
+    return keysetPage(select, { at: 'created_at', id: 'action_id', direction: 'desc' }, page);
   }
 
   async update(executor: Executor, actionId: string, patch: ActionPatch): Promise<ActionRow> {

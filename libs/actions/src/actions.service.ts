@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, hasScope, isScopeGrant, QueueNames, scopesFor, type ActionReference, type ActionStatus, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, LIST_LIMIT_DEFAULT, MESSAGE_QUEUE, type MessageQueue } from '@marvain/platform';
+import { assertAgentScope, MESSAGE_QUEUE, nextCursor, pageRequest, type MessageQueue } from '@marvain/platform';
 import { toActionView, type ActionList, type ActionView, type ListActionsQuery } from './actions.dto';
 import { ActionsRepository, type NewProposedAction } from './actions.repository';
 
@@ -52,8 +52,8 @@ export class ActionsService {
 
   async list(principal: Principal, query: ListActionsQuery): Promise<ActionList> {
     assertAgentScope(principal, query.agent_id, 'actions:read');
-    const rows = await this.repository.list({ agentId: query.agent_id, limit: query.limit ?? LIST_LIMIT_DEFAULT, ...(query.status ? { status: query.status } : {}) });
-    return { actions: rows.map(toActionView) };
+    const page = await this.repository.list({ agentId: query.agent_id, ...(query.status ? { status: query.status } : {}) }, pageRequest(query));
+    return { actions: page.rows.map(toActionView), next_cursor: nextCursor(page) };
   }
 
   async get(principal: Principal, actionId: string): Promise<ActionView> {

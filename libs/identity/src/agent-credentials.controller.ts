@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsObject, IsUUID } from 'class-validator';
 import type { Principal } from '@marvain/contracts';
-import { CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { CurrentPrincipal, ListPageQuery, PagedList, RequireScope } from '@marvain/platform';
 import { AGENT_KEY_ALGORITHMS, type AgentKeyAlgorithm } from './agent-assertions';
 import { AgentCredentialsService, type AgentCredentialView } from './agent-credentials.service';
 
@@ -25,6 +25,21 @@ export class RegisterAgentCredentialDto {
   public_key!: Record<string, unknown>;
 }
 
+export class AgentCredentialResponse implements AgentCredentialView {
+  @ApiProperty({ format: 'uuid' }) credential_id!: string;
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty({ enum: AGENT_KEY_ALGORITHMS }) alg!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) public_key!: Record<string, unknown>;
+  @ApiProperty({ description: 'RFC 7638 thumbprint of the public key' }) thumbprint!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) created_by!: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) revoked_at!: string | null;
+}
+
+export class AgentCredentialListResponse extends PagedList {
+  @ApiProperty({ type: [AgentCredentialResponse] }) credentials!: AgentCredentialResponse[];
+}
+
 @ApiTags('agent credentials')
 @ApiBearerAuth()
 @Controller('v1/agents/:agent_id/credentials')
@@ -41,8 +56,9 @@ export class AgentCredentialsController {
   @Get()
   @RequireScope('agents:read')
   @ApiOperation({ summary: "List the agent's keys, newest first, revoked ones included" })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentIdParams): Promise<{ credentials: AgentCredentialView[] }> {
-    return { credentials: await this.credentials.list(principal, params.agent_id) };
+  @ApiOkResponse({ type: AgentCredentialListResponse })
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentIdParams, @Query() query: ListPageQuery): Promise<AgentCredentialListResponse> {
+    return this.credentials.list(principal, params.agent_id, query);
   }
 
   @Post(':credential_id/revoke')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asTimestamp, asUuid, InjectKysely, type AgentCredentialRow, type Database, type Executor } from '@marvain/db';
+import { asJson, asTimestamp, asUuid, InjectKysely, keysetPage, type AgentCredentialRow, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
 
 const CREDENTIAL_COLUMNS = ['credential_id', 'agent_id', 'alg', 'public_key', 'created_by', 'created_at', 'revoked_at'] as const;
 
@@ -44,13 +44,10 @@ export class AgentCredentialsRepository {
     return update.returning(CREDENTIAL_COLUMNS).execute();
   }
 
-  async list(agentId: string): Promise<AgentCredentialRow[]> {
-    return this.db
-      .selectFrom('agent_credentials')
-      .select(CREDENTIAL_COLUMNS)
-      .where('agent_id', '=', asUuid(agentId))
-      .orderBy('created_at', 'desc')
-      .execute();
+  /** One page of the agent's keys, newest first (ties by id), revoked ones included. */
+  async list(agentId: string, page: PageRequest): Promise<Page<AgentCredentialRow>> {
+    const select = this.db.selectFrom('agent_credentials').select(CREDENTIAL_COLUMNS).where('agent_id', '=', asUuid(agentId));
+    return keysetPage(select, { at: 'created_at', id: 'credential_id', direction: 'desc' }, page);
   }
 
   async find(agentId: string, credentialId: string): Promise<AgentCredentialRow | undefined> {

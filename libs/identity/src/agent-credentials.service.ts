@@ -3,7 +3,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type AgentCredentialRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, refuseSelfAgentReach, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, nextCursor, pageRequest, refuseSelfAgentReach, type Ids, type ListPageQuery } from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 
@@ -63,10 +63,11 @@ export class AgentCredentialsService {
     return toView(row);
   }
 
-  async list(principal: Principal, agentId: string): Promise<AgentCredentialView[]> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ credentials: AgentCredentialView[]; next_cursor: string | null }> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'keys');
-    return Promise.all((await this.repository.list(agentId)).map(toView));
+    const page = await this.repository.list(agentId, pageRequest(query));
+    return { credentials: await Promise.all(page.rows.map(toView)), next_cursor: nextCursor(page) };
   }
 
   async revoke(principal: Principal, agentId: string, credentialId: string): Promise<AgentCredentialView> {

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { AGENT_KINDS, MEMBERSHIP_ROLES, type AgentKind, type Principal } from '@marvain/contracts';
-import { Authenticated, CurrentPrincipal, OptionalButNotNull, RequireScope } from '@marvain/platform';
+import { Authenticated, CurrentPrincipal, ListPageQuery, OptionalButNotNull, PagedList, RequireScope } from '@marvain/platform';
 import { AgentsService, type AgentView } from './agents.service';
 
 const NOT_BLANK = /\S/;
@@ -44,7 +44,7 @@ export class AgentResponse implements AgentView {
   role!: string | null;
 }
 
-export class AgentListResponse {
+export class AgentListResponse extends PagedList {
   @ApiProperty({ type: [AgentResponse] }) agents!: AgentResponse[];
 }
 
@@ -66,8 +66,8 @@ export class AgentsController {
   @Authenticated()
   @ApiOperation({ summary: "The agents the caller may read, oldest first, with the caller's role on each" })
   @ApiOkResponse({ type: AgentListResponse })
-  async list(@CurrentPrincipal() principal: Principal): Promise<{ agents: AgentView[] }> {
-    return { agents: await this.agents.list(principal) };
+  async list(@CurrentPrincipal() principal: Principal, @Query() query: ListPageQuery): Promise<AgentListResponse> {
+    return this.agents.list(principal, query);
   }
 
   @Get(':agent_id')
@@ -93,5 +93,17 @@ export class AgentsController {
   @ApiOkResponse({ type: AgentResponse })
   async disable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
     return this.agents.disable(principal, params.agent_id);
+  }
+
+  // Not @RequireScope('agents:manage'): a disabled agent grants its owner no scopes (the resolver
+  // leaves it out), so the guard would refuse the one caller this route is for. The service
+  // checks the caller's membership and role instead, exactly as strictly as disable.
+  @Post(':agent_id/enable')
+  @HttpCode(200)
+  @Authenticated()
+  @ApiOperation({ summary: 'Enable a disabled agent again, owner only: its members, devices and key regain access (audited; idempotent)' })
+  @ApiOkResponse({ type: AgentResponse })
+  async enable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
+    return this.agents.enable(principal, params.agent_id);
   }
 }

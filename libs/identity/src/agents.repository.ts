@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asUuid, InjectKysely, type AgentRow, type Database, type Executor } from '@marvain/db';
+import { asUuid, InjectKysely, keysetPage, type AgentRow, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
 
 const AGENT_COLUMNS = ['a.agent_id', 'a.name', 'a.kind', 'a.disabled', 'a.created_at', 'a.updated_at'] as const;
 const RETURNED_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
@@ -24,11 +24,19 @@ export class AgentsRepository {
   }
 
   /**
-   * The enabled agents among `agentIds`, oldest first, each with `userId`'s active role
-   * (null when `userId` is null or holds none). One round trip.
+   * One page of the enabled agents among `agentIds`, oldest first (ties by id), each with
+   * `userId`'s active role (null when `userId` is null or holds none). One round trip.
    */
-  async listWithRole(agentIds: readonly string[], userId: string | null, executor: Executor = this.db): Promise<AgentWithRole[]> {
-    if (agentIds.length === 0) return [];
+  async pageWithRole(agentIds: readonly string[], userId: string | null, page: PageRequest, executor: Executor = this.db): Promise<Page<AgentWithRole>> {
+    if (agentIds.length === 0) return { rows: [], next: null };
+    return keysetPage(this.selectWithRole(executor, agentIds, userId), { at: 'a.created_at', id: 'a.agent_id', direction: 'asc' }, page);
+  }
+
+  async findWithRole(agentId: string, userId: string | null, executor: Executor = this.db): Promise<AgentWithRole | undefined> {
+    return this.selectWithRole(executor, [agentId], userId).executeTakeFirst();
+  }
+
+  private selectWithRole(executor: Executor, agentIds: readonly string[], userId: string | null) {
     return executor
       .selectFrom('agents as a')
       .select(AGENT_COLUMNS)
@@ -41,15 +49,7 @@ export class AgentsRepository {
         'in',
         agentIds.map((id) => asUuid(id)),
       )
-      .where('a.disabled', '=', false)
-      .orderBy('a.created_at')
-      .orderBy('a.agent_id')
-      .execute();
-  }
-
-  async findWithRole(agentId: string, userId: string | null, executor: Executor = this.db): Promise<AgentWithRole | undefined> {
-    const [row] = await this.listWithRole([agentId], userId, executor);
-    return row;
+      .where('a.disabled', '=', false);
   }
 
   /** The enabled agent, its row locked against concurrent updates (not against inserts that reference it). */
@@ -69,6 +69,22 @@ export class AgentsRepository {
       .set({ name, updated_at: sql<Date>`now()` })
       .where('agent_id', '=', asUuid(agentId))
       .where('disabled', '=', false)
+      .returning(RETURNED_COLUMNS)
+      .executeTakeFirst();
+  }
+
+  /** The agent, enabled or not (only enabling a disabled agent needs to see one). */
+  async findAny(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return executor.selectFrom('agents as a').select(AGENT_COLUMNS).where('a.agent_id', '=', asUuid(agentId)).executeTakeFirst();
+  }
+
+  /** Enables a disabled agent; undefined when it is missing or already enabled. */
+  async enable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return executor
+      .updateTable('agents')
+      .set({ disabled: false, updated_at: sql<Date>`now()` })
+      .where('agent_id', '=', asUuid(agentId))
+      .where('disabled', '=', true)
       .returning(RETURNED_COLUMNS)
       .executeTakeFirst();
   }

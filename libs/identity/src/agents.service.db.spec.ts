@@ -62,7 +62,7 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     const guestOf = await seed('Guesting');
     await members.add(await as(guestOf), guestOf.agent_id, me.user_id, 'guest');
 
-    const listed = await agents.list(await as(me));
+    const listed = (await agents.list(await as(me))).agents;
     expect(listed.map((a) => [a.agent_id, a.role])).toEqual([
       [me.agent_id, 'owner'],
       [other.agent_id, 'member'],
@@ -73,9 +73,9 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
 
     // A device lists the agent it acts for once it holds agents:read, without a role.
     const device = await resolver.resolve(me.device_token);
-    expect(await agents.list(device)).toEqual([]);
+    expect((await agents.list(device)).agents).toEqual([]);
     await sql`UPDATE devices SET scopes = '["agents:read"]'::jsonb WHERE device_id = ${me.device_id}::uuid`.execute(context.db.db);
-    expect((await agents.list(await resolver.resolve(me.device_token))).map((a) => [a.agent_id, a.role])).toEqual([[me.agent_id, null]]);
+    expect((await agents.list(await resolver.resolve(me.device_token))).agents.map((a) => [a.agent_id, a.role])).toEqual([[me.agent_id, null]]);
   });
 
   it("answers another agent's record exactly like a missing one", async () => {
@@ -93,7 +93,7 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
       expect([foreign.code, foreign.message]).toEqual([ErrorCode.NotFound, `agent ${me.agent_id} was not found`]);
       expect([absent.code, absent.message]).toEqual([ErrorCode.NotFound, `agent ${missing} was not found`]);
     }
-    expect((await agents.list(await as(stranger))).map((a) => a.agent_id)).toEqual([stranger.agent_id]);
+    expect((await agents.list(await as(stranger))).agents.map((a) => a.agent_id)).toEqual([stranger.agent_id]);
     await expect(agents.get(await as(me), me.agent_id)).resolves.toMatchObject({ name: 'Forge' });
   });
 
@@ -130,8 +130,39 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
       expect((await refused(agents.get(principal, me.agent_id))).code).toBe(ErrorCode.NotFound);
       expect((await refused(members.list(principal, me.agent_id))).code).toBe(ErrorCode.NotFound);
     }
-    expect((await agents.list(await as(member))).map((a) => a.agent_id)).toEqual([member.agent_id]);
+    expect((await agents.list(await as(member))).agents.map((a) => a.agent_id)).toEqual([member.agent_id]);
     // Disabling twice finds nothing to disable.
     expect((await refused(agents.disable(await as(me), me.agent_id))).code).toBe(ErrorCode.NotFound);
+  });
+
+  it('enables a disabled agent again (owner only, audited once, idempotent): everything it had works again', async () => {
+    const me = await seed();
+    const admin = await seed('Elsewhere');
+    const outsider = await seed('Outside');
+    await members.add(await as(me), me.agent_id, admin.user_id, 'admin');
+    await agents.disable(await as(me), me.agent_id);
+    const before = await agentAudit(me.agent_id);
+
+    // The disabled agent grants no scopes, yet its owner can still reach it here; nobody else can.
+    expect((await refused(agents.enable(await as(admin), me.agent_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(agents.enable(await as(outsider), me.agent_id))).code).toBe(ErrorCode.NotFound);
+    expect((await refused(agents.enable(await as(me), randomUUID()))).code).toBe(ErrorCode.NotFound);
+    expect(await agentAudit(me.agent_id)).toEqual(before);
+
+    const enabled = await agents.enable(await as(me), me.agent_id);
+    expect(enabled).toMatchObject({ agent_id: me.agent_id, disabled: false, role: 'owner' });
+    expect((await agentAudit(me.agent_id)).slice(before.length)).toEqual(['agent.enabled']);
+
+    // Members, devices and data come back as they were: nothing was deleted while it was disabled.
+    await expect(resolver.resolve(me.device_token)).resolves.toMatchObject({ type: 'device' });
+    await expect(agents.get(await as(admin), me.agent_id)).resolves.toMatchObject({ role: 'admin', disabled: false });
+    expect((await members.list(await as(me), me.agent_id)).members.map((m) => m.user_id).sort()).toEqual([me.user_id, admin.user_id].sort());
+
+    // Enabling again changes and audits nothing; a device cannot enable at all.
+    await expect(agents.enable(await as(me), me.agent_id)).resolves.toMatchObject({ disabled: false, role: 'owner' });
+    expect((await agentAudit(me.agent_id)).slice(before.length)).toEqual(['agent.enabled']);
+    expect((await refused(agents.enable(await resolver.resolve(me.device_token), me.agent_id))).code).toBe(ErrorCode.Forbidden);
+    await audit.flush();
+    await expect(audit.verify(me.agent_id)).resolves.toMatchObject({ ok: true });
   });
 });

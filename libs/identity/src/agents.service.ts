@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, hasScope, type AgentKind, type Principal } from '@marvain/contracts';
+import { DomainError, ErrorCode, hasScope, scopesOfRole, type AgentKind, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type AgentRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { AgentsRepository, type AgentWithRole } from './agents.repository';
 import { MembersRepository } from './members.repository';
 
@@ -33,7 +33,7 @@ const withRole = (row: AgentWithRole): AgentView => toView(row, row.role);
 const userIdOf = (principal: Principal): string | null => (principal.type === 'user' ? principal.id : null);
 
 /**
- * Agents: create (the creating user becomes the owner), list, get, rename, disable. A disabled
+ * Agents: create (the creating user becomes the owner), list, get, rename, disable, enable. A disabled
  * agent disappears for everyone at once: the resolver drops it from every user's memberships and
  * refuses its devices and its own assertions, so no read here needs to look at `disabled` twice.
  */
@@ -79,10 +79,11 @@ export class AgentsService {
     return toView(agent, 'owner');
   }
 
-  /** The agents the caller may read (agents:read on them), with the caller's role on each. */
-  async list(principal: Principal): Promise<AgentView[]> {
+  /** One page of the agents the caller may read (agents:read on them), with the caller's role on each. */
+  async list(principal: Principal, query: ListPageQuery = {}): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
     const readable = principal.agents.filter((a) => hasScope(a.scopes, 'agents:read')).map((a) => a.agent_id);
-    return (await this.repository.listWithRole(readable, userIdOf(principal))).map(withRole);
+    const page = await this.repository.pageWithRole(readable, userIdOf(principal), pageRequest(query));
+    return { agents: page.rows.map(withRole), next_cursor: nextCursor(page) };
   }
 
   async get(principal: Principal, agentId: string): Promise<AgentView> {
@@ -130,6 +131,37 @@ export class AgentsService {
         subject: { type: 'agent', id: agentId },
       });
       return toView(disabled, membership?.role ?? null);
+    });
+  }
+
+  /**
+   * Enables a disabled agent again: its members, devices and key work from the next request on,
+   * with everything they had (nothing was deleted). Only a member whose role holds agents:manage
+   * (the owner), like disable. A disabled agent is not among the caller's agents (the resolver
+   * leaves it out), so the membership is read here instead of through assertAgentScope; a caller
+   * who is not a member sees 404, as for any agent of someone else. Enabling an enabled agent
+   * changes (and audits) nothing.
+   */
+  async enable(principal: Principal, agentId: string): Promise<AgentView> {
+    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can enable it');
+    return this.transactions.run(async (tx) => {
+      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      if (!membership) throw DomainError.notFound('agent', agentId);
+      if (!hasScope(scopesOfRole(membership.role), 'agents:manage')) {
+        throw new DomainError(ErrorCode.Forbidden, `enabling the agent needs agents:manage, which the ${membership.role} role does not hold`);
+      }
+      const enabled = await this.repository.enable(tx.db, agentId);
+      if (enabled) {
+        await this.audit.append(tx, {
+          agentId,
+          action: 'agent.enabled',
+          actor: { type: principal.type, id: principal.id },
+          subject: { type: 'agent', id: agentId },
+        });
+      }
+      const row = enabled ?? (await this.repository.findAny(tx.db, agentId));
+      if (!row) throw DomainError.notFound('agent', agentId);
+      return toView(row, membership.role);
     });
   }
 }

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
 import { DEFAULT_DEVICE_SCOPES, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
-import { CurrentPrincipal, nestsDeeperThan, OptionalButNotNull, RequireScope } from '@marvain/platform';
+import { CurrentPrincipal, ListPageQuery, nestsDeeperThan, OptionalButNotNull, PagedList, RequireScope } from '@marvain/platform';
 import { DevicesService, HEARTBEAT_STATUSES, type DeviceView, type DeviceWithToken, type HeartbeatStatus } from './devices.service';
 
 /** Bounds for the free-form JSON a device carries: serialized size and nesting depth. */
@@ -133,7 +133,7 @@ export class DeviceWithTokenDto implements DeviceWithToken {
   @ApiProperty({ description: 'The device token. Shown only in this response: the hub stores just its SHA-256 hash' }) token!: string;
 }
 
-export class DeviceListDto {
+export class DeviceListDto extends PagedList {
   @ApiProperty({ type: [DeviceViewDto] }) devices!: DeviceViewDto[];
 }
 
@@ -160,8 +160,8 @@ export class DevicesController {
   @RequireScope('devices:manage')
   @ApiOperation({ summary: "List the agent's devices, newest first, revoked ones included (never their tokens)" })
   @ApiOkResponse({ type: DeviceListDto })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: DeviceAgentParams): Promise<{ devices: DeviceView[] }> {
-    return { devices: await this.devices.list(principal, params.agent_id) };
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: DeviceAgentParams, @Query() query: ListPageQuery): Promise<DeviceListDto> {
+    return this.devices.list(principal, params.agent_id, query);
   }
 
   @Post('v1/devices/heartbeat')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asUuid, InjectKysely, type Database, type DeviceRow, type Executor } from '@marvain/db';
+import { asJson, asUuid, InjectKysely, keysetPage, type Database, type DeviceRow, type Executor, type Page, type PageRequest } from '@marvain/db';
 
 /** Everything about a device except its token hash, which never leaves the repository. */
 const DEVICE_COLUMNS = [
@@ -48,15 +48,10 @@ export class DevicesRepository {
       .executeTakeFirstOrThrow();
   }
 
-  /** The agent's devices, newest first, revoked ones included. */
-  async list(agentId: string): Promise<DeviceRecord[]> {
-    return this.db
-      .selectFrom('devices')
-      .select(DEVICE_COLUMNS)
-      .where('agent_id', '=', asUuid(agentId))
-      .orderBy('created_at', 'desc')
-      .orderBy('device_id')
-      .execute();
+  /** One page of the agent's devices, newest first (ties by id), revoked ones included. */
+  async list(agentId: string, page: PageRequest): Promise<Page<DeviceRecord>> {
+    const select = this.db.selectFrom('devices').select(DEVICE_COLUMNS).where('agent_id', '=', asUuid(agentId));
+    return keysetPage(select, { at: 'created_at', id: 'device_id', direction: 'desc' }, page);
   }
 
   /** One device by id; `forUpdate` locks its row until the transaction ends (rotate vs revoke). */

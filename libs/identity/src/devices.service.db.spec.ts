@@ -97,7 +97,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const other = await seed('Other');
       const { device } = await devices.register(s.owner, s.agent_id, { name: 'second' });
       await devices.revoke(s.owner, device.device_id);
-      const listed = await devices.list(s.owner, s.agent_id);
+      const listed = (await devices.list(s.owner, s.agent_id)).devices;
       expect(listed.map((d) => d.device_id).sort()).toEqual([s.device_id, device.device_id].sort());
       expect(listed.find((d) => d.device_id === device.device_id)?.revoked_at).toEqual(expect.any(String));
       for (const view of listed) expect(Object.keys(view).some((k) => k.includes('token'))).toBe(false);

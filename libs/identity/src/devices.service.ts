@@ -11,7 +11,7 @@ import {
 } from '@marvain/contracts';
 import { TransactionRunner, type Executor } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
 import { DevicesRepository, type DeviceRecord } from './devices.repository';
@@ -132,9 +132,10 @@ export class DevicesService {
     return { device: toDeviceView(row), token };
   }
 
-  async list(principal: Principal, agentId: string): Promise<DeviceView[]> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ devices: DeviceView[]; next_cursor: string | null }> {
     assertAgentScope(principal, agentId, 'devices:manage');
-    return (await this.repository.list(agentId)).map(toDeviceView);
+    const page = await this.repository.list(agentId, pageRequest(query));
+    return { devices: page.rows.map(toDeviceView), next_cursor: nextCursor(page) };
   }
 
   async get(principal: Principal, deviceId: string): Promise<DeviceView> {

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsUUID } from 'class-validator';
 import { MEMBERSHIP_ROLES, type Principal } from '@marvain/contracts';
-import { Authenticated, CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { Authenticated, CurrentPrincipal, ListPageQuery, PagedList, RequireScope } from '@marvain/platform';
 import { GRANTABLE_ROLES, MembersService, type GrantableRole, type MemberView, type OwnershipTransferView } from './members.service';
 
 const ROLE_MESSAGE = 'role must be admin, member or guest (ownership moves only through transfer-ownership)';
@@ -49,7 +49,7 @@ export class MemberResponse implements MemberView {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) revoked_at!: string | null;
 }
 
-export class MemberListResponse {
+export class MemberListResponse extends PagedList {
   @ApiProperty({ type: [MemberResponse] }) members!: MemberResponse[];
 }
 
@@ -69,8 +69,8 @@ export class MembersController {
   @RequireScope('agents:read')
   @ApiOperation({ summary: "The agent's active members, oldest first" })
   @ApiOkResponse({ type: MemberListResponse })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: MembersRouteParams): Promise<{ members: MemberView[] }> {
-    return { members: await this.members.list(principal, params.agent_id) };
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: MembersRouteParams, @Query() query: ListPageQuery): Promise<MemberListResponse> {
+    return this.members.list(principal, params.agent_id, query);
   }
 
   @Post('members')

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { asUuid, InjectKysely, type AgentMembershipsTable, type Database, type Executor } from '@marvain/db';
+import { asUuid, InjectKysely, keysetPage, type AgentMembershipsTable, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
 
 export type MembershipRow = Selectable<AgentMembershipsTable>;
 
@@ -30,17 +30,15 @@ const MEMBER_COLUMNS = [
 export class MembersRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  /** The agent's active members, oldest membership first. */
-  async listActive(agentId: string, executor: Executor = this.db): Promise<MemberRow[]> {
-    return executor
+  /** One page of the agent's active members, oldest membership first (ties by id). */
+  async listActive(agentId: string, page: PageRequest, executor: Executor = this.db): Promise<Page<MemberRow>> {
+    const select = executor
       .selectFrom('agent_memberships as m')
       .innerJoin('users as u', 'u.user_id', 'm.user_id')
       .select(MEMBER_COLUMNS)
       .where('m.agent_id', '=', asUuid(agentId))
-      .where('m.revoked_at', 'is', null)
-      .orderBy('m.created_at')
-      .orderBy('m.membership_id')
-      .execute();
+      .where('m.revoked_at', 'is', null);
+    return keysetPage(select, { at: 'm.created_at', id: 'm.membership_id', direction: 'asc' }, page);
   }
 
   /** One active member, with who they are. */

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, refuseSelfAgentReach, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, nextCursor, pageRequest, refuseSelfAgentReach, type Ids, type ListPageQuery } from '@marvain/platform';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
 
 /** Roles a membership can be given directly; ownership moves only by transfer. */
@@ -118,10 +118,11 @@ export class MembersService {
     @Inject(IDS) private readonly ids: Ids,
   ) {}
 
-  async list(principal: Principal, agentId: string): Promise<MemberView[]> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ members: MemberView[]; next_cursor: string | null }> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'members');
-    return (await this.repository.listActive(agentId)).map(memberView);
+    const page = await this.repository.listActive(agentId, pageRequest(query));
+    return { members: page.rows.map(memberView), next_cursor: nextCursor(page) };
   }
 
   async add(principal: Principal, agentId: string, userId: string, role: GrantableRole): Promise<MemberView> {

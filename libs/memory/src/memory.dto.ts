@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID } from 'class-validator';
-import { AgentListQuery } from '@marvain/platform';
+import { AgentListQuery, PagedList } from '@marvain/platform';
 import { MEMORY_TIERS, type MemoryTier } from '@marvain/contracts';
 
 export class ListMemoriesQuery extends AgentListQuery {
@@ -26,6 +26,6 @@ export class MemoryView {
   @ApiProperty() created_at!: string;
 }
 
-export class MemoryList {
+export class MemoryList extends PagedList {
   @ApiProperty({ type: [MemoryView] }) memories!: MemoryView[];
 }

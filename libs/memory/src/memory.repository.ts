@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Kysely } from 'kysely';
-import { asJson, asUuid, asVector, InjectKysely, type Database, type Executor, type MemoryRow } from '@marvain/db';
+import { asJson, asUuid, asVector, InjectKysely, keysetPage, type Database, type Executor, type MemoryRow, type Page, type PageRequest } from '@marvain/db';
 
 /** The default select list: never the embedding (only recall reads vectors). */
 export const MEMORY_COLUMNS = ['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'source_event_id', 'provenance', 'created_at'] as const;
@@ -43,10 +43,11 @@ export class MemoryRepository {
     return written;
   }
 
-  async list(query: { agentId: string; tier?: string; spaceId?: string; limit: number }, executor: Executor = this.db): Promise<MemoryRow[]> {
+  /** One page of the agent's memories, newest first (ties by id). */
+  async list(query: { agentId: string; tier?: string; spaceId?: string }, page: PageRequest, executor: Executor = this.db): Promise<Page<MemoryRow>> {
     let select = executor.selectFrom('memories').select(MEMORY_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
     if (query.tier) select = select.where('tier', '=', query.tier);
     if (query.spaceId) select = select.where('space_id', '=', asUuid(query.spaceId));
-    return select.orderBy('created_at', 'desc').orderBy('memory_id').limit(query.limit).execute();
+    return keysetPage(select, { at: 'created_at', id: 'memory_id', direction: 'desc' }, page);
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@marvain/contracts';
 import { DatabaseInfo, type MemoryRow, type Tx } from '@marvain/db';
-import { assertAgentScope, LIST_LIMIT_DEFAULT } from '@marvain/platform';
+import { assertAgentScope, nextCursor, pageRequest } from '@marvain/platform';
 import { EMBEDDER, type Embedder } from './embedder';
 import type { ListMemoriesQuery, MemoryList, MemoryView } from './memory.dto';
 import { MemoryRepository, type NewMemory } from './memory.repository';
@@ -20,13 +20,15 @@ export class MemoryService {
 
   async list(principal: Principal, query: ListMemoriesQuery): Promise<MemoryList> {
     assertAgentScope(principal, query.agent_id, 'memories:read');
-    const rows = await this.repository.list({
-      agentId: query.agent_id,
-      limit: query.limit ?? LIST_LIMIT_DEFAULT,
-      ...(query.tier ? { tier: query.tier } : {}),
-      ...(query.space_id ? { spaceId: query.space_id } : {}),
-    });
-    return { memories: rows.map(toMemoryView) };
+    const page = await this.repository.list(
+      {
+        agentId: query.agent_id,
+        ...(query.tier ? { tier: query.tier } : {}),
+        ...(query.space_id ? { spaceId: query.space_id } : {}),
+      },
+      pageRequest(query),
+    );
+    return { memories: page.rows.map(toMemoryView), next_cursor: nextCursor(page) };
   }
 
   /** Writes memories inside the caller's transaction, with embeddings where vector search exists. */
@@ -39,6 +41,6 @@ export class MemoryService {
   }
 
   async recent(agentId: string, limit: number): Promise<MemoryRow[]> {
-    return this.repository.list({ agentId, limit });
+    return (await this.repository.list({ agentId }, { limit })).rows;
   }
 }

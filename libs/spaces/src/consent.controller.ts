@@ -27,7 +27,7 @@ export class ConsentController {
   @ApiOperation({ summary: "List a person's consent grants, newest first, with status active, expired or revoked" })
   @ApiOkResponse({ type: ConsentList })
   async list(@CurrentPrincipal() principal: Principal, @Param() params: PersonIdParams, @Query() query: ListConsentsQuery): Promise<ConsentList> {
-    return { consents: await this.consents.list(principal, params.person_id, query) };
+    return this.consents.list(principal, params.person_id, query);
   }
 
   @Post('consents/:consent_id/revoke')

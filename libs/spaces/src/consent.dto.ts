@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
 import type { ConsentGrantRow } from './consent.repository';
-import { OptionalButNotNull } from '@marvain/platform';
+import { ListPageQuery, OptionalButNotNull, PagedList } from '@marvain/platform';
 import { UuidParam } from './spaces.validation';
 
 /** What a person can consent to (the consent_grants.consent_type check constraint). */
@@ -49,7 +49,7 @@ export class RevokeConsentDto {
   reason?: string;
 }
 
-export class ListConsentsQuery {
+export class ListConsentsQuery extends ListPageQuery {
   @ApiPropertyOptional({ enum: CONSENT_TYPES })
   @IsOptional()
   @IsIn(CONSENT_TYPES)
@@ -72,7 +72,7 @@ export class ConsentView {
   @ApiProperty({ format: 'date-time', nullable: true }) revoked_at!: string | null;
 }
 
-export class ConsentList {
+export class ConsentList extends PagedList {
   @ApiProperty({ type: [ConsentView] }) consents!: ConsentView[];
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { Kysely, Selectable } from 'kysely';
-import { asTimestamp, asUuid, InjectKysely, type ConsentGrantsTable, type Database, type Executor } from '@marvain/db';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { asTimestamp, asUuid, InjectKysely, keysetPage, type ConsentGrantsTable, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
 
 export type ConsentGrantRow = Selectable<ConsentGrantsTable>;
 
@@ -57,10 +57,23 @@ export class ConsentRepository {
     return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
   }
 
-  /** The person's grants, newest first, ended ones included. */
-  async listByPerson(personId: string, filter: { consent_type?: string | undefined } = {}, executor: Executor = this.db): Promise<ConsentGrantRow[]> {
+  /**
+   * One page of the person's grants, newest first (ties by id), ended ones included. The status
+   * filter is applied here, in the query, so that every page is full and the cursor stays exact;
+   * it mirrors consentStatus (revoked wins over expired) as of `now`.
+   */
+  async listByPerson(
+    personId: string,
+    filter: { consent_type?: string | undefined; status?: 'active' | 'expired' | 'revoked' | undefined; now: Date },
+    page: PageRequest,
+    executor: Executor = this.db,
+  ): Promise<Page<ConsentGrantRow>> {
     let query = executor.selectFrom('consent_grants').select(CONSENT_COLUMNS).where('person_id', '=', asUuid(personId));
     if (filter.consent_type !== undefined) query = query.where('consent_type', '=', filter.consent_type);
-    return query.orderBy('granted_at', 'desc').orderBy('consent_id', 'desc').execute();
+    const now = asTimestamp(filter.now);
+    if (filter.status === 'revoked') query = query.where('revoked_at', 'is not', null);
+    if (filter.status === 'expired') query = query.where('revoked_at', 'is', null).where(sql<boolean>`expires_at <= ${now}`);
+    if (filter.status === 'active') query = query.where('revoked_at', 'is', null).where(sql<boolean>`(expires_at IS NULL OR expires_at > ${now})`);
+    return keysetPage(query, { at: 'granted_at', id: 'consent_id', direction: 'desc' }, page);
   }
 }

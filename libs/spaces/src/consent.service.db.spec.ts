@@ -46,7 +46,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     const sam = await people.create(manager(agentA), agentA, 'Sam');
     await people.create(manager(agentB), agentB, 'Robin');
     expect(sam).toMatchObject({ agent_id: agentA, display_name: 'Sam' });
-    const listed = await people.list(reader(agentA), agentA);
+    const listed = (await people.list(reader(agentA), agentA)).rows;
     expect(listed.map((p) => p.display_name)).toContain('Sam');
     expect(listed.every((p) => p.agent_id === agentA)).toBe(true);
     expect((await refused(people.create(reader(agentA), agentA, 'Nope'))).code).toBe(ErrorCode.Forbidden);
@@ -67,13 +67,13 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     const voiceAgain = await consents.grant(manager(agentA), person.person_id, { consent_type: 'voice', expires_at: new Date(clock.now().getTime() + 48 * HOUR).toISOString() });
     clock.advance(2 * HOUR);
 
-    const listed = await consents.list(reader(agentA), person.person_id);
+    const { consents: listed } = await consents.list(reader(agentA), person.person_id);
     const byId = new Map(listed.map((c) => [c.consent_id, c]));
     expect(byId.get(voice.consent_id)).toMatchObject({ status: 'revoked', revoked_at: expect.any(String) });
     expect(byId.get(face.consent_id)).toMatchObject({ status: 'expired', revoked_at: null });
     expect(byId.get(voiceAgain.consent_id)).toMatchObject({ status: 'active' });
-    expect((await consents.list(reader(agentA), person.person_id, { status: 'active' })).map((c) => c.consent_id)).toEqual([voiceAgain.consent_id]);
-    expect((await consents.list(reader(agentA), person.person_id, { consent_type: 'face' })).map((c) => c.consent_id)).toEqual([face.consent_id]);
+    expect((await consents.list(reader(agentA), person.person_id, { status: 'active' })).consents.map((c) => c.consent_id)).toEqual([voiceAgain.consent_id]);
+    expect((await consents.list(reader(agentA), person.person_id, { consent_type: 'face' })).consents.map((c) => c.consent_id)).toEqual([face.consent_id]);
 
     const revoked = await consents.revoke(manager(agentA), voiceAgain.consent_id, 'asked us to stop');
     expect(revoked).toMatchObject({ status: 'revoked', revoked_at: clock.now().toISOString() });
@@ -83,7 +83,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
 
     // Granting a new face consent does not touch the expired one (it stays expired, not revoked).
     await consents.grant(manager(agentA), person.person_id, { consent_type: 'face' });
-    expect((await consents.list(reader(agentA), person.person_id)).find((c) => c.consent_id === face.consent_id)).toMatchObject({ status: 'expired', revoked_at: null });
+    expect((await consents.list(reader(agentA), person.person_id)).consents.find((c) => c.consent_id === face.consent_id)).toMatchObject({ status: 'expired', revoked_at: null });
 
     const added = (await agentAudit(agentA)).slice(before);
     expect(added.map((e) => [e.action, e.subject?.id])).toEqual([
@@ -104,7 +104,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     expect(past).toMatchObject({ code: ErrorCode.ValidationFailed, details: { fields: [{ field: 'expires_at', problems: ['expires_at must be in the future'] }] } });
     const now = await refused(consents.grant(manager(agentA), person.person_id, { consent_type: 'voice', expires_at: clock.now().toISOString() }));
     expect(now.code).toBe(ErrorCode.ValidationFailed);
-    expect(await consents.list(reader(agentA), person.person_id)).toEqual([]);
+    expect((await consents.list(reader(agentA), person.person_id)).consents).toEqual([]);
   });
 
   it("answers another agent's person and consent exactly like missing ones", async () => {
@@ -125,7 +125,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     await same(people.create(outsider, agentB, 'x'), people.create(outsider, MISSING, 'x'), agentB);
 
     // Nothing changed on the other agent's side.
-    expect(await consents.list(reader(agentB), foreignPerson.person_id)).toEqual([foreignConsent]);
+    expect((await consents.list(reader(agentB), foreignPerson.person_id)).consents).toEqual([foreignConsent]);
     // A member who may only read gets 403 on writes (they can see the agent, so nothing leaks).
     expect((await refused(consents.revoke(reader(agentB), foreignConsent.consent_id))).code).toBe(ErrorCode.Forbidden);
     expect((await refused(consents.grant(reader(agentB), foreignPerson.person_id, { consent_type: 'face' }))).code).toBe(ErrorCode.Forbidden);
@@ -137,10 +137,10 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
       Array.from({ length: 4 }, () => consents.grant(manager(agentA), person.person_id, { consent_type: 'voice' })),
     );
     expect(new Set(results.map((r) => r.consent_id)).size).toBe(4);
-    const active = await consents.list(reader(agentA), person.person_id, { status: 'active' });
+    const { consents: active } = await consents.list(reader(agentA), person.person_id, { status: 'active' });
     expect(active).toHaveLength(1);
     const revokedTogether = await consents.revoke(manager(agentA), active[0]!.consent_id);
     expect(revokedTogether.status).toBe('revoked');
-    expect(await consents.list(reader(agentA), person.person_id, { status: 'active' })).toEqual([]);
+    expect((await consents.list(reader(agentA), person.person_id, { status: 'active' })).consents).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type Principal } from '@marvain/contracts';
 import { TransactionRunner } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, CLOCK, IDS, type Clock, type Ids } from '@marvain/platform';
+import { assertAgentScope, CLOCK, IDS, nextCursor, pageRequest, type Clock, type Ids, type ListPageQuery } from '@marvain/platform';
 import { consentStatus, toConsentView, type ConsentStatus, type ConsentType, type ConsentView } from './consent.dto';
 import { ConsentRepository } from './consent.repository';
 import { PeopleService } from './people.service';
@@ -59,12 +59,16 @@ export class ConsentService {
     return toConsentView(row, now);
   }
 
-  /** The person's grants, newest first, each with its status (active, expired or revoked). */
-  async list(principal: Principal, personId: string, filter: { consent_type?: ConsentType | undefined; status?: ConsentStatus | undefined } = {}): Promise<ConsentView[]> {
+  /** One page of the person's grants, newest first, each with its status (active, expired or revoked). */
+  async list(
+    principal: Principal,
+    personId: string,
+    query: ListPageQuery & { consent_type?: ConsentType | undefined; status?: ConsentStatus | undefined } = {},
+  ): Promise<{ consents: ConsentView[]; next_cursor: string | null }> {
     await this.people.getForPrincipal(principal, personId, 'spaces:read');
     const now = this.clock.now();
-    const rows = await this.repository.listByPerson(personId, { consent_type: filter.consent_type });
-    return rows.filter((row) => filter.status === undefined || consentStatus(row, now) === filter.status).map((row) => toConsentView(row, now));
+    const page = await this.repository.listByPerson(personId, { consent_type: query.consent_type, status: query.status, now }, pageRequest(query));
+    return { consents: page.rows.map((row) => toConsentView(row, now)), next_cursor: nextCursor(page) };
   }
 
   /** Revokes the grant; revoking one that is already revoked changes (and audits) nothing. */

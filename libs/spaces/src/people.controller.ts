@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
 import { CreatePersonDto, PersonList, PersonView, toPersonView } from './people.dto';
 import { PeopleService } from './people.service';
 import { AgentScopedParams } from './spaces.dto';
@@ -26,7 +26,8 @@ export class PeopleController {
   @RequireScope('spaces:read')
   @ApiOperation({ summary: 'List the people the agent knows, oldest first' })
   @ApiOkResponse({ type: PersonList })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams): Promise<PersonList> {
-    return { people: (await this.people.list(principal, params.agent_id)).map(toPersonView) };
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Query() query: ListPageQuery): Promise<PersonList> {
+    const page = await this.people.list(principal, params.agent_id, query);
+    return { people: page.rows.map(toPersonView), next_cursor: nextCursor(page) };
   }
 }

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { PagedList } from '@marvain/platform';
 import type { PersonRow } from './people.repository';
 import { DisplayText, UuidParam } from './spaces.validation';
 
@@ -21,7 +22,7 @@ export class PersonView {
   @ApiProperty({ format: 'date-time' }) created_at!: string;
 }
 
-export class PersonList {
+export class PersonList extends PagedList {
   @ApiProperty({ type: [PersonView] }) people!: PersonView[];
 }
 

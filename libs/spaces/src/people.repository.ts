@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Kysely, Selectable } from 'kysely';
-import { asUuid, InjectKysely, type Database, type Executor, type PeopleTable } from '@marvain/db';
+import { asUuid, InjectKysely, keysetPage, type Database, type Executor, type Page, type PageRequest, type PeopleTable } from '@marvain/db';
 
 export type PersonRow = Selectable<PeopleTable>;
 
@@ -24,13 +24,9 @@ export class PeopleRepository {
     return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
   }
 
-  async listByAgent(agentId: string, executor: Executor = this.db): Promise<PersonRow[]> {
-    return executor
-      .selectFrom('people')
-      .select(PERSON_COLUMNS)
-      .where('agent_id', '=', asUuid(agentId))
-      .orderBy('created_at', 'asc')
-      .orderBy('person_id', 'asc')
-      .execute();
+  /** One page of the agent's people, oldest first (ties by id). */
+  async listByAgent(agentId: string, page: PageRequest, executor: Executor = this.db): Promise<Page<PersonRow>> {
+    const select = executor.selectFrom('people').select(PERSON_COLUMNS).where('agent_id', '=', asUuid(agentId));
+    return keysetPage(select, { at: 'created_at', id: 'person_id', direction: 'asc' }, page);
   }
 }

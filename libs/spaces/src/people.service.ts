@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type Principal, type Scope } from '@marvain/contracts';
-import type { Executor } from '@marvain/db';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import type { Executor, Page } from '@marvain/db';
+import { assertAgentScope, IDS, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { PeopleRepository, type PersonRow } from './people.repository';
 
 /**
@@ -20,9 +20,9 @@ export class PeopleService {
     return this.repository.insert({ person_id: this.ids.random(), agent_id: agentId, display_name: displayName });
   }
 
-  async list(principal: Principal, agentId: string): Promise<PersonRow[]> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<Page<PersonRow>> {
     assertAgentScope(principal, agentId, 'spaces:read');
-    return this.repository.listByAgent(agentId);
+    return this.repository.listByAgent(agentId, pageRequest(query));
   }
 
   /**

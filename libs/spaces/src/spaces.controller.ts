@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -10,7 +10,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
 import { AgentScopedParams, CreateSpaceDto, SpaceIdParams, SpaceList, SpaceView, toSpaceView, UpdateSpaceDto } from './spaces.dto';
 import { SpacesService } from './spaces.service';
 
@@ -39,8 +39,9 @@ export class SpacesController {
   @ApiOperation({ summary: "List the agent's spaces, oldest first" })
   @ApiOkResponse({ type: SpaceList })
   @ApiNotFoundResponse({ description: NOT_FOUND })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams): Promise<SpaceList> {
-    return { spaces: (await this.spaces.list(principal, params.agent_id)).map(toSpaceView) };
+  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Query() query: ListPageQuery): Promise<SpaceList> {
+    const page = await this.spaces.list(principal, params.agent_id, query);
+    return { spaces: page.rows.map(toSpaceView), next_cursor: nextCursor(page) };
   }
 
   @Get('spaces/:space_id')

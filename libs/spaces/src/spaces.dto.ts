@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import type { SpaceRow } from '@marvain/db';
-import { OptionalButNotNull } from '@marvain/platform';
+import { OptionalButNotNull, PagedList } from '@marvain/platform';
 import { DisplayText, UuidParam } from './spaces.validation';
 
 export const SPACE_NAME_MAX = 200;
@@ -46,7 +46,7 @@ export class SpaceView {
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
 }
 
-export class SpaceList {
+export class SpaceList extends PagedList {
   @ApiProperty({ type: [SpaceView] }) spaces!: SpaceView[];
 }
 

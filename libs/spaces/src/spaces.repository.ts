@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asUuid, InjectKysely, type Database, type Executor, type SpaceRow } from '@marvain/db';
+import { asUuid, InjectKysely, keysetPage, type Database, type Executor, type Page, type PageRequest, type SpaceRow } from '@marvain/db';
 
 const SPACE_COLUMNS = ['space_id', 'agent_id', 'name', 'privacy_mode', 'created_at', 'updated_at'] as const;
 
@@ -51,14 +51,10 @@ export class SpacesRepository {
       .executeTakeFirst();
   }
 
-  async listByAgent(agentId: string, executor: Executor = this.db): Promise<SpaceRow[]> {
-    return executor
-      .selectFrom('spaces')
-      .select(SPACE_COLUMNS)
-      .where('agent_id', '=', asUuid(agentId))
-      .orderBy('created_at', 'asc')
-      .orderBy('space_id', 'asc')
-      .execute();
+  /** One page of the agent's spaces, oldest first (ties by id). */
+  async listByAgent(agentId: string, page: PageRequest, executor: Executor = this.db): Promise<Page<SpaceRow>> {
+    const select = executor.selectFrom('spaces').select(SPACE_COLUMNS).where('agent_id', '=', asUuid(agentId));
+    return keysetPage(select, { at: 'created_at', id: 'space_id', direction: 'asc' }, page);
   }
 
   /** Applies the changes; throws the database's unique violation when the new name is taken. */

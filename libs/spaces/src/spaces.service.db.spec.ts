@@ -44,7 +44,7 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     // Another agent may use the same name.
     await expect(spaces.create(owner(agentB), agentB, { name: 'office' })).resolves.toMatchObject({ agent_id: agentB });
 
-    const listed = await spaces.list(owner(agentA), agentA);
+    const listed = (await spaces.list(owner(agentA), agentA)).rows;
     expect(listed.map((s) => s.name)).toEqual(expect.arrayContaining(['home', 'office', 'hall']));
     expect(listed.every((s) => s.agent_id === agentA)).toBe(true);
     expect((await agentAudit(agentA)).filter((e) => e.action === 'space.created').map((e) => e.details)).toEqual(

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type Principal, type Scope } from '@marvain/contracts';
-import { TransactionRunner, type SpaceRow, type Tx } from '@marvain/db';
+import { TransactionRunner, type Page, type SpaceRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, type Ids } from '@marvain/platform';
+import { assertAgentScope, IDS, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { SpacesRepository } from './spaces.repository';
 import { isUniqueViolation } from './spaces.validation';
 
@@ -60,9 +60,9 @@ export class SpacesService {
     });
   }
 
-  async list(principal: Principal, agentId: string): Promise<SpaceRow[]> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<Page<SpaceRow>> {
     assertAgentScope(principal, agentId, 'spaces:read');
-    return this.repository.listByAgent(agentId);
+    return this.repository.listByAgent(agentId, pageRequest(query));
   }
 
   /**

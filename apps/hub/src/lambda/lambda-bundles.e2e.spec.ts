@@ -166,7 +166,7 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
 
     const list = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.user_token }));
     expect(list.statusCode).toBe(200);
-    expect(json(list)).toEqual({ actions: [] });
+    expect(json(list)).toEqual({ actions: [], next_cursor: null });
 
     const refused = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`));
     expect(refused.statusCode).toBe(401);
