@@ -41,11 +41,13 @@ export class PrincipalResolver {
    * delegation contract grants it more, an agent principal may only read its own record.
    */
   private async resolveAgent(token: string, assertion: AssertionClaims): Promise<Principal> {
-    const claim = await this.agentCredentials.claimAssertion(assertion.agentId, assertion.jti, assertion.expiresAt);
-    if (!claim) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
-    if (claim.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
-    if (!claim.fresh) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it was already used (each jti is accepted once)');
-    await verifyAgentAssertion(token, assertion, claim, this.clock.now());
+    // Verify before anything is written: an unauthenticated request must leave no jti row.
+    const key = await this.agentCredentials.activeKey(assertion.agentId);
+    if (!key) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
+    if (key.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
+    await verifyAgentAssertion(token, assertion, key, this.clock.now());
+    const fresh = await this.agentCredentials.claimJti(assertion.agentId, key.credential_id, assertion.jti, assertion.expiresAt);
+    if (!fresh) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it was already used (each jti is accepted once)');
     return { type: 'agent', id: assertion.agentId, agents: [{ agent_id: assertion.agentId, scopes: ['agents:read'] }] };
   }
 
