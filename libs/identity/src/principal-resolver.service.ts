@@ -74,6 +74,10 @@ export class PrincipalResolver {
       user = await this.repository.findUserWithMemberships(verified.subject);
       if (!user) throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
     }
+    // Local tokens carry the version they were issued at; revocation raised the user's since.
+    if (verified.tokenVersion !== undefined && verified.tokenVersion !== user.token_version) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'this token was revoked; issue a new one ("marvain token issue")');
+    }
     // last_seen is kept to the minute, not per request: a write only when it is stale.
     const stale = !user.last_seen || this.clock.now().getTime() - user.last_seen.getTime() > LAST_SEEN_RESOLUTION_SECONDS * 1000;
     if (stale) await this.repository.touchLastSeen(user.user_id, LAST_SEEN_RESOLUTION_SECONDS);
