@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,5 +53,17 @@ describe('marvain user revoke-tokens, audit verify (embedded database, no hub ru
     const seq = Number(newest.replace('.json', ''));
     const tampered = await cli(['audit', 'verify', '--system'], env);
     expect(tampered).toMatchObject({ code: 1, out: expect.stringContaining(`NOT OK at seq ${seq}`), err: expect.stringContaining('does not verify') });
+  });
+
+  it('refuses to create a stray embedded database in a data folder whose audit folder belongs to another database', async () => {
+    // The same folders as the first case: the audit folder is bound to that embedded database.
+    const pglite = path.join(dir, 'data', 'pglite');
+    await rm(pglite, { recursive: true, force: true });
+    const refused = await cli(['user', 'create', '--email', 'grace@example.com'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain(`the audit folder ${path.join(dir, 'data', 'audit')} holds the audit trail of database`);
+    expect(refused.err).toContain(`the embedded database ${pglite} does not exist`);
+    expect(refused.err).toContain('set DATABASE_URL');
+    expect(existsSync(pglite)).toBe(false);
   });
 });

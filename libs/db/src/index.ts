@@ -5,3 +5,4 @@ export * from './transaction';
 export * from './migrator';
 export { splitSqlStatements } from './sql-split';
 export * from './db.module';
+export * from './database-identity';
