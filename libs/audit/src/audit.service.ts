@@ -176,7 +176,9 @@ export class AuditService implements OnModuleDestroy {
     }
 
     const headSeq = head?.last_seq ?? 0;
-    const lastSeq = Math.max(headSeq, ...objects.keys(), ...rows.keys());
+    // (A loop, not Math.max(...keys): a long chain would exceed the argument limit.)
+    let lastSeq = headSeq;
+    for (const seq of [...objects.keys(), ...rows.keys()]) if (seq > lastSeq) lastSeq = seq;
     // The hash the next entry must link to; null once a link cannot be known (nothing readable).
     let prevHash: string | null = GENESIS_HASH;
     let headEntryHash: string | null = headSeq === 0 ? GENESIS_HASH : null;
