@@ -3,7 +3,8 @@ import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 import { CliError } from './cli-error';
 import { bootstrapCommand } from './commands/bootstrap.command';
-import { tokenIssueCommand, userCreateCommand } from './commands/users.command';
+import { auditVerifyCommand } from './commands/audit.command';
+import { tokenIssueCommand, userCreateCommand, userRevokeTokensCommand } from './commands/users.command';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -50,6 +51,14 @@ export function buildProgram(io: CliIo): Command {
     .action(async (options: { email: string; displayName?: string; json: boolean }) => {
       await userCreateCommand(config(), options, io.out);
     });
+  user
+    .command('revoke-tokens')
+    .description("Revoke every token of a local user from their next request on (audited); they need a new one (marvain token issue)")
+    .argument('<user>', 'the user, by id or email')
+    .option('--json', 'print {user_id, token_version} as JSON', false)
+    .action(async (who: string, options: { json: boolean }) => {
+      await userRevokeTokensCommand(config(), { user: who, ...options }, io.out);
+    });
 
   program
     .command('token')
@@ -61,6 +70,18 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'print {user_id, user_token} as JSON', false)
     .action(async (options: { userId?: string; email?: string; json: boolean }) => {
       await tokenIssueCommand(config(), options, io.out);
+    });
+
+  program
+    .command('audit')
+    .description('The tamper-evident audit log')
+    .command('verify')
+    .description('Recompute a chain from its write-once copies and compare it with the database (exit code 1 when it does not verify)')
+    .option('--system', 'the system chain (schema migrations, users)', false)
+    .option('--agent <id>', "an agent's chain")
+    .option('--json', 'print the verification as JSON', false)
+    .action(async (options: { system: boolean; agent?: string; json: boolean }) => {
+      await auditVerifyCommand(config(), options, io.out);
     });
 
   return program;

@@ -66,6 +66,34 @@ describe(`agents as principals (${testDatabaseKind()})`, () => {
     }
   });
 
+  it('records no assertion id for an assertion that does not verify', async () => {
+    const key = await newAgentKey('EdDSA');
+    await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
+    const stranger = await newAgentKey('EdDSA');
+    const jti = `forged-${randomUUID()}`;
+    const forged = await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, stranger, { jti }));
+    expect(forged).toMatchObject({ status: 401, json: { error: { code: 'unauthenticated', message: expect.stringMatching(/signature/) } } });
+    const rows = await sql<{ jti: string }>`SELECT jti FROM agent_assertion_jtis WHERE jti = ${jti}`.execute(hub.kysely);
+    expect(rows.rows).toEqual([]);
+    // The same jti, properly signed, is then accepted once: the forgery did not burn it.
+    expect((await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, key, { jti }))).status).toBe(200);
+    expect((await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, key, { jti }))).status).toBe(401);
+  });
+
+  it.each([
+    ['a NUL byte', 'jti-with-\u0000-nul'],
+    ['a lone surrogate', 'jti-with-\ud800-lone'],
+    ['a control character', 'jti-with-\u001b-escape'],
+    ['an absurd length', 'j'.repeat(5_000)],
+  ])('answers 401, not 500, to a jti with %s, signed or not', async (_what, jti) => {
+    const key = await newAgentKey('EdDSA');
+    await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
+    for (const signer of [key, await newAgentKey('EdDSA')]) {
+      const response = await call('GET', '/v1/me', await signAgentAssertion(home.agent_id, signer, { jti }));
+      expect({ status: response.status, code: response.json?.error?.code }).toEqual({ status: 401, code: 'unauthenticated' });
+    }
+  });
+
   it('replaces and revokes keys with immediate effect, each change audited', async () => {
     const oldKey = await newAgentKey('EdDSA');
     await call('POST', `/v1/agents/${home.agent_id}/credentials`, home.user_token, { alg: 'EdDSA', public_key: oldKey.publicJwk });

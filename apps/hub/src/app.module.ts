@@ -12,6 +12,7 @@ import { RealtimeModule } from '@marvain/realtime';
 import { SpacesModule } from '@marvain/spaces';
 import { HealthController } from './health.controller';
 import { LocalControlController } from './local/local-control.controller';
+import { OperatorControlController } from './local/operator-control.controller';
 import { LOCAL_CONTROL_SECRET } from './local-control.token';
 
 export interface HubModuleOptions {
@@ -40,7 +41,7 @@ export class HubModule {
         PlannerModule,
         RealtimeModule,
       ],
-      controllers: [HealthController, ...(options.localControlSecret ? [LocalControlController] : [])],
+      controllers: [HealthController, ...(options.localControlSecret ? [LocalControlController, OperatorControlController] : [])],
       providers: [
         SchemaAuditor,
         { provide: APP_GUARD, useExisting: AuthGuard },

@@ -294,6 +294,17 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     'POST /v1/local/bootstrap': { serves: [], success: 201, targeted: false, request: () => Promise.resolve(post('/v1/local/bootstrap', { agent_name: 'x', space_name: 'y' })) },
     'POST /v1/local/users': { serves: [], success: 201, targeted: false, request: () => Promise.resolve(post('/v1/local/users', { email: `u-${randomUUID()}@example.test` })) },
     'POST /v1/local/tokens': { serves: [], success: 201, targeted: false, request: (w) => Promise.resolve(post('/v1/local/tokens', { user_id: w.a.ownerUserId })) },
+    'POST /v1/local/users/revoke-tokens': { serves: [], success: 200, targeted: false, worldPerCaller: true, request: (w) => Promise.resolve(post('/v1/local/users/revoke-tokens', { user_id: w.a.ownerUserId })) },
+    'POST /v1/local/audit/verify': { serves: [], success: 200, targeted: false, request: () => Promise.resolve(post('/v1/local/audit/verify', {})) },
+    // A user revokes their own tokens (the one presented included), so each caller gets a world.
+    'POST /v1/me/tokens/revoke': {
+      serves: USER_TYPES,
+      success: 200,
+      targeted: false,
+      worldPerCaller: true,
+      expectOwn: (caller) => (caller.type === 'user' ? 200 : caller.type ? 403 : 401),
+      request: () => Promise.resolve(post('/v1/me/tokens/revoke')),
+    },
 
     'POST /v1/agents': {
       serves: USER_TYPES,

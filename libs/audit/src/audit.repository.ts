@@ -7,6 +7,12 @@ export interface ChainHead {
   head_hash: string;
 }
 
+export interface StoredEntry {
+  seq: number;
+  body: string;
+  hash: string;
+}
+
 export interface UnsunkEntry {
   chain_id: string;
   seq: number;
@@ -56,11 +62,25 @@ export class AuditRepository {
     return row ? { last_seq: Number(row.last_seq), head_hash: row.head_hash } : null;
   }
 
-  async unsunk(limit: number): Promise<UnsunkEntry[]> {
+  /** The database copy of a chain's entries, in order. */
+  async entries(chainId: string): Promise<StoredEntry[]> {
     const rows = await this.db
       .selectFrom('audit_entries')
+      .select([sql<string>`seq::text`.as('seq'), 'body', 'hash'])
+      .where('chain_id', '=', chainId)
+      .orderBy('seq')
+      .execute();
+    return rows.map((r) => ({ seq: Number(r.seq), body: r.body, hash: r.hash }));
+  }
+
+  /** Entries not yet copied, in (chain, seq) order, after `after` when given (a flush pass's cursor). */
+  async unsunk(limit: number, after: { chain_id: string; seq: number } | null = null): Promise<UnsunkEntry[]> {
+    let query = this.db
+      .selectFrom('audit_entries')
       .select(['chain_id', sql<string>`seq::text`.as('seq'), 'body'])
-      .where('sunk_at', 'is', null)
+      .where('sunk_at', 'is', null);
+    if (after) query = query.where(sql<boolean>`(chain_id, seq) > (${after.chain_id}::text, ${after.seq}::bigint)`);
+    const rows = await query
       .orderBy('chain_id')
       .orderBy('seq')
       .limit(limit)

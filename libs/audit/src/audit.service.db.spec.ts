@@ -1,5 +1,6 @@
-import { chmod, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Logger } from '@nestjs/common';
 import { sql } from 'kysely';
 import { TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
@@ -210,7 +211,7 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     expect(verification).toMatchObject({ ok: false, first_bad_seq: 3, head: { seq: 3 } });
   });
 
-  it('detects an altered entry that was re-hashed consistently, at the next entry, which no longer links', async () => {
+  it('detects an altered entry that was re-hashed consistently: its copies differ, and the next entry no longer links', async () => {
     const agentId = await newAgent();
     await appendCommitted(agentId, 4);
     await rewrite(agentId, 2, (entry) => {
@@ -220,9 +221,108 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     });
 
     const verification = await audit.verify(agentId);
-    expect(verification.ok).toBe(false);
-    expect(verification.first_bad_seq).toBe(3);
-    expect(verification.reason).toMatch(/link/);
+    expect(verification).toMatchObject({ ok: false, first_bad_seq: 2, reason: expect.stringMatching(/entry 2: the write-once object .* differs from the database row/) });
+    expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([
+      [2, 'copies_differ'],
+      [3, 'broken_link'],
+    ]);
+  });
+
+  it('names a whole chain re-hashed from its first entry: copies differ from entry 1, and the head differs by hash, not by seq', async () => {
+    const agentId = await newAgent();
+    await appendCommitted(agentId, 3);
+    let prev = '0'.repeat(64);
+    for (let seq = 1; seq <= 3; seq += 1) {
+      await rewrite(agentId, seq, (entry) => {
+        const { hash: _old, ...unsigned } = entry;
+        const forged = { ...unsigned, prev_hash: prev, details: { ...unsigned.details, note: 'rewritten' } };
+        prev = hashEntry(forged);
+        return { ...forged, hash: prev };
+      });
+    }
+
+    const verification = await audit.verify(agentId);
+    expect(verification).toMatchObject({ ok: false, first_bad_seq: 1 });
+    expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([
+      [1, 'copies_differ'],
+      [2, 'copies_differ'],
+      [3, 'copies_differ'],
+      [3, 'head_mismatch'],
+    ]);
+    expect(verification.problems?.[3]?.message).toMatch(/recorded head hash \(\w+…\) is not entry 3's hash/);
+    expect(verification.reason).not.toMatch(/seq (\d+) does not match .*seq \1/);
+  });
+
+  it('reports a stray file as a stray object, not as a missing entry', async () => {
+    const agentId = await newAgent();
+    await appendCommitted(agentId, 2);
+    await writeFile(path.join(auditDir, 'chains', agentId, 'notes.txt'), 'left here by someone', 'utf8');
+
+    const verification = await audit.verify(agentId);
+    expect(verification).toMatchObject({ ok: false, entries: 2, first_bad_seq: 0 });
+    expect(verification.problems).toEqual([{ seq: null, kind: 'stray_object', message: expect.stringContaining(`chains/${agentId}/notes.txt`) }]);
+  });
+
+  it('reports a directory in place of an entry as unreadable, without failing', async () => {
+    const agentId = await newAgent();
+    await appendCommitted(agentId, 3);
+    await unlink(fileOf(agentId, 2));
+    await mkdir(fileOf(agentId, 2));
+
+    const verification = await audit.verify(agentId);
+    expect(verification).toMatchObject({ ok: false, first_bad_seq: 2, reason: expect.stringMatching(/entry 2: its object .* cannot be read \(EISDIR\)/) });
+    expect(verification.problems?.map((p) => p.kind)).toEqual(['unreadable_object']);
+  });
+
+  it('compares the database copy: an altered row, a missing row, and an object beyond the head are each named', async () => {
+    const agentId = await newAgent();
+    const entries = await appendCommitted(agentId, 4);
+    await sql`UPDATE audit_entries SET body = replace(body, 'entry 2', 'entry two') WHERE chain_id = ${agentId} AND seq = 2`.execute(context.db.db);
+    await sql`DELETE FROM audit_entries WHERE chain_id = ${agentId} AND seq = 3`.execute(context.db.db);
+    const { hash: _h, ...unsigned } = { ...entries[3]!, seq: 5, prev_hash: entries[3]!.hash };
+    await writeFile(fileOf(agentId, 5), canonicalJson({ ...unsigned, hash: hashEntry(unsigned) }), 'utf8');
+
+    const verification = await audit.verify(agentId);
+    expect(verification).toMatchObject({ ok: false, first_bad_seq: 2, reason: expect.stringMatching(/entry 2: its database row was altered/) });
+    expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([
+      [2, 'altered_row'],
+      [3, 'missing_row'],
+      [5, 'extra_entry'],
+    ]);
+  });
+
+  it('names a head that claims more entries than exist, by sequence number', async () => {
+    const agentId = await newAgent();
+    await appendCommitted(agentId, 2);
+    await sql`UPDATE audit_state SET last_seq = 3 WHERE chain_id = ${agentId}`.execute(context.db.db);
+
+    const verification = await audit.verify(agentId);
+    expect(verification).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/entry 3 is missing from the write-once store/) });
+  });
+
+  it('a row that conflicts with its write-once object is named by verify, and every other chain is still copied', async () => {
+    const errorLog = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      const clashing = await newAgent('clashing');
+      const other = await newAgent('other');
+      await appendCommitted(clashing, 1);
+      // An object already at seq 2 (left by another database using this folder).
+      await mkdir(path.dirname(fileOf(clashing, 2)), { recursive: true });
+      await writeFile(fileOf(clashing, 2), '{"written":"by another database"}', 'utf8');
+      await transactions.run((tx) => audit.append(tx, record(clashing, 2)));
+      const otherEntry = await transactions.run((tx) => audit.append(tx, record(other, 1)));
+
+      await expect(audit.flush()).resolves.toBeGreaterThanOrEqual(1);
+      expect(await readFile(fileOf(other, 1), 'utf8')).toBe(canonicalJson(otherEntry));
+      expect(await audit.verify(other)).toMatchObject({ ok: true, entries: 1 });
+
+      const verification = await audit.verify(clashing);
+      expect(verification).toMatchObject({ ok: false, first_bad_seq: 2 });
+      expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([[2, 'wrong_position']]);
+      expect(errorLog).toHaveBeenCalledWith(expect.stringContaining(`${auditKey(clashing, 2)} conflicts with the write-once object`));
+    } finally {
+      errorLog.mockRestore();
+    }
   });
 
   it('flush is idempotent: a second flush writes nothing and does not fail', async () => {

@@ -1,6 +1,7 @@
 import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { Kysely } from 'kysely';
 import { openDatabase, type DatabaseHandle, type DatabaseKind, type DatabaseTarget } from './database';
+import { DATABASE_BINDING, readDatabaseIdentity, type DatabaseBinding } from './database-identity';
 import { migrate, schemaVersion, vectorAvailable, type MigrationResult } from './migrator';
 import type { Database } from './schema';
 import { TransactionRunner } from './transaction';
@@ -50,14 +51,26 @@ export class DbModule {
       providers: [
         {
           provide: DATABASE_HANDLE,
-          useFactory: async (): Promise<DatabaseHandle> => options.handle ?? openDatabase(options.target),
+          inject: [{ token: DATABASE_BINDING, optional: true }],
+          useFactory: async (binding: DatabaseBinding | undefined): Promise<DatabaseHandle> => {
+            if (options.handle) return options.handle;
+            await binding?.beforeOpen(options.target);
+            return openDatabase(options.target);
+          },
         },
         { provide: KYSELY, inject: [DATABASE_HANDLE], useFactory: (handle: DatabaseHandle) => handle.db },
         {
           provide: DatabaseInfo,
-          inject: [DATABASE_HANDLE],
-          useFactory: async (handle: DatabaseHandle) => {
+          inject: [DATABASE_HANDLE, { token: DATABASE_BINDING, optional: true }],
+          useFactory: async (handle: DatabaseHandle, binding: DatabaseBinding | undefined) => {
+            // What is bound to one database (the audit folder) is checked before anything is written.
+            const identity = binding ? await readDatabaseIdentity(handle.db) : null;
+            if (binding && identity) await binding.check(identity, options.target);
             const result: MigrationResult = options.migrate ? await migrate(handle.db) : { applied: [], schemaVersion: null };
+            if (binding && identity) {
+              const databaseId = identity.databaseId ?? (await readDatabaseIdentity(handle.db)).databaseId;
+              if (databaseId) await binding.record(databaseId);
+            }
             if (result.applied.length > 0) logger.log(`applied migrations ${result.applied.join(', ')}`);
             return new DatabaseInfo(handle.kind, await schemaVersion(handle.db).catch(() => null), await vectorAvailable(handle.db), result);
           },

@@ -6,3 +6,4 @@ export * from './migrator';
 export { splitSqlStatements } from './sql-split';
 export * from './db.module';
 export * from './keyset';
+export * from './database-identity';

@@ -31,6 +31,8 @@ export interface UsersTable {
   display_name: string | null;
   last_seen: Timestamp | null;
   created_at: DefaultTimestamp;
+  /** Raised to revoke every local token issued before (they carry the version they were issued at). */
+  token_version: Generated<number>;
 }
 
 export interface AgentMembershipsTable {
@@ -146,6 +148,13 @@ export interface AuditStateTable {
   updated_at: DefaultTimestamp;
 }
 
+/** One row: this database's random identity, which its audit folder or bucket records. */
+export interface DatabaseIdentityTable {
+  singleton: Generated<boolean>;
+  database_id: Generated<string>;
+  created_at: DefaultTimestamp;
+}
+
 export interface AuditEntriesTable {
   chain_id: string;
   seq: string;
@@ -216,6 +225,7 @@ export interface Database {
   planner_runs: PlannerRunsTable;
   agent_credentials: AgentCredentialsTable;
   agent_assertion_jtis: AgentAssertionJtisTable;
+  database_identity: DatabaseIdentityTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;

@@ -12,6 +12,11 @@ export const AGENT_KEY_ALGORITHMS = ['EdDSA', 'ES256'] as const;
 export type AgentKeyAlgorithm = (typeof AGENT_KEY_ALGORITHMS)[number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// A jti is stored as text: control characters (NUL above all, which PostgreSQL refuses) and
+// lone UTF-16 surrogates would fail there, so they are refused here as unauthenticated.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export interface AssertionClaims {
   agentId: string;
@@ -43,6 +48,7 @@ export function peekAgentAssertion(token: string, now: Date): AssertionClaims | 
   if (exp <= nowSeconds - CLOCK_SKEW_SECONDS) return refuse('it has expired');
   if (iat > nowSeconds + CLOCK_SKEW_SECONDS) return refuse('it was issued in the future');
   if (typeof jti !== 'string' || jti.length < 8 || jti.length > 200) return refuse('it needs a jti of 8 to 200 characters');
+  if (CONTROL.test(jti) || LONE_SURROGATE.test(jti)) return refuse('its jti must be printable text (no control characters or lone surrogates)');
   if (!audiences.includes(AGENT_ASSERTION_AUDIENCE)) return refuse(`its audience must be ${AGENT_ASSERTION_AUDIENCE}`);
   return { agentId: payload.iss.toLowerCase(), jti, expiresAt: new Date(exp * 1000) };
 }

@@ -4,12 +4,11 @@ import { asJson, asTimestamp, asUuid, InjectKysely, keysetPage, type AgentCreden
 
 const CREDENTIAL_COLUMNS = ['credential_id', 'agent_id', 'alg', 'public_key', 'created_by', 'created_at', 'revoked_at'] as const;
 
-export interface AssertionClaim {
+export interface AssertionKey {
+  credential_id: string;
   public_key: Record<string, unknown>;
   alg: string;
   agent_disabled: boolean;
-  /** False when this jti was seen before: a replay. */
-  fresh: boolean;
 }
 
 @Injectable()
@@ -59,25 +58,29 @@ export class AgentCredentialsRepository {
       .executeTakeFirst();
   }
 
+  /** The agent's active key, with what decides whether the agent may act; one round trip. */
+  async activeKey(agentId: string): Promise<AssertionKey | undefined> {
+    return this.db
+      .selectFrom('agent_credentials as c')
+      .innerJoin('agents as a', 'a.agent_id', 'c.agent_id')
+      .select(['c.credential_id', 'c.public_key', 'c.alg', 'a.disabled as agent_disabled'])
+      .where('c.agent_id', '=', asUuid(agentId))
+      .where('c.revoked_at', 'is', null)
+      .executeTakeFirst();
+  }
+
   /**
-   * In one statement: the agent's active key, and the assertion id recorded as used. A jti that
-   * was already recorded comes back with fresh = false, so no assertion is ever accepted twice.
+   * Records a verified assertion's id as used, in one statement; false when it was recorded
+   * before (a replay) or the key it was verified with was revoked meanwhile.
    */
-  async claimAssertion(agentId: string, jti: string, expiresAt: Date): Promise<AssertionClaim | undefined> {
-    const result = await sql<{ public_key: Record<string, unknown>; alg: string; agent_disabled: boolean; fresh: boolean }>`
-      WITH credential AS (
-        SELECT c.public_key, c.alg, a.disabled AS agent_disabled
-        FROM agent_credentials c JOIN agents a ON a.agent_id = c.agent_id
-        WHERE c.agent_id = ${agentId}::uuid AND c.revoked_at IS NULL
-      ), recorded AS (
-        INSERT INTO agent_assertion_jtis (agent_id, jti, expires_at)
-        SELECT ${agentId}::uuid, ${jti}::text, ${asTimestamp(expiresAt)} WHERE EXISTS (SELECT 1 FROM credential)
-        ON CONFLICT (agent_id, jti) DO NOTHING
-        RETURNING jti
-      )
-      SELECT credential.public_key, credential.alg, credential.agent_disabled, EXISTS (SELECT 1 FROM recorded) AS fresh
-      FROM credential`.execute(this.db);
-    return result.rows[0];
+  async claimJti(agentId: string, credentialId: string, jti: string, expiresAt: Date): Promise<boolean> {
+    const result = await sql<{ jti: string }>`
+      INSERT INTO agent_assertion_jtis (agent_id, jti, expires_at)
+      SELECT ${agentId}::uuid, ${jti}::text, ${asTimestamp(expiresAt)}
+      WHERE EXISTS (SELECT 1 FROM agent_credentials WHERE credential_id = ${credentialId}::uuid AND revoked_at IS NULL)
+      ON CONFLICT (agent_id, jti) DO NOTHING
+      RETURNING jti`.execute(this.db);
+    return result.rows.length > 0;
   }
 
   /** Forgets assertion ids past their expiry (an expired assertion is refused anyway). */

@@ -100,6 +100,7 @@ export class BootstrapService {
       subject: result.owner.subject,
       email: result.owner.email,
       displayName: result.owner.display_name,
+      tokenVersion: result.owner.token_version,
     });
     return {
       agent_id: result.agentId,

@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import { asUuid, InjectKysely, type AgentRow, type Database, type Executor, type UserRow } from '@marvain/db';
 
 const AGENT_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
-const USER_COLUMNS = ['user_id', 'subject', 'email', 'display_name', 'last_seen', 'created_at'] as const;
+const USER_COLUMNS = ['user_id', 'subject', 'email', 'display_name', 'last_seen', 'created_at', 'token_version'] as const;
 
 export interface DeviceCredential {
   device_id: string;
@@ -17,6 +17,7 @@ export interface DeviceCredential {
 export interface UserWithMemberships {
   user_id: string;
   last_seen: Date | null;
+  token_version: number;
   memberships: Array<{ agent_id: string; role: string }>;
 }
 
@@ -62,7 +63,7 @@ export class IdentityRepository {
       .selectFrom('users as u')
       .leftJoin('agent_memberships as m', (join) => join.onRef('m.user_id', '=', 'u.user_id').on('m.revoked_at', 'is', null))
       .leftJoin('agents as a', (join) => join.onRef('a.agent_id', '=', 'm.agent_id').on('a.disabled', '=', false))
-      .select(['u.user_id', 'u.last_seen', 'a.agent_id', 'm.role'])
+      .select(['u.user_id', 'u.last_seen', 'u.token_version', 'a.agent_id', 'm.role'])
       .where('u.subject', '=', subject)
       .execute();
     const first = rows[0];
@@ -70,8 +71,20 @@ export class IdentityRepository {
     return {
       user_id: first.user_id,
       last_seen: first.last_seen,
+      token_version: first.token_version,
       memberships: rows.filter((r) => r.agent_id !== null && r.role !== null).map((r) => ({ agent_id: r.agent_id as string, role: r.role as string })),
     };
+  }
+
+  /** Raises the user's token version, revoking every token issued before; the new version. */
+  async raiseTokenVersion(executor: Executor, userId: string): Promise<number | undefined> {
+    const row = await executor
+      .updateTable('users')
+      .set({ token_version: sql<number>`token_version + 1` })
+      .where('user_id', '=', asUuid(userId))
+      .returning('token_version')
+      .executeTakeFirst();
+    return row?.token_version;
   }
 
   /** Records that the user was seen, unless that was recorded within the last `withinSeconds`. */

@@ -14,6 +14,12 @@ export interface IssuedUserToken {
   user_token: string;
 }
 
+export interface RevokedUserTokens {
+  user_id: string;
+  /** Tokens issued from now on carry this version; every older one is refused. */
+  token_version: number;
+}
+
 /**
  * Users of the local runtime, where the hub is its own token issuer. (In AWS, Cognito owns
  * users and issues their tokens; the hub links a user on first sight of a verified token.)
@@ -66,8 +72,36 @@ export class LocalUsersService {
     return this.issueFor(user);
   }
 
+  /**
+   * Revokes every token the user holds, from their next request on: the user's token version is
+   * raised (audited in the system chain), and tokens carry the version they were issued at.
+   */
+  async revokeTokens(by: { userId?: string; email?: string }, actor: { type: 'user' | 'system'; id: string }): Promise<RevokedUserTokens> {
+    return this.transactions.run(async (tx) => {
+      const user = by.userId
+        ? await this.repository.findUser(by.userId, tx.db)
+        : by.email
+          ? await this.repository.findLocalUserByEmail(by.email.trim().toLowerCase(), tx.db)
+          : undefined;
+      if (!user) throw DomainError.notFound('user', by.userId ?? by.email);
+      if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
+        throw new DomainError(ErrorCode.ValidationFailed, "this user signs in through Cognito; revoke their tokens there (Cognito's global sign-out)");
+      }
+      const version = await this.repository.raiseTokenVersion(tx.db, user.user_id);
+      if (version === undefined) throw DomainError.notFound('user', user.user_id);
+      await this.audit.append(tx, {
+        agentId: null,
+        action: 'user.tokens_revoked',
+        actor,
+        subject: { type: 'user', id: user.user_id },
+        details: { token_version: version },
+      });
+      return { user_id: user.user_id, token_version: version };
+    });
+  }
+
   private async issueFor(user: UserRow): Promise<IssuedUserToken> {
-    const token = await this.tokens.issue({ subject: user.subject, email: user.email, displayName: user.display_name });
+    const token = await this.tokens.issue({ subject: user.subject, email: user.email, displayName: user.display_name, tokenVersion: user.token_version });
     return { user_id: user.user_id, email: user.email, user_token: token };
   }
 }

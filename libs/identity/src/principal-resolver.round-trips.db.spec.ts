@@ -69,8 +69,8 @@ function countRoundTrips(handle: TestDatabase, settle: () => Promise<unknown>): 
 
 /**
  * The issue's aim: at most one database round trip per request for authentication. Each kind of
- * credential is resolved with everything it needs read (and, for an agent assertion, its jti
- * recorded) in one statement. The one exception is a user whose last_seen is older than
+ * credential is resolved with everything it needs read in one statement; an agent assertion's jti is
+ * recorded in a second one, only once its signature has verified (so forgeries write nothing). The one exception is a user whose last_seen is older than
  * LAST_SEEN_RESOLUTION_SECONDS: that request also writes it, at most once per 5 minutes per user.
  * (A Cognito subject's very first request, which links a new user, is a one-off and not bounded here.)
  */
@@ -124,7 +124,7 @@ describe(`PrincipalResolver round trips per resolve() (${testDatabaseKind()})`, 
     expect(next.roundTrips).toHaveLength(1);
   });
 
-  it('an agent assertion: one (the key lookup and the jti record in one statement)', async () => {
+  it('an agent assertion: two (the key lookup, then, once the signature verifies, the jti record)', async () => {
     const owner: Principal = await resolver.resolve(home.user_token);
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     await context.moduleRef.get(AgentCredentialsService).register(owner, home.agent_id, 'EdDSA', { ...(await exportJWK(publicKey)) });
@@ -141,6 +141,6 @@ describe(`PrincipalResolver round trips per resolve() (${testDatabaseKind()})`, 
 
     const { result, roundTrips } = await counted(() => resolver.resolve(assertion));
     expect(result).toEqual({ type: 'agent', id: home.agent_id, agents: [{ agent_id: home.agent_id, scopes: ['agents:read'] }] });
-    expect(roundTrips).toHaveLength(1);
+    expect(roundTrips).toHaveLength(2);
   });
 });

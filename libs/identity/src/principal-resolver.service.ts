@@ -41,11 +41,13 @@ export class PrincipalResolver {
    * delegation contract grants it more, an agent principal may only read its own record.
    */
   private async resolveAgent(token: string, assertion: AssertionClaims): Promise<Principal> {
-    const claim = await this.agentCredentials.claimAssertion(assertion.agentId, assertion.jti, assertion.expiresAt);
-    if (!claim) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
-    if (claim.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
-    if (!claim.fresh) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it was already used (each jti is accepted once)');
-    await verifyAgentAssertion(token, assertion, claim, this.clock.now());
+    // Verify before anything is written: an unauthenticated request must leave no jti row.
+    const key = await this.agentCredentials.activeKey(assertion.agentId);
+    if (!key) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
+    if (key.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
+    await verifyAgentAssertion(token, assertion, key, this.clock.now());
+    const fresh = await this.agentCredentials.claimJti(assertion.agentId, key.credential_id, assertion.jti, assertion.expiresAt);
+    if (!fresh) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it was already used (each jti is accepted once)');
     return { type: 'agent', id: assertion.agentId, agents: [{ agent_id: assertion.agentId, scopes: ['agents:read'] }] };
   }
 
@@ -71,6 +73,10 @@ export class PrincipalResolver {
       });
       user = await this.repository.findUserWithMemberships(verified.subject);
       if (!user) throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
+    }
+    // Local tokens carry the version they were issued at; revocation raised the user's since.
+    if (verified.tokenVersion !== undefined && verified.tokenVersion !== user.token_version) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'this token was revoked; issue a new one ("marvain token issue")');
     }
     // last_seen is kept to the minute, not per request: a write only when it is stale.
     const stale = !user.last_seen || this.clock.now().getTime() - user.last_seen.getTime() > LAST_SEEN_RESOLUTION_SECONDS * 1000;

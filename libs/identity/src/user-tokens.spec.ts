@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from 'jose';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 import type { Clock } from '@marvain/platform';
 import { LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalUserTokens } from './user-tokens';
@@ -17,7 +17,7 @@ class FixedClock implements Clock {
   }
 }
 
-const user = { subject: 'local:4f1d', email: 'owner@example.com', displayName: 'Owner' };
+const user = { subject: 'local:4f1d', email: 'owner@example.com', displayName: 'Owner', tokenVersion: 0 };
 
 function freshKeyFile(): string {
   return LocalUserTokens.keyFileIn(mkdtempSync(path.join(tmpdir(), 'marvain-user-tokens-')));
@@ -42,7 +42,7 @@ describe('LocalUserTokens', () => {
     await expect(tokens.verify(token)).resolves.toEqual(user);
 
     const bare = await tokens.issue({ subject: 'local:bare', email: null, displayName: null });
-    await expect(tokens.verify(bare)).resolves.toEqual({ subject: 'local:bare', email: null, displayName: null });
+    await expect(tokens.verify(bare)).resolves.toEqual({ subject: 'local:bare', email: null, displayName: null, tokenVersion: 0 });
   });
 
   it('issues Ed25519 JWTs with the claims of a Cognito access token', async () => {
@@ -65,6 +65,7 @@ describe('LocalUserTokens', () => {
       exp: now.getTime() / 1000 + TTL,
       email: user.email,
       name: user.displayName,
+      tv: 0,
     });
     expect(claims.jti).toMatch(UUID);
     expect(decodeJwt(await tokens.issue(user)).jti).not.toBe(claims.jti);
@@ -133,5 +134,30 @@ describe('LocalUserTokens', () => {
     await refusal(tokens.verify(`${header}.${payload}.`));
     await refusal(tokens.verify('not.a.jwt'));
     await refusal(tokens.verify(''));
+  });
+
+  it('carries the token version it is issued at, and gives it back', async () => {
+    const tokens = new LocalUserTokens(freshKeyFile(), TTL, new FixedClock(new Date()));
+    const token = await tokens.issue({ ...user, tokenVersion: 3 });
+    expect(decodeJwt(token).tv).toBe(3);
+    await expect(tokens.verify(token)).resolves.toEqual({ ...user, tokenVersion: 3 });
+  });
+
+  it.each([
+    ['exp', (jwt: SignJWT, now: number) => jwt.setIssuedAt(now)],
+    ['iat', (jwt: SignJWT, now: number) => jwt.setExpirationTime(now + 60)],
+  ])('refuses a token signed with its own key that carries no %s', async (claim, complete) => {
+    const keyFile = freshKeyFile();
+    const tokens = new LocalUserTokens(keyFile, TTL, new FixedClock(new Date()));
+    await tokens.issue(user); // creates the key file
+    const stored = JSON.parse(await readFile(keyFile, 'utf8')) as { kid: string; private: JWK };
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = new SignJWT({ client_id: LOCAL_CLIENT_ID, token_use: 'access', scope: 'marvain/api' })
+      .setProtectedHeader({ alg: 'EdDSA', kid: stored.kid, typ: 'JWT' })
+      .setIssuer(LOCAL_ISSUER)
+      .setSubject(user.subject);
+    const unbounded = await complete(jwt, now).sign(await importJWK(stored.private, 'EdDSA'));
+    const error = await refusal(tokens.verify(unbounded));
+    expect(error.message).toContain(`no ${claim} claim`);
   });
 });

@@ -10,6 +10,11 @@ export interface VerifiedUser {
   subject: string;
   email: string | null;
   displayName: string | null;
+  /**
+   * Local tokens only: the user's token version when the token was issued (claim `tv`); a token
+   * whose version is below the user's current one was revoked. Absent for Cognito tokens.
+   */
+  tokenVersion?: number;
 }
 
 export interface UserTokenVerifier {
@@ -36,7 +41,8 @@ interface StoredKey {
 
 /**
  * The local runtime's token issuer: Ed25519-signed JWTs with the claim shape of a Cognito
- * access token (sub, iss, client_id, token_use, scope, exp, iat, jti). The key lives in the
+ * access token (sub, iss, client_id, token_use, scope, exp, iat, jti), plus the user's token
+ * version (tv), which revocation raises. The key lives in the
  * data folder (mode 0600), so the CLI and the hub on one machine issue and accept the same tokens.
  */
 export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
@@ -59,6 +65,7 @@ export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
       client_id: LOCAL_CLIENT_ID,
       token_use: 'access',
       scope: 'marvain/api',
+      tv: user.tokenVersion ?? 0,
       ...(user.email ? { email: user.email } : {}),
       ...(user.displayName ? { name: user.displayName } : {}),
     })
@@ -78,16 +85,24 @@ export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
         issuer: LOCAL_ISSUER,
         algorithms: ['EdDSA'],
         currentDate: this.clock.now(),
+        // A token without an expiry would be valid forever: refuse it whatever else it carries.
+        requiredClaims: ['exp', 'iat', 'sub'],
       });
       if (payload['token_use'] !== 'access' || payload['client_id'] !== LOCAL_CLIENT_ID || !payload.sub) {
         throw new DomainError(ErrorCode.Unauthenticated, 'the token is not a Marvain access token');
       }
       const email = typeof payload['email'] === 'string' ? payload['email'] : null;
       const name = typeof payload['name'] === 'string' ? payload['name'] : null;
-      return { subject: payload.sub, email, displayName: name };
+      // Tokens issued before versions existed carry none: they belong to version 0.
+      const tv = payload['tv'] ?? 0;
+      if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0) throw new DomainError(ErrorCode.Unauthenticated, 'the token is not a Marvain access token');
+      return { subject: payload.sub, email, displayName: name, tokenVersion: tv };
     } catch (error) {
       if (error instanceof DomainError) throw error;
       if (error instanceof errors.JWTExpired) throw new DomainError(ErrorCode.Unauthenticated, 'the token has expired');
+      if (error instanceof errors.JWTClaimValidationFailed && error.reason === 'missing') {
+        throw new DomainError(ErrorCode.Unauthenticated, `the token is not valid: it carries no ${error.claim} claim`);
+      }
       throw new DomainError(ErrorCode.Unauthenticated, 'the token is not valid');
     }
   }

@@ -5,6 +5,7 @@ export * from './queue/message-queue';
 export * from './queue/table-queue';
 export * from './audit-sink/audit-sink';
 export * from './audit-sink/file-audit-sink';
+export * from './audit-sink/audit-folder-binding';
 export * from './worker/queue-worker';
 export * from './logging/logger';
 export * from './http/error-filter';

@@ -1,12 +1,14 @@
 import { Global, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import type { Kysely } from 'kysely';
-import { KYSELY, type Database } from '@marvain/db';
+import { DATABASE_BINDING, KYSELY, type Database } from '@marvain/db';
 import { HubConfig, type AwsSettings } from './config/hub-config';
 import { CLOCK, IDS, SystemClock, SystemIds, type Clock } from './ports';
 import { MESSAGE_QUEUE } from './queue/message-queue';
 import { TableQueue } from './queue/table-queue';
 import { AUDIT_SINK } from './audit-sink/audit-sink';
 import { FileAuditSink } from './audit-sink/file-audit-sink';
+import { AuditFolderBinding } from './audit-sink/audit-folder-binding';
+import type { AuditSink } from './audit-sink/audit-sink';
 import { CONNECTION_STORE, type ConnectionStore } from './realtime/connection-store';
 import { CONNECTION_PUSH } from './realtime/connection-push';
 import { MemoryConnectionStore } from './realtime/memory-connection-store';
@@ -29,7 +31,18 @@ export class PlatformModule {
         { provide: IDS, useClass: SystemIds },
         ...(config.runtime === 'aws' ? awsProviders(config) : localProviders(config)),
       ],
-      exports: [HubConfig, CLOCK, IDS, MESSAGE_QUEUE, AUDIT_SINK, CONNECTION_STORE, CONNECTION_PUSH, WebSocketPush],
+      exports: [
+        HubConfig,
+        CLOCK,
+        IDS,
+        MESSAGE_QUEUE,
+        AUDIT_SINK,
+        CONNECTION_STORE,
+        CONNECTION_PUSH,
+        WebSocketPush,
+        // Local only: the audit folder is bound to its database (see AuditFolderBinding for why not on AWS).
+        ...(config.runtime === 'aws' ? [] : [DATABASE_BINDING]),
+      ],
     };
   }
 }
@@ -43,6 +56,7 @@ function localProviders(config: HubConfig): Provider[] {
       useFactory: (db: Kysely<Database>) => new TableQueue(db, config.queue.maxReceives),
     },
     { provide: AUDIT_SINK, useFactory: () => new FileAuditSink(config.auditDir) },
+    { provide: DATABASE_BINDING, inject: [AUDIT_SINK], useFactory: (sink: AuditSink) => new AuditFolderBinding(sink) },
     { provide: CONNECTION_STORE, inject: [CLOCK], useFactory: (clock: Clock) => new MemoryConnectionStore(clock) },
     { provide: WebSocketPush, inject: [CONNECTION_STORE], useFactory: (store: ConnectionStore) => new WebSocketPush(store) },
     { provide: CONNECTION_PUSH, useExisting: WebSocketPush },

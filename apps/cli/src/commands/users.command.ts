@@ -1,4 +1,4 @@
-import { LocalUsersService, type IssuedUserToken } from '@marvain/identity';
+import { LocalUsersService, type IssuedUserToken, type RevokedUserTokens } from '@marvain/identity';
 import { readOperatorConfig, writeOperatorConfig, type HubConfig } from '@marvain/platform';
 import { CliError } from '../cli-error';
 import { viaHubOrDirect } from '../hub-or-direct';
@@ -32,5 +32,22 @@ export async function tokenIssueCommand(config: HubConfig, options: { userId?: s
   // Keep the operator's own saved token fresh.
   if (saved?.user_id === result.user_id) await writeOperatorConfig(config.configFile, { user_token: result.user_token });
   print(result, options.json, out, 'Issued a token for user');
+  return result;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `marvain user revoke-tokens <user>`: every token of a local user stops working on its next request. */
+export async function userRevokeTokensCommand(config: HubConfig, options: { user: string; json: boolean }, out: (text: string) => void): Promise<RevokedUserTokens> {
+  const user = options.user.trim();
+  const by = user.includes('@') ? { email: user } : UUID.test(user) ? { userId: user } : null;
+  if (!by) throw new CliError(`name the user by id (a UUID) or email, not ${JSON.stringify(options.user)}`, 2);
+  const { result } = await viaHubOrDirect<RevokedUserTokens>(
+    config,
+    { path: 'users/revoke-tokens', body: 'email' in by ? { email: by.email } : { user_id: by.userId } },
+    (context) => context.get(LocalUsersService).revokeTokens(by, { type: 'system', id: 'operator' }),
+  );
+  if (options.json) out(`${JSON.stringify(result, null, 2)}\n`);
+  else out(`Revoked every token of user ${result.user_id} (token version is now ${result.token_version}); issue a new one with "marvain token issue --user-id ${result.user_id}"\n`);
   return result;
 }
