@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
-import { DomainError, ErrorCode } from '@marvain/contracts';
+import { DomainError, ErrorCode, MARVAIN_VERSION } from '@marvain/contracts';
 import { CliError } from './cli-error';
 import { bootstrapCommand } from './commands/bootstrap.command';
 import { tokenIssueCommand, userCreateCommand } from './commands/users.command';
@@ -23,6 +23,7 @@ function nonEmpty(label: string) {
 export function buildProgram(io: CliIo): Command {
   const program = new Command('marvain')
     .description('Operate a Marvain hub: bootstrap agents, and (in later releases) deploy, monitor and manage it.')
+    .version(MARVAIN_VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();
