@@ -24,11 +24,15 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('marvain')
     .description('Operate a Marvain hub: bootstrap agents, and (in later releases) deploy, monitor and manage it.')
     .version(MARVAIN_VERSION, '-V, --version', 'print the version')
+    .option('--timeout <seconds>', 'how long to wait for a running hub to answer (default 15, or MARVAIN_CLI_TIMEOUT_SECONDS)', timeoutArgument)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();
 
-  const config = (): HubConfig => new HubConfig(loadHubSettings(io.env, { logLevel: 'silent' }));
+  const config = (): HubConfig => {
+    const timeout = program.opts<{ timeout?: number }>().timeout;
+    return new HubConfig(loadHubSettings(io.env, { logLevel: 'silent', ...(timeout !== undefined ? { cliTimeoutSeconds: timeout } : {}) }));
+  };
 
   program
     .command('bootstrap')
@@ -65,6 +69,12 @@ export function buildProgram(io: CliIo): Command {
     });
 
   return program;
+}
+
+function timeoutArgument(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value.trim()) || seconds < 1 || seconds > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  return seconds;
 }
 
 function emailArgument(value: string): string {

@@ -42,6 +42,7 @@ describe('loadHubSettings', () => {
       auditDir: '/srv/xdg-data/marvain/audit',
       userTokenTtlSeconds: 30 * 24 * 3600,
       firstRunBootstrap: true,
+      cliTimeoutSeconds: 15,
     });
   });
 
@@ -171,6 +172,7 @@ describe('loadHubSettings', () => {
     ['MARVAIN_USER_TOKEN_TTL_SECONDS', '10'],
     ['MARVAIN_LOG_LEVEL', 'loud'],
     ['MARVAIN_LOG_FORMAT', 'xml'],
+    ['MARVAIN_CLI_TIMEOUT_SECONDS', '0'],
     ['MARVAIN_FIRST_RUN_BOOTSTRAP', 'sometimes'],
   ])('refuses %s=%s', (name, value) => {
     expect(problemsOf({ ...XDG, [name]: value })).toEqual([expect.stringContaining(name)]);

@@ -25,6 +25,8 @@ export interface HubSettings {
   userTokenTtlSeconds: number;
   /** Create an owner, agent, space and device on first start with an empty database. */
   firstRunBootstrap: boolean;
+  /** MARVAIN_CLI_TIMEOUT_SECONDS: how long the CLI waits for a running hub's answer (its --timeout wins). */
+  cliTimeoutSeconds: number;
   /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
   aws?: AwsSettings;
 }
@@ -75,6 +77,7 @@ export class HubConfig implements HubSettings {
   readonly auditDir!: string;
   readonly userTokenTtlSeconds!: number;
   readonly firstRunBootstrap!: boolean;
+  readonly cliTimeoutSeconds!: number;
   readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
@@ -153,6 +156,7 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
     auditDir: path.resolve(env['MARVAIN_AUDIT_DIR'] || path.join(dataDir, 'audit')),
     userTokenTtlSeconds: int('MARVAIN_USER_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
+    cliTimeoutSeconds: int('MARVAIN_CLI_TIMEOUT_SECONDS', 15, 1, 3600),
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };
