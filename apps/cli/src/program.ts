@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
-import { DomainError, ErrorCode } from '@marvain/contracts';
+import { DomainError, ErrorCode, MARVAIN_VERSION } from '@marvain/contracts';
 import { CliError } from './cli-error';
 import { bootstrapCommand } from './commands/bootstrap.command';
 import { auditVerifyCommand } from './commands/audit.command';
@@ -24,11 +24,16 @@ function nonEmpty(label: string) {
 export function buildProgram(io: CliIo): Command {
   const program = new Command('marvain')
     .description('Operate a Marvain hub: bootstrap agents, and (in later releases) deploy, monitor and manage it.')
+    .version(MARVAIN_VERSION, '-V, --version', 'print the version')
+    .option('--timeout <seconds>', 'how long to wait for a running hub to answer (default 15, or MARVAIN_CLI_TIMEOUT_SECONDS)', timeoutArgument)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();
 
-  const config = (): HubConfig => new HubConfig(loadHubSettings(io.env, { logLevel: 'silent' }));
+  const config = (): HubConfig => {
+    const timeout = program.opts<{ timeout?: number }>().timeout;
+    return new HubConfig(loadHubSettings(io.env, { logLevel: 'silent', ...(timeout !== undefined ? { cliTimeoutSeconds: timeout } : {}) }));
+  };
 
   program
     .command('bootstrap')
@@ -85,6 +90,12 @@ export function buildProgram(io: CliIo): Command {
     });
 
   return program;
+}
+
+function timeoutArgument(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value.trim()) || seconds < 1 || seconds > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  return seconds;
 }
 
 function emailArgument(value: string): string {

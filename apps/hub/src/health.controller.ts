@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { DatabaseInfo } from '@marvain/db';
+import { MARVAIN_VERSION } from '@marvain/contracts';
 import { HubConfig, Public } from '@marvain/platform';
 
 class DatabaseHealth {
@@ -38,4 +39,4 @@ export class HealthController {
   }
 }
 
-export const HUB_VERSION = '0.1.0';
+export const HUB_VERSION = MARVAIN_VERSION;

@@ -1,9 +1,21 @@
 import type { DynamicModule, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, toErrorResponse } from '@marvain/platform';
+import type { Principal } from '@marvain/contracts';
+import {
+  createRootLogger,
+  createValidationPipe,
+  HubConfig,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
+  PinoNestLogger,
+  RefuseUndeclaredInput,
+  toErrorResponse,
+  type LogDestination,
+} from '@marvain/platform';
 import { HubModule, type HubModuleOptions } from './app.module';
 import { HUB_VERSION } from './health.controller';
 
@@ -31,6 +43,23 @@ function refuseDeepJson(adapter: FastifyAdapter): void {
   });
 }
 
+/**
+ * One line per request, every request (no sampling): a personal hub serves few enough that each
+ * line is worth its ~150 bytes, and a sampled log cannot answer "did my device's call arrive?".
+ * The route pattern is logged, never the URL, so ids and query strings stay out of the log.
+ * Health probes go to debug: a load balancer would otherwise fill the log with them.
+ */
+function logRequests(fastify: FastifyInstance, logger: Logger): void {
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? '(no route)';
+    const principal = (request as { principal?: Principal }).principal?.type ?? 'anonymous';
+    const fields = { context: 'HTTP', method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), principal };
+    if (route === '/v1/health') logger.debug(fields, 'request');
+    else logger.info(fields, 'request');
+    done();
+  });
+}
+
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
@@ -45,6 +74,8 @@ export interface HubAppOptions extends HubModuleOptions {
    * overridden (tools/bench/hub-no-auth.ts); everything else about the app stays as built here.
    */
   createApplication?: HubApplicationFactory;
+  /** Where log lines go (default stdout), e.g. a buffer a spec reads. */
+  logDestination?: LogDestination;
 }
 
 /**
@@ -52,8 +83,8 @@ export interface HubAppOptions extends HubModuleOptions {
  * handlers) calls this one function, so they serve the same routes with the same rules.
  */
 export async function createHubApp(config: HubConfig, options: HubAppOptions = {}): Promise<NestFastifyApplication> {
-  const { createApplication = fromNestFactory, ...moduleOptions } = options;
-  const logger = createRootLogger(config.logLevel);
+  const { createApplication = fromNestFactory, logDestination, ...moduleOptions } = options;
+  const logger = createRootLogger(config, logDestination);
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
@@ -68,6 +99,7 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     },
   });
   refuseDeepJson(adapter);
+  logRequests(adapter.getInstance(), logger);
   // The hub takes JSON only. Fastify's built-in text/plain parser would hand the validation pipe a
   // string, so a wrong content type got a route-dependent 400; now every non-JSON body is a 415.
   adapter.getInstance().removeContentTypeParser('text/plain');

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError, ErrorCode, hasScope, isScopeGrant, QueueNames, scopesFor, type ActionReference, type ActionStatus, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
@@ -28,6 +28,8 @@ export function assertTransition(action: ActionRow, to: ActionStatus): void {
 
 @Injectable()
 export class ActionsService {
+  private readonly logger = new Logger('Actions');
+
   constructor(
     private readonly repository: ActionsRepository,
     private readonly transactions: TransactionRunner,
@@ -46,6 +48,7 @@ export class ActionsService {
         subject: { type: 'action', id: action.action_id },
         details: { kind: action.kind, required_scopes: action.required_scopes, source_event_id: action.source_event_id },
       });
+      tx.afterCommit(() => this.logger.log({ msg: 'action proposed', action_id: action.action_id, agent_id: action.agent_id, kind: action.kind, source_event_id: action.source_event_id }));
     }
     return inserted;
   }
@@ -98,6 +101,7 @@ export class ActionsService {
         const reference: ActionReference = { action_id: actionId, agent_id: action.agent_id };
         await this.queue.send(QueueNames.Actions, { ...reference }, { tx, dedupKey: `action:${actionId}` });
       }
+      tx.afterCommit(() => this.logger.log({ msg: `action ${to}`, action_id: actionId, agent_id: action.agent_id, kind: action.kind, by: principal.type }));
       return updated;
     });
     return toActionView(row);

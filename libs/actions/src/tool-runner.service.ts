@@ -112,7 +112,11 @@ export class ToolRunnerService {
         subject: { type: 'action', id: action.action_id },
         details: { kind: action.kind, ...(outcome.result ? { result: outcome.result } : {}), ...(outcome.error ? { error: outcome.error } : {}) },
       });
-      if (status === 'failed') this.logger.warn(`action ${action.action_id} failed: ${outcome.error ?? ''}`);
+      tx.afterCommit(() => {
+        const line = { msg: `action ${status}`, action_id: action.action_id, agent_id: action.agent_id, kind: action.kind };
+        if (status === 'failed') this.logger.warn({ ...line, error: outcome.error ?? '' });
+        else this.logger.log(line);
+      });
       return status;
     });
   }

@@ -11,6 +11,8 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   Unavailable = 'unavailable',
   Internal = 'internal',
+  /** A request that carried a deadline (the CLI's x-marvain-deadline) reached the hub after it. */
+  DeadlineExceeded = 'deadline_exceeded',
 }
 
 /** The HTTP status each code maps to; the one global filter reads this table. */
@@ -26,6 +28,7 @@ export const ERROR_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Internal]: 500,
+  [ErrorCode.DeadlineExceeded]: 408,
 };
 
 /** The body of every error response: `{"error": {"code", "message", "details"?}}`. */

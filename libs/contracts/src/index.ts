@@ -3,3 +3,4 @@ export * from './scopes';
 export * from './domain';
 export * from './principal';
 export * from './ws';
+export * from './version';

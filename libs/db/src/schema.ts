@@ -174,6 +174,8 @@ export interface QueueMessagesTable {
   visible_at: DefaultTimestamp;
   receive_count: Generated<number>;
   receipt: string | null;
+  /** The receiving process's QueueReceiver tag while a receive holds it (migration 0007). */
+  received_by: Generated<string | null>;
   last_error: string | null;
   created_at: DefaultTimestamp;
   dead_at: Timestamp | null;

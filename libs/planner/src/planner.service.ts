@@ -99,7 +99,7 @@ export class PlannerService {
 
   private async record(event: EventRow, run: { status: 'succeeded' | 'skipped' | 'failed'; output: PlannerOutput | null; error: string | null }): Promise<PlanOutcome> {
     const runId = this.ids.derived(`planner-run:${event.event_id}`);
-    const written = await this.transactions.run(async (tx) => {
+    const written = await this.transactions.run(async (tx): Promise<{ memories: number; actions: number } | null> => {
       const claimed = await this.repository.insertRun(tx.db, {
         run_id: runId,
         event_id: event.event_id,
@@ -109,7 +109,7 @@ export class PlannerService {
         output: run.output ? { ...run.output } : null,
         error: run.error,
       });
-      if (!claimed) return false;
+      if (!claimed) return null;
       const actor = { type: 'system' as const, id: 'planner' };
       // Ingestion is audited here rather than on the hot ingest path, so ingest takes no chain lock.
       await this.audit.append(tx, {
@@ -170,9 +170,13 @@ export class PlannerService {
           ...(run.error ? { error: run.error } : {}),
         },
       });
-      return true;
+      return { memories: memoryRows.length, actions: actionIds.length };
     });
     if (!written) return 'duplicate';
+    // One line per planned event; the memories and actions it wrote are counted here (each action also gets its own line).
+    const line = { msg: `event ${run.status === 'succeeded' ? 'planned' : run.status === 'skipped' ? 'skipped' : 'rejected'}`, event_id: event.event_id, agent_id: event.agent_id, type: event.type, ...written };
+    if (run.status === 'succeeded') this.logger.log(line);
+    else this.logger.debug(line);
     return run.status === 'succeeded' ? 'planned' : run.status === 'skipped' ? 'skipped' : 'rejected';
   }
 }

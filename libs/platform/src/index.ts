@@ -3,6 +3,7 @@ export * from './ports';
 export * from './canonical-json';
 export * from './queue/message-queue';
 export * from './queue/table-queue';
+export * from './queue/queue-receiver';
 export * from './audit-sink/audit-sink';
 export * from './audit-sink/file-audit-sink';
 export * from './audit-sink/audit-folder-binding';

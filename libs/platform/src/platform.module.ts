@@ -5,6 +5,7 @@ import { HubConfig, type AwsSettings } from './config/hub-config';
 import { CLOCK, IDS, SystemClock, SystemIds, type Clock } from './ports';
 import { MESSAGE_QUEUE } from './queue/message-queue';
 import { TableQueue } from './queue/table-queue';
+import { ProcessReceiver } from './queue/queue-receiver';
 import { AUDIT_SINK } from './audit-sink/audit-sink';
 import { FileAuditSink } from './audit-sink/file-audit-sink';
 import { AuditFolderBinding } from './audit-sink/audit-folder-binding';
@@ -53,7 +54,7 @@ function localProviders(config: HubConfig): Provider[] {
     {
       provide: MESSAGE_QUEUE,
       inject: [KYSELY],
-      useFactory: (db: Kysely<Database>) => new TableQueue(db, config.queue.maxReceives),
+      useFactory: (db: Kysely<Database>) => new TableQueue(db, config.queue.maxReceives, new ProcessReceiver(config.dataDir)),
     },
     { provide: AUDIT_SINK, useFactory: () => new FileAuditSink(config.auditDir) },
     { provide: DATABASE_BINDING, inject: [AUDIT_SINK], useFactory: (sink: AuditSink) => new AuditFolderBinding(sink) },

@@ -37,7 +37,7 @@ export function once<T>(create: () => Promise<T>): () => Promise<T> {
 /** The hub's modules without an HTTP server: what the WebSocket and SQS entries run on. */
 export function createHubContext(config: HubConfig): Promise<INestApplicationContext> {
   return NestFactory.createApplicationContext(HubModule.forRoot(config), {
-    logger: new PinoNestLogger(createRootLogger(config.logLevel)),
+    logger: new PinoNestLogger(createRootLogger(config)),
     abortOnError: false,
   });
 }

@@ -49,6 +49,10 @@ class LambdaBatch implements MessageQueue {
     return Promise.reject(new Error('a Lambda batch is received by the event source mapping, not polled'));
   }
 
+  reclaimAbandoned(): Promise<number> {
+    return Promise.resolve(0); // SQS redelivers what a crashed invocation held
+  }
+
   onSent(): void {
     // Nothing polls in Lambda; there is no idle worker to wake.
   }

@@ -4,7 +4,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { IsEmail, IsString, IsUUID, Length } from 'class-validator';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 import { BootstrapService, LocalUsersService, type BootstrapResult, type IssuedUserToken } from '@marvain/identity';
-import { OptionalButNotNull, Public } from '@marvain/platform';
+import { CLOCK, CONTROL_DEADLINE_HEADER, OptionalButNotNull, Public, type Clock } from '@marvain/platform';
 import { LOCAL_CONTROL_SECRET } from '../local-control.token';
 
 export class LocalUserDto {
@@ -35,13 +35,15 @@ export class LocalControlController {
     private readonly bootstrapService: BootstrapService,
     private readonly users: LocalUsersService,
     @Inject(LOCAL_CONTROL_SECRET) private readonly secret: string | null,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @Post('bootstrap')
   @Public()
   @HttpCode(201)
-  async bootstrap(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalBootstrapDto): Promise<BootstrapResult> {
+  async bootstrap(@Headers('x-marvain-control') presented: string | undefined, @Headers(CONTROL_DEADLINE_HEADER) deadline: string | undefined, @Body() body: LocalBootstrapDto): Promise<BootstrapResult> {
     this.checkSecret(presented);
+    this.checkDeadline(deadline);
     return this.bootstrapService.bootstrap({
       agentName: body.agent_name,
       spaceName: body.space_name,
@@ -53,17 +55,29 @@ export class LocalControlController {
   @Post('users')
   @Public()
   @HttpCode(201)
-  async createUser(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalUserDto): Promise<IssuedUserToken> {
+  async createUser(@Headers('x-marvain-control') presented: string | undefined, @Headers(CONTROL_DEADLINE_HEADER) deadline: string | undefined, @Body() body: LocalUserDto): Promise<IssuedUserToken> {
     this.checkSecret(presented);
+    this.checkDeadline(deadline);
     return this.users.create(body.email, body.display_name ?? null);
   }
 
   @Post('tokens')
   @Public()
   @HttpCode(201)
-  async issueToken(@Headers('x-marvain-control') presented: string | undefined, @Body() body: LocalTokenDto): Promise<IssuedUserToken> {
+  async issueToken(@Headers('x-marvain-control') presented: string | undefined, @Headers(CONTROL_DEADLINE_HEADER) deadline: string | undefined, @Body() body: LocalTokenDto): Promise<IssuedUserToken> {
     this.checkSecret(presented);
+    this.checkDeadline(deadline);
     return this.users.issue({ ...(body.user_id ? { userId: body.user_id } : {}), ...(body.email ? { email: body.email } : {}) });
+  }
+
+  /** Checked before acting: a request the CLI already gave up on does nothing. No header, no deadline (curl, older CLIs). */
+  private checkDeadline(header: string | undefined): void {
+    if (header === undefined) return;
+    if (!/^\d{1,15}$/.test(header)) throw new DomainError(ErrorCode.ValidationFailed, `${CONTROL_DEADLINE_HEADER} must be milliseconds since the epoch`);
+    const late = this.clock.now().getTime() - Number(header);
+    if (late >= 0) {
+      throw new DomainError(ErrorCode.DeadlineExceeded, `the request reached the hub ${late} ms after its deadline, so nothing was done; the client had already given up`);
+    }
   }
 
   private checkSecret(presented: string | undefined): void {

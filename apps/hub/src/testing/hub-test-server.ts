@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import { KYSELY, type Database } from '@marvain/db';
 import { createTestDatabase, type TestDatabase } from '@marvain/db/testing';
 import { AGENT_ASSERTION_AUDIENCE, BootstrapService, type BootstrapResult } from '@marvain/identity';
-import type { HubConfig } from '@marvain/platform';
+import type { HubConfig, LogDestination } from '@marvain/platform';
 import { testHubConfig } from '@marvain/platform/testing';
 import { createHubApp } from '../setup';
 
@@ -41,11 +41,15 @@ export interface HubTestServer {
 }
 
 export async function openHubTestServer(
-  options: { config?: HubConfig; localControlSecret?: string; beforeListen?: (app: NestFastifyApplication) => void } = {},
+  options: { config?: HubConfig; localControlSecret?: string; beforeListen?: (app: NestFastifyApplication) => void; logDestination?: LogDestination } = {},
 ): Promise<HubTestServer> {
   const db = await createTestDatabase();
   const config = options.config ?? testHubConfig();
-  const app = await createHubApp(config, { databaseHandle: db, ...(options.localControlSecret ? { localControlSecret: options.localControlSecret } : {}) });
+  const app = await createHubApp(config, {
+    databaseHandle: db,
+    ...(options.localControlSecret ? { localControlSecret: options.localControlSecret } : {}),
+    ...(options.logDestination ? { logDestination: options.logDestination } : {}),
+  });
   options.beforeListen?.(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;

@@ -70,6 +70,11 @@ export class SqsMessageQueue implements MessageQueue {
     else notify();
   }
 
+  /** Nothing to do: a message a crashed consumer held comes back when its SQS visibility timeout ends. */
+  reclaimAbandoned(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   async receive<T>(queue: QueueName, options: { max: number; visibilityTimeoutSeconds: number }): Promise<ReceivedMessage<T>[]> {
     const result = await this.client().send(
       new ReceiveMessageCommand({

@@ -36,11 +36,13 @@ describe('loadHubSettings', () => {
       configFile: '/srv/xdg-config/marvain/marvain-config.yaml',
       database: { kind: 'pglite', dataDir: '/srv/xdg-data/marvain/pglite' },
       logLevel: 'info',
+      logFormat: 'auto',
       workers: true,
       queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 250 },
       auditDir: '/srv/xdg-data/marvain/audit',
       userTokenTtlSeconds: 30 * 24 * 3600,
       firstRunBootstrap: true,
+      cliTimeoutSeconds: 15,
     });
   });
 
@@ -74,6 +76,7 @@ describe('loadHubSettings', () => {
       MARVAIN_DATA_DIR: '/var/lib/marvain',
       MARVAIN_CONFIG: '/etc/marvain.yaml',
       MARVAIN_LOG_LEVEL: 'debug',
+      MARVAIN_LOG_FORMAT: 'json',
       MARVAIN_WORKERS: 'off',
       MARVAIN_FIRST_RUN_BOOTSTRAP: 'No',
       MARVAIN_QUEUE_VISIBILITY_SECONDS: '60',
@@ -88,6 +91,7 @@ describe('loadHubSettings', () => {
       database: { kind: 'pglite', dataDir: '/var/lib/marvain/pglite' },
       auditDir: '/var/lib/marvain/audit',
       logLevel: 'debug',
+      logFormat: 'json',
       workers: false,
       firstRunBootstrap: false,
       queue: { visibilityTimeoutSeconds: 60, maxReceives: 3, pollIntervalMs: 100 },
@@ -167,6 +171,8 @@ describe('loadHubSettings', () => {
     ['MARVAIN_QUEUE_POLL_MS', '5'],
     ['MARVAIN_USER_TOKEN_TTL_SECONDS', '10'],
     ['MARVAIN_LOG_LEVEL', 'loud'],
+    ['MARVAIN_LOG_FORMAT', 'xml'],
+    ['MARVAIN_CLI_TIMEOUT_SECONDS', '0'],
     ['MARVAIN_FIRST_RUN_BOOTSTRAP', 'sometimes'],
   ])('refuses %s=%s', (name, value) => {
     expect(problemsOf({ ...XDG, [name]: value })).toEqual([expect.stringContaining(name)]);

@@ -5,6 +5,8 @@ import type { DatabaseTarget } from '@marvain/db';
 
 export type Runtime = 'local' | 'aws';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** `auto`: short human lines on a terminal, JSON lines otherwise. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
 
 /** Every setting the hub reads, validated once at start-up. Nothing else reads process.env. */
 export interface HubSettings {
@@ -15,6 +17,7 @@ export interface HubSettings {
   configFile: string;
   database: DatabaseTarget;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** Run the planner and tool-runner workers in this process (the local runtime does). */
   workers: boolean;
   queue: { visibilityTimeoutSeconds: number; maxReceives: number; pollIntervalMs: number };
@@ -22,6 +25,8 @@ export interface HubSettings {
   userTokenTtlSeconds: number;
   /** Create an owner, agent, space and device on first start with an empty database. */
   firstRunBootstrap: boolean;
+  /** MARVAIN_CLI_TIMEOUT_SECONDS: how long the CLI waits for a running hub's answer (its --timeout wins). */
+  cliTimeoutSeconds: number;
   /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
   aws?: AwsSettings;
 }
@@ -66,11 +71,13 @@ export class HubConfig implements HubSettings {
   readonly configFile!: string;
   readonly database!: DatabaseTarget;
   readonly logLevel!: LogLevel;
+  readonly logFormat!: LogFormat;
   readonly workers!: boolean;
   readonly queue!: HubSettings['queue'];
   readonly auditDir!: string;
   readonly userTokenTtlSeconds!: number;
   readonly firstRunBootstrap!: boolean;
+  readonly cliTimeoutSeconds!: number;
   readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
@@ -87,6 +94,7 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS: LogFormat[] = ['json', 'pretty', 'auto'];
 
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env['XDG_DATA_HOME'] || path.join(homedir(), '.local', 'share'), 'marvain');
@@ -124,6 +132,8 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
 
   const logLevelRaw = (env['MARVAIN_LOG_LEVEL'] || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevelRaw)) problems.push(`MARVAIN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);
+  const logFormatRaw = (env['MARVAIN_LOG_FORMAT'] || 'auto') as LogFormat;
+  if (!LOG_FORMATS.includes(logFormatRaw)) problems.push(`MARVAIN_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')} (got "${logFormatRaw}")`);
 
   const dataDir = path.resolve(env['MARVAIN_DATA_DIR'] || defaultDataDir(env));
   const database = databaseTarget(env, dataDir, problems);
@@ -136,6 +146,7 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
     configFile: path.resolve(env['MARVAIN_CONFIG'] || defaultConfigFile(env)),
     database,
     logLevel: LOG_LEVELS.includes(logLevelRaw) ? logLevelRaw : 'info',
+    logFormat: LOG_FORMATS.includes(logFormatRaw) ? logFormatRaw : 'auto',
     workers: bool('MARVAIN_WORKERS', runtime === 'local'),
     queue: {
       visibilityTimeoutSeconds: int('MARVAIN_QUEUE_VISIBILITY_SECONDS', 30, 1, 43_200),
@@ -145,6 +156,7 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
     auditDir: path.resolve(env['MARVAIN_AUDIT_DIR'] || path.join(dataDir, 'audit')),
     userTokenTtlSeconds: int('MARVAIN_USER_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
+    cliTimeoutSeconds: int('MARVAIN_CLI_TIMEOUT_SECONDS', 15, 1, 3600),
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };

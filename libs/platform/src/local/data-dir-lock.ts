@@ -13,6 +13,13 @@ export interface HubLockInfo {
 
 export const LOCK_FILE_NAME = 'hub.lock';
 
+/**
+ * The CLI's deadline on a local control request, in milliseconds since the epoch. The hub refuses
+ * (deadline_exceeded) a request that reaches it later, so a command the CLI gave up on never
+ * runs behind the operator's back.
+ */
+export const CONTROL_DEADLINE_HEADER = 'x-marvain-deadline';
+
 export function lockFileIn(dataDir: string): string {
   return path.join(dataDir, LOCK_FILE_NAME);
 }

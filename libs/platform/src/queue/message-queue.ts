@@ -30,6 +30,12 @@ export interface MessageQueue {
   retry(queue: QueueName, message: ReceivedMessage<unknown>, options: { delaySeconds: number; error: string }): Promise<'retrying' | 'dead'>;
   /** Move a message that can never succeed (a poison message) straight to the dead letters. */
   deadLetter(queue: QueueName, message: ReceivedMessage<unknown>, error: string): Promise<void>;
+  /**
+   * Makes visible now the messages an earlier, crashed process of this hub received and never
+   * settled, without counting another receive; returns how many. A local worker calls it at start.
+   * SQS has its own visibility semantics: its adapter reclaims nothing.
+   */
+  reclaimAbandoned(queue: QueueName): Promise<number>;
   /** Called when something was sent (after commit), so an idle local worker polls at once. */
   onSent(listener: (queue: QueueName) => void): void;
 }

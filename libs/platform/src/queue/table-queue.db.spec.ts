@@ -3,6 +3,7 @@ import { QueueNames, type QueueName } from '@marvain/contracts';
 import { TransactionRunner } from '@marvain/db';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
 import type { ReceivedMessage } from './message-queue';
+import { ProcessReceiver } from './queue-receiver';
 import { TableQueue } from './table-queue';
 
 type Body = Record<string, unknown>;
@@ -251,5 +252,83 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
     await queue.deadLetter(Q, message, 'poison');
     expect(await queue.depth(Q)).toEqual({ ready: 2, dead: 1 });
     expect(await queue.depth(OTHER)).toEqual({ ready: 1, dead: 0 });
+  });
+
+  describe('reclaiming what a crashed process held', () => {
+    const DATA_DIR = '/srv/marvain-a';
+    /** A process of the hub over DATA_DIR on this host; `running` says which pids are alive. */
+    const processOf = (pid: number, running: Set<number>, dataDir = DATA_DIR): TableQueue =>
+      new TableQueue(handle.db, MAX_RECEIVES, new ProcessReceiver(dataDir, pid, (p) => running.has(p), 'host-1'));
+
+    it('makes a dead predecessor\'s messages visible now, without counting another receive', async () => {
+      const running = new Set([200]);
+      const crashed = processOf(100, running);
+      await crashed.send(Q, { n: 1 });
+      await crashed.send(Q, { n: 2 });
+      const held = await crashed.receive<Body>(Q, LONG);
+      expect(held).toHaveLength(2);
+
+      const restarted = processOf(200, running);
+      expect(await restarted.receive(Q, LONG)).toEqual([]); // hidden for 60 s without a reclaim
+      expect(await restarted.reclaimAbandoned(Q)).toBe(2);
+      const again = await restarted.receive<Body>(Q, LONG);
+      expect(again.map((m) => m.body['n']).sort()).toEqual([1, 2]);
+      expect(again.map((m) => m.receiveCount)).toEqual([2, 2]);
+      // The crashed holder's receipt no longer works; the new one does.
+      await crashed.ack(Q, held[0] as ReceivedMessage<Body>);
+      expect(await restarted.depth(Q)).toEqual({ ready: 2, dead: 0 });
+      for (const message of again) await restarted.ack(Q, message);
+      expect(await restarted.depth(Q)).toEqual({ ready: 0, dead: 0 });
+    });
+
+    it('reclaims a predecessor that had this very pid (a container\'s pid 1 after a restart)', async () => {
+      const running = new Set([1]);
+      await processOf(1, running).send(Q, { n: 1 });
+      only(await processOf(1, running).receive(Q, LONG));
+      expect(await processOf(1, running).reclaimAbandoned(Q)).toBe(1);
+    });
+
+    it('leaves alone the messages of a process still running, of another hub, and its own', async () => {
+      const running = new Set([100, 200, 300]);
+      const live = processOf(100, running);
+      const otherHub = processOf(300, new Set(), '/srv/marvain-b'); // its pid is dead here, but it is another hub's
+      const me = processOf(200, running);
+      await live.send(Q, { by: 'live' });
+      only(await live.receive(Q, LONG));
+      await otherHub.send(Q, { by: 'other hub' });
+      only(await otherHub.receive(Q, LONG));
+      await me.send(Q, { by: 'me' });
+      only(await me.receive(Q, LONG));
+
+      expect(await me.reclaimAbandoned(Q)).toBe(0);
+      expect(await processOf(400, running).receive(Q, IMMEDIATE)).toEqual([]);
+      expect(await queue.reclaimAbandoned(Q)).toBe(0); // a queue without a receiver reclaims nothing
+    });
+
+    it('keeps a retry\'s backoff and a dead letter as they are', async () => {
+      const running = new Set<number>();
+      const crashed = processOf(100, running);
+      await crashed.send(Q, { n: 'retried' });
+      await crashed.send(Q, { n: 'poison' });
+      const [first, second] = await crashed.receive<Body>(Q, LONG);
+      await crashed.retry(Q, first as ReceivedMessage<Body>, { delaySeconds: 60, error: 'later' });
+      await crashed.deadLetter(Q, second as ReceivedMessage<Body>, 'never');
+
+      const restarted = processOf(200, running);
+      expect(await restarted.reclaimAbandoned(Q)).toBe(0);
+      expect(await restarted.receive(Q, LONG)).toEqual([]);
+      expect(await restarted.depth(Q)).toEqual({ ready: 1, dead: 1 });
+    });
+
+    it('reclaims one queue at a time', async () => {
+      const running = new Set<number>();
+      const crashed = processOf(100, running);
+      await crashed.send(Q, { n: 1 });
+      await crashed.send(OTHER, { n: 2 });
+      only(await crashed.receive(Q, LONG));
+      only(await crashed.receive(OTHER, LONG));
+      expect(await processOf(200, running).reclaimAbandoned(OTHER)).toBe(1);
+      expect(await processOf(200, running).receive(Q, LONG)).toEqual([]);
+    });
   });
 });

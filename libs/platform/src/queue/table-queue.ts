@@ -2,11 +2,14 @@ import { sql, type Kysely } from 'kysely';
 import type { QueueName } from '@marvain/contracts';
 import { asJson, asUuid, type Database } from '@marvain/db';
 import type { MessageQueue, ReceivedMessage, SendOptions } from './message-queue';
+import type { QueueReceiver } from './queue-receiver';
 
 /**
  * The local runtime's queue: rows in `queue_messages`. Receiving claims rows with
  * FOR UPDATE SKIP LOCKED and hides them for the visibility timeout; a message received
- * `maxReceives` times without an ack moves to the dead state, as SQS redrive does.
+ * `maxReceives` times without an ack moves to the dead state, as SQS redrive does. A receive
+ * records the receiver's tag, so the next process of the same hub can reclaim what a crash left
+ * held (without a receiver, nothing is tagged and nothing reclaimed).
  */
 export class TableQueue implements MessageQueue {
   private readonly listeners: Array<(queue: QueueName) => void> = [];
@@ -14,6 +17,7 @@ export class TableQueue implements MessageQueue {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly maxReceives: number,
+    private readonly receiver?: QueueReceiver,
   ) {}
 
   async send(queue: QueueName, body: Record<string, unknown>, options: SendOptions = {}): Promise<void> {
@@ -47,7 +51,8 @@ export class TableQueue implements MessageQueue {
       UPDATE queue_messages AS m
       SET receive_count = m.receive_count + 1,
           visible_at = now() + make_interval(secs => ${options.visibilityTimeoutSeconds}::int),
-          receipt = gen_random_uuid()
+          receipt = gen_random_uuid(),
+          received_by = ${this.receiver?.tag ?? null}
       FROM (
         SELECT message_id FROM queue_messages
         WHERE queue = ${queue} AND state = 'ready' AND visible_at <= now() AND receive_count < ${this.maxReceives}::int
@@ -77,6 +82,7 @@ export class TableQueue implements MessageQueue {
         visible_at: sql<Date>`now() + make_interval(secs => ${Math.max(0, Math.round(options.delaySeconds))}::int)`,
         last_error: options.error.slice(0, 2000),
         receipt: null,
+        received_by: null,
       })
       .where('message_id', '=', asUuid(message.id))
       .where('receipt', '=', asUuid(message.receipt))
@@ -88,10 +94,38 @@ export class TableQueue implements MessageQueue {
   async deadLetter(_queue: QueueName, message: ReceivedMessage<unknown>, error: string): Promise<void> {
     await this.db
       .updateTable('queue_messages')
-      .set({ state: 'dead', dead_at: sql`now()`, last_error: error.slice(0, 2000), receipt: null })
+      .set({ state: 'dead', dead_at: sql`now()`, last_error: error.slice(0, 2000), receipt: null, received_by: null })
       .where('message_id', '=', asUuid(message.id))
       .where('receipt', '=', asUuid(message.receipt))
       .execute();
+  }
+
+  async reclaimAbandoned(queue: QueueName): Promise<number> {
+    const receiver = this.receiver;
+    if (!receiver) return 0;
+    // Held now (hidden, with a receipt) by some process of this hub's home; which of those are gone is the receiver's call.
+    const held = await this.db
+      .selectFrom('queue_messages')
+      .select('received_by')
+      .distinct()
+      .where('queue', '=', queue)
+      .where('state', '=', 'ready')
+      .where('receipt', 'is not', null)
+      .where('visible_at', '>', sql<Date>`now()`)
+      .where('received_by', 'like', `${receiver.home}:%`)
+      .execute();
+    const dead = held.map((row) => row.received_by).filter((tag): tag is string => tag !== null && receiver.isDeadPredecessor(tag));
+    if (dead.length === 0) return 0;
+    // The receipt is cleared, so a late ack or retry from the old holder (were it alive after all) does nothing.
+    const result = await this.db
+      .updateTable('queue_messages')
+      .set({ visible_at: sql<Date>`now()`, receipt: null, received_by: null })
+      .where('queue', '=', queue)
+      .where('state', '=', 'ready')
+      .where('receipt', 'is not', null)
+      .where('received_by', 'in', dead)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   onSent(listener: (queue: QueueName) => void): void {

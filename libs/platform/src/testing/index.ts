@@ -6,6 +6,7 @@ import { Test, type TestingModule, type TestingModuleBuilder } from '@nestjs/tes
 import { DbModule } from '@marvain/db';
 import { createTestDatabase, type TestDatabase } from '@marvain/db/testing';
 import { HubConfig, loadHubSettings, type HubSettings } from '../config/hub-config';
+import { createRootLogger, PinoNestLogger } from '../logging/logger';
 import { PlatformModule } from '../platform.module';
 
 export * from './database-rows';
@@ -13,13 +14,20 @@ export * from './refused';
 
 /**
  * Settings for a hub under test: a fresh temporary data folder, no workers and no first-run
- * bootstrap unless asked, quiet logs. The database comes from the test (createTestDatabase).
+ * bootstrap unless asked. Logs are silent: specs provoke failures on purpose, and the hub's
+ * reports of those would read as real errors in the test output. A spec fails by its assertions,
+ * not by a log line; to read the hub's logs while debugging, run with MARVAIN_TEST_LOG_LEVEL=debug.
  */
 export function testHubConfig(overrides: Partial<HubSettings> = {}): HubConfig {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'marvain-test-'));
   const settings = loadHubSettings(
-    { MARVAIN_DATA_DIR: dataDir, MARVAIN_CONFIG: path.join(dataDir, 'marvain-config.yaml'), MARVAIN_PGLITE_DIR: 'memory' },
-    { logLevel: 'silent', workers: false, firstRunBootstrap: false, port: 0, ...overrides },
+    {
+      MARVAIN_DATA_DIR: dataDir,
+      MARVAIN_CONFIG: path.join(dataDir, 'marvain-config.yaml'),
+      MARVAIN_PGLITE_DIR: 'memory',
+      MARVAIN_LOG_LEVEL: process.env['MARVAIN_TEST_LOG_LEVEL'] || 'silent',
+    },
+    { workers: false, firstRunBootstrap: false, port: 0, ...overrides },
   );
   return new HubConfig(settings);
 }
@@ -54,9 +62,10 @@ export async function openFeatureTestContext(
 ): Promise<FeatureTestContext> {
   const db = options.db ?? (await createTestDatabase());
   const config = options.config ?? testHubConfig();
+  // The hub's own log pipeline at the config's level; Nest's default testing logger prints every error.
   const builder = Test.createTestingModule({
     imports: [DbModule.forRoot({ target: config.database, migrate: false, handle: db }), PlatformModule.forRoot(config), ...imports],
-  });
+  }).setLogger(new PinoNestLogger(createRootLogger(config)));
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
   await moduleRef.init();
   return {

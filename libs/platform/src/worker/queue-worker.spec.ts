@@ -14,6 +14,8 @@ interface Stored {
   receipt: string | null;
   hidden: boolean;
   dead: boolean;
+  /** Held by a process that crashed (what reclaimAbandoned gives back). */
+  abandoned?: boolean;
 }
 
 /** In-memory MessageQueue with the interface's semantics, recording what the worker asks of it. */
@@ -23,7 +25,9 @@ class FakeQueue implements MessageQueue {
   readonly retries: Array<{ id: string; delaySeconds: number; error: string }> = [];
   readonly deadLetters: Array<{ id: string; error: string }> = [];
   receiveCalls = 0;
+  reclaimCalls = 0;
   failNextReceive: Error | null = null;
+  failReclaim: Error | null = null;
   private readonly listeners: Array<(queue: QueueName) => void> = [];
   private nextId = 1;
 
@@ -72,6 +76,14 @@ class FakeQueue implements MessageQueue {
     this.deadLetters.push({ id: message.id, error });
     const stored = this.messages.find((m) => m.id === message.id);
     if (stored) stored.dead = true;
+  }
+
+  async reclaimAbandoned(queue: QueueName): Promise<number> {
+    this.reclaimCalls++;
+    if (this.failReclaim) throw this.failReclaim;
+    const abandoned = this.messages.filter((m) => m.queue === queue && m.abandoned && m.hidden);
+    for (const m of abandoned) Object.assign(m, { hidden: false, abandoned: false, receipt: null });
+    return abandoned.length;
   }
 
   onSent(listener: (queue: QueueName) => void): void {
@@ -220,6 +232,30 @@ describe('QueueWorker', () => {
     await queue.send(Q, { early: true });
     const handled = new Promise<unknown>((resolve) => worker(queue, async (m) => resolve(m.body)).start());
     expect(await within(handled, 1000, 'handling the queued message')).toEqual({ early: true });
+  });
+
+  it('first reclaims what a crashed earlier process held, then handles it, and logs how many', async () => {
+    const queue = new FakeQueue();
+    await queue.send(Q, { held: 'by the crashed process' });
+    Object.assign(queue.messages[0] as Stored, { hidden: true, abandoned: true, receiveCount: 1, receipt: 'old' });
+    const logger = fakeLogger();
+    const handled: ReceivedMessage[] = [];
+    worker(queue, async (m) => void handled.push(m), logger).start();
+    await until(() => handled.length === 1, 1000, 'handling the reclaimed message');
+    expect(handled[0]).toMatchObject({ body: { held: 'by the crashed process' }, receiveCount: 2 });
+    expect(queue.reclaimCalls).toBe(1);
+    expect(logger.log).toHaveBeenCalledWith(expect.objectContaining({ queue: Q, messages: 1 }));
+  });
+
+  it('still polls when reclaiming fails', async () => {
+    const queue = new FakeQueue();
+    queue.failReclaim = new Error('database restarting');
+    const logger = fakeLogger();
+    const handled: unknown[] = [];
+    worker(queue, async (m) => void handled.push(m.body), logger).start();
+    await queue.send(Q, { n: 2 });
+    await until(() => handled.length === 1, 1000, 'handling after the failed reclaim');
+    expect(String(logger.warn.mock.calls[0]?.[0])).toMatch(/database restarting/);
   });
 
   it('an idle worker wakes on a send notification, long before its next poll', async () => {

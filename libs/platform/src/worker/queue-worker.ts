@@ -115,7 +115,19 @@ export class QueueWorker<T> {
     return this.running;
   }
 
+  /** What a crashed earlier process of this hub held comes back now, not after its visibility timeout. */
+  private async reclaim(): Promise<void> {
+    try {
+      const reclaimed = await this.queue.reclaimAbandoned(this.name);
+      if (reclaimed > 0) this.logger.log({ msg: 'reclaimed messages a stopped process had received', queue: this.name, messages: reclaimed });
+    } catch (error) {
+      // Not fatal: those messages still come back when their visibility timeout ends.
+      this.logger.warn(`${this.name}: reclaiming messages of a stopped process failed: ${String(error)}`);
+    }
+  }
+
   private async run(): Promise<void> {
+    await this.reclaim();
     while (this.running) {
       this.pending = false;
       let seen = 0;
