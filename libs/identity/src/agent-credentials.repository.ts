@@ -62,6 +62,19 @@ export class AgentCredentialsRepository {
       .executeTakeFirst();
   }
 
+  /** Whether the agent is enabled and has an active key (reads only: no assertion is claimed). */
+  async hasUsableKey(agentId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('agent_credentials as c')
+      .innerJoin('agents as a', 'a.agent_id', 'c.agent_id')
+      .select('c.credential_id')
+      .where('c.agent_id', '=', asUuid(agentId))
+      .where('c.revoked_at', 'is', null)
+      .where('a.disabled', '=', false)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * In one statement: the agent's active key, and the assertion id recorded as used. A jti that
    * was already recorded comes back with fresh = false, so no assertion is ever accepted twice.
