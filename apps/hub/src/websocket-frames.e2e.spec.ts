@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { WsCloseCode } from '@marvain/contracts';
 import { startHubProcess, type HubProcess } from './testing/hub-process';
 import { encodeFrame, jsonFrame, RawWebSocket } from './testing/raw-websocket';
@@ -48,6 +49,29 @@ describe('a real hub process sent malformed WebSocket frames', () => {
     for (const frame of frames) client.send(frame);
     expect((await client.closed()).code).toBe(code);
     client.destroy();
+    await expectServing();
+  });
+
+  /** Sends raw bytes on a fresh TCP connection and resets it at once (RST), before the hub has answered. */
+  async function sendAndReset(bytes: string): Promise<void> {
+    const socket = connect(hub.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(bytes);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    socket.resetAndDestroy();
+  }
+
+  const upgrade = (path: string, key = 'dGhlIHNhbXBsZSBub25jZQ=='): string =>
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+
+  it.each([
+    ['an upgrade to another path', upgrade('/elsewhere')],
+    ['an upgrade with a malformed key', upgrade('/v1/ws', 'short')],
+    ['an upgrade to /v1/ws', upgrade('/v1/ws')],
+    ['a malformed HTTP request', 'GET / HTTP/1.1\r\nHost x\r\n\r\n'],
+  ])('%s whose client resets at once leaves the hub serving', async (_name, bytes) => {
+    for (let i = 0; i < 20; i++) await sendAndReset(bytes);
     await expectServing();
   });
 
