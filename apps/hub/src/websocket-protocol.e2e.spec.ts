@@ -161,7 +161,7 @@ describe(`the WebSocket protocol's limits (${testDatabaseKind()})`, () => {
       expect((await member.closed()).code).toBe(WsCloseCode.AccessChanged);
     });
 
-    it("an agent whose key was revoked (4401)", async () => {
+    it('an agent whose key was revoked (4401)', async () => {
       const owner = await hub.bootstrap('Keyed', 'home');
       const key = await newAgentKey();
       const registered = await hub.call('POST', `/v1/agents/${owner.agent_id}/credentials`, owner.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
@@ -202,6 +202,23 @@ describe(`the WebSocket backstops (${testDatabaseKind()})`, () => {
     const socket = await helloed(hub.base, guest.user_token);
     await sql`UPDATE agent_memberships SET revoked_at = now() WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${guest.user_id}::uuid`.execute(hub.kysely);
     expect((await socket.closed()).code).toBe(WsCloseCode.AccessChanged);
+  });
+
+  it("re-checks an agent's connection without replaying its single-use assertion; a key revoked behind the service closes it (4401)", async () => {
+    const owner = await hub.bootstrap('Checked', 'home');
+    const key = await newAgentKey();
+    await hub.call('POST', `/v1/agents/${owner.agent_id}/credentials`, owner.user_token, { alg: 'EdDSA', public_key: key.publicJwk });
+    const agent = await helloed(hub.base, await signAgentAssertion(owner.agent_id, key));
+    // Opened after the agent's, so once a re-check has closed this one it has seen the agent's too.
+    const created = await hub.call('POST', `/v1/agents/${owner.agent_id}/devices`, owner.user_token, { name: 'marker' });
+    const marker = await helloed(hub.base, created.json.token);
+    await sql`UPDATE devices SET revoked_at = now() WHERE device_id = ${created.json.device.device_id}::uuid`.execute(hub.kysely);
+    expect((await marker.closed()).code).toBe(WsCloseCode.Unauthenticated);
+
+    agent.send(jsonFrame({ type: 'ping', id: 'alive' }));
+    expect(await agent.message((m: Message) => m['id'] === 'alive')).toMatchObject({ type: 'pong' });
+    await sql`UPDATE agent_credentials SET revoked_at = now() WHERE agent_id = ${owner.agent_id}::uuid`.execute(hub.kysely);
+    expect((await agent.closed()).code).toBe(WsCloseCode.Unauthenticated);
   });
 
   it('closes a client that does not read its replies once 64 KiB wait for it (1013), and serves others meanwhile', async () => {
