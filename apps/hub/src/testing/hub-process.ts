@@ -40,22 +40,20 @@ export interface HubProcessOptions {
   startTimeoutMs?: number;
 }
 
-let built: string | null = null;
-
-/** Builds the hub bundle once per test process, into its own folder (concurrent suites do not share one). */
-function hubBundle(): string {
-  if (built) return built;
+/**
+ * Builds the hub bundle into a folder of its own (concurrent suites do not share one) inside the
+ * repository, so its packages resolve from node_modules. The caller removes it once the hub has
+ * loaded it.
+ */
+function buildHubBundle(): { file: string; remove: () => void } {
   const outdir = path.join(ROOT, 'dist', 'test-hub', `${process.pid}-${randomUUID().slice(0, 8)}`);
   const script = `import { bundle } from ${JSON.stringify(path.join(ROOT, 'tools/build/bundle.mjs'))}; await bundle('hub', { outdir: ${JSON.stringify(outdir)} });`;
   execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: 'pipe' });
-  built = path.join(outdir, 'main.cjs');
-  // The bundle lives inside the repository (its packages resolve from node_modules); removed on exit.
-  process.once('exit', () => rmSync(outdir, { recursive: true, force: true }));
-  return built;
+  return { file: path.join(outdir, 'main.cjs'), remove: () => rmSync(outdir, { recursive: true, force: true }) };
 }
 
 export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
-  const bundle = hubBundle();
+  const bundle = buildHubBundle();
   const home = mkdtempSync(path.join(tmpdir(), 'marvain-hub-'));
   const dataDir = path.join(home, 'data');
   const configFile = path.join(home, 'config', 'marvain-config.yaml');
@@ -69,7 +67,7 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     MARVAIN_LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const child = spawn(process.execPath, [bundle], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bundle.file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-200_000);
@@ -93,6 +91,8 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     await exitPromise;
     cleanup();
     throw error;
+  } finally {
+    bundle.remove(); // loaded by now (or never needed again)
   }
   const url = `http://127.0.0.1:${port}`;
 
