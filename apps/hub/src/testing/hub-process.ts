@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readOperatorConfig, type OperatorConfig } from '@marvain/platform';
+import { lockFileIn, readOperatorConfig, type OperatorConfig } from '@marvain/platform';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -19,7 +19,9 @@ export interface HubProcess {
   readonly port: number;
   readonly dataDir: string;
   readonly configFile: string;
-  /** The credentials first-run bootstrap saved (device_token, user_token, agent_id, space_id, …). */
+  /** The folder holding the data folder and the config file. */
+  readonly home: string;
+  /** The credentials first-run bootstrap saved (device_token, user_token, agent_id, space_id, …); waits for them. */
   credentials(): Promise<OperatorConfig>;
   /** Whether the process is still running. */
   running(): boolean;
@@ -29,7 +31,9 @@ export interface HubProcess {
   rssBytes(): number;
   /** What it printed (stdout and stderr, the last 200 kB), for failure messages. */
   output(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`; removes the temporary folders. */
+  /** Sends a signal (SIGKILL for a crash) and waits for the exit; the folders stay, for a restart on them. */
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after `graceMs`; removes the folders unless `options.home` named them. */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -38,6 +42,11 @@ export interface HubProcessOptions {
   env?: Record<string, string>;
   /** How long start-up may take before the helper gives up. */
   startTimeoutMs?: number;
+  /**
+   * A folder to keep the data folder (`data/`) and config file (`config/marvain-config.yaml`) in,
+   * e.g. the `home` of an earlier hub to restart on its data. Default: a fresh temporary folder.
+   */
+  home?: string;
 }
 
 /**
@@ -54,7 +63,7 @@ function buildHubBundle(): { file: string; remove: () => void } {
 
 export async function startHubProcess(options: HubProcessOptions = {}): Promise<HubProcess> {
   const bundle = buildHubBundle();
-  const home = mkdtempSync(path.join(tmpdir(), 'marvain-hub-'));
+  const home = options.home ?? mkdtempSync(path.join(tmpdir(), 'marvain-hub-'));
   const dataDir = path.join(home, 'data');
   const configFile = path.join(home, 'config', 'marvain-config.yaml');
   const env: NodeJS.ProcessEnv = {
@@ -75,6 +84,8 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  // Read through a function: TypeScript would keep `exited` narrowed to null across awaits.
+  const exitInfo = (): { code: number | null; signal: NodeJS.Signals | null } | null => exited;
   const exitPromise = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = { code, signal };
@@ -82,7 +93,9 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     });
   });
 
-  const cleanup = (): void => rmSync(home, { recursive: true, force: true });
+  const cleanup = (): void => {
+    if (!options.home) rmSync(home, { recursive: true, force: true });
+  };
   let port: number;
   try {
     port = await waitForListening(child, () => output, () => exited, dataDir, options.startTimeoutMs ?? 60_000);
@@ -100,17 +113,32 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
     pid: child.pid as number,
     url,
     port,
+    home,
     dataDir,
     configFile,
     async credentials() {
-      const config = await readOperatorConfig(configFile);
-      if (!config) throw new Error(`the hub wrote no ${configFile}:\n${output}`);
-      return config;
+      // First-run bootstrap writes the file just after the hub starts answering.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const config = await readOperatorConfig(configFile).catch(() => null);
+        if (config?.device_token) return config;
+        if (Date.now() > deadline) throw new Error(`the hub saved no credentials in ${configFile}:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     },
-    running: () => exited === null,
-    exit: () => exited,
+    running: () => exitInfo() === null,
+    exit: exitInfo,
     rssBytes: () => rssOf(child.pid as number),
     output: () => output,
+    async kill(signal) {
+      if (exited === null) {
+        child.kill(signal);
+        await exitPromise;
+      }
+      const info = exitInfo();
+      if (!info) throw new Error('the hub process exited without an exit status');
+      return info;
+    },
     async stop(graceMs = 10_000) {
       if (exited === null) {
         child.kill('SIGTERM');
@@ -123,7 +151,10 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   };
 }
 
-/** Waits until the hub has finished starting: its banner names the URL and /v1/health answers. */
+/**
+ * Waits until the hub answers /v1/health on the port its banner names, or (should the banner
+ * change) the port its lock file publishes for this pid.
+ */
 async function waitForListening(
   child: ChildProcess,
   output: () => string,
@@ -136,10 +167,8 @@ async function waitForListening(
     if (exited()) throw new Error(`the hub exited during start-up:\n${output()}`);
     // The banner is printed after first-run bootstrap, so credentials are saved by then.
     const banner = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output());
-    if (banner) {
-      const port = Number(banner[1]);
-      if (await healthy(port)) return port;
-    }
+    const port = banner ? Number(banner[1]) : lockedPort(dataDir, child.pid as number);
+    if (port && (await healthy(port))) return port;
     if (Date.now() > deadline) throw new Error(`the hub (pid ${String(child.pid)}, data ${dataDir}) did not start within ${timeoutMs} ms:\n${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -152,6 +181,15 @@ async function healthy(port: number): Promise<boolean> {
     return response.status === 200;
   } catch {
     return false;
+  }
+}
+
+function lockedPort(dataDir: string, pid: number): number | null {
+  try {
+    const lock = JSON.parse(readFileSync(lockFileIn(dataDir), 'utf8')) as { pid?: unknown; port?: unknown };
+    return lock.pid === pid && typeof lock.port === 'number' && lock.port > 0 ? lock.port : null;
+  } catch {
+    return null; // not written yet, or being rewritten
   }
 }
 
