@@ -150,7 +150,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       return;
     }
     const text = frameText(data);
-    connection.chain = connection.chain.then(async () => {
+    this.enqueue(connection, async () => {
       let reply: ServerMessage;
       try {
         reply = await this.gateway.handleFrame(connection.state, text);
@@ -187,12 +187,19 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       this.logger.log(`connection ${connection.state.connectionId}: closed after ${this.limits.maxRefusedFrames} refused frames`);
       // After the replies to the frames it was admitted: the client learns what was answered.
       connection.closing = true;
-      connection.chain = connection.chain.then(() => {
+      this.enqueue(connection, () => {
         this.closeConnection(connection, WsCloseCode.PolicyViolation, 'too many refused frames (binary, or past the rate limit)');
       });
       return;
     }
-    if (reply) connection.chain = connection.chain.then(() => this.send(connection, reply));
+    if (reply) this.enqueue(connection, () => this.send(connection, reply));
+  }
+
+  /** Runs after the connection's earlier work; a failure is logged, never left as an unhandled rejection (which ends the process). */
+  private enqueue(connection: Connection, work: () => void | Promise<void>): void {
+    connection.chain = connection.chain.then(work).catch((error: unknown) => {
+      this.logger.error(`connection ${connection.state.connectionId}: ${String(error)}`);
+    });
   }
 
   private send(connection: Connection, reply: ServerMessage): void {
