@@ -69,6 +69,12 @@ export class AgentCredentialsRepository {
       .executeTakeFirst();
   }
 
+  /** Whether the agent is enabled and has an active key (reads only: no assertion is claimed). */
+  async hasUsableKey(agentId: string): Promise<boolean> {
+    const key = await this.activeKey(agentId);
+    return key !== undefined && !key.agent_disabled;
+  }
+
   /**
    * Records a verified assertion's id as used, in one statement; false when it was recorded
    * before (a replay) or the key it was verified with was revoked meanwhile.

@@ -6,6 +6,7 @@ import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, refuseSelfAgentReach, type Ids, type ListPageQuery } from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
+import { PrincipalRevocations } from './principal-revocations';
 
 export interface AgentCredentialView {
   credential_id: string;
@@ -35,6 +36,7 @@ export class AgentCredentialsService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
+    private readonly revocations: PrincipalRevocations,
   ) {}
 
   /** Registers the agent's key; an existing active key is revoked in the same transaction (replace). */
@@ -58,6 +60,7 @@ export class AgentCredentialsService {
         subject: { type: 'agent_credential', id: inserted.credential_id },
         details: { alg, thumbprint: await calculateJwkThumbprint(publicKey), replaced: replaced.map((r) => r.credential_id) },
       });
+      if (replaced.length > 0) this.revocations.afterCommit(tx, { principal: { type: 'agent', id: agentId }, reason: 'credential_revoked' });
       return inserted;
     });
     return toView(row);
@@ -87,6 +90,7 @@ export class AgentCredentialsService {
         subject: { type: 'agent_credential', id: credentialId },
         details: { alg: revoked.alg },
       });
+      this.revocations.afterCommit(tx, { principal: { type: 'agent', id: agentId }, reason: 'credential_revoked' });
       return revoked;
     });
     return toView(row);

@@ -5,6 +5,7 @@ import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { AgentsRepository, type AgentWithRole } from './agents.repository';
 import { MembersRepository } from './members.repository';
+import { PrincipalRevocations } from './principal-revocations';
 
 export interface AgentView {
   agent_id: string;
@@ -45,6 +46,7 @@ export class AgentsService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
+    private readonly revocations: PrincipalRevocations,
   ) {}
 
   async create(principal: Principal, input: { name: string; kind?: AgentKind }): Promise<AgentView> {
@@ -130,6 +132,7 @@ export class AgentsService {
         actor: { type: principal.type, id: principal.id },
         subject: { type: 'agent', id: agentId },
       });
+      this.revocations.afterCommit(tx, { agentId, reason: 'credential_revoked' });
       return toView(disabled, membership?.role ?? null);
     });
   }

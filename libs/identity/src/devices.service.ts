@@ -15,6 +15,7 @@ import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPage
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
 import { DevicesRepository, type DeviceRecord } from './devices.repository';
+import { PrincipalRevocations } from './principal-revocations';
 
 export interface DeviceView {
   device_id: string;
@@ -96,6 +97,7 @@ export class DevicesService {
     private readonly audit: AuditService,
     private readonly spaces: SpacesService,
     @Inject(IDS) private readonly ids: Ids,
+    private readonly revocations: PrincipalRevocations,
   ) {}
 
   async register(principal: Principal, agentId: string, input: RegisterDeviceInput): Promise<DeviceWithToken> {
@@ -163,6 +165,7 @@ export class DevicesService {
         subject: { type: 'device', id: deviceId },
         details: { name: revoked.name },
       });
+      this.revocations.afterCommit(tx, { principal: { type: 'device', id: deviceId }, reason: 'credential_revoked' });
       return revoked;
     });
     return toDeviceView(row);
@@ -188,6 +191,8 @@ export class DevicesService {
         subject: { type: 'device', id: deviceId },
         details: { name: rotated.name },
       });
+      // Connections opened with the old token end too.
+      this.revocations.afterCommit(tx, { principal: { type: 'device', id: deviceId }, reason: 'credential_revoked' });
       return rotated;
     });
     return { device: toDeviceView(row), token };

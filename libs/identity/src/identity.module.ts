@@ -22,6 +22,7 @@ import { MembersController } from './members.controller';
 import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
 import { PrincipalResolver } from './principal-resolver.service';
+import { PrincipalRevocations } from './principal-revocations';
 import { CognitoUserTokens } from './cognito-user-tokens';
 import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, type UserTokenIssuer, type UserTokenVerifier } from './user-tokens';
 
@@ -40,6 +41,7 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, t
     DevicesService,
     IdentityRepository,
     PrincipalResolver,
+    PrincipalRevocations,
     AuthGuard,
     BootstrapService,
     AccessService,
@@ -58,6 +60,6 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, t
     { provide: USER_TOKEN_ISSUER, useExisting: USER_TOKENS },
     { provide: USER_TOKEN_VERIFIER, useExisting: USER_TOKENS },
   ],
-  exports: [PrincipalResolver, AuthGuard, BootstrapService, AccessService, DevicesService, LocalUsersService, USER_TOKEN_ISSUER],
+  exports: [PrincipalResolver, PrincipalRevocations, AuthGuard, BootstrapService, AccessService, DevicesService, LocalUsersService, USER_TOKEN_ISSUER],
 })
 export class IdentityModule {}

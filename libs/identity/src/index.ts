@@ -1,6 +1,7 @@
 export * from './device-tokens';
 export * from './user-tokens';
 export * from './principal-resolver.service';
+export * from './principal-revocations';
 export * from './auth.guard';
 export * from './bootstrap.service';
 export * from './identity.module';

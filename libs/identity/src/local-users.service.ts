@@ -4,6 +4,7 @@ import { TransactionRunner, type UserRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { IDS, type Ids } from '@marvain/platform';
 import { IdentityRepository } from './identity.repository';
+import { PrincipalRevocations } from './principal-revocations';
 import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
 
 export const LOCAL_SUBJECT_PREFIX = 'local:';
@@ -32,6 +33,7 @@ export class LocalUsersService {
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
     @Inject(USER_TOKEN_ISSUER) private readonly tokens: UserTokenIssuer,
+    private readonly revocations: PrincipalRevocations,
   ) {}
 
   async create(email: string, displayName: string | null): Promise<IssuedUserToken> {
@@ -96,6 +98,7 @@ export class LocalUsersService {
         subject: { type: 'user', id: user.user_id },
         details: { token_version: version },
       });
+      this.revocations.afterCommit(tx, { principal: { type: 'user', id: user.user_id }, reason: 'credential_revoked' });
       return { user_id: user.user_id, token_version: version };
     });
   }

@@ -4,6 +4,7 @@ import { TransactionRunner, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, refuseSelfAgentReach, type Ids, type ListPageQuery } from '@marvain/platform';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
+import { PrincipalRevocations } from './principal-revocations';
 
 /** Roles a membership can be given directly; ownership moves only by transfer. */
 export const GRANTABLE_ROLES = ['admin', 'member', 'guest'] as const;
@@ -116,6 +117,7 @@ export class MembersService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
+    private readonly revocations: PrincipalRevocations,
   ) {}
 
   async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ members: MemberView[]; next_cursor: string | null }> {
@@ -172,6 +174,7 @@ export class MembersService {
         subject: { type: 'user', id: userId },
         details: { membership_id: target.membership_id, from: target.role, to: role },
       });
+      this.revocations.afterCommit(tx, { principal: { type: 'user', id: userId }, reason: 'access_changed' });
       return this.current(tx, agentId, userId);
     });
   }
@@ -223,6 +226,7 @@ export class MembersService {
           new_owner_previous_role: target.role,
         },
       });
+      for (const id of [owner.user_id, userId]) this.revocations.afterCommit(tx, { principal: { type: 'user', id }, reason: 'access_changed' });
       return { agent_id: agentId, owner: await this.current(tx, agentId, userId), previous_owner: await this.current(tx, agentId, owner.user_id) };
     });
   }
@@ -250,6 +254,7 @@ export class MembersService {
         subject: { type: 'user', id: userId },
         details: { membership_id: target.membership_id, role: target.role, self },
       });
+      this.revocations.afterCommit(tx, { principal: { type: 'user', id: userId }, reason: 'access_changed' });
       return view(revoked, before);
     });
   }

@@ -7,6 +7,9 @@ import { hashDeviceToken, looksLikeDeviceToken, sameHash } from './device-tokens
 import { IdentityRepository } from './identity.repository';
 import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from './user-tokens';
 
+/** What a re-check of an earlier principal found: still the same, no longer accepted, or granting something else. */
+export type PrincipalStanding = 'valid' | 'revoked' | 'changed';
+
 /** How stale users.last_seen may get before a request refreshes it. */
 export const LAST_SEEN_RESOLUTION_SECONDS = 300;
 
@@ -51,6 +54,24 @@ export class PrincipalResolver {
     return { type: 'agent', id: assertion.agentId, agents: [{ agent_id: assertion.agentId, scopes: ['agents:read'] }] };
   }
 
+  /**
+   * Re-checks a principal resolved earlier from `token` (a long-lived WebSocket connection) without
+   * consuming anything: device and user tokens are resolved again (reads only), while an agent's
+   * single-use assertion is not replayed; its agent must still be enabled with an active key.
+   */
+  async stillValid(principal: Principal, token: string): Promise<PrincipalStanding> {
+    let current: Principal;
+    try {
+      if (principal.type === 'agent') return (await this.agentCredentials.hasUsableKey(principal.id)) ? 'valid' : 'revoked';
+      current = principal.type === 'device' ? await this.resolveDevice(token) : await this.resolveUser(token);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) return 'revoked';
+      throw error;
+    }
+    if (current.type !== principal.type || current.id !== principal.id) return 'revoked';
+    return sameAccess(current, principal) ? 'valid' : 'changed';
+  }
+
   private async resolveDevice(token: string): Promise<Principal> {
     const hash = hashDeviceToken(token);
     const device = await this.repository.findDeviceCredential(hash);
@@ -87,5 +108,11 @@ export class PrincipalResolver {
       agents: user.memberships.map((m) => ({ agent_id: m.agent_id, scopes: scopesOfRole(m.role) })),
     };
   }
+}
 
+/** Same agents with the same scopes, in any order. */
+function sameAccess(a: Principal, b: Principal): boolean {
+  const key = (p: Principal): string =>
+    JSON.stringify(p.agents.map((agent) => `${agent.agent_id}:${[...agent.scopes].sort().join(',')}`).sort());
+  return key(a) === key(b);
 }

@@ -1,15 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, type ClientMessage, type Principal, type ServerMessage } from '@marvain/contracts';
-import { PrincipalResolver } from '@marvain/identity';
+import { DomainError, ErrorCode, WS_MAX_ID_CHARS, type ClientMessage, type Principal, type ServerMessage } from '@marvain/contracts';
+import { PrincipalResolver, type PrincipalStanding } from '@marvain/identity';
 import { CLOCK, type Clock } from '@marvain/platform';
 
 /** Per-connection state the transport keeps (in memory locally; in DynamoDB on AWS). */
 export interface ConnectionState {
   connectionId: string;
   principal: Principal | null;
+  /**
+   * The token the principal was resolved from, kept in memory only (never stored) so the local
+   * server can re-check it without consuming anything.
+   */
+  token?: string;
 }
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
+
+/** Message types served before a successful hello: the rest answer `unauthenticated`. */
+const BEFORE_HELLO = new Set(['hello', 'ping']);
 
 /**
  * The WebSocket protocol, independent of transport: the local `ws` server and the API
@@ -34,7 +42,16 @@ export class RealtimeGateway {
       return error(undefined, ErrorCode.ValidationFailed, 'messages need a string "type"');
     }
     const message = parsed as ClientMessage;
-    const id = typeof message.id === 'string' ? message.id : undefined;
+    const rawId: unknown = message.id;
+    // An id is echoed only when it is a short string: a reply never carries more than WS_MAX_ID_CHARS of it.
+    if (rawId !== undefined && typeof rawId !== 'string') return error(undefined, ErrorCode.ValidationFailed, '"id" must be a string');
+    if (typeof rawId === 'string' && rawId.length > WS_MAX_ID_CHARS) {
+      return error(rawId.slice(0, WS_MAX_ID_CHARS), ErrorCode.ValidationFailed, `"id" is limited to ${WS_MAX_ID_CHARS} characters`);
+    }
+    const id = rawId;
+    if (!state.principal && !BEFORE_HELLO.has(message.type)) {
+      return error(id, ErrorCode.Unauthenticated, 'send "hello" with a token first');
+    }
     try {
       switch (message.type) {
         case 'hello':
@@ -42,7 +59,7 @@ export class RealtimeGateway {
         case 'ping':
           return { type: 'pong', ...(id ? { id } : {}), ts: this.clock.now().toISOString() };
         default:
-          return error(id, ErrorCode.ValidationFailed, `unknown message type "${(message as { type: string }).type}"`);
+          return error(id, ErrorCode.ValidationFailed, `unknown message type "${shorten((message as { type: string }).type)}"`);
       }
     } catch (caught) {
       if (caught instanceof DomainError) return error(id, caught.code, caught.message);
@@ -50,10 +67,27 @@ export class RealtimeGateway {
     }
   }
 
+  /** The reply to a binary frame: the protocol is JSON text only. */
+  binaryRefused(): ServerMessage {
+    return error(undefined, ErrorCode.UnsupportedMediaType, 'binary frames are not accepted; send JSON text frames');
+  }
+
+  /** The reply to a frame past the connection's rate limit (the frame is dropped unread). */
+  rateLimited(framesPerSecond: number): ServerMessage {
+    return error(undefined, ErrorCode.RateLimited, `too many frames: at most ${framesPerSecond} per second; this one was dropped`);
+  }
+
+  /** Whether the connection's principal still stands (consumes nothing); 'valid' for a connection without one. */
+  async standing(state: ConnectionState): Promise<PrincipalStanding> {
+    if (!state.principal || state.token === undefined) return 'valid';
+    return this.resolver.stillValid(state.principal, state.token);
+  }
+
   private async hello(state: ConnectionState, id: string | undefined, token: unknown): Promise<ServerMessage> {
     if (typeof token !== 'string' || token === '') return error(id, ErrorCode.ValidationFailed, 'hello needs a "token"');
     const principal = await this.resolver.resolve(token);
     state.principal = principal;
+    state.token = token;
     return {
       type: 'hello_ok',
       ...(id ? { id } : {}),
@@ -64,4 +98,9 @@ export class RealtimeGateway {
 
 function error(id: string | undefined, code: ErrorCode, message: string): ServerMessage {
   return { type: 'error', ...(id ? { id } : {}), error: { code, message } };
+}
+
+/** A client-supplied string quoted in a message: at most WS_MAX_ID_CHARS characters of it. */
+function shorten(text: string): string {
+  return text.length > WS_MAX_ID_CHARS ? `${text.slice(0, WS_MAX_ID_CHARS)}…` : text;
 }

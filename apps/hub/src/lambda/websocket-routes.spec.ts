@@ -86,6 +86,19 @@ describe('WebSocketRoutes', () => {
     expect(JSON.parse(unknown.body ?? '')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
   });
 
+  it('$default applies the protocol rules the local server does: short ids only, nothing but hello and ping without a principal', async () => {
+    await routes.handle(connectEvent('c1', { query: 'device-token' }));
+    const long = await routes.handle(messageEvent('c1', { type: 'ping', id: 'x'.repeat(5000) }));
+    expect(JSON.parse(long.body ?? '')).toEqual({ type: 'error', id: 'x'.repeat(64), error: { code: 'validation_failed', message: expect.any(String) } });
+    // A connection whose row has gone holds no principal until it says hello.
+    expect(JSON.parse((await routes.handle(messageEvent('gone', { type: 'list_actions', id: 'a' }))).body ?? '')).toMatchObject({
+      type: 'error',
+      id: 'a',
+      error: { code: 'unauthenticated' },
+    });
+    expect(JSON.parse((await routes.handle(messageEvent('gone', { type: 'ping', id: 'p' }))).body ?? '')).toMatchObject({ type: 'pong', id: 'p' });
+  });
+
   it('$default decodes a base64 body', async () => {
     const event = messageEvent('c1', '');
     event.body = Buffer.from(JSON.stringify({ type: 'ping' })).toString('base64');

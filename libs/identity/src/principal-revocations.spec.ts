@@ -1,0 +1,47 @@
+import { Logger } from '@nestjs/common';
+import type { Principal } from '@marvain/contracts';
+import type { Tx } from '@marvain/db';
+import { PrincipalRevocations, revocationConcerns, type PrincipalRevocation } from './principal-revocations';
+
+/** A transaction stand-in: afterCommit callbacks run on commit(), never on rollback. */
+function fakeTx(): { tx: Tx; commit: () => void } {
+  const callbacks: Array<() => void | Promise<void>> = [];
+  return { tx: { db: null as never, afterCommit: (callback) => void callbacks.push(callback) }, commit: () => callbacks.forEach((c) => void c()) };
+}
+
+const DEVICE: Principal = { type: 'device', id: 'd1', agents: [{ agent_id: 'a1', scopes: ['events:write'] }] };
+const USER: Principal = { type: 'user', id: 'u1', agents: [{ agent_id: 'a1', scopes: [] }, { agent_id: 'a2', scopes: [] }] };
+
+describe('PrincipalRevocations', () => {
+  it('announces a revocation only once its transaction commits, to every listener, past one that throws', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const revocations = new PrincipalRevocations();
+    const heard: PrincipalRevocation[] = [];
+    revocations.subscribe(() => {
+      throw new Error('a broken listener');
+    });
+    const unsubscribe = revocations.subscribe((r) => heard.push(r));
+    const revocation: PrincipalRevocation = { principal: { type: 'device', id: 'd1' }, reason: 'credential_revoked' };
+
+    const rolledBack = fakeTx();
+    revocations.afterCommit(rolledBack.tx, revocation);
+    const committed = fakeTx();
+    revocations.afterCommit(committed.tx, revocation);
+    expect(heard).toEqual([]);
+    committed.commit();
+    expect(heard).toEqual([revocation]);
+
+    unsubscribe();
+    revocations.announce(revocation);
+    expect(heard).toHaveLength(1);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('a broken listener'));
+    warn.mockRestore();
+  });
+
+  it('concerns the principal itself, or every principal acting for a named agent', () => {
+    expect(revocationConcerns({ principal: { type: 'device', id: 'd1' }, reason: 'credential_revoked' }, DEVICE)).toBe(true);
+    expect(revocationConcerns({ principal: { type: 'user', id: 'd1' }, reason: 'credential_revoked' }, DEVICE)).toBe(false);
+    expect(revocationConcerns({ agentId: 'a2', reason: 'credential_revoked' }, USER)).toBe(true);
+    expect(revocationConcerns({ agentId: 'a2', reason: 'credential_revoked' }, DEVICE)).toBe(false);
+  });
+});
