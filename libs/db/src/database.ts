@@ -59,6 +59,14 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       pool.on('error', (error) => {
         process.emitWarning(`PostgreSQL dropped an idle connection: ${error.message}`, { code: 'MARVAIN_PG_IDLE_ERROR' });
       });
+      // The pool removes its listener while a connection is checked out (inside a transaction,
+      // between statements); a drop then fails that transaction's next statement, and this
+      // listener keeps the emitted error from ending the process.
+      pool.on('connect', (client) => {
+        client.on('error', (error) => {
+          process.emitWarning(`PostgreSQL dropped a connection in use: ${error.message}`, { code: 'MARVAIN_PG_CONNECTION_ERROR' });
+        });
+      });
       return handle(new PostgresDialect({ pool }), 'postgres', () => Promise.resolve());
     }
     case 'data-api': {
