@@ -252,3 +252,29 @@ describe(`the WebSocket backstops (${testDatabaseKind()})`, () => {
     reader.destroy();
   });
 });
+
+describe(`the WebSocket connection cap (${testDatabaseKind()})`, () => {
+  let hub: HubTestServer;
+  let websocket: LocalWebSocketServer;
+
+  beforeAll(async () => {
+    ({ hub, websocket } = await hubWithLimits({ maxConnections: 2 }));
+  });
+  afterAll(async () => {
+    await websocket.close();
+    await hub.close();
+  });
+
+  it('answers an upgrade past the cap with 503 unavailable, and accepts again once a connection ends', async () => {
+    const first = await RawWebSocket.open(hub.base);
+    const second = await RawWebSocket.open(hub.base);
+    await expect(RawWebSocket.open(hub.base)).rejects.toThrow(/upgrade refused: HTTP\/1\.1 503 /);
+    expect((await hub.call('GET', '/v1/health', null)).status).toBe(200);
+
+    first.destroy();
+    for (let waited = 0; websocket.size >= 2 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    const third = await RawWebSocket.open(hub.base);
+    second.destroy();
+    third.destroy();
+  });
+});

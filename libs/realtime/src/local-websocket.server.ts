@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { WsCloseCode, type ServerMessage } from '@marvain/contracts';
+import { ErrorCode, WsCloseCode, type ServerMessage } from '@marvain/contracts';
 import { PrincipalRevocations, revocationConcerns, type PrincipalRevocation } from '@marvain/identity';
 import { RealtimeGateway, type ConnectionState } from './realtime.gateway';
 import { DEFAULT_WEBSOCKET_LIMITS, TokenBucket, WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
@@ -108,6 +108,13 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    if (this.connections.size >= this.limits.maxConnections) {
+      const body = JSON.stringify({ error: { code: ErrorCode.Unavailable, message: 'the hub holds as many WebSocket connections as it accepts; try again later' } });
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return;
+    }
     wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws));
   }
 
@@ -156,7 +163,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
         reply = await this.gateway.handleFrame(connection.state, text);
       } catch (error) {
         this.logger.error(`connection ${connection.state.connectionId}: ${String(error)}`);
-        reply = { type: 'error', error: { code: 'internal', message: 'internal error' } };
+        reply = { type: 'error', error: { code: ErrorCode.Internal, message: 'internal error' } };
       }
       if (connection.state.principal && connection.helloTimer) {
         clearTimeout(connection.helloTimer);

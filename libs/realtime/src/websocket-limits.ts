@@ -21,6 +21,8 @@ export interface WebSocketLimits {
   helloTimeoutMs: number;
   /** How often every live connection's principal is re-checked (a backstop to revocation notices). */
   revalidateEveryMs: number;
+  /** Open connections the hub holds at once; a further upgrade is answered 503 `unavailable`. */
+  maxConnections: number;
 }
 
 export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
@@ -38,6 +40,9 @@ export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
   helloTimeoutMs: 10_000,
   // Revocations are announced at once; this only catches changes made by another process.
   revalidateEveryMs: 30_000,
+  // A personal hub has tens of satellites; each idle connection costs tens of KiB, so this many
+  // stay far below the hub's memory however a client opens them (unauthenticated ones last 10 s).
+  maxConnections: 4096,
 };
 
 /** WebSocketLimits for the local server; tests inject smaller ones. */
