@@ -82,7 +82,7 @@ function holderAlive(info: Partial<HubLockInfo>): boolean {
 function parseLock(text: string): Partial<HubLockInfo> | null {
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value) : null;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : null;
   } catch {
     return null;
   }
