@@ -138,6 +138,12 @@ describe('the local hub process', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
     await new Promise((resolve) => ws.once('open', resolve));
     const wsClosed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    // A WebSocket client that never answers the close handshake.
+    const mute = connect(port, '127.0.0.1');
+    mute.write(
+      'GET /v1/ws HTTP/1.1\r\nHost: hub\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise((resolve) => mute.once('data', resolve));
 
     hub.child.kill('SIGTERM');
     await until(() => hub.stdout().includes('SIGTERM, shutting down'));
@@ -153,6 +159,8 @@ describe('the local hub process', () => {
     expect(response.headers['connection']).toBe('close');
     const stored = JSON.parse(response.body) as { event_id: string };
     await closed(busy);
+    await closed(mute);
+    // 0: stopped within the bound (past it the hub exits 1).
     expect(await hub.exited).toBe(0);
     expect(existsSync(lockFileIn(env['MARVAIN_DATA_DIR'] as string))).toBe(false);
 

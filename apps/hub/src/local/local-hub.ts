@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { probeDatabase } from '@marvain/db';
@@ -81,6 +82,8 @@ export async function startLocalHub(config: HubConfig, options: LocalHubOptions 
         (stopping ??= (async () => {
           const drained = http.close();
           await Promise.race([websocket.close(), new Promise((resolve) => setTimeout(resolve, WEBSOCKET_CLOSE_GRACE_MS).unref())]);
+          // A WebSocket client that did not answer the close would hold the server open: cut it off.
+          http.destroyUpgraded();
           await drained;
           await running.close();
           await lock?.release();
@@ -129,15 +132,23 @@ function listenError(error: unknown, host: string, port: number): Error {
  * close`, so a keep-alive client gets the answer to what it sent and then a closed connection;
  * idle connections are closed at once. Resolves when the last connection has ended.
  */
-function closeGracefully(server: Server): { close(): Promise<void> } {
+function closeGracefully(server: Server): { close(): Promise<void>; destroyUpgraded(): void } {
   const inFlight = new Set<ServerResponse>();
+  const upgraded = new Set<Duplex>();
   let closing = false;
   server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
     if (closing) response.setHeader('connection', 'close');
     inFlight.add(response);
     response.once('close', () => inFlight.delete(response));
   });
+  server.prependListener('upgrade', (_request: IncomingMessage, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
   return {
+    destroyUpgraded: () => {
+      for (const socket of upgraded) socket.destroy();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
