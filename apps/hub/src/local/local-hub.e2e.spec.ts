@@ -191,19 +191,29 @@ describe('the local hub process', () => {
     expect(existsSync(env['MARVAIN_DATA_DIR'] as string)).toBe(false);
   });
 
-  it('names MARVAIN_PORT when the port is taken, makes open folders private, and leaves no lock (exit 1)', async () => {
+  it('names MARVAIN_PORT when the port is taken, makes open data and audit folders and config file private, and leaves no lock (exit 1)', async () => {
     const data = env['MARVAIN_DATA_DIR'] as string;
     await mkdir(data, { recursive: true });
     await chmod(data, 0o755);
+    const audit = path.join(dir, 'audit');
+    await mkdir(audit, { mode: 0o750 });
+    await chmod(audit, 0o750);
+    const file = env['MARVAIN_CONFIG'] as string;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, 'hub_url: http://127.0.0.1:8080\n');
+    await chmod(file, 0o644);
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
     try {
-      const hub = run({ MARVAIN_PORT: String(port) });
+      const hub = run({ MARVAIN_PORT: String(port), MARVAIN_AUDIT_DIR: audit });
       expect(await hub.exited).toBe(1);
       expect(hub.stderr()).toContain(`MARVAIN_PORT: port ${port} on 127.0.0.1 is already in use`);
       expect(hub.stdout()).toContain(`the folder ${data} could be read by other users (mode 0755); made it private (mode 0700)`);
       expect(statSync(data).mode & 0o777).toBe(0o700);
+      expect(statSync(audit).mode & 0o777).toBe(0o700);
+      expect(hub.stdout()).toContain(`the file ${file} could be read by other users (mode 0644); made it private (mode 0600)`);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(existsSync(lockFileIn(data))).toBe(false);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
