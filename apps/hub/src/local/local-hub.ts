@@ -80,13 +80,16 @@ export async function startLocalHub(config: HubConfig, options: LocalHubOptions 
       outcome,
       stop: () =>
         (stopping ??= (async () => {
-          const drained = http.close();
-          await Promise.race([websocket.close(), new Promise((resolve) => setTimeout(resolve, WEBSOCKET_CLOSE_GRACE_MS).unref())]);
-          // A WebSocket client that did not answer the close would hold the server open: cut it off.
-          http.destroyUpgraded();
-          await drained;
-          await running.close();
-          await lock?.release();
+          try {
+            const drained = http.close();
+            await Promise.race([websocket.close(), new Promise((resolve) => setTimeout(resolve, WEBSOCKET_CLOSE_GRACE_MS).unref())]);
+            // A WebSocket client that did not answer the close would hold the server open: cut it off.
+            http.destroyUpgraded();
+            await drained;
+            await running.close();
+          } finally {
+            await lock?.release();
+          }
         })()),
     };
   } catch (error) {
