@@ -17,7 +17,7 @@ import { Test } from '@nestjs/testing';
 import type { Principal } from '@marvain/contracts';
 import { PrincipalResolver } from '@marvain/identity';
 import { HubConfig, loadHubSettings } from '@marvain/platform';
-import { startLocalHub, stopOnSignals } from '../../apps/hub/src/local/local-hub';
+import { handleStopSignals, startLocalHub } from '../../apps/hub/src/local/local-hub';
 import type { HubApplicationFactory } from '../../apps/hub/src/setup';
 
 /** The real resolver, asked once per distinct token; its answer is reused for every later request. */
@@ -48,9 +48,10 @@ const withMemoizedPrincipals: HubApplicationFactory = async (root, adapter, opti
 /** apps/hub/src/main.ts's start-up and shutdown, without the banner. */
 async function main(): Promise<void> {
   const config = new HubConfig(loadHubSettings(process.env));
-  const hub = await startLocalHub(config, { createApplication: withMemoizedPrincipals });
+  const signals = handleStopSignals(() => undefined, () => undefined);
+  const hub = await startLocalHub(config, { createApplication: withMemoizedPrincipals, signal: signals.signal });
   process.stdout.write(`hub (no auth) listening on ${hub.url}; first start: ${hub.outcome.kind}\n`);
-  stopOnSignals(hub);
+  signals.running(hub);
 }
 
 main().catch((error: unknown) => {

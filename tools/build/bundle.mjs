@@ -6,7 +6,8 @@
 //   node tools/build/bundle.mjs hub cli         the local runtime's bundles (dist/<name>/main.cjs)
 //   node tools/build/bundle.mjs lambda          dist/lambda/{http,ws,planner,tool-runner}/index.js
 //   node tools/build/bundle.mjs lambda/http     one Lambda entry
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,9 +79,12 @@ export async function bundle(name, { outdir = path.join(root, 'dist', name) } = 
 
 /** Bundles any TypeScript entry (an app, a tool, a bench) the same way: swc first, then esbuild. */
 export async function bundleScript(entryPath, outfile) {
-  await build({
+  const result = await build({
     entryPoints: [entryPath],
     outfile,
+    // Written below, whole: test suites and `./bin/marvain` build the same bundle concurrently,
+    // and a process must never load a file another build is half-way through writing.
+    write: false,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -92,6 +96,12 @@ export async function bundleScript(entryPath, outfile) {
     logLevel: 'warning',
     plugins: [swcTypescript],
   });
+  await mkdir(path.dirname(outfile), { recursive: true });
+  for (const file of result.outputFiles) {
+    const partial = `${file.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(partial, file.contents);
+    await rename(partial, file.path);
+  }
   return outfile;
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -46,6 +46,11 @@ describe('marvain bootstrap, user create, token issue', () => {
     const after = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
     expect(after?.user_id).toBe(saved?.user_id);
     expect(after?.agent_id).not.toBe(saved?.agent_id);
+    // The first agent's credentials (its device token was shown once) are kept; the output says where.
+    expect(after?.agents?.[printed['agent_id'] as string]).toMatchObject({ name: 'Forge', device_token: printed['device_token'] });
+    expect(after?.agents?.[after.agent_id as string]).toMatchObject({ name: 'Scout', device_token: after?.device_token });
+    expect(second.out).toContain(`saved to ${env['MARVAIN_CONFIG'] as string} (mode 0600) under agents.${after?.agent_id as string}`);
+    expect(second.out).toContain(`the previous default agent ${printed['agent_id'] as string} keeps its entry under agents.${printed['agent_id'] as string}`);
 
     // Local users: created with a token; tokens re-issued by id or email; duplicates refused.
     const created = await cli(['user', 'create', '--email', 'Ada@Example.com', '--json'], env);
@@ -68,6 +73,28 @@ describe('marvain bootstrap, user create, token issue', () => {
     // Initialising the schema was itself audited, in the hub-wide chain.
     const schemaEntry = JSON.parse(readFileSync(path.join(env['MARVAIN_DATA_DIR'] as string, 'audit', 'chains', 'system', '000000000001.json'), 'utf8'));
     expect(schemaEntry).toMatchObject({ action: 'schema.migrated', seq: 1, details: { applied: loadMigrations().map((m) => m.version) } });
+  });
+
+  it('keeps the agent of a config file written before per-agent entries existed', async () => {
+    const first = JSON.parse((await cli(['bootstrap', '--agent-name', 'Forge', '--space-name', 'home', '--json'], env)).out) as Record<string, string>;
+    const file = env['MARVAIN_CONFIG'] as string;
+    const flat = Object.entries(first).map(([key, value]) => `${key}: ${value}`).join('\n');
+    await writeFile(file, `hub_url: http://127.0.0.1:8080\n${flat}\n`, { mode: 0o600 });
+
+    expect((await cli(['bootstrap', '--agent-name', 'Scout', '--space-name', 'office'], env)).code).toBe(0);
+    const after = await readOperatorConfig(file);
+    expect(after?.agents?.[first['agent_id'] as string]).toMatchObject({ device_token: first['device_token'], space_id: first['space_id'] });
+    expect(Object.keys(after?.agents ?? {})).toHaveLength(2);
+  });
+
+  it('refuses a config file with problems, listing each and naming the file (exit 2)', async () => {
+    const file = env['MARVAIN_CONFIG'] as string;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, 'user_id: 42\ndevice_id: nope\n', { mode: 0o600 });
+    const result = await cli(['bootstrap', '--agent-name', 'Forge', '--space-name', 'home'], env);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain(`${file}: user_id must be a UUID (got 42)`);
+    expect(result.err).toContain(`${file}: device_id must be a UUID (got "nope")`);
   });
 
   it('refuses bad arguments with exit code 2 and a clear message', async () => {

@@ -1,14 +1,19 @@
 import 'reflect-metadata';
-import { ConfigError, HubConfig, loadHubSettings } from '@marvain/platform';
+import { ConfigError, loadHubConfigWithOperatorFile, type HubConfig } from '@marvain/platform';
 import { WEBSOCKET_PATH } from '@marvain/realtime';
 import type { FirstRunOutcome } from './local/first-run';
-import { startLocalHub, stopOnSignals } from './local/local-hub';
+import { handleStopSignals, SHUTDOWN_BOUND_MS, startLocalHub } from './local/local-hub';
 
 /** The local runtime: HTTP, WebSocket and both workers in one process. */
 async function main(): Promise<void> {
+  // Before anything starts: a signal during start-up must not cut the first-run bootstrap short.
+  const signals = handleStopSignals(
+    (signal) => process.stdout.write(`\nmarvain hub: ${signal}, shutting down (at most ${SHUTDOWN_BOUND_MS / 1000} s)\n`),
+    () => process.stderr.write(`marvain hub: did not stop within ${SHUTDOWN_BOUND_MS / 1000} s; exiting anyway\n`),
+  );
   let config: HubConfig;
   try {
-    config = new HubConfig(loadHubSettings(process.env));
+    config = await loadHubConfigWithOperatorFile(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`marvain hub: ${error.message}\n`);
@@ -17,9 +22,13 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const hub = await startLocalHub(config);
+  const hub = await startLocalHub(config, { signal: signals.signal }).catch((error: unknown) => {
+    // Stopped while starting: the start unwound cleanly (lock released), so this is a normal exit.
+    if (signals.signal.aborted) process.exit(0);
+    throw error;
+  });
   process.stdout.write(banner(hub.url, config, hub.outcome));
-  stopOnSignals(hub, (signal) => process.stdout.write(`\nmarvain hub: ${signal}, shutting down\n`));
+  signals.running(hub);
 }
 
 function banner(url: string, config: HubConfig, outcome: FirstRunOutcome): string {
@@ -37,13 +46,13 @@ function banner(url: string, config: HubConfig, outcome: FirstRunOutcome): strin
       `First start: created agent ${outcome.agentId} with space "home" (${outcome.spaceId}).`,
       `Credentials were saved to ${config.configFile} (mode 0600). Try:`,
       '',
-      `  curl -s -X POST ${url}/v1/events -H "Authorization: Bearer $(grep device_token ${config.configFile} | cut -d' ' -f2)" \\`,
+      `  curl -s -X POST ${url}/v1/events -H "Authorization: Bearer $(grep '^device_token:' ${config.configFile} | cut -d' ' -f2)" \\`,
       `    -H 'content-type: application/json' -d '{"space_id":"${outcome.spaceId}","type":"transcript_chunk","payload":{"text":"tell Sam the package arrived"}}'`,
     );
   } else if (outcome.kind === 'reused') {
     lines.push(`  agent:    ${outcome.agentId} (from ${config.configFile})`);
   } else if (outcome.kind === 'foreign-database') {
-    lines.push(`  note: the database has agents but ${config.configFile} names none of them; run ./bin/marvain bootstrap`);
+    lines.push('', `Note: ${outcome.advice}`);
   }
   return `${lines.join('\n')}\n\n`;
 }

@@ -34,6 +34,32 @@ async function loadPglite(): Promise<typeof import('./pglite-driver')> {
   }
 }
 
+/**
+ * Connects once to a PostgreSQL target and disconnects, so a wrong or unreachable DATABASE_URL is
+ * reported (with the URL's password left out) before the slow start-up work. Other kinds pass.
+ */
+export async function probeDatabase(target: DatabaseTarget): Promise<void> {
+  if (target.kind !== 'postgres') return;
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: target.url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (error) {
+    let where = 'the database';
+    try {
+      const url = new URL(target.url);
+      where = `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+    } catch {
+      // The URL was validated at start-up; a message without its parts is still clear.
+    }
+    throw new Error(`DATABASE_URL: cannot connect to ${where}: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHandle> {
   switch (target.kind) {
     case 'pglite': {

@@ -28,6 +28,15 @@ export interface BootstrapResult {
   user_token: string;
 }
 
+export interface BootstrapOptions {
+  /**
+   * Runs with the result before the transaction commits (e.g. to save the credentials): if it
+   * fails, nothing is created, and if the process dies before the commit, nothing was created
+   * either, so credentials shown once can never outlive their only copy.
+   */
+  beforeCommit?: (result: BootstrapResult) => Promise<void>;
+}
+
 /** Creates an owner, an agent, a space and a device in one audited transaction. */
 @Injectable()
 export class BootstrapService {
@@ -43,14 +52,14 @@ export class BootstrapService {
     @Inject(USER_TOKEN_ISSUER) private readonly tokens: UserTokenIssuer,
   ) {}
 
-  async bootstrap(input: BootstrapInput): Promise<BootstrapResult> {
+  async bootstrap(input: BootstrapInput, options: BootstrapOptions = {}): Promise<BootstrapResult> {
     const agentName = input.agentName.trim();
     const spaceName = input.spaceName.trim();
     if (!agentName || agentName.length > 200) throw new DomainError(ErrorCode.ValidationFailed, 'the agent name must be 1 to 200 characters');
     if (!spaceName || spaceName.length > 200) throw new DomainError(ErrorCode.ValidationFailed, 'the space name must be 1 to 200 characters');
 
     const deviceToken = newDeviceToken();
-    const result = await this.transactions.run(async (tx) => {
+    return this.transactions.run(async (tx) => {
       const existingOwner = input.ownerUserId ? await this.repository.findUser(input.ownerUserId, tx.db) : undefined;
       const owner =
         existingOwner ??
@@ -93,23 +102,18 @@ export class BootstrapService {
         subject: { type: 'device', id: deviceId },
         details: { scopes: [...DEFAULT_DEVICE_SCOPES], space_id: space.space_id },
       });
-      return { owner, agentId: agent.agent_id, spaceId: space.space_id, deviceId };
+      const userToken = await this.tokens.issue({ subject: owner.subject, email: owner.email, displayName: owner.display_name, tokenVersion: owner.token_version });
+      const result: BootstrapResult = {
+        agent_id: agent.agent_id,
+        space_id: space.space_id,
+        device_id: deviceId,
+        device_token: deviceToken,
+        user_id: owner.user_id,
+        user_token: userToken,
+      };
+      await options.beforeCommit?.(result);
+      return result;
     });
-
-    const userToken = await this.tokens.issue({
-      subject: result.owner.subject,
-      email: result.owner.email,
-      displayName: result.owner.display_name,
-      tokenVersion: result.owner.token_version,
-    });
-    return {
-      agent_id: result.agentId,
-      space_id: result.spaceId,
-      device_id: result.deviceId,
-      device_token: deviceToken,
-      user_id: result.owner.user_id,
-      user_token: userToken,
-    };
   }
 
   async agentExists(agentId: string): Promise<boolean> {

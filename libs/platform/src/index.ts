@@ -27,3 +27,4 @@ export * from './aws/api-gateway-push';
 export * from './http/json-depth';
 export * from './http/list-query';
 export * from './http/cursor';
+export * from './local/private-paths';

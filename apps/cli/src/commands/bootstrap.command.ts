@@ -1,5 +1,5 @@
 import { BootstrapService, type BootstrapResult } from '@marvain/identity';
-import { readOperatorConfig, writeOperatorConfig, type HubConfig } from '@marvain/platform';
+import { readOperatorConfig, saveBootstrappedAgent, type HubConfig } from '@marvain/platform';
 import { viaHubOrDirect } from '../hub-or-direct';
 
 export interface BootstrapOptions {
@@ -11,8 +11,10 @@ export interface BootstrapOptions {
 
 /**
  * Creates an owner (or reuses the one in the operator config), an agent, a space and a device,
- * and saves the credentials to the config file. Works whether or not the hub is running: a
- * running hub that holds the embedded database is asked through its local control endpoint.
+ * and saves the credentials to the config file: under `agents.<agent_id>`, and as the default
+ * agent (the top-level keys); earlier agents keep their entries. Works whether or not the hub is
+ * running: a running hub that holds the embedded database is asked through its local control
+ * endpoint. Working on the database directly, the file is written before the transaction commits.
  */
 export async function bootstrapCommand(config: HubConfig, options: BootstrapOptions, out: (text: string) => void): Promise<BootstrapResult> {
   const saved = await readOperatorConfig(config.configFile);
@@ -22,6 +24,7 @@ export async function bootstrapCommand(config: HubConfig, options: BootstrapOpti
     ...(saved?.user_id ? { ownerUserId: saved.user_id } : {}),
     ...(options.ownerEmail ? { ownerEmail: options.ownerEmail } : {}),
   };
+  const directUrl = saved?.hub_url ?? `http://${config.host}:${config.port}`;
   const { result, via } = await viaHubOrDirect<BootstrapResult>(
     config,
     {
@@ -33,11 +36,15 @@ export async function bootstrapCommand(config: HubConfig, options: BootstrapOpti
         ...(request.ownerEmail ? { owner_email: request.ownerEmail } : {}),
       },
     },
-    (context) => context.get(BootstrapService).bootstrap(request),
+    (context) =>
+      context.get(BootstrapService).bootstrap(request, {
+        beforeCommit: async (created) => {
+          await saveBootstrappedAgent(config.configFile, directUrl, options.agentName, created);
+        },
+      }),
   );
-  const hubUrl = via?.url ?? saved?.hub_url ?? `http://${config.host}:${config.port}`;
-
-  await writeOperatorConfig(config.configFile, { hub_url: hubUrl, ...result });
+  if (via) await saveBootstrappedAgent(config.configFile, via.url, options.agentName, result);
+  const previous = saved?.agent_id && saved.agent_id !== result.agent_id ? saved.agent_id : null;
   if (options.json) {
     const { agent_id, space_id, device_id, device_token, user_token } = result;
     out(`${JSON.stringify({ agent_id, space_id, device_id, device_token, user_token }, null, 2)}\n`);
@@ -49,7 +56,9 @@ export async function bootstrapCommand(config: HubConfig, options: BootstrapOpti
         `  space_id:  ${result.space_id}`,
         `  device_id: ${result.device_id}`,
         `  owner:     ${result.user_id}`,
-        `Credentials (device token, user token) were saved to ${config.configFile} (mode 0600); they are shown only with --json.`,
+        `Credentials (device token, user token) were saved to ${config.configFile} (mode 0600) under agents.${result.agent_id},`,
+        `and as the default agent (the top-level keys)${previous ? `; the previous default agent ${previous} keeps its entry under agents.${previous}` : ''}.`,
+        'They are shown only with --json.',
         '',
       ].join('\n'),
     );

@@ -1,8 +1,10 @@
-import { statSync } from 'node:fs';
+import { mkdtempSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
-import { PrincipalResolver } from '@marvain/identity';
+import { BootstrapService, PrincipalResolver } from '@marvain/identity';
 import { readOperatorConfig, type HubConfig } from '@marvain/platform';
 import { testHubConfig } from '@marvain/platform/testing';
 import { createHubApp } from '../setup';
@@ -29,6 +31,13 @@ describe(`first start (${testDatabaseKind()})`, () => {
     const saved = await readOperatorConfig(config.configFile);
     expect(saved).toMatchObject({ hub_url: 'http://127.0.0.1:8080', agent_id: expect.any(String), space_id: expect.any(String) });
     expect(statSync(config.configFile).mode & 0o777).toBe(0o600);
+    expect(saved?.agents?.[saved.agent_id as string]).toEqual({
+      name: 'Marvain',
+      space_id: saved?.space_id,
+      device_id: saved?.device_id,
+      device_token: saved?.device_token,
+      user_id: saved?.user_id,
+    });
 
     const resolver = app.get(PrincipalResolver);
     const device = await resolver.resolve(saved?.device_token as string);
@@ -41,9 +50,31 @@ describe(`first start (${testDatabaseKind()})`, () => {
     expect((await readOperatorConfig(config.configFile))?.hub_url).toBe('http://127.0.0.1:9090');
   });
 
-  it('leaves a database that already has agents alone when the config file names none of them', async () => {
+  it('leaves a database that already has agents alone when the config file names none of them, and says what to run', async () => {
     await rm(config.configFile);
-    expect(await runFirstStart(app, config, 'http://127.0.0.1:8080')).toEqual({ kind: 'foreign-database' });
+    const outcome = await runFirstStart(app, config, 'http://127.0.0.1:8080');
+    expect(outcome).toEqual({ kind: 'foreign-database', advice: expect.stringContaining(config.configFile) });
+    expect(outcome.kind === 'foreign-database' && outcome.advice).toContain('./bin/marvain bootstrap --agent-name Marvain --space-name home');
     expect(await readOperatorConfig(config.configFile)).toBeNull();
+  });
+});
+
+describe(`first start that cannot save its credentials (${testDatabaseKind()})`, () => {
+  it('creates nothing: the config file is written before the bootstrap commits', async () => {
+    const db = await createTestDatabase();
+    const dir = mkdtempSync(path.join(tmpdir(), 'marvain-first-run-'));
+    // The config file's folder is a dangling link: the file reads as absent, but saving it fails,
+    // as it would if the process died there.
+    symlinkSync(path.join(dir, 'missing', 'folder'), path.join(dir, 'config'));
+    const config = testHubConfig({ firstRunBootstrap: true, configFile: path.join(dir, 'config', 'marvain-config.yaml') });
+    const app = await createHubApp(config, { databaseHandle: db });
+    try {
+      await expect(runFirstStart(app, config, 'http://127.0.0.1:8080')).rejects.toThrow('ENOENT');
+      expect(await app.get(BootstrapService).hasAnyAgent()).toBe(false);
+    } finally {
+      await app.close();
+      await db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
