@@ -1,14 +1,20 @@
 import 'reflect-metadata';
-import { ConfigError, loadHubConfigWithOperatorFile, type HubConfig } from '@marvain/platform';
+import { ConfigError, loadHubConfigWithOperatorFile, writesJson, type HubConfig } from '@marvain/platform';
 import { WEBSOCKET_PATH } from '@marvain/realtime';
 import type { FirstRunOutcome } from './local/first-run';
 import { handleStopSignals, SHUTDOWN_BOUND_MS, startLocalHub } from './local/local-hub';
 
 /** The local runtime: HTTP, WebSocket and both workers in one process. */
+/**
+ * Where the hub's words for a person go (the banner, the shutdown notice): stdout, unless stdout
+ * carries JSON log lines, which must stay one record a line for collectors; then stderr.
+ */
+let humanOutput: NodeJS.WritableStream = process.stdout;
+
 async function main(): Promise<void> {
   // Before anything starts: a signal during start-up must not cut the first-run bootstrap short.
   const signals = handleStopSignals(
-    (signal) => process.stdout.write(`\nmarvain hub: ${signal}, shutting down (at most ${SHUTDOWN_BOUND_MS / 1000} s)\n`),
+    (signal) => humanOutput.write(`\nmarvain hub: ${signal}, shutting down (at most ${SHUTDOWN_BOUND_MS / 1000} s)\n`),
     () => process.stderr.write(`marvain hub: did not stop within ${SHUTDOWN_BOUND_MS / 1000} s; exiting anyway\n`),
   );
   let config: HubConfig;
@@ -21,13 +27,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  if (writesJson(config)) humanOutput = process.stderr;
 
   const hub = await startLocalHub(config, { signal: signals.signal }).catch((error: unknown) => {
     // Stopped while starting: the start unwound cleanly (lock released), so this is a normal exit.
     if (signals.signal.aborted) process.exit(0);
     throw error;
   });
-  process.stdout.write(banner(hub.url, config, hub.outcome));
+  humanOutput.write(banner(hub.url, config, hub.outcome));
   signals.running(hub);
 }
 

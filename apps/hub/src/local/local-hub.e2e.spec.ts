@@ -117,6 +117,15 @@ describe('the local hub process', () => {
     expect(saved).toMatchObject({ agent_id: expect.any(String), device_token: expect.stringMatching(/^mvd_/), hub_url: `http://127.0.0.1:${port}` });
   });
 
+  it('keeps stdout to JSON log lines when it is not a terminal: the banner goes to stderr', async () => {
+    const hub = run({ MARVAIN_PORT: '0', MARVAIN_LOG_LEVEL: 'info' });
+    await until(() => hub.stderr().includes('Marvain hub listening on') || hub.child.exitCode !== null);
+    expect(hub.stderr()).toContain('First start: created agent');
+    const lines = hub.stdout().split('\n').filter((line) => line.trim() !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+  });
+
   it('on SIGTERM answers the request in flight, closes every connection, loses nothing and exits 0', async () => {
     const port = await freePort();
     const hub = run({ MARVAIN_PORT: String(port) });
@@ -146,7 +155,7 @@ describe('the local hub process', () => {
     await new Promise((resolve) => mute.once('data', resolve));
 
     hub.child.kill('SIGTERM');
-    await until(() => hub.stdout().includes('SIGTERM, shutting down'));
+    await until(() => hub.stderr().includes('SIGTERM, shutting down'));
     await closed(idle);
     expect(await wsClosed).toBe(1001);
     expect(await answers(port)).toBe(false);

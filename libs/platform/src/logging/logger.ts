@@ -14,13 +14,17 @@ export interface LogSettings {
   logFormat: LogFormat;
 }
 
+/** Whether logs to `destination` are JSON lines (then nothing else may be written there). */
+export function writesJson(settings: LogSettings, destination: LogDestination = process.stdout): boolean {
+  return !(settings.logFormat === 'pretty' || (settings.logFormat === 'auto' && destination.isTTY === true));
+}
+
 /**
  * The hub's one log pipeline: JSON lines (one record a line, for collectors), or short human
  * lines on a terminal. `auto` picks pretty for a terminal and JSON otherwise.
  */
 export function createRootLogger(settings: LogSettings, destination: LogDestination = process.stdout): Logger {
-  const pretty = settings.logFormat === 'pretty' || (settings.logFormat === 'auto' && destination.isTTY === true);
-  const stream: DestinationStream = pretty ? prettyStream(destination) : { write: (line: string) => void destination.write(line) };
+  const stream: DestinationStream = writesJson(settings, destination) ? { write: (line: string) => void destination.write(line) } : prettyStream(destination);
   return pino({ level: settings.logLevel, base: { service: 'marvain-hub' }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }
 
