@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, toErrorResponse } from '@marvain/platform';
+import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, refuseUnsafeRequestText, toErrorResponse } from '@marvain/platform';
 import { HubModule, type HubModuleOptions } from './app.module';
 import { HUB_VERSION } from './health.controller';
 
@@ -68,6 +68,8 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     },
   });
   refuseDeepJson(adapter);
+  // NUL and lone surrogates anywhere in the path, query or body: one 400 before any guard or pipe.
+  refuseUnsafeRequestText(adapter.getInstance());
   // The hub takes JSON only. Fastify's built-in text/plain parser would hand the validation pipe a
   // string, so a wrong content type got a route-dependent 400; now every non-JSON body is a 415.
   adapter.getInstance().removeContentTypeParser('text/plain');

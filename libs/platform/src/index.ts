@@ -24,3 +24,4 @@ export * from './aws/dynamo-connection-store';
 export * from './aws/api-gateway-push';
 export * from './http/json-depth';
 export * from './http/list-query';
+export * from './http/unsafe-text';
