@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, refuseUnsafeRequestText, toErrorResponse } from '@marvain/platform';
+import { answerClientError, answerServerLevelErrors, createRootLogger, createValidationPipe, HubConfig, MAX_JSON_DEPTH, nestsDeeperThan, PinoNestLogger, RefuseUndeclaredInput, refuseUnsafeRequestText, toErrorResponse } from '@marvain/platform';
 import { HubModule, type HubModuleOptions } from './app.module';
 import { HUB_VERSION } from './health.controller';
 
@@ -58,6 +58,10 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
     trustProxy: config.runtime === 'aws',
+    // Every status the server answers has the hub's error shape, also those answered before any
+    // route runs: unparsable requests (431, 408, 400) and requests during shutdown (503).
+    clientErrorHandler: answerClientError,
+    return503OnClosing: false,
     // Fastify's router refuses some paths before Nest sees them (a malformed %-escape, a path
     // segment over its 100-character limit). Those get the hub's error shape too, and a message
     // of our own: Fastify's quotes the whole path back.
@@ -70,6 +74,7 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
   refuseDeepJson(adapter);
   // NUL and lone surrogates anywhere in the path, query or body: one 400 before any guard or pipe.
   refuseUnsafeRequestText(adapter.getInstance());
+  answerServerLevelErrors(adapter.getInstance());
   // The hub takes JSON only. Fastify's built-in text/plain parser would hand the validation pipe a
   // string, so a wrong content type got a route-dependent 400; now every non-JSON body is a 415.
   adapter.getInstance().removeContentTypeParser('text/plain');

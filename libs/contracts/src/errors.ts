@@ -11,6 +11,9 @@ export enum ErrorCode {
   RateLimited = 'rate_limited',
   Unavailable = 'unavailable',
   Internal = 'internal',
+  MethodNotAllowed = 'method_not_allowed',
+  RequestTimeout = 'request_timeout',
+  HeadersTooLarge = 'headers_too_large',
 }
 
 /** The HTTP status each code maps to; the one global filter reads this table. */
@@ -26,6 +29,9 @@ export const ERROR_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Internal]: 500,
+  [ErrorCode.MethodNotAllowed]: 405,
+  [ErrorCode.RequestTimeout]: 408,
+  [ErrorCode.HeadersTooLarge]: 431,
 };
 
 /** The body of every error response: `{"error": {"code", "message", "details"?}}`. */

@@ -25,3 +25,4 @@ export * from './aws/api-gateway-push';
 export * from './http/json-depth';
 export * from './http/list-query';
 export * from './http/unsafe-text';
+export * from './http/server-errors';
