@@ -39,7 +39,24 @@ const NON_UUID_IDS: ReadonlyArray<{ label: string; inPath: string; reachesDto: b
   { label: 'a uuid with a suffix', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}x`, reachesDto: true },
   { label: 'a 5000-character string', inPath: 'x'.repeat(5000), reachesDto: false },
   { label: 'a malformed %-escape', inPath: '%E0%A4%A', reachesDto: false },
+  { label: 'a uuid with a NUL', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%00`, reachesDto: true },
+  // Encoded lone surrogates are not UTF-8: the router refuses them like any undecodable escape.
+  { label: 'a uuid with a lone high surrogate', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%ED%A0%80`, reachesDto: false },
+  { label: 'a uuid with a lone low surrogate', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%ED%B0%80`, reachesDto: false },
 ];
+/**
+ * Text PostgreSQL cannot store (NUL) and that is not text at all (lone UTF-16 surrogates): refused
+ * wherever a client can put a string, keys of free-form objects included. JSON.stringify sends
+ * them as \u escapes; in a query string a lone surrogate can only be sent as the escapes of
+ * its (invalid) UTF-8 bytes.
+ */
+const UNSAFE_TEXT: ReadonlyArray<{ label: string; char: string; inQuery: string }> = [
+  { label: 'a NUL', char: '\u0000', inQuery: '%00' },
+  { label: 'a lone high surrogate', char: '\ud800', inQuery: '%ED%A0%80' },
+  { label: 'a lone low surrogate', char: '\udc00', inQuery: '%ED%B0%80' },
+];
+/** The name the hub gives a key holding one of UNSAFE_TEXT: the character escaped, never echoed. */
+const escapedKey = (prefix: string, char: string): string => `${prefix}\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 type JsonType = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'null';
@@ -253,6 +270,9 @@ const validQuery = (inputs: RouteInputs): Record<string, string> =>
 const validBody = (inputs: RouteInputs): { body?: { json: unknown } } =>
   BODY_METHODS.has(inputs.route.method) && inputs.body ? { body: { json: requiredValues(inputs.body) } } : {};
 
+/** A valid string with `char` in it, still within the field's maximum length. */
+const withUnsafe = (valid: string, char: string, max: number | null): string => (max === null || valid.length < max ? `${valid}${char}` : `${char}${valid.slice(1)}`);
+
 const oversizedString = (field: FieldModel, unbounded: number): string => 'x'.repeat(field.maxLength !== null ? field.maxLength + 1 : unbounded);
 
 interface SweepCase {
@@ -263,6 +283,8 @@ interface SweepCase {
   pathParams?: Record<string, string>;
   /** Query parameters; an array value repeats the parameter. */
   query?: Record<string, string | string[]>;
+  /** Appended to the query string as it is (already %-encoded), for text URLSearchParams cannot encode. */
+  rawQuery?: string;
   body?: { json: unknown } | { raw: string; contentType: string };
   /** The field the 400 must name in details.fields, when the case is about one field. */
   blame?: string;
@@ -320,6 +342,21 @@ function bodyCases(inputs: RouteInputs): SweepCase[] {
     if (field.uuid) cases.push(withField('is not a uuid', 'not-a-uuid'));
     if (field.allowed) cases.push(withField('is not one of the allowed values', 'not-an-allowed-value'));
     if (field.type === 'array') cases.push(withField('has an element of the wrong type', [12345]));
+    for (const { label, char } of UNSAFE_TEXT) {
+      if (field.type === 'string') cases.push(withField(`contains ${label}`, withUnsafe(String(validValue(field)), char, field.maxLength)));
+      if (field.type === 'array') cases.push(withField(`has a string element containing ${label}`, [`a${char}b`]));
+      if (field.type === 'object') {
+        cases.push(
+          withField(`has a key containing ${label}`, { [`k${char}`]: 'v' }),
+          withField(`has a value containing ${label}`, { note: `a${char}b` }),
+          withField(`has a nested key containing ${label}`, { list: [{ [`k${char}`]: 1 }] }),
+        );
+      }
+    }
+  }
+  // The body's own keys: an unknown one would be refused anyway, so this one is the only field sent.
+  for (const { label, char } of UNSAFE_TEXT) {
+    if (inputs.body) cases.push(at(`body has a key containing ${label}`, { ...baseline, [`k${char}`]: 'x' }, escapedKey('k', char)));
   }
   return cases;
 }
@@ -342,6 +379,10 @@ function queryCases(inputs: RouteInputs): SweepCase[] {
     const valid = String(validValue(field));
     // In a query string every value is text; the wrong types are repetition (an array) and text that is not the type.
     cases.push(withField('is repeated (an array)', [valid, valid]));
+    for (const { label, inQuery } of UNSAFE_TEXT) {
+      const others = Object.fromEntries(Object.entries(baseline).filter(([name]) => name !== field.name));
+      cases.push({ ...withField(`contains ${label}`, []), query: others, rawQuery: `${encodeURIComponent(field.name)}=${encodeURIComponent(valid)}${inQuery}` });
+    }
     if (field.type === 'number') cases.push(withField('is not a number', 'abc'), withField('is a boolean', 'true'), withField('is a fraction', '1.5'));
     if (field.type === 'boolean') cases.push(withField('is not a boolean', 'abc'));
     if (field.uuid) cases.push(withField('is not a uuid', 'not-a-uuid'));
@@ -407,6 +448,7 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
     for (const [name, value] of Object.entries(sweepCase.query ?? {})) {
       for (const one of Array.isArray(value) ? value : [value]) url.searchParams.append(name, one);
     }
+    if (sweepCase.rawQuery) url.search = url.search ? `${url.search}&${sweepCase.rawQuery}` : `?${sweepCase.rawQuery}`;
     const token = tokenFor.get(route.key) ?? null;
     const headers: Record<string, string> = {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -507,19 +549,19 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
     expect(failures).toEqual([]);
   });
 
-  it('answers every path parameter that is not a uuid with 400 validation_failed', async () => {
+  it('answers every path parameter that is not a uuid (NUL and lone surrogates included) with 400 validation_failed', async () => {
     const cases = routes.flatMap(pathCases);
     expect(cases.length).toBeGreaterThan(0);
     expect(await sweep(cases)).toEqual([]);
   });
 
-  it('answers every bad body (unknown field, wrong type, oversized string, not an object) with 400 validation_failed', async () => {
+  it('answers every bad body (unknown field, wrong type, oversized string, not an object, NUL or lone surrogates) with 400 validation_failed', async () => {
     const cases = routes.flatMap(bodyCases);
     expect(cases.length).toBeGreaterThan(0);
     expect(await sweep(cases)).toEqual([]);
   });
 
-  it('answers every bad query string (unknown parameter, wrong type, oversized value) with 400 validation_failed', async () => {
+  it('answers every bad query string (unknown parameter, wrong type, oversized value, NUL or lone surrogates) with 400 validation_failed', async () => {
     const cases = routes.flatMap(queryCases);
     expect(cases.length).toBeGreaterThan(0);
     expect(await sweep(cases)).toEqual([]);

@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
 import {
+  answerClientError,
+  answerServerLevelErrors,
   createRootLogger,
   createValidationPipe,
   HubConfig,
@@ -13,6 +15,7 @@ import {
   nestsDeeperThan,
   PinoNestLogger,
   RefuseUndeclaredInput,
+  refuseUnsafeRequestText,
   toErrorResponse,
   type LogDestination,
 } from '@marvain/platform';
@@ -89,6 +92,10 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
     trustProxy: config.runtime === 'aws',
+    // Every status the server answers has the hub's error shape, also those answered before any
+    // route runs: unparsable requests (431, 408, 400) and requests during shutdown (503).
+    clientErrorHandler: answerClientError,
+    return503OnClosing: false,
     // Fastify's router refuses some paths before Nest sees them (a malformed %-escape, a path
     // segment over its 100-character limit). Those get the hub's error shape too, and a message
     // of our own: Fastify's quotes the whole path back.
@@ -100,6 +107,9 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
   });
   refuseDeepJson(adapter);
   logRequests(adapter.getInstance(), logger);
+  // NUL and lone surrogates anywhere in the path, query or body: one 400 before any guard or pipe.
+  refuseUnsafeRequestText(adapter.getInstance());
+  answerServerLevelErrors(adapter.getInstance());
   // The hub takes JSON only. Fastify's built-in text/plain parser would hand the validation pipe a
   // string, so a wrong content type got a route-dependent 400; now every non-JSON body is a 415.
   adapter.getInstance().removeContentTypeParser('text/plain');

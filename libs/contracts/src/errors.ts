@@ -13,6 +13,9 @@ export enum ErrorCode {
   Internal = 'internal',
   /** A request that carried a deadline (the CLI's x-marvain-deadline) reached the hub after it. */
   DeadlineExceeded = 'deadline_exceeded',
+  MethodNotAllowed = 'method_not_allowed',
+  RequestTimeout = 'request_timeout',
+  HeadersTooLarge = 'headers_too_large',
 }
 
 /** The HTTP status each code maps to; the one global filter reads this table. */
@@ -29,6 +32,9 @@ export const ERROR_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.Internal]: 500,
   [ErrorCode.DeadlineExceeded]: 408,
+  [ErrorCode.MethodNotAllowed]: 405,
+  [ErrorCode.RequestTimeout]: 408,
+  [ErrorCode.HeadersTooLarge]: 431,
 };
 
 /** The body of every error response: `{"error": {"code", "message", "details"?}}`. */

@@ -28,3 +28,5 @@ export * from './http/json-depth';
 export * from './http/list-query';
 export * from './http/cursor';
 export * from './local/private-paths';
+export * from './http/unsafe-text';
+export * from './http/server-errors';

@@ -7,13 +7,19 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   401: ErrorCode.Unauthenticated,
   403: ErrorCode.Forbidden,
   404: ErrorCode.NotFound,
-  405: ErrorCode.NotFound,
+  405: ErrorCode.MethodNotAllowed,
+  408: ErrorCode.RequestTimeout,
   409: ErrorCode.Conflict,
   413: ErrorCode.PayloadTooLarge,
   415: ErrorCode.UnsupportedMediaType,
   429: ErrorCode.RateLimited,
+  431: ErrorCode.HeadersTooLarge,
   503: ErrorCode.Unavailable,
 };
+
+const MAX_FRAMEWORK_MESSAGE_CHARS = 200;
+
+const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** Turns anything thrown into `{"error": {"code", "message", "details"?}}` with the code's status. */
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
@@ -26,7 +32,8 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorBo
   const status = error instanceof HttpException ? error.getStatus() : (error as { statusCode?: unknown } | null | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = STATUS_CODES[status] ?? ErrorCode.ValidationFailed;
-    const message = error instanceof Error ? error.message : 'request rejected';
+    // Cut: a framework message can quote the request ("Cannot GET /<a 15 KB path>").
+    const message = error instanceof Error ? clip(error.message, MAX_FRAMEWORK_MESSAGE_CHARS) : 'request rejected';
     return { status: ERROR_HTTP_STATUS[code], body: { error: { code, message } } };
   }
   return { status: 500, body: { error: { code: ErrorCode.Internal, message: 'internal error' } } };
