@@ -5,17 +5,10 @@ import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { loadMigrations } from '@marvain/db';
 import { readLiveLock, readOperatorConfig, type HubLockInfo } from '@marvain/platform';
-import { runCli } from './program';
+import { cli } from './testing/run-cli';
 
 // Each case opens an on-disk PGlite database (and one starts a hub process): seconds, not milliseconds.
 jest.setTimeout(120_000);
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), env });
-  return { code, out, err };
-}
 
 describe('marvain bootstrap, user create, token issue', () => {
   let dir: string;

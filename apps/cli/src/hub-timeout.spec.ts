@@ -3,16 +3,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONTROL_DEADLINE_HEADER } from '@marvain/platform';
-import { runCli } from './program';
+import { cli } from './testing/run-cli';
 
 jest.setTimeout(60_000);
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), env });
-  return { code, out, err };
-}
 
 /**
  * A "hub" in another process that holds the data folder's lock and accepts connections but never

@@ -2,17 +2,10 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from './program';
+import { cli } from './testing/run-cli';
 
 // Each command opens an on-disk PGlite database: seconds, not milliseconds.
 jest.setTimeout(120_000);
-
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += t), err: (t) => (err += t), env });
-  return { code, out, err };
-}
 
 describe('marvain user revoke-tokens, audit verify (embedded database, no hub running)', () => {
   let dir: string;

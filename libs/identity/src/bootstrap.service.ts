@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode } from '@marvain/contracts';
 import { TransactionRunner } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { IDS, type Ids } from '@marvain/platform';
+import { IDS, type BootstrappedAgent, type Ids } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
 import { AgentsRepository } from './agents.repository';
@@ -19,14 +19,8 @@ export interface BootstrapInput {
   ownerEmail?: string;
 }
 
-export interface BootstrapResult {
-  agent_id: string;
-  space_id: string;
-  device_id: string;
-  device_token: string;
-  user_id: string;
-  user_token: string;
-}
+/** The new agent's ids and credentials: exactly what the operator's config file keeps per agent. */
+export type BootstrapResult = BootstrappedAgent;
 
 export interface BootstrapOptions {
   /**

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pidAlive } from './process-liveness';
 
 /** What a running local hub publishes about itself in its data folder. */
 export interface HubLockInfo {
@@ -58,15 +59,6 @@ function bootId(): string | null {
   return readProcFile('/proc/sys/kernel/random/boot_id')?.trim() ?? null;
 }
 
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Whether the lock's holder is still running. Where /proc exists, a live pid counts only with the
  * recorded start time and boot (or, for a lock written without them, when it runs node); without
@@ -76,7 +68,7 @@ function holderAlive(info: Partial<HubLockInfo>): boolean {
   const pid = info.pid;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return typeof info.control_secret === 'string' && heldHere.has(info.control_secret);
-  if (!pidExists(pid)) return false;
+  if (!pidAlive(pid)) return false;
   if (info.boot_id && bootId() && info.boot_id !== bootId()) return false;
   const start = processStart(pid);
   if (start === null) return true;

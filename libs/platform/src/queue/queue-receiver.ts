@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { pidAlive } from '../local/process-liveness';
 
 /**
  * Who receives queue messages: this process, tagged onto each message it receives, and the test
@@ -13,15 +14,6 @@ export interface QueueReceiver {
   readonly home: string;
   /** True when `tag` is an earlier process of this hub (same home) that no longer runs. */
   isDeadPredecessor(tag: string): boolean;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
