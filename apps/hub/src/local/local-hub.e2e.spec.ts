@@ -5,7 +5,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
-import { lockFileIn, readOperatorConfig } from '@marvain/platform';
+import { lockFileIn, readLiveLock, readOperatorConfig } from '@marvain/platform';
 
 // Real hub processes on an embedded database: seconds each.
 jest.setTimeout(120_000);
@@ -111,7 +111,8 @@ describe('the local hub process', () => {
   it('saves the first-run credentials before the port answers', async () => {
     const port = await freePort();
     const hub = run({ MARVAIN_PORT: String(port) });
-    await until(async () => (await answers(port)) || hub.child.exitCode !== null);
+    // Served, not merely connectable: start-up binds the port for a moment to check it is free.
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/v1/health`).catch(() => null)) !== null || hub.child.exitCode !== null);
     // At the first moment the port answers, the credentials are already saved.
     const saved = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
     expect(saved).toMatchObject({ agent_id: expect.any(String), device_token: expect.stringMatching(/^mvd_/), hub_url: `http://127.0.0.1:${port}` });
@@ -174,9 +175,15 @@ describe('the local hub process', () => {
     expect(existsSync(lockFileIn(env['MARVAIN_DATA_DIR'] as string))).toBe(false);
 
     // What was acknowledged is there after a restart.
-    const again = run({ MARVAIN_PORT: String(port) });
-    await until(async () => (await answers(port)) || again.child.exitCode !== null);
-    const repeat = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+    // On a port of its own choosing: the old one may have been taken by another process meanwhile.
+    const again = run({ MARVAIN_PORT: '0' });
+    let againPort = 0;
+    await until(async () => {
+      againPort = (await readLiveLock(env['MARVAIN_DATA_DIR'] as string))?.port ?? 0;
+      return (againPort > 0 && (await answers(againPort))) || again.child.exitCode !== null;
+    });
+    if (again.child.exitCode !== null) throw new Error(`the restarted hub exited with ${again.child.exitCode}: ${again.stderr()}`);
+    const repeat = await fetch(`http://127.0.0.1:${againPort}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${saved?.device_token}`, 'content-type': 'application/json' },
       body,
