@@ -1,19 +1,8 @@
 import type { BootstrapResult } from '@marvain/identity';
-import { testHubConfig } from '@marvain/platform/testing';
+import { eventually, testHubConfig } from '@marvain/platform/testing';
 import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
 
 jest.setTimeout(120_000);
-
-/** Polls until `check` returns a value, for work the hub does asynchronously (planning, execution). */
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 type LogRecord = Record<string, unknown> & { level: number; msg: string; context?: string };
 

@@ -4,23 +4,12 @@ import WebSocket from 'ws';
 import { loadMigrations } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import type { BootstrapResult } from '@marvain/identity';
-import { testHubConfig } from '@marvain/platform/testing';
+import { eventually, testHubConfig } from '@marvain/platform/testing';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
 
 // Opening the hub on a fresh database takes seconds on a busy machine.
 jest.setTimeout(120_000);
-
-/** Polls until `check` returns a value, for work the hub does asynchronously (planning, execution). */
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
   let hub: HubTestServer;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { KYSELY, type Database } from '@marvain/db';
 import { HubConfig, loadHubSettings, ProcessReceiver } from '@marvain/platform';
+import { eventually } from '@marvain/platform/testing';
 import { startLocalHub, type RunningLocalHub } from './local-hub';
 
 // Always the embedded database on disk, whatever DATABASE_URL says: that is the local hub's own storage.
@@ -15,16 +16,6 @@ jest.setTimeout(180_000);
 function pidOfAnExitedProcess(): number {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
   return Number(child.stdout);
-}
-
-async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('a local hub restarted after a crash', () => {
@@ -71,7 +62,7 @@ describe('a local hub restarted after a crash', () => {
       const response = await fetch(`${second.url}/v1/memories?agent_id=${agentId}`, { headers: { authorization: `Bearer ${userToken}` } });
       const body = (await response.json()) as { memories: Array<{ content: string }> };
       return body.memories.length > 0 ? body.memories : undefined;
-    }, 'the reclaimed event to be planned');
+    }, 'the reclaimed event to be planned', 20_000);
     expect(memories.map((m) => m.content)).toEqual(['tell Sam the package arrived']);
   });
 });

@@ -11,6 +11,7 @@ import { PlatformModule } from '../platform.module';
 
 export * from './database-rows';
 export * from './refused';
+export * from './eventually';
 
 /**
  * Settings for a hub under test: a fresh temporary data folder, no workers and no first-run
