@@ -53,6 +53,8 @@ function refuseDeepJson(adapter: FastifyAdapter): void {
  * Health probes go to debug: a load balancer would otherwise fill the log with them.
  */
 function logRequests(fastify: FastifyInstance, logger: Logger): void {
+  // At warn and above no request is logged: no hook at all, so the hot path pays nothing for it.
+  if (!logger.isLevelEnabled('info')) return;
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? '(no route)';
     const principal = (request as { principal?: Principal }).principal?.type ?? 'anonymous';
