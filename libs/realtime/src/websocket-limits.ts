@@ -40,8 +40,9 @@ export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
   helloTimeoutMs: 10_000,
   // Revocations are announced at once; this only catches changes made by another process.
   revalidateEveryMs: 30_000,
-  // A personal hub has tens of satellites; each idle connection costs tens of KiB, so this many
-  // stay far below the hub's memory however a client opens them (unauthenticated ones last 10 s).
+  // A personal hub has tens of satellites. An open connection costs about 13 KiB of the hub's
+  // memory (`npm run bench:ws-connections`), so this many stay near 50 MiB however a client opens
+  // them (unauthenticated ones last 10 s).
   maxConnections: 4096,
 };
 
