@@ -452,7 +452,7 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
     const token = tokenFor.get(route.key) ?? null;
     const headers: Record<string, string> = {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
-      // The local control routes are public and check this header (after validation).
+      // The local control routes are public; LocalControlGuard checks this header.
       ...(route.access.kind === 'public' ? { 'x-marvain-control': CONTROL_SECRET } : {}),
     };
     let payload: string | undefined;
