@@ -80,22 +80,21 @@ export class AgentsRepository {
 
   /** Enables a disabled agent; undefined when it is missing or already enabled. */
   async enable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
-    return executor
-      .updateTable('agents')
-      .set({ disabled: false, updated_at: sql<Date>`now()` })
-      .where('agent_id', '=', asUuid(agentId))
-      .where('disabled', '=', true)
-      .returning(RETURNED_COLUMNS)
-      .executeTakeFirst();
+    return this.setDisabled(executor, agentId, false);
   }
 
   /** Disables an enabled agent; undefined when it is missing or already disabled. */
   async disable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+    return this.setDisabled(executor, agentId, true);
+  }
+
+  /** Flips `disabled` to `disabled` only when it is the other value, so a no-op changes (and returns) nothing. */
+  private async setDisabled(executor: Executor, agentId: string, disabled: boolean): Promise<AgentRow | undefined> {
     return executor
       .updateTable('agents')
-      .set({ disabled: true, updated_at: sql<Date>`now()` })
+      .set({ disabled, updated_at: sql<Date>`now()` })
       .where('agent_id', '=', asUuid(agentId))
-      .where('disabled', '=', false)
+      .where('disabled', '=', !disabled)
       .returning(RETURNED_COLUMNS)
       .executeTakeFirst();
   }
