@@ -59,9 +59,20 @@ export default defineConfig(
       // Stylistic noise otherwise: numbers in template strings, and `(e) => logger.error(e)` callbacks.
       '@typescript-eslint/restrict-template-expressions': [
         'error',
-        { allowNumber: true, allowAny: false, allowBoolean: false, allowNullish: false, allowRegExp: false, allowNever: false },
+        {
+          allowNumber: true,
+          allowAny: false,
+          allowBoolean: false,
+          allowNullish: false,
+          allowRegExp: false,
+          allowNever: false,
+        },
       ],
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true, requireDefaultForNonUnion: true },
+      ],
       // Controllers return plain objects typed by their Swagger DTO classes; that is the Nest pattern.
       '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
     },
@@ -129,6 +140,9 @@ export default defineConfig(
     },
   },
 
-  // Last: turn off rules that only fight a formatter.
+  // Turn off rules that only fight the formatter (Prettier owns layout; `npm run format:check` in CI).
   prettier,
+  // After the Prettier preset, which turns `curly` off: braces on every block, so an added line never
+  // silently falls outside its `if`.
+  { files: ['**/*.{ts,js,cjs,mjs}'], rules: { curly: ['error', 'all'], eqeqeq: ['error', 'always'] } },
 );

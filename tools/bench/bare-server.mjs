@@ -29,7 +29,9 @@ const TYPE_PATTERN = /^[a-z][a-z0-9_.-]*$/;
 async function main() {
   const port = Number(process.env.BARE_PORT);
   const dbSpec = process.env.BARE_DB ?? '';
-  const target = dbSpec.startsWith('pglite:') ? { kind: 'pglite', dataDir: dbSpec.slice('pglite:'.length) } : { kind: 'postgres', url: dbSpec };
+  const target = dbSpec.startsWith('pglite:')
+    ? { kind: 'pglite', dataDir: dbSpec.slice('pglite:'.length) }
+    : { kind: 'postgres', url: dbSpec };
   const handle = await openDatabase(target);
   const { db } = handle;
   await migrate(db, loadMigrations(process.env.BARE_MIGRATIONS));
@@ -37,7 +39,8 @@ async function main() {
   // Its own agent and space to insert against; the "device" is a fixed id (source_id has no foreign key).
   const agent = await sql`INSERT INTO agents (name) VALUES ('bench-bare') RETURNING agent_id`.execute(db);
   const agentId = agent.rows[0].agent_id;
-  const space = await sql`INSERT INTO spaces (agent_id, name) VALUES (${agentId}::uuid, 'bench') RETURNING space_id`.execute(db);
+  const space =
+    await sql`INSERT INTO spaces (agent_id, name) VALUES (${agentId}::uuid, 'bench') RETURNING space_id`.execute(db);
   const spaceId = space.rows[0].space_id;
   const sourceId = randomUUID();
   const withReads = process.env.BARE_READS === '1';
@@ -45,7 +48,9 @@ async function main() {
   const sha256 = (text) => createHash('sha256').update(text, 'utf8').digest('hex');
   if (withReads) {
     await sql`INSERT INTO devices (device_id, agent_id, name, token_hash, scopes)
-      VALUES (${sourceId}::uuid, ${agentId}::uuid, 'bench', ${sha256(deviceToken)}, '["events:write"]'::jsonb)`.execute(db);
+      VALUES (${sourceId}::uuid, ${agentId}::uuid, 'bench', ${sha256(deviceToken)}, '["events:write"]'::jsonb)`.execute(
+      db,
+    );
   }
 
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
@@ -70,13 +75,24 @@ async function main() {
       const device = await db
         .selectFrom('devices as d')
         .innerJoin('agents as a', 'a.agent_id', 'd.agent_id')
-        .select(['d.device_id', 'd.agent_id', 'd.token_hash', 'd.scopes', sql`d.revoked_at IS NOT NULL`.as('revoked'), 'a.disabled as agent_disabled'])
+        .select([
+          'd.device_id',
+          'd.agent_id',
+          'd.token_hash',
+          'd.scopes',
+          sql`d.revoked_at IS NOT NULL`.as('revoked'),
+          'a.disabled as agent_disabled',
+        ])
         .where('d.token_hash', '=', hash)
         .executeTakeFirst();
-      if (!device || device.revoked || device.agent_disabled) return reply.code(401).send({ error: 'unauthenticated' });
+      if (!device || device.revoked || device.agent_disabled) {
+        return reply.code(401).send({ error: 'unauthenticated' });
+      }
     }
     const clientEventId = body.client_event_id ?? null;
-    const eventId = clientEventId ? uuidv5(`event:${agentId}:device:${sourceId}:${clientEventId}`, MARVAIN_ID_NAMESPACE) : randomUUID();
+    const eventId = clientEventId
+      ? uuidv5(`event:${agentId}:device:${sourceId}:${clientEventId}`, MARVAIN_ID_NAMESPACE)
+      : randomUUID();
     await db.transaction().execute(async (trx) => {
       // EventsRepository.insertIfAbsent
       const result = await trx
@@ -112,7 +128,9 @@ async function main() {
 
   let stopping = false;
   const stop = async () => {
-    if (stopping) return;
+    if (stopping) {
+      return;
+    }
     stopping = true;
     await app.close().catch(() => undefined);
     await handle.close().catch(() => undefined);
@@ -122,7 +140,9 @@ async function main() {
   process.once('SIGINT', () => void stop());
 
   await app.listen({ port, host: '127.0.0.1' });
-  process.stdout.write(`READY ${JSON.stringify({ port, space_id: spaceId, agent_id: agentId, ...(withReads ? { device_token: deviceToken } : {}) })}\n`);
+  process.stdout.write(
+    `READY ${JSON.stringify({ port, space_id: spaceId, agent_id: agentId, ...(withReads ? { device_token: deviceToken } : {}) })}\n`,
+  );
 }
 
 main().catch((error) => {

@@ -39,8 +39,11 @@ const RUNTIME = path.join(root, 'tools', 'build', 'lambda-runtime.cjs');
 const HTTP_AIM = 2.5;
 
 const runs = Number(process.env.BENCH_RUNS || 7);
-if (!Number.isInteger(runs) || runs < 5) throw new Error(`BENCH_RUNS must be a whole number >= 5 (got "${process.env.BENCH_RUNS}")`);
-const adminUrl = process.env.BENCH_PG_ADMIN_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+if (!Number.isInteger(runs) || runs < 5) {
+  throw new Error(`BENCH_RUNS must be a whole number >= 5 (got "${process.env.BENCH_RUNS}")`);
+}
+const adminUrl =
+  process.env.BENCH_PG_ADMIN_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const logLevel = process.env.BENCH_LOG_LEVEL || 'info';
 const keep = process.env.BENCH_KEEP === '1';
 
@@ -53,7 +56,9 @@ let databaseName = null;
 let dynamo = null;
 
 async function cleanup() {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) {
+    child.kill('SIGKILL');
+  }
   dynamo?.close();
   if (databaseName) {
     const admin = new pg.Client({ connectionString: adminUrl });
@@ -66,11 +71,16 @@ async function cleanup() {
       await admin.end().catch(() => undefined);
     }
   }
-  if (temp && !keep) rmSync(temp, { recursive: true, force: true });
-  else if (temp) console.log(`bench: kept ${temp}`);
+  if (temp && !keep) {
+    rmSync(temp, { recursive: true, force: true });
+  } else if (temp) {
+    console.log(`bench: kept ${temp}`);
+  }
 }
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) {
+    child.kill('SIGKILL');
+  }
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
@@ -96,19 +106,28 @@ function startContainer(bundle, env) {
   const waiting = new Map();
   let nextId = 1;
   child.on('message', (reply) => {
-    if (!('id' in reply)) return;
+    if (!('id' in reply)) {
+      return;
+    }
     const waiter = waiting.get(reply.id);
     waiting.delete(reply.id);
-    if (reply.error !== undefined) waiter.reject(new Error(`${path.basename(path.dirname(bundle))}: ${reply.error}\n${output}`));
-    else waiter.resolve({ result: reply.result, ms: reply.ms, at: performance.now() });
+    if (reply.error !== undefined) {
+      waiter.reject(new Error(`${path.basename(path.dirname(bundle))}: ${reply.error}\n${output}`));
+    } else {
+      waiter.resolve({ result: reply.result, ms: reply.ms, at: performance.now() });
+    }
   });
   child.on('exit', (code) => {
     children.delete(child);
-    for (const waiter of waiting.values()) waiter.reject(new Error(`${bundle} exited (${code}):\n${output}`));
+    for (const waiter of waiting.values()) {
+      waiter.reject(new Error(`${bundle} exited (${code}):\n${output}`));
+    }
   });
   return new Promise((resolve, reject) => {
     child.once('message', (reply) => {
-      if (!reply.ready) return reject(new Error(`${bundle} failed to load: ${reply.error}\n${output}`));
+      if (!reply.ready) {
+        return reject(new Error(`${bundle} failed to load: ${reply.error}\n${output}`));
+      }
       resolve({
         loadMs: reply.loadMs,
         forkedAt,
@@ -120,7 +139,9 @@ function startContainer(bundle, env) {
           }),
         stop: () =>
           new Promise((resolveStop) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+            if (child.exitCode !== null || child.signalCode !== null) {
+              return resolveStop();
+            }
             child.once('exit', () => resolveStop());
             child.kill();
           }),
@@ -131,12 +152,16 @@ function startContainer(bundle, env) {
 
 function expectStatus(what, answer, status) {
   const code = answer.result?.statusCode;
-  if (code !== status) throw new Error(`${what}: expected ${status}, got ${code} ${answer.result?.body ?? JSON.stringify(answer.result)}`);
+  if (code !== status) {
+    throw new Error(`${what}: expected ${status}, got ${code} ${answer.result?.body ?? JSON.stringify(answer.result)}`);
+  }
   return answer.result.body ? JSON.parse(answer.result.body) : null;
 }
 
 function expectNoFailures(what, answer) {
-  if (answer.result?.batchItemFailures?.length !== 0) throw new Error(`${what}: expected no batch item failures, got ${JSON.stringify(answer.result)}`);
+  if (answer.result?.batchItemFailures?.length !== 0) {
+    throw new Error(`${what}: expected no batch item failures, got ${JSON.stringify(answer.result)}`);
+  }
 }
 
 /** A stand-in for DynamoDB's API: every call succeeds with an empty answer (PutItem returns nothing). */
@@ -176,7 +201,13 @@ async function main() {
     target: 'node20',
     format: 'cjs',
     mainFields: ['module', 'main'],
-    external: ['pg-native', '@electric-sql/pglite', '@electric-sql/pglite/*', '@aws-sdk/client-rds-data', 'kysely-data-api'],
+    external: [
+      'pg-native',
+      '@electric-sql/pglite',
+      '@electric-sql/pglite/*',
+      '@aws-sdk/client-rds-data',
+      'kysely-data-api',
+    ],
     minify: true,
     keepNames: true,
     logLevel: 'warning',
@@ -190,14 +221,23 @@ async function main() {
   }
   // The recorded events and their builders, shared with the bundle test.
   const eventsModule = path.join(temp, 'lambda-events.mjs');
-  await build({ entryPoints: [path.join(root, 'apps/hub/src/lambda/testing/lambda-events.ts')], outfile: eventsModule, bundle: true, platform: 'node', format: 'esm', logLevel: 'warning' });
+  await build({
+    entryPoints: [path.join(root, 'apps/hub/src/lambda/testing/lambda-events.ts')],
+    outfile: eventsModule,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'warning',
+  });
   const { restEvent, connectEvent, sqsEvent } = await import(pathToFileURL(eventsModule).href);
 
   // 2. A database of its own, with an owner, agent, space and device (the CLI's bootstrap).
   databaseName = `marvain_bench_coldstart_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   await admin.connect().catch((error) => {
-    throw new Error(`cannot reach PostgreSQL at ${adminUrl.replace(/:[^:@/]*@/, ':***@')} (${error.message}); set BENCH_PG_ADMIN_URL`);
+    throw new Error(
+      `cannot reach PostgreSQL at ${adminUrl.replace(/:[^:@/]*@/, ':***@')} (${error.message}); set BENCH_PG_ADMIN_URL`,
+    );
   });
   const { rows } = await admin.query('SHOW server_version');
   await admin.query(`CREATE DATABASE "${databaseName}"`);
@@ -214,28 +254,64 @@ async function main() {
     MARVAIN_LOG_LEVEL: 'warn',
   };
   const creds = JSON.parse(
-    execFileSync(process.execPath, [path.join(root, 'tools/build/run-cli.mjs'), 'bootstrap', '--agent-name', 'Bench', '--space-name', 'home', '--json'], {
-      cwd: root,
-      env: localEnv,
-      encoding: 'utf8',
-    }),
+    execFileSync(
+      process.execPath,
+      [
+        path.join(root, 'tools/build/run-cli.mjs'),
+        'bootstrap',
+        '--agent-name',
+        'Bench',
+        '--space-name',
+        'home',
+        '--json',
+      ],
+      {
+        cwd: root,
+        env: localEnv,
+        encoding: 'utf8',
+      },
+    ),
   );
 
   // 3. The data the measured invocations read, made through the bundles themselves (local runtime).
   console.log('bench: ingesting, planning, approving and executing one transcript through the bundles');
-  const [setupHttp, setupPlanner, setupRunner] = await Promise.all(['http', 'planner', 'tool-runner'].map((name) => startContainer(bundles[name], localEnv)));
+  const [setupHttp, setupPlanner, setupRunner] = await Promise.all(
+    ['http', 'planner', 'tool-runner'].map((name) => startContainer(bundles[name], localEnv)),
+  );
   const ingest = expectStatus(
     'POST /v1/events',
-    await setupHttp.invoke(restEvent('POST', '/v1/events', { token: creds.device_token, body: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'tell Sam the package arrived' } } })),
+    await setupHttp.invoke(
+      restEvent('POST', '/v1/events', {
+        token: creds.device_token,
+        body: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'tell Sam the package arrived' } },
+      }),
+    ),
     202,
   );
   const eventReference = { event_id: ingest.event_id, agent_id: creds.agent_id };
   expectNoFailures('planning', await setupPlanner.invoke(sqsEvent('marvain-transcripts', [{ body: eventReference }])));
-  const proposed = expectStatus('proposed actions', await setupHttp.invoke(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=proposed`, { token: creds.user_token })), 200);
+  const proposed = expectStatus(
+    'proposed actions',
+    await setupHttp.invoke(
+      restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=proposed`, { token: creds.user_token }),
+    ),
+    200,
+  );
   const actionId = proposed.actions[0]?.action_id;
-  if (!actionId) throw new Error('the planner proposed no action');
-  expectStatus('approve', await setupHttp.invoke(restEvent('POST', `/v1/actions/${actionId}/approve`, { token: creds.user_token })), 200);
-  expectNoFailures('execution', await setupRunner.invoke(sqsEvent('marvain-actions', [{ body: { action_id: actionId, agent_id: creds.agent_id } }])));
+  if (!actionId) {
+    throw new Error('the planner proposed no action');
+  }
+  expectStatus(
+    'approve',
+    await setupHttp.invoke(restEvent('POST', `/v1/actions/${actionId}/approve`, { token: creds.user_token })),
+    200,
+  );
+  expectNoFailures(
+    'execution',
+    await setupRunner.invoke(
+      sqsEvent('marvain-actions', [{ body: { action_id: actionId, agent_id: creds.agent_id } }]),
+    ),
+  );
   await Promise.all([setupHttp, setupPlanner, setupRunner].map((container) => container.stop()));
   // Every start copies audit entries not yet in the sink (SchemaAuditor); a last local start copies
   // the setup's to the audit folder, so no measured start has S3 writes to make.
@@ -266,27 +342,52 @@ async function main() {
   };
   const list = () => restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.device_token });
   const targets = {
-    bare: { env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl }, events: () => [restEvent('GET', '/v1/health'), list()], check: [200, 200] },
+    bare: {
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
+      events: () => [restEvent('GET', '/v1/health'), list()],
+      check: [200, 200],
+    },
     http: { env: awsEnv, events: () => [restEvent('GET', '/v1/health'), list()], check: [200, 200] },
-    ws: { env: awsEnv, events: () => [connectEvent(`bench-${randomBytes(6).toString('base64url')}`, { query: creds.device_token })], check: [200] },
-    planner: { env: awsEnv, events: () => [sqsEvent('marvain-transcripts', [{ body: eventReference, receiveCount: 2 }])], check: ['batch'] },
-    'tool-runner': { env: awsEnv, events: () => [sqsEvent('marvain-actions', [{ body: { action_id: actionId, agent_id: creds.agent_id }, receiveCount: 2 }])], check: ['batch'] },
+    ws: {
+      env: awsEnv,
+      events: () => [connectEvent(`bench-${randomBytes(6).toString('base64url')}`, { query: creds.device_token })],
+      check: [200],
+    },
+    planner: {
+      env: awsEnv,
+      events: () => [sqsEvent('marvain-transcripts', [{ body: eventReference, receiveCount: 2 }])],
+      check: ['batch'],
+    },
+    'tool-runner': {
+      env: awsEnv,
+      events: () => [
+        sqsEvent('marvain-actions', [{ body: { action_id: actionId, agent_id: creds.agent_id }, receiveCount: 2 }]),
+      ],
+      check: ['batch'],
+    },
   };
 
   const samples = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
-  console.log(`bench: ${runs} cold starts per entry (plus one warm-up round), MARVAIN_RUNTIME=aws, log level ${logLevel}, PostgreSQL ${rows[0].server_version}`);
+  console.log(
+    `bench: ${runs} cold starts per entry (plus one warm-up round), MARVAIN_RUNTIME=aws, log level ${logLevel}, PostgreSQL ${rows[0].server_version}`,
+  );
   for (let round = 0; round <= runs; round++) {
     for (const [name, target] of Object.entries(targets)) {
       const container = await startContainer(bundles[name], target.env);
       const answers = [];
       for (const [i, event] of target.events().entries()) {
         const answer = await container.invoke(event);
-        if (target.check[i] === 'batch') expectNoFailures(name, answer);
-        else expectStatus(`${name} invocation ${i + 1}`, answer, target.check[i]);
+        if (target.check[i] === 'batch') {
+          expectNoFailures(name, answer);
+        } else {
+          expectStatus(`${name} invocation ${i + 1}`, answer, target.check[i]);
+        }
         answers.push(answer);
       }
       await container.stop();
-      if (round === 0) continue;
+      if (round === 0) {
+        continue;
+      }
       samples[name].push({
         load: container.loadMs,
         first: answers[0].ms,
@@ -314,7 +415,17 @@ async function main() {
   );
   const bare = summary.bare;
   const ms = (value) => (value === null ? '' : value.toFixed(0));
-  const header = ['entry', 'bundle MiB', 'load ms', '1st answer ms', '2nd answer ms', 'load+answers ms', 'process wall ms', '× bare (load+answers)', '× bare (wall)'];
+  const header = [
+    'entry',
+    'bundle MiB',
+    'load ms',
+    '1st answer ms',
+    '2nd answer ms',
+    'load+answers ms',
+    'process wall ms',
+    '× bare (load+answers)',
+    '× bare (wall)',
+  ];
   const table = [header];
   for (const [name, s] of Object.entries(summary)) {
     table.push([
@@ -331,17 +442,32 @@ async function main() {
   }
   const widths = header.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
   console.log('');
-  for (const row of table) console.log(row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  '));
+  for (const row of table) {
+    console.log(
+      row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  '),
+    );
+  }
   console.log('');
-  console.log('medians; load = requiring the bundle; answers = handler time of the first invocation(s), including creating the');
-  console.log('application on the first; http and bare answer GET /v1/health then GET /v1/actions; wall = fork to last answer.');
-  console.log(`Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    'medians; load = requiring the bundle; answers = handler time of the first invocation(s), including creating the',
+  );
+  console.log(
+    'application on the first; http and bare answer GET /v1/health then GET /v1/actions; wall = fork to last answer.',
+  );
+  console.log(
+    `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   console.log('');
 
   const ratio = summary.http.answered / bare.answered;
   const oversized = Object.entries(sizes).filter(([name, size]) => name !== 'bare' && size > LAMBDA_BUNDLE_LIMIT_BYTES);
   console.log(`aim: http ≤ ${HTTP_AIM}× bare: ${ratio.toFixed(2)}× → ${ratio <= HTTP_AIM ? 'met' : 'MISSED'}`);
-  console.log(`aim: every bundle ≤ 5 MiB: ${oversized.length === 0 ? 'met' : `MISSED (${oversized.map(([name]) => name).join(', ')})`}`);
+  console.log(
+    `aim: every bundle ≤ 5 MiB: ${oversized.length === 0 ? 'met' : `MISSED (${oversized.map(([name]) => name).join(', ')})`}`,
+  );
 }
 
 try {

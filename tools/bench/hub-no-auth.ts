@@ -38,9 +38,13 @@ class MemoizedPrincipalResolver extends PrincipalResolver {
 
 /** createHubApp's module, adapter and options, compiled with the resolver swapped (Nest's provider override). */
 const withMemoizedPrincipals: HubApplicationFactory = async (root, adapter, options) => {
-  const builder = Test.createTestingModule({ imports: [root] }).overrideProvider(PrincipalResolver).useClass(MemoizedPrincipalResolver);
+  const builder = Test.createTestingModule({ imports: [root] })
+    .overrideProvider(PrincipalResolver)
+    .useClass(MemoizedPrincipalResolver);
   // Start-up logs (migrations, first run) go where NestFactory would send them.
-  if (options.logger && !Array.isArray(options.logger)) builder.setLogger(options.logger);
+  if (options.logger && !Array.isArray(options.logger)) {
+    builder.setLogger(options.logger);
+  }
   const moduleRef = await builder.compile();
   return moduleRef.createNestApplication<NestFastifyApplication>(adapter, options);
 };
@@ -48,13 +52,18 @@ const withMemoizedPrincipals: HubApplicationFactory = async (root, adapter, opti
 /** apps/hub/src/main.ts's start-up and shutdown, without the banner. */
 async function main(): Promise<void> {
   const config = new HubConfig(loadHubSettings(process.env));
-  const signals = handleStopSignals(() => undefined, () => undefined);
+  const signals = handleStopSignals(
+    () => undefined,
+    () => undefined,
+  );
   const hub = await startLocalHub(config, { createApplication: withMemoizedPrincipals, signal: signals.signal });
   process.stdout.write(`hub (no auth) listening on ${hub.url}; first start: ${hub.outcome.kind}\n`);
   signals.running(hub);
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`hub (no auth) failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `hub (no auth) failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -43,7 +43,9 @@ export async function drive({ url, count, concurrency, headers = {}, makeBody, c
               // reported below through check()
             }
             const problem = check(response.statusCode, json, text);
-            if (problem) fail(i, problem);
+            if (problem) {
+              fail(i, problem);
+            }
             resolve();
           });
           response.on('error', (error) => {
@@ -64,7 +66,9 @@ export async function drive({ url, count, concurrency, headers = {}, makeBody, c
 
   function fail(i, problem) {
     failureCount += 1;
-    if (failures.length < 20) failures.push(`#${i}: ${problem}`);
+    if (failures.length < 20) {
+      failures.push(`#${i}: ${problem}`);
+    }
   }
 
   const worker = async () => {

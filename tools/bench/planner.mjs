@@ -41,12 +41,19 @@ const ORDINARY_SENTENCES = [
   'Did anyone see where the keys went?',
 ];
 /** Said at the very end of an ordinary transcript: what the planner acts on. */
-const ORDINARY_ENDING = ' My name is Alex. I really like the garden. Remember that the dentist is on Thursday. Tell Sam the package arrived, write to alex@example.com.';
+const ORDINARY_ENDING =
+  ' My name is Alex. I really like the garden. Remember that the dentist is on Thursday. Tell Sam the package arrived, write to alex@example.com.';
 
 /** The cases: an ordinary transcript first (the baseline), then inputs aimed at what regexes are bad at. */
 const CASES = [
-  { name: 'ordinary 20 KB transcript, requests at the end', text: fill('', `${ORDINARY_SENTENCES.join(' ')} `, ORDINARY_ENDING) },
-  { name: 'ordinary 20 KB transcript, requests first', text: fill(ORDINARY_ENDING.trim(), ` ${ORDINARY_SENTENCES.join(' ')}`) },
+  {
+    name: 'ordinary 20 KB transcript, requests at the end',
+    text: fill('', `${ORDINARY_SENTENCES.join(' ')} `, ORDINARY_ENDING),
+  },
+  {
+    name: 'ordinary 20 KB transcript, requests first',
+    text: fill(ORDINARY_ENDING.trim(), ` ${ORDINARY_SENTENCES.join(' ')}`),
+  },
   { name: "20 KB of '.'", text: fill('', '.') },
   { name: "'remember ' + 20 KB of '.' + 'x'", text: fill('remember ', '.', 'x') },
   { name: "'I like ' + 20 KB of '!' + 'x'", text: fill('I like ', '!', 'x') },
@@ -68,7 +75,8 @@ async function loadPlanner(dir) {
   const outfile = path.join(dir, 'planner.mjs');
   await build({
     stdin: {
-      contents: "export { RulesPlannerModel } from './libs/planner/src/rules-planner.model.ts'; export { redactPii } from './libs/planner/src/redaction.ts';",
+      contents:
+        "export { RulesPlannerModel } from './libs/planner/src/rules-planner.model.ts'; export { redactPii } from './libs/planner/src/redaction.ts';",
       resolveDir: root,
       loader: 'ts',
     },
@@ -98,21 +106,32 @@ async function main() {
       const output = await model.plan({
         agentId: '00000000-0000-4000-8000-000000000001',
         spaceId: '00000000-0000-4000-8000-000000000002',
-        event: { event_id: '00000000-0000-4000-8000-000000000003', type: 'transcript_chunk', text, created_at: new Date().toISOString() },
+        event: {
+          event_id: '00000000-0000-4000-8000-000000000003',
+          type: 'transcript_chunk',
+          text,
+          created_at: new Date().toISOString(),
+        },
         recentEvents: [],
         memories: [],
       });
-      for (const memory of [...output.episodic, ...output.semantic]) redactPii(memory.content);
+      for (const memory of [...output.episodic, ...output.semantic]) {
+        redactPii(memory.content);
+      }
       for (const action of output.actions) {
         redactPii(action.payload.text);
         redactPii(action.reason);
       }
     };
 
-    console.log(`bench:planner  rules planner + redaction, ${SIZE} characters per transcript, median of ${RUNS} runs (${WARMUP} warm-up)`);
+    console.log(
+      `bench:planner  rules planner + redaction, ${SIZE} characters per transcript, median of ${RUNS} runs (${WARMUP} warm-up)`,
+    );
     const results = [];
     for (const { name, text } of CASES) {
-      for (let i = 0; i < WARMUP; i++) await planOnce(text);
+      for (let i = 0; i < WARMUP; i++) {
+        await planOnce(text);
+      }
       const times = [];
       for (let i = 0; i < RUNS; i++) {
         const start = performance.now();
@@ -123,7 +142,11 @@ async function main() {
     }
     const ordinary = results[0].ms;
     const width = Math.max(...results.map((r) => r.name.length));
-    for (const { name, ms } of results) console.log(`  ${name.padEnd(width)}  ${ms.toFixed(2).padStart(9)} ms  ${(ms / ordinary).toFixed(2).padStart(7)}x`);
+    for (const { name, ms } of results) {
+      console.log(
+        `  ${name.padEnd(width)}  ${ms.toFixed(2).padStart(9)} ms  ${(ms / ordinary).toFixed(2).padStart(7)}x`,
+      );
+    }
     const worst = results.slice(2).reduce((a, b) => (b.ms > a.ms ? b : a));
     console.log(`worst/ordinary: ${(worst.ms / ordinary).toFixed(2)}x (${worst.name}); aim: at most 2x`);
   } finally {

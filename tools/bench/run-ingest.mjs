@@ -51,9 +51,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 function intSetting(name, fallback, min) {
   const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') {
+    return fallback;
+  }
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min} (got "${raw}")`);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be a whole number >= ${min} (got "${raw}")`);
+  }
   return value;
 }
 
@@ -62,7 +66,10 @@ const settings = {
   warmup: intSetting('BENCH_WARMUP', 300, 0),
   concurrency: intSetting('BENCH_CONCURRENCY', 16, 1),
   rounds: intSetting('BENCH_ROUNDS', 3, 1),
-  databases: (process.env.BENCH_DATABASES || 'pglite,postgres').split(',').map((s) => s.trim()).filter(Boolean),
+  databases: (process.env.BENCH_DATABASES || 'pglite,postgres')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
   pgAdminUrl: process.env.BENCH_PG_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
   hubNodeArgs: (process.env.BENCH_HUB_NODE_ARGS || '').split(/\s+/).filter(Boolean),
   bareNodeArgs: (process.env.BENCH_BARE_NODE_ARGS || '').split(/\s+/).filter(Boolean),
@@ -74,7 +81,12 @@ const settings = {
 const HUB = 'hub';
 const HUB_NO_AUTH = 'hub-no-auth';
 /** Every server each database is benchmarked with, in the order of the results table. */
-const serverNames = () => [HUB, ...(settings.withoutAuth ? [HUB_NO_AUTH] : []), 'bare', ...(settings.withReads ? ['bare+reads'] : [])];
+const serverNames = () => [
+  HUB,
+  ...(settings.withoutAuth ? [HUB_NO_AUTH] : []),
+  'bare',
+  ...(settings.withReads ? ['bare+reads'] : []),
+];
 const RUN_ID = randomBytes(4).toString('hex');
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +151,9 @@ function removeTempDirs() {
 function cleanup() {
   cleaningUp ??= (async () => {
     await Promise.all([...children].map((child) => stopChild(child)));
-    for (const [name, adminUrl] of [...databases]) await dropDatabase(name, adminUrl);
+    for (const [name, adminUrl] of [...databases]) {
+      await dropDatabase(name, adminUrl);
+    }
     removeTempDirs();
   })();
   return cleaningUp;
@@ -147,8 +161,14 @@ function cleanup() {
 
 // Last resort (an exception escaped, or process.exit elsewhere): synchronous kill and rm.
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-  if (!settings.keep) for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const child of children) {
+    child.kill('SIGKILL');
+  }
+  if (!settings.keep) {
+    for (const dir of tempDirs) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.once(signal, () => {
@@ -177,7 +197,9 @@ function freePort() {
 function cleanEnv(extra) {
   const env = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (key.startsWith('MARVAIN_') || key === 'DATABASE_URL' || key === 'NODE_OPTIONS') delete env[key];
+    if (key.startsWith('MARVAIN_') || key === 'DATABASE_URL' || key === 'NODE_OPTIONS') {
+      delete env[key];
+    }
   }
   return { ...env, ...extra };
 }
@@ -226,9 +248,13 @@ async function backendCpu(adminUrl, database) {
 }
 /** CPU the backends used between two backendCpu() snapshots (a backend that appeared counts in full). */
 function backendCpuDelta(before, after) {
-  if (!before || !after) return null;
+  if (!before || !after) {
+    return null;
+  }
   let ms = 0;
-  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  for (const [pid, now] of after) {
+    ms += now - (before.get(pid) ?? 0);
+  }
   return ms;
 }
 
@@ -251,7 +277,9 @@ function getJson(url) {
 }
 
 function exitedError(child) {
-  return new Error(`${child.label} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${child.outputTail()}`);
+  return new Error(
+    `${child.label} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${child.outputTail()}`,
+  );
 }
 
 /** Starts a hub bundle (the real one, or hub-no-auth) as the local runtime does, with first-run bootstrap. */
@@ -275,7 +303,9 @@ async function startHub(db, { name, bundlePath }) {
   const deadline = Date.now() + 90_000;
   let health = null;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw exitedError(child);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw exitedError(child);
+    }
     try {
       const answer = await getJson(`http://127.0.0.1:${port}/v1/health`);
       if (answer.status === 200) {
@@ -287,12 +317,16 @@ async function startHub(db, { name, bundlePath }) {
     }
     await sleep(100);
   }
-  if (!health) throw new Error(`${name} (${db.label}) did not answer /v1/health within 90 s:\n${child.outputTail()}`);
+  if (!health) {
+    throw new Error(`${name} (${db.label}) did not answer /v1/health within 90 s:\n${child.outputTail()}`);
+  }
 
   // First-run bootstrap writes the config file right after listen.
   let saved = null;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw exitedError(child);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw exitedError(child);
+    }
     if (existsSync(configFile)) {
       const parsed = parseYaml(readFileSync(configFile, 'utf8'));
       if (parsed?.device_token && parsed?.space_id) {
@@ -302,7 +336,9 @@ async function startHub(db, { name, bundlePath }) {
     }
     await sleep(100);
   }
-  if (!saved) throw new Error(`${name} (${db.label}) wrote no device_token/space_id to ${configFile}:\n${child.outputTail()}`);
+  if (!saved) {
+    throw new Error(`${name} (${db.label}) wrote no device_token/space_id to ${configFile}:\n${child.outputTail()}`);
+  }
   return {
     name,
     child,
@@ -310,7 +346,9 @@ async function startHub(db, { name, bundlePath }) {
     headers: { authorization: `Bearer ${saved.device_token}` },
     spaceId: saved.space_id,
     startMs: Date.now() - started,
-    note: `database ${health.database?.kind}, schema ${health.database?.schema_version}` + (name === HUB_NO_AUTH ? ', principals memoized' : ''),
+    note:
+      `database ${health.database?.kind}, schema ${health.database?.schema_version}` +
+      (name === HUB_NO_AUTH ? ', principals memoized' : ''),
   };
 }
 
@@ -334,7 +372,10 @@ async function startBare(db, bareBundle, { withReads = false } = {}) {
   const child = spawnChild(`${name} (${db.label})`, [...settings.bareNodeArgs, bareBundle], env);
   const ready = await new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`bare server (${db.label}) not ready within 90 s:\n${child.outputTail()}`)), 90_000);
+    const timer = setTimeout(
+      () => reject(new Error(`bare server (${db.label}) not ready within 90 s:\n${child.outputTail()}`)),
+      90_000,
+    );
     const onData = (chunk) => {
       buffer += chunk.toString('utf8');
       const match = /^READY (.*)$/m.exec(buffer);
@@ -367,9 +408,15 @@ async function startBare(db, bareBundle, { withReads = false } = {}) {
 // Measuring
 
 function checkResponse(status, json, text) {
-  if (status !== 202) return `HTTP ${status}: ${text.slice(0, 300)}`;
-  if (!json || typeof json.event_id !== 'string') return `202 without an event_id: ${text.slice(0, 300)}`;
-  if (json.duplicate === true) return `202 but duplicate (client_event_id reused?): ${text.slice(0, 300)}`;
+  if (status !== 202) {
+    return `HTTP ${status}: ${text.slice(0, 300)}`;
+  }
+  if (!json || typeof json.event_id !== 'string') {
+    return `202 without an event_id: ${text.slice(0, 300)}`;
+  }
+  if (json.duplicate === true) {
+    return `202 but duplicate (client_event_id reused?): ${text.slice(0, 300)}`;
+  }
   return null;
 }
 
@@ -401,7 +448,9 @@ async function measure(db, server, round) {
     (database ? `, postgres ${cpu(result.dbCpuMs)} ms` : '') +
     (failures ? `  FAILURES ${failures}` : '');
   console.log(line);
-  for (const failure of [...(warm?.failures ?? []), ...result.failures]) console.log(`      ${server.name} ${failure}`);
+  for (const failure of [...(warm?.failures ?? []), ...result.failures]) {
+    console.log(`      ${server.name} ${failure}`);
+  }
   if (server.child.exitCode !== null || server.child.signalCode !== null) {
     throw new Error(`${server.child.label} died during the run:\n${server.child.outputTail()}`);
   }
@@ -421,7 +470,9 @@ const reservePerDatabaseMs = () => 15_000 * (1 + serverNames().length);
 async function benchDatabase(db, bundles, { deadline, databasesAfter }) {
   console.log(`\n== ${db.label} ==`);
   const ready = (server) =>
-    console.log(`  ${server.name.padEnd(11)} ready in ${(server.startMs / 1000).toFixed(1)} s (${server.note}, pid ${server.child.pid})`);
+    console.log(
+      `  ${server.name.padEnd(11)} ready in ${(server.startMs / 1000).toFixed(1)} s (${server.note}, pid ${server.child.pid})`,
+    );
   const hub = await startHub(db, { name: HUB, bundlePath: bundles.hub });
   ready(hub);
   const hubs = [hub];
@@ -449,23 +500,36 @@ async function benchDatabase(db, bundles, { deadline, databasesAfter }) {
       await sleep(300); // let the previous run's connections close and the database settle
     }
     const roundMs = Date.now() - roundStart;
-    if (round >= 2 && round < settings.rounds && Date.now() + roundMs + databasesAfter * reservePerDatabaseMs() > deadline) {
+    if (
+      round >= 2 &&
+      round < settings.rounds &&
+      Date.now() + roundMs + databasesAfter * reservePerDatabaseMs() > deadline
+    ) {
       console.log(`  (stopping after ${round} rounds to stay within BENCH_BUDGET_S=${settings.budgetSeconds})`);
       break;
     }
   }
-  for (const server of servers) await stopChild(server.child);
+  for (const server of servers) {
+    await stopChild(server.child);
+  }
   const summary = (list) => ({
     perSecond: median(list.map((r) => r.perSecond)),
     p50: median(list.map((r) => r.p50)),
     p99: median(list.map((r) => r.p99)),
     serverCpuMs: list.some((r) => r.serverCpuMs === null) ? null : median(list.map((r) => r.serverCpuMs)),
-    dbCpuMs: list.some((r) => r.dbCpuMs === null || r.dbCpuMs === undefined) ? null : median(list.map((r) => r.dbCpuMs)),
+    dbCpuMs: list.some((r) => r.dbCpuMs === null || r.dbCpuMs === undefined)
+      ? null
+      : median(list.map((r) => r.dbCpuMs)),
     each: list.map((r) => r.perSecond),
     p50Each: list.map((r) => r.p50),
     failures: list.reduce((n, r) => n + r.failureCount, 0),
   });
-  return { label: db.label, kind: db.kind, servers: Object.keys(runs), ...Object.fromEntries(Object.entries(runs).map(([name, list]) => [name, summary(list)])) };
+  return {
+    label: db.label,
+    kind: db.kind,
+    servers: Object.keys(runs),
+    ...Object.fromEntries(Object.entries(runs).map(([name, list]) => [name, summary(list)])),
+  };
 }
 
 async function postgresTargets() {
@@ -474,7 +538,9 @@ async function postgresTargets() {
     await admin.connect();
   } catch (error) {
     await admin.end().catch(() => undefined);
-    return { skip: `PostgreSQL at ${redact(settings.pgAdminUrl)} is unreachable (${error.message}); skipping the PostgreSQL runs` };
+    return {
+      skip: `PostgreSQL at ${redact(settings.pgAdminUrl)} is unreachable (${error.message}); skipping the PostgreSQL runs`,
+    };
   }
   try {
     const { rows } = await admin.query('SHOW server_version');
@@ -499,7 +565,9 @@ async function postgresTargets() {
 function redact(url) {
   try {
     const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
+    if (parsed.password) {
+      parsed.password = '***';
+    }
     return parsed.toString();
   } catch {
     return '<unparseable url>';
@@ -509,7 +577,18 @@ function redact(url) {
 // ---------------------------------------------------------------------------------------------
 
 function printTable(results) {
-  const header = ['database', 'server', 'events/s', 'p50 ms', 'p99 ms', 'server CPU ms/req', 'pg CPU ms/req', 'events/s per round', 'failures', 'hub/bare'];
+  const header = [
+    'database',
+    'server',
+    'events/s',
+    'p50 ms',
+    'p99 ms',
+    'server CPU ms/req',
+    'pg CPU ms/req',
+    'events/s per round',
+    'failures',
+    'hub/bare',
+  ];
   const cpu = (v) => (v === null ? 'n/a' : v.toFixed(2));
   const rows = [];
   for (const r of results) {
@@ -533,10 +612,13 @@ function printTable(results) {
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const numeric = new Set([2, 3, 4, 5, 6, 8, 9]);
-  const format = (row) => row.map((cell, i) => (numeric.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
+  const format = (row) =>
+    row.map((cell, i) => (numeric.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(format(row));
+  for (const row of rows) {
+    console.log(format(row));
+  }
 }
 
 /**
@@ -550,12 +632,14 @@ function printAuthenticationCost(r) {
   const ms = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(2)} ms`;
   const pct = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}%`;
   // A closed loop keeps `concurrency` requests in flight, so mean latency = concurrency / throughput (Little's law).
-  const addedMeanMs = (authPerSecond, noAuthPerSecond) => settings.concurrency * (1000 / authPerSecond - 1000 / noAuthPerSecond);
+  const addedMeanMs = (authPerSecond, noAuthPerSecond) =>
+    settings.concurrency * (1000 / authPerSecond - 1000 / noAuthPerSecond);
   const rounds = auth.each.map((_, i) => i);
   const p50Added = rounds.map((i) => auth.p50Each[i] - noAuth.p50Each[i]);
   const meanAdded = rounds.map((i) => addedMeanMs(auth.each[i], noAuth.each[i]));
   const noAuthMeanMs = (settings.concurrency * 1000) / noAuth.perSecond;
-  const row = (s) => `${s.perSecond.toFixed(0).padStart(6)} events/s  p50 ${s.p50.toFixed(2).padStart(6)} ms  p99 ${s.p99.toFixed(2).padStart(7)} ms`;
+  const row = (s) =>
+    `${s.perSecond.toFixed(0).padStart(6)} events/s  p50 ${s.p50.toFixed(2).padStart(6)} ms  p99 ${s.p99.toFixed(2).padStart(7)} ms`;
   console.log(`${r.label}: the added cost of authentication per request (device token), hub vs hub-no-auth`);
   console.log(`  hub (auth)              ${row(auth)}  (medians of rounds)`);
   console.log(`  hub (no auth)           ${row(noAuth)}  (principals memoized: no authentication round trip)`);
@@ -584,7 +668,9 @@ function printAuthenticationCost(r) {
 
 async function main() {
   const t0 = Date.now();
-  console.log(`Marvain ingest benchmark: POST /v1/events, hub vs bare Fastify${settings.withoutAuth ? ', and hub with vs without authentication' : ''}`);
+  console.log(
+    `Marvain ingest benchmark: POST /v1/events, hub vs bare Fastify${settings.withoutAuth ? ', and hub with vs without authentication' : ''}`,
+  );
   console.log(
     `  node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown cpu'}); ` +
       `load generator runs in this process on the same machine`,
@@ -594,23 +680,44 @@ async function main() {
       `each a transcript_chunk with a unique client_event_id; ${settings.rounds} rounds of ${serverNames().join('/')}` +
       `${settings.withoutAuth ? ' (hub and hub-no-auth swap places every round)' : ''}; figures are medians`,
   );
-  console.log('  hub:  dist/hub/main.cjs with MARVAIN_WORKERS=false (planner/tool-runner off, so they do not compete for CPU;');
-  console.log('        queued messages are left unconsumed), MARVAIN_LOG_LEVEL=warn, device-token auth on every request');
+  console.log(
+    '  hub:  dist/hub/main.cjs with MARVAIN_WORKERS=false (planner/tool-runner off, so they do not compete for CPU;',
+  );
+  console.log(
+    '        queued messages are left unconsumed), MARVAIN_LOG_LEVEL=warn, device-token auth on every request',
+  );
   if (settings.withoutAuth) {
-    console.log('  hub-no-auth: dist/bench/hub-no-auth.cjs, the same app and settings, but PrincipalResolver answers each token from');
-    console.log('        memory after its first request: no authentication round trip; the guard and scope check still run');
+    console.log(
+      '  hub-no-auth: dist/bench/hub-no-auth.cjs, the same app and settings, but PrincipalResolver answers each token from',
+    );
+    console.log(
+      '        memory after its first request: no authentication round trip; the guard and scope check still run',
+    );
   }
-  console.log('  bare: Fastify 5 + the same Kysely/driver stack from libs/db, same INSERTs in one transaction; NO auth,');
-  console.log('        no DTO validation and no token lookup: those (1 extra read per request in the hub) are part of the');
+  console.log(
+    '  bare: Fastify 5 + the same Kysely/driver stack from libs/db, same INSERTs in one transaction; NO auth,',
+  );
+  console.log(
+    '        no DTO validation and no token lookup: those (1 extra read per request in the hub) are part of the',
+  );
   console.log('        overhead measured here');
   console.log('  CPU/req: CPU time per measured request of the server process (for PGlite that includes the database)');
-  console.log('        and of its PostgreSQL backends (from /proc); less sensitive than events/s to whatever else runs here');
+  console.log(
+    '        and of its PostgreSQL backends (from /proc); less sensitive than events/s to whatever else runs here',
+  );
   const load = os.loadavg()[0];
-  if (load > 0.5) console.log(`  NOTE: load average before start is ${load.toFixed(2)} on ${os.cpus().length} cores: other processes compete`);
+  if (load > 0.5) {
+    console.log(
+      `  NOTE: load average before start is ${load.toFixed(2)} on ${os.cpus().length} cores: other processes compete`,
+    );
+  }
 
   const hubBundle = await bundle('hub');
   const hubNoAuthBundle = settings.withoutAuth
-    ? await bundleScript(path.join(root, 'tools', 'bench', 'hub-no-auth.ts'), path.join(root, 'dist', 'bench', 'hub-no-auth.cjs'))
+    ? await bundleScript(
+        path.join(root, 'tools', 'bench', 'hub-no-auth.ts'),
+        path.join(root, 'dist', 'bench', 'hub-no-auth.cjs'),
+      )
     : null;
   const bareBundle = path.join(root, 'dist', 'bench', 'bare-server.cjs');
   await build({
@@ -642,7 +749,9 @@ async function main() {
         notes.push(target.skip);
         continue;
       }
-      console.log(`\n  (PostgreSQL ${target.version} at ${redact(settings.pgAdminUrl)}, fresh databases ${Object.values(target.names).join(', ')})`);
+      console.log(
+        `\n  (PostgreSQL ${target.version} at ${redact(settings.pgAdminUrl)}, fresh databases ${Object.values(target.names).join(', ')})`,
+      );
       results.push(await benchDatabase(target, bundles, budget));
     } else {
       throw new Error(`unknown database "${kind}" in BENCH_DATABASES (pglite, postgres)`);
@@ -650,11 +759,15 @@ async function main() {
   }
 
   console.log('\n== results (median of rounds) ==');
-  if (results.length) printTable(results);
+  if (results.length) {
+    printTable(results);
+  }
   console.log('');
   for (const r of results) {
     const ratio = r.hub.perSecond / r.bare.perSecond;
-    console.log(`${r.label}: ratio hub/bare (events/s): ${ratio.toFixed(2)} (aim >= 0.80)${ratio < 0.8 ? '  <-- below aim' : ''}`);
+    console.log(
+      `${r.label}: ratio hub/bare (events/s): ${ratio.toFixed(2)} (aim >= 0.80)${ratio < 0.8 ? '  <-- below aim' : ''}`,
+    );
     if (r.hub.serverCpuMs !== null && r.bare.serverCpuMs !== null) {
       const pad = ' '.repeat(r.label.length + 2);
       console.log(
@@ -662,7 +775,9 @@ async function main() {
           ` (+${(r.hub.serverCpuMs - r.bare.serverCpuMs).toFixed(2)} ms, ratio bare/hub ${(r.bare.serverCpuMs / r.hub.serverCpuMs).toFixed(2)})`,
       );
       if (r.hub.dbCpuMs !== null && r.bare.dbCpuMs !== null) {
-        console.log(`${pad}postgres backend CPU per event: hub ${r.hub.dbCpuMs.toFixed(2)} ms vs bare ${r.bare.dbCpuMs.toFixed(2)} ms`);
+        console.log(
+          `${pad}postgres backend CPU per event: hub ${r.hub.dbCpuMs.toFixed(2)} ms vs bare ${r.bare.dbCpuMs.toFixed(2)} ms`,
+        );
       }
     }
     const reads = r['bare+reads'];
@@ -681,9 +796,13 @@ async function main() {
       printAuthenticationCost(r);
     }
   }
-  for (const note of notes) console.log(`NOTE: ${note}`);
+  for (const note of notes) {
+    console.log(`NOTE: ${note}`);
+  }
   const failures = results.reduce((n, r) => n + r.servers.reduce((m, name) => m + r[name].failures, 0), 0);
-  if (failures) console.log(`\n${failures} request(s) did not get a proper 202; see the FAILURES lines above`);
+  if (failures) {
+    console.log(`\n${failures} request(s) did not get a proper 202; see the FAILURES lines above`);
+  }
   console.log(`\ntotal time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return failures ? 1 : 0;
 }
@@ -692,7 +811,9 @@ let exitCode = 1;
 try {
   exitCode = await main();
 } catch (error) {
-  if (!interrupted) console.error(`\nbench failed: ${error?.stack ?? error}`);
+  if (!interrupted) {
+    console.error(`\nbench failed: ${error?.stack ?? error}`);
+  }
 } finally {
   await cleanup();
 }

@@ -20,7 +20,15 @@ const hubBundle = await bundle('hub');
 async function round() {
   const dir = mkdtempSync(path.join(tmpdir(), 'marvain-bench-ws-'));
   const child = spawn(process.execPath, [hubBundle], {
-    env: { ...process.env, MARVAIN_DATA_DIR: path.join(dir, 'data'), MARVAIN_CONFIG: path.join(dir, 'config.yaml'), MARVAIN_HOST: '127.0.0.1', MARVAIN_PORT: '0', MARVAIN_LOG_LEVEL: 'warn', MARVAIN_WORKERS: 'false' },
+    env: {
+      ...process.env,
+      MARVAIN_DATA_DIR: path.join(dir, 'data'),
+      MARVAIN_CONFIG: path.join(dir, 'config.yaml'),
+      MARVAIN_HOST: '127.0.0.1',
+      MARVAIN_PORT: '0',
+      MARVAIN_LOG_LEVEL: 'warn',
+      MARVAIN_WORKERS: 'false',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const sockets = [];
@@ -35,17 +43,23 @@ async function round() {
         // not written yet
       }
     }
-    if (!port) throw new Error('the hub did not start within 120 s');
+    if (!port) {
+      throw new Error('the hub did not start within 120 s');
+    }
     const token = /^device_token: (\S+)$/m.exec(readFileSync(path.join(dir, 'config.yaml'), 'utf8'))[1];
     const open = (n) =>
       Promise.all(
-        Array.from({ length: n }, () => new Promise((resolve, reject) => {
-          const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
-          sockets.push(ws);
-          ws.on('error', reject);
-          ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', id: 'h', token })));
-          ws.once('message', () => resolve());
-        })),
+        Array.from(
+          { length: n },
+          () =>
+            new Promise((resolve, reject) => {
+              const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ws`);
+              sockets.push(ws);
+              ws.on('error', reject);
+              ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', id: 'h', token })));
+              ws.once('message', () => resolve());
+            }),
+        ),
       );
     await open(50); // first connections load what every later one shares
     await sleep(1000);
@@ -54,14 +68,20 @@ async function round() {
     await sleep(2000);
     return (rss() - before) / CONNECTIONS;
   } finally {
-    for (const ws of sockets) ws.terminate();
+    for (const ws of sockets) {
+      ws.terminate();
+    }
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const perConnection = [];
-for (let i = 0; i < ROUNDS; i++) perConnection.push(await round());
+for (let i = 0; i < ROUNDS; i++) {
+  perConnection.push(await round());
+}
 const sorted = [...perConnection].sort((a, b) => a - b);
 const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
-console.log(`${CONNECTIONS} helloed WebSocket connections, ${ROUNDS} fresh hubs: RSS per connection median ${kib(sorted[Math.floor(sorted.length / 2)])} (min ${kib(sorted[0])}, max ${kib(sorted[sorted.length - 1])})`);
+console.log(
+  `${CONNECTIONS} helloed WebSocket connections, ${ROUNDS} fresh hubs: RSS per connection median ${kib(sorted[Math.floor(sorted.length / 2)])} (min ${kib(sorted[0])}, max ${kib(sorted[sorted.length - 1])})`,
+);

@@ -42,7 +42,9 @@ const transformed = new Map();
 
 function swcTransform(file, mtimeMs) {
   const cached = transformed.get(file);
-  if (cached?.mtimeMs === mtimeMs) return cached.code;
+  if (cached?.mtimeMs === mtimeMs) {
+    return cached.code;
+  }
   const code = readFile(file, 'utf8').then(async (source) => {
     const output = await transform(source, {
       filename: file,
@@ -64,16 +66,23 @@ function swcTransform(file, mtimeMs) {
 const swcTypescript = {
   name: 'swc-typescript',
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (args) => ({ contents: await swcTransform(args.path, (await stat(args.path)).mtimeMs), loader: 'js' }));
+    b.onLoad({ filter: /\.ts$/ }, async (args) => ({
+      contents: await swcTransform(args.path, (await stat(args.path)).mtimeMs),
+      loader: 'js',
+    }));
   },
 };
 
-const alias = Object.fromEntries(Object.entries(compilerOptions.paths).map(([name, [target]]) => [name, path.join(root, target)]));
+const alias = Object.fromEntries(
+  Object.entries(compilerOptions.paths).map(([name, [target]]) => [name, path.join(root, target)]),
+);
 
 /** Builds one entry to dist/<name>/main.cjs. Dependencies stay in node_modules (the local runtime has them). */
 export async function bundle(name, { outdir = path.join(root, 'dist', name) } = {}) {
   const entry = ENTRIES[name];
-  if (!entry) throw new Error(`unknown entry ${name}; known: ${Object.keys(ENTRIES).join(', ')}`);
+  if (!entry) {
+    throw new Error(`unknown entry ${name}; known: ${Object.keys(ENTRIES).join(', ')}`);
+  }
   return bundleScript(path.join(root, entry), path.join(outdir, 'main.cjs'));
 }
 
@@ -141,11 +150,20 @@ const withoutPglite = {
 
 // Swagger UI's static files: Nest serves them from swagger-ui-dist's folder, which a bundle has
 // no node_modules for. The http bundle carries the five files the /docs page loads, next to it.
-const SWAGGER_UI_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'favicon-16x16.png', 'favicon-32x32.png'];
+const SWAGGER_UI_ASSETS = [
+  'swagger-ui.css',
+  'swagger-ui-bundle.js',
+  'swagger-ui-standalone-preset.js',
+  'favicon-16x16.png',
+  'favicon-32x32.png',
+];
 const swaggerUiBesideBundle = {
   name: 'swagger-ui-beside-bundle',
   setup(b) {
-    b.onResolve({ filter: /^swagger-ui-dist\/absolute-path(\.js)?$/ }, (args) => ({ path: args.path, namespace: 'swagger-ui-path' }));
+    b.onResolve({ filter: /^swagger-ui-dist\/absolute-path(\.js)?$/ }, (args) => ({
+      path: args.path,
+      namespace: 'swagger-ui-path',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'swagger-ui-path' }, () => ({
       contents: "module.exports = () => require('node:path').join(__dirname, 'swagger-ui');",
       loader: 'js',
@@ -163,7 +181,9 @@ const swaggerUiBesideBundle = {
  */
 export async function bundleLambdas(names = Object.keys(LAMBDA_ENTRIES)) {
   for (const name of names) {
-    if (!LAMBDA_ENTRIES[name]) throw new Error(`unknown Lambda entry ${name}; known: ${Object.keys(LAMBDA_ENTRIES).join(', ')}`);
+    if (!LAMBDA_ENTRIES[name]) {
+      throw new Error(`unknown Lambda entry ${name}; known: ${Object.keys(LAMBDA_ENTRIES).join(', ')}`);
+    }
   }
   const outdir = path.join(root, 'dist', 'lambda');
   await Promise.all(names.map((name) => rm(path.join(outdir, name), { recursive: true, force: true })));
@@ -195,9 +215,13 @@ export async function bundleLambdas(names = Object.keys(LAMBDA_ENTRIES)) {
   });
 
   if (names.includes('http')) {
-    const source = path.dirname(require.resolve('swagger-ui-dist/package.json', { paths: [path.dirname(require.resolve('@nestjs/swagger'))] }));
+    const source = path.dirname(
+      require.resolve('swagger-ui-dist/package.json', { paths: [path.dirname(require.resolve('@nestjs/swagger'))] }),
+    );
     await mkdir(path.join(outdir, 'http', 'swagger-ui'), { recursive: true });
-    await Promise.all(SWAGGER_UI_ASSETS.map((file) => copyFile(path.join(source, file), path.join(outdir, 'http', 'swagger-ui', file))));
+    await Promise.all(
+      SWAGGER_UI_ASSETS.map((file) => copyFile(path.join(source, file), path.join(outdir, 'http', 'swagger-ui', file))),
+    );
   }
 
   await writeFile(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));
@@ -213,10 +237,14 @@ export async function bundleLambdas(names = Object.keys(LAMBDA_ENTRIES)) {
         .sort(([, a], [, b]) => b.bytesInOutput - a.bytesInOutput)
         .slice(0, 10)
         .map(([input, { bytesInOutput }]) => `    ${(bytesInOutput / 1024).toFixed(0).padStart(6)} KiB  ${input}`);
-      tooBig.push(`${path.relative(root, outfile)} is ${(size / 1024 / 1024).toFixed(2)} MiB, over the 5 MiB limit; heaviest inputs:\n${heaviest.join('\n')}`);
+      tooBig.push(
+        `${path.relative(root, outfile)} is ${(size / 1024 / 1024).toFixed(2)} MiB, over the 5 MiB limit; heaviest inputs:\n${heaviest.join('\n')}`,
+      );
     }
   }
-  if (tooBig.length > 0) throw new Error(tooBig.join('\n'));
+  if (tooBig.length > 0) {
+    throw new Error(tooBig.join('\n'));
+  }
   return built;
 }
 
@@ -225,16 +253,24 @@ export async function buildNamed(names) {
   const built = [];
   const lambdas = [];
   for (const name of names.length ? names : [...Object.keys(ENTRIES), 'lambda']) {
-    if (name === 'lambda') lambdas.push(...Object.keys(LAMBDA_ENTRIES));
-    else if (name.startsWith('lambda/')) lambdas.push(name.slice('lambda/'.length));
-    else built.push({ outfile: await bundle(name) });
+    if (name === 'lambda') {
+      lambdas.push(...Object.keys(LAMBDA_ENTRIES));
+    } else if (name.startsWith('lambda/')) {
+      lambdas.push(name.slice('lambda/'.length));
+    } else {
+      built.push({ outfile: await bundle(name) });
+    }
   }
-  if (lambdas.length > 0) built.push(...(await bundleLambdas([...new Set(lambdas)])));
+  if (lambdas.length > 0) {
+    built.push(...(await bundleLambdas([...new Set(lambdas)])));
+  }
   return built;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const { outfile, size } of await buildNamed(process.argv.slice(2))) {
-    console.log(`built ${path.relative(root, outfile)}${size === undefined ? '' : ` (${(size / 1024 / 1024).toFixed(2)} MiB)`}`);
+    console.log(
+      `built ${path.relative(root, outfile)}${size === undefined ? '' : ` (${(size / 1024 / 1024).toFixed(2)} MiB)`}`,
+    );
   }
 }

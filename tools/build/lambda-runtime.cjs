@@ -34,7 +34,9 @@ function context(timeoutMs = 30_000) {
 let handler;
 try {
   ({ handler } = require(bundle));
-  if (typeof handler !== 'function') throw new Error(`${bundle} does not export a handler function`);
+  if (typeof handler !== 'function') {
+    throw new Error(`${bundle} does not export a handler function`);
+  }
   process.send({ ready: true, loadMs: performance.now() - started });
 } catch (error) {
   process.send({ ready: false, error: error instanceof Error ? error.stack : String(error) }, () => process.exit(1));

@@ -77,7 +77,9 @@ export class PGliteBackend implements Backend {
     return {
       query: (text, types = [], values = []) => this.run(text, types, values),
       release: () => {
-        if (released) return;
+        if (released) {
+          return;
+        }
         released = true;
         release();
       },
@@ -105,16 +107,22 @@ export class PGliteBackend implements Backend {
     const rows: Array<Array<string | null>> = [];
     let tag = '';
     for (const m of messages) {
-      if (m.name === 'rowDescription') fields = (m as unknown as { fields: RawField[] }).fields.map(copyField);
-      else if (m.name === 'dataRow') rows.push((m as unknown as { fields: Array<string | null> }).fields);
-      else if (m.name === 'commandComplete') tag = (m as unknown as { text: string }).text;
+      if (m.name === 'rowDescription') {
+        fields = (m as unknown as { fields: RawField[] }).fields.map(copyField);
+      } else if (m.name === 'dataRow') {
+        rows.push((m as unknown as { fields: Array<string | null> }).fields);
+      } else if (m.name === 'commandComplete') {
+        tag = (m as unknown as { text: string }).text;
+      }
     }
     return { fields, rows, ...parseCommandTag(tag) };
   }
 
   async close(): Promise<void> {
     await this.tail;
-    if (this.options.closePglite && !this.pglite.closed) await this.pglite.close();
+    if (this.options.closePglite && !this.pglite.closed) {
+      await this.pglite.close();
+    }
   }
 }
 
@@ -129,7 +137,9 @@ export class PostgresBackend implements Backend {
   private readonly pool: pg.Pool;
 
   constructor(url: string, poolSize = 10) {
-    const options = SESSION_SETTINGS.map(([name, value]) => `-c ${name}=${value.replace(/[ ,]/g, (c) => `\\${c}`)}`).join(' ');
+    const options = SESSION_SETTINGS.map(
+      ([name, value]) => `-c ${name}=${value.replace(/[ ,]/g, (c) => `\\${c}`)}`,
+    ).join(' ');
     this.pool = new pg.Pool({ connectionString: url, max: poolSize, options });
     this.pool.on('error', () => undefined);
   }
@@ -150,10 +160,17 @@ export class PostgresBackend implements Backend {
           queryMode: 'extended',
         } as pg.QueryArrayConfig);
         const fields = result.fields.length > 0 || result.command === 'SELECT' ? result.fields.map(copyField) : null;
-        return { fields, rows: result.rows as Array<Array<string | null>>, command: result.command, rowCount: result.rowCount ?? 0 };
+        return {
+          fields,
+          rows: result.rows as Array<Array<string | null>>,
+          command: result.command,
+          rowCount: result.rowCount ?? 0,
+        };
       },
       release: () => {
-        if (released) return;
+        if (released) {
+          return;
+        }
         released = true;
         client.release();
       },
@@ -166,5 +183,11 @@ export class PostgresBackend implements Backend {
 }
 
 function copyField(f: RawField): RawField {
-  return { name: f.name, tableID: f.tableID, columnID: f.columnID, dataTypeID: f.dataTypeID, dataTypeModifier: f.dataTypeModifier };
+  return {
+    name: f.name,
+    tableID: f.tableID,
+    columnID: f.columnID,
+    dataTypeID: f.dataTypeID,
+    dataTypeModifier: f.dataTypeModifier,
+  };
 }

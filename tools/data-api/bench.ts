@@ -52,22 +52,41 @@ async function main(): Promise<void> {
 
   try {
     const creds: BootstrapResult = await app.get(BootstrapService).bootstrap({ agentName: 'Bench', spaceName: 'home' });
-    const call = async (method: 'GET' | 'POST', url: string, token: string | null, body?: unknown): Promise<{ status: number; json: unknown }> => {
+    const call = async (
+      method: 'GET' | 'POST',
+      url: string,
+      token: string | null,
+      body?: unknown,
+    ): Promise<{ status: number; json: unknown }> => {
       const response = await app.inject({
         method,
         url,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
       });
       return { status: response.statusCode, json: response.body ? (JSON.parse(response.body) as unknown) : null };
     };
     const measured: Measured[] = [];
     /** One counted request: every Data API call made while handling it carries `route`. */
-    const measure = async (route: string, method: 'GET' | 'POST', url: string, token: string | null, body?: unknown): Promise<void> => {
+    const measure = async (
+      route: string,
+      method: 'GET' | 'POST',
+      url: string,
+      token: string | null,
+      body?: unknown,
+    ): Promise<void> => {
       const response = await withRequestTag(route, () => call(method, url, token, body));
       // Anything the request left running after its response (after-commit work) is still its own.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      measured.push({ route, status: response.status, calls: server.calls.byOperation(route), total: server.calls.total(route) });
+      measured.push({
+        route,
+        status: response.status,
+        calls: server.calls.byOperation(route),
+        total: server.calls.total(route),
+      });
     };
     const transcript = (text: string, clientEventId: string): unknown => ({
       space_id: creds.space_id,
@@ -78,13 +97,21 @@ async function main(): Promise<void> {
     const agent = creds.agent_id;
 
     // Warm-up and data: three planned transcripts, each proposing a send_message action.
-    for (const [i, text] of ['tell Sam the package arrived', 'tell Ada the door is open', 'tell Bo dinner is ready'].entries()) {
+    for (const [i, text] of [
+      'tell Sam the package arrived',
+      'tell Ada the door is open',
+      'tell Bo dinner is ready',
+    ].entries()) {
       await call('POST', '/v1/events', creds.device_token, transcript(text, `warm-${i}`));
     }
     await app.get(PlannerConsumer).drainOnce();
-    const proposed = (await call('GET', `/v1/actions?agent_id=${agent}&status=proposed`, creds.user_token)).json as { actions: Array<{ action_id: string }> };
+    const proposed = (await call('GET', `/v1/actions?agent_id=${agent}&status=proposed`, creds.user_token)).json as {
+      actions: Array<{ action_id: string }>;
+    };
     const [warmAction, approveAction, rejectAction] = proposed.actions.map((a) => a.action_id);
-    if (!warmAction || !approveAction || !rejectAction) throw new Error(`expected three proposed actions, got ${proposed.actions.length}`);
+    if (!warmAction || !approveAction || !rejectAction) {
+      throw new Error(`expected three proposed actions, got ${proposed.actions.length}`);
+    }
     await call('POST', `/v1/actions/${warmAction}/approve`, creds.user_token);
     await call('GET', `/v1/memories?agent_id=${agent}`, creds.user_token);
     await call('GET', `/v1/actions/${warmAction}`, creds.user_token);
@@ -94,8 +121,20 @@ async function main(): Promise<void> {
 
     // One representative request per route.
     await measure('GET /v1/health', 'GET', '/v1/health', null);
-    await measure('POST /v1/events', 'POST', '/v1/events', creds.device_token, transcript('tell Cy the lights are on', 'measured-1'));
-    await measure('POST /v1/events (duplicate)', 'POST', '/v1/events', creds.device_token, transcript('tell Cy the lights are on', 'measured-1'));
+    await measure(
+      'POST /v1/events',
+      'POST',
+      '/v1/events',
+      creds.device_token,
+      transcript('tell Cy the lights are on', 'measured-1'),
+    );
+    await measure(
+      'POST /v1/events (duplicate)',
+      'POST',
+      '/v1/events',
+      creds.device_token,
+      transcript('tell Cy the lights are on', 'measured-1'),
+    );
     await measure('GET /v1/memories', 'GET', `/v1/memories?agent_id=${agent}`, creds.user_token);
     await measure('GET /v1/actions', 'GET', `/v1/actions?agent_id=${agent}&status=proposed`, creds.user_token);
     await measure('GET /v1/actions/:id', 'GET', `/v1/actions/${approveAction}`, creds.user_token);
@@ -105,7 +144,14 @@ async function main(): Promise<void> {
 
     report(measured);
     if (process.env['BENCH_VERBOSE'] === '1') {
-      for (const m of measured) process.stdout.write(`\n${m.route}\n${server.calls.log(m.route).map((line) => `  ${line}`).join('\n')}\n`);
+      for (const m of measured) {
+        process.stdout.write(
+          `\n${m.route}\n${server.calls
+            .log(m.route)
+            .map((line) => `  ${line}`)
+            .join('\n')}\n`,
+        );
+      }
     }
   } finally {
     await app.close();
@@ -117,7 +163,12 @@ async function main(): Promise<void> {
 
 function report(measured: Measured[]): void {
   const operations = ['BeginTransaction', 'ExecuteStatement', 'CommitTransaction', 'RollbackTransaction'] as const;
-  const short = { BeginTransaction: 'begin', ExecuteStatement: 'execute', CommitTransaction: 'commit', RollbackTransaction: 'rollback' } as const;
+  const short = {
+    BeginTransaction: 'begin',
+    ExecuteStatement: 'execute',
+    CommitTransaction: 'commit',
+    RollbackTransaction: 'rollback',
+  } as const;
   const width = Math.max(...measured.map((m) => m.route.length), 5);
   const lines = [
     `RDS Data API calls per REST route (local adapters, workers off; budget ${BUDGET} per route)`,
@@ -141,6 +192,8 @@ function report(measured: Measured[]): void {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench:data-api failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench:data-api failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exitCode = 1;
 });

@@ -53,7 +53,8 @@ export const MESSAGES = {
   /** "Schema parameter isn't supported" in the troubleshooting guide (Serverless v2 and provisioned). */
   schemaParameter: "The schema parameter isn't supported.",
   arrayParameter: 'Array parameters are not supported.',
-  transactionNotFound: (id: string, cause?: string): string => `Transaction ${id} is not found${cause ? `: ${cause}` : ''}`,
+  transactionNotFound: (id: string, cause?: string): string =>
+    `Transaction ${id} is not found${cause ? `: ${cause}` : ''}`,
   /** The causes the troubleshooting guide says are appended to "Transaction <id> isn't found". */
   causes: {
     expired: 'Transaction may be expired.',
@@ -84,10 +85,20 @@ export function isPgError(error: unknown): error is PgErrorFields & Error {
  */
 export function databaseError(error: PgErrorFields): DataApiError {
   const parts = [`${error.severity ?? 'ERROR'}: ${error.message}`];
-  if (error.detail) parts.push(`Detail: ${error.detail}`);
-  if (error.hint) parts.push(`Hint: ${error.hint}`);
-  if (error.position) parts.push(`Position: ${error.position}`);
-  if (error.where) parts.push(`Where: ${error.where}`);
-  if (error.code) parts.push(`SQLState: ${error.code}`);
+  if (error.detail) {
+    parts.push(`Detail: ${error.detail}`);
+  }
+  if (error.hint) {
+    parts.push(`Hint: ${error.hint}`);
+  }
+  if (error.position) {
+    parts.push(`Position: ${error.position}`);
+  }
+  if (error.where) {
+    parts.push(`Where: ${error.where}`);
+  }
+  if (error.code) {
+    parts.push(`SQLState: ${error.code}`);
+  }
   return new DataApiError('DatabaseErrorException', parts.join('; '));
 }

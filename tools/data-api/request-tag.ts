@@ -18,13 +18,23 @@ let installed = false;
  * ClientRequest constructor calls synchronously in the async context of the code making it.
  */
 function install(): void {
-  if (installed) return;
+  if (installed) {
+    return;
+  }
   installed = true;
-  const prototype = http.Agent.prototype as unknown as { addRequest: (request: http.ClientRequest, ...rest: unknown[]) => unknown };
+  const prototype = http.Agent.prototype as unknown as {
+    addRequest: (request: http.ClientRequest, ...rest: unknown[]) => unknown;
+  };
   const addRequest = prototype.addRequest;
-  prototype.addRequest = function addRequestWithTag(this: http.Agent, request: http.ClientRequest, ...rest: unknown[]): unknown {
+  prototype.addRequest = function addRequestWithTag(
+    this: http.Agent,
+    request: http.ClientRequest,
+    ...rest: unknown[]
+  ): unknown {
     const tag = storage.getStore();
-    if (tag !== undefined && !request.headersSent) request.setHeader(REQUEST_TAG_HEADER, encodeURIComponent(tag));
+    if (tag !== undefined && !request.headersSent) {
+      request.setHeader(REQUEST_TAG_HEADER, encodeURIComponent(tag));
+    }
     return addRequest.call(this, request, ...rest);
   };
 }

@@ -53,14 +53,43 @@ interface ColumnInfo {
 
 /** java.sql.Types codes, as PostgreSQL's JDBC driver reports them (the Data API's columnMetadata.type). */
 const JDBC = {
-  BIT: -7, SMALLINT: 5, INTEGER: 4, BIGINT: -5, REAL: 7, DOUBLE: 8, NUMERIC: 2, CHAR: 1, VARCHAR: 12,
-  DATE: 91, TIME: 92, TIMESTAMP: 93, BINARY: -2, OTHER: 1111, ARRAY: 2003, SQLXML: 2009,
+  BIT: -7,
+  SMALLINT: 5,
+  INTEGER: 4,
+  BIGINT: -5,
+  REAL: 7,
+  DOUBLE: 8,
+  NUMERIC: 2,
+  CHAR: 1,
+  VARCHAR: 12,
+  DATE: 91,
+  TIME: 92,
+  TIMESTAMP: 93,
+  BINARY: -2,
+  OTHER: 1111,
+  ARRAY: 2003,
+  SQLXML: 2009,
 } as const;
 
 const LONG_TYPES = new Set(['int2', 'int4', 'int8', 'oid']);
 const DOUBLE_TYPES = new Set(['float4', 'float8']);
 const NOT_CASE_SENSITIVE = new Set([
-  'oid', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'bool', 'bit', 'varbit', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval',
+  'oid',
+  'int2',
+  'int4',
+  'int8',
+  'float4',
+  'float8',
+  'numeric',
+  'bool',
+  'bit',
+  'varbit',
+  'date',
+  'time',
+  'timetz',
+  'timestamp',
+  'timestamptz',
+  'interval',
 ]);
 const SIGNED = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'money']);
 
@@ -115,9 +144,17 @@ export class Catalog {
   /** Loads what `fields` need and is not cached yet, on the session that produced them. */
   async prepare(session: Session, fields: readonly RawField[]): Promise<void> {
     const missingTypes = [...new Set(fields.map((f) => f.dataTypeID).filter((oid) => !this.types.has(oid)))];
-    if (missingTypes.length > 0) await this.loadTypes(session, missingTypes);
-    const elems = [...new Set(missingTypes.map((oid) => this.types.get(oid)?.elem ?? 0).filter((oid) => oid !== 0 && !this.types.has(oid)))];
-    if (elems.length > 0) await this.loadTypes(session, elems);
+    if (missingTypes.length > 0) {
+      await this.loadTypes(session, missingTypes);
+    }
+    const elems = [
+      ...new Set(
+        missingTypes.map((oid) => this.types.get(oid)?.elem ?? 0).filter((oid) => oid !== 0 && !this.types.has(oid)),
+      ),
+    ];
+    if (elems.length > 0) {
+      await this.loadTypes(session, elems);
+    }
     const missingColumns = fields.filter((f) => f.tableID !== 0 && !this.columns.has(`${f.tableID}.${f.columnID}`));
     if (missingColumns.length > 0) {
       const result = await session.query(
@@ -159,7 +196,11 @@ export class Catalog {
     const autoIncrement = column?.autoIncrement ?? false;
     // The JDBC driver names auto-incrementing integer columns after their serial pseudo-types.
     const typeName =
-      autoIncrement && type.typname === 'int4' ? 'serial' : autoIncrement && type.typname === 'int8' ? 'bigserial' : type.typname;
+      autoIncrement && type.typname === 'int4'
+        ? 'serial'
+        : autoIncrement && type.typname === 'int8'
+          ? 'bigserial'
+          : type.typname;
     const elem = type.category === 'A' ? this.type(type.elem) : undefined;
     const { precision, scale } = precisionAndScale(type.typname, field.dataTypeModifier);
     return {
@@ -198,7 +239,9 @@ function precisionAndScale(typname: string, typmod: number): { precision: number
     case 'float8':
       return { precision: 17, scale: 17 };
     case 'numeric':
-      return typmod >= 4 ? { precision: ((typmod - 4) >> 16) & 0xffff, scale: (typmod - 4) & 0xffff } : { precision: 0, scale: 0 };
+      return typmod >= 4
+        ? { precision: ((typmod - 4) >> 16) & 0xffff, scale: (typmod - 4) & 0xffff }
+        : { precision: 0, scale: 0 };
     case 'varchar':
     case 'bpchar':
       return { precision: typmod >= 4 ? typmod - 4 : unbounded, scale: 0 };
@@ -230,7 +273,9 @@ function withoutUtcOffset(text: string): string {
 /** timetz text converted to UTC and printed without a zone, as the Data API returns it. */
 function timetzToUtc(text: string): string {
   const m = /^(\d{2}):(\d{2}):(\d{2})(\.\d+)?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?$/.exec(text);
-  if (!m) return text;
+  if (!m) {
+    return text;
+  }
   const sign = m[5] === '-' ? -1 : 1;
   const offset = sign * (Number(m[6]) * 3600 + Number(m[7] ?? 0) * 60 + Number(m[8] ?? 0));
   const local = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
@@ -240,7 +285,9 @@ function timetzToUtc(text: string): string {
 }
 
 function byteaToBase64(text: string): string {
-  if (text.startsWith('\\x')) return Buffer.from(text.slice(2), 'hex').toString('base64');
+  if (text.startsWith('\\x')) {
+    return Buffer.from(text.slice(2), 'hex').toString('base64');
+  }
   // escape format (bytea_output = escape): octal escapes and doubled backslashes
   const bytes: number[] = [];
   for (let i = 0; i < text.length; i++) {
@@ -250,7 +297,9 @@ function byteaToBase64(text: string): string {
     } else if (text[i] === '\\') {
       bytes.push(parseInt(text.slice(i + 1, i + 4), 8));
       i += 3;
-    } else bytes.push(text.charCodeAt(i));
+    } else {
+      bytes.push(text.charCodeAt(i));
+    }
   }
   return Buffer.from(bytes).toString('base64');
 }
@@ -258,18 +307,26 @@ function byteaToBase64(text: string): string {
 /** Parses a one-dimensional PostgreSQL array literal; refuses nested (multi-dimensional) ones. */
 function parseArrayLiteral(text: string): Array<string | null> {
   let body = text;
-  if (body.startsWith('[')) body = body.slice(body.indexOf('=') + 1); // explicit bounds: [0:2]={...}
-  if (!body.startsWith('{') || !body.endsWith('}')) throw unsupported();
+  if (body.startsWith('[')) {
+    body = body.slice(body.indexOf('=') + 1);
+  } // explicit bounds: [0:2]={...}
+  if (!body.startsWith('{') || !body.endsWith('}')) {
+    throw unsupported();
+  }
   const items: Array<string | null> = [];
   let i = 1;
   const end = body.length - 1;
   while (i < end) {
-    if (body[i] === '{') throw unsupported();
+    if (body[i] === '{') {
+      throw unsupported();
+    }
     if (body[i] === '"') {
       let value = '';
       i++;
       while (i < end && body[i] !== '"') {
-        if (body[i] === '\\') i++;
+        if (body[i] === '\\') {
+          i++;
+        }
         value += body[i] ?? '';
         i++;
       }
@@ -277,12 +334,16 @@ function parseArrayLiteral(text: string): Array<string | null> {
       i++; // closing quote
     } else {
       let j = i;
-      while (j < end && body[j] !== ',') j++;
+      while (j < end && body[j] !== ',') {
+        j++;
+      }
       const raw = body.slice(i, j).trim();
       items.push(raw === 'NULL' ? null : raw);
       i = j;
     }
-    if (body[i] === ',') i++;
+    if (body[i] === ',') {
+      i++;
+    }
   }
   return items;
 }
@@ -301,19 +362,35 @@ export class ValueConverter {
   ) {}
 
   field(text: string | null, oid: number): Field {
-    if (text === null) return { isNull: true };
+    if (text === null) {
+      return { isNull: true };
+    }
     const type = this.catalog.type(oid);
     const name = type.typname;
-    if (name === 'bool') return { booleanValue: text === 't' };
-    if (LONG_TYPES.has(name)) return this.options.longReturnType === 'STRING' ? { stringValue: text } : { longValue: Number(text) };
-    if (DOUBLE_TYPES.has(name)) return { doubleValue: Number(text) };
+    if (name === 'bool') {
+      return { booleanValue: text === 't' };
+    }
+    if (LONG_TYPES.has(name)) {
+      return this.options.longReturnType === 'STRING' ? { stringValue: text } : { longValue: Number(text) };
+    }
+    if (DOUBLE_TYPES.has(name)) {
+      return { doubleValue: Number(text) };
+    }
     if (name === 'numeric' && this.options.decimalReturnType === 'DOUBLE_OR_LONG') {
       return /^-?\d+$/.test(text) ? { longValue: Number(text) } : { doubleValue: Number(text) };
     }
-    if (name === 'bytea') return { blobValue: byteaToBase64(text) };
-    if (name === 'timestamptz') return { stringValue: withoutUtcOffset(text) };
-    if (name === 'timetz') return { stringValue: timetzToUtc(text) };
-    if (type.category === 'A') return { arrayValue: this.array(text, type.elem) };
+    if (name === 'bytea') {
+      return { blobValue: byteaToBase64(text) };
+    }
+    if (name === 'timestamptz') {
+      return { stringValue: withoutUtcOffset(text) };
+    }
+    if (name === 'timetz') {
+      return { stringValue: timetzToUtc(text) };
+    }
+    if (type.category === 'A') {
+      return { arrayValue: this.array(text, type.elem) };
+    }
     // text, varchar, uuid, json, jsonb, numeric, date, time, timestamp, interval, vector, enums, ...
     return { stringValue: text };
   }
@@ -322,24 +399,46 @@ export class ValueConverter {
     const items = parseArrayLiteral(text);
     const elem = this.catalog.type(elemOid).typname;
     // A NULL element has no place in the typed lists; the service cannot return one either.
-    if (items.some((item) => item === null)) throw unsupported();
+    if (items.some((item) => item === null)) {
+      throw unsupported();
+    }
     const values = items as string[];
-    if (elem === 'bool') return { booleanValues: values.map((v) => v === 't') };
-    if (LONG_TYPES.has(elem)) return { longValues: values.map(Number) };
-    if (DOUBLE_TYPES.has(elem)) return { doubleValues: values.map(Number) };
-    if (elem === 'timestamptz') return { stringValues: values.map(withoutUtcOffset) };
+    if (elem === 'bool') {
+      return { booleanValues: values.map((v) => v === 't') };
+    }
+    if (LONG_TYPES.has(elem)) {
+      return { longValues: values.map(Number) };
+    }
+    if (DOUBLE_TYPES.has(elem)) {
+      return { doubleValues: values.map(Number) };
+    }
+    if (elem === 'timestamptz') {
+      return { stringValues: values.map(withoutUtcOffset) };
+    }
     return { stringValues: values };
   }
 
   /** A value as the JSON format (formatRecordsAs: JSON) writes it. */
   json(text: string | null, oid: number): unknown {
     const field = this.field(text, oid);
-    if ('isNull' in field) return null;
-    if ('booleanValue' in field) return field.booleanValue;
-    if ('longValue' in field) return field.longValue;
-    if ('doubleValue' in field) return field.doubleValue;
-    if ('stringValue' in field) return field.stringValue;
-    if ('blobValue' in field) return field.blobValue;
+    if ('isNull' in field) {
+      return null;
+    }
+    if ('booleanValue' in field) {
+      return field.booleanValue;
+    }
+    if ('longValue' in field) {
+      return field.longValue;
+    }
+    if ('doubleValue' in field) {
+      return field.doubleValue;
+    }
+    if ('stringValue' in field) {
+      return field.stringValue;
+    }
+    if ('blobValue' in field) {
+      return field.blobValue;
+    }
     return Object.values(field.arrayValue)[0] as unknown;
   }
 }
@@ -368,7 +467,9 @@ export function toExecuteResponse(
   const fields = result.fields;
   const converter = new ValueConverter(catalog, options.resultSetOptions);
   if (options.formatRecordsAs === 'JSON') {
-    const objects = result.rows.map((row) => Object.fromEntries(fields.map((f, i) => [f.name, converter.json(row[i] ?? null, f.dataTypeID)])));
+    const objects = result.rows.map((row) =>
+      Object.fromEntries(fields.map((f, i) => [f.name, converter.json(row[i] ?? null, f.dataTypeID)])),
+    );
     return { formattedRecords: JSON.stringify(objects), numberOfRecordsUpdated: 0 };
   }
   const records = result.rows.map((row) => fields.map((f, i) => converter.field(row[i] ?? null, f.dataTypeID)));

@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { bundleScript } from '../build/bundle.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const outfile = await bundleScript(path.join(root, 'tools/data-api/bench.ts'), path.join(root, 'dist', 'data-api-bench', 'bench.cjs'));
+const outfile = await bundleScript(
+  path.join(root, 'tools/data-api/bench.ts'),
+  path.join(root, 'dist', 'data-api-bench', 'bench.cjs'),
+);
 
-const run = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const run = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
 process.exit(run.status ?? 1);

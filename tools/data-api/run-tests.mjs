@@ -14,7 +14,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const kinds = (process.env.DATA_API_TESTS || 'db,e2e').split(',').map((s) => s.trim()).filter(Boolean);
+const kinds = (process.env.DATA_API_TESTS || 'db,e2e')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 const child = spawn(
   process.execPath,
@@ -28,7 +31,9 @@ const child = spawn(
   ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, MARVAIN_TEST_DB: 'data-api' } },
 );
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => child.kill(signal));
+}
 child.on('error', (error) => {
   console.error(`test:data-api: failed to start jest: ${error.message}`);
   process.exit(1);

@@ -59,7 +59,12 @@ beforeAll(async () => {
       at timestamptz,
       n bigint GENERATED ALWAYS AS IDENTITY
     );`);
-  server = await startDataApiServer({ database: { pglite }, resourceArn: TARGET.resourceArn, secretArn: TARGET.secretArn, databaseName: TARGET.database });
+  server = await startDataApiServer({
+    database: { pglite },
+    resourceArn: TARGET.resourceArn,
+    secretArn: TARGET.secretArn,
+    databaseName: TARGET.database,
+  });
   rds = client(server);
 });
 
@@ -85,9 +90,15 @@ describe('parameter typing', () => {
   });
 
   it('sends a stringValue with typeHint UUID as uuid, and a cast in the SQL works too', async () => {
-    await execute('insert into things (id, name) values (:0, :1)', { parameters: [param('0', { stringValue: ID }, 'UUID'), param('1', { stringValue: 'a' })] });
-    const hinted = await execute('select name from things where id = :0', { parameters: [param('0', { stringValue: ID }, 'UUID')] });
-    const cast = await execute('select name from things where id = :0::uuid', { parameters: [param('0', { stringValue: ID })] });
+    await execute('insert into things (id, name) values (:0, :1)', {
+      parameters: [param('0', { stringValue: ID }, 'UUID'), param('1', { stringValue: 'a' })],
+    });
+    const hinted = await execute('select name from things where id = :0', {
+      parameters: [param('0', { stringValue: ID }, 'UUID')],
+    });
+    const cast = await execute('select name from things where id = :0::uuid', {
+      parameters: [param('0', { stringValue: ID })],
+    });
     expect(hinted.records).toEqual([[{ stringValue: 'a' }]]);
     expect(cast.records).toEqual([[{ stringValue: 'a' }]]);
   });
@@ -95,11 +106,19 @@ describe('parameter typing', () => {
   it('refuses a text value for a jsonb column, and takes it with typeHint JSON or a cast', async () => {
     await expect(
       execute('insert into things (id, name, doc) values (:0::uuid, :1, :2)', {
-        parameters: [param('0', { stringValue: ID }), param('1', { stringValue: 'a' }), param('2', { stringValue: '{"a":1}' })],
+        parameters: [
+          param('0', { stringValue: ID }),
+          param('1', { stringValue: 'a' }),
+          param('2', { stringValue: '{"a":1}' }),
+        ],
       }),
     ).rejects.toThrow(/column "doc" is of type jsonb but expression is of type text.*SQLState: 42804/);
     await execute('insert into things (id, name, doc) values (:0::uuid, :1, :2)', {
-      parameters: [param('0', { stringValue: ID }), param('1', { stringValue: 'a' }), param('2', { stringValue: '{"a":1}' }, 'JSON')],
+      parameters: [
+        param('0', { stringValue: ID }),
+        param('1', { stringValue: 'a' }),
+        param('2', { stringValue: '{"a":1}' }, 'JSON'),
+      ],
     });
     const rows = await execute('select doc from things');
     expect(rows.records).toEqual([[{ stringValue: '{"a": 1}' }]]);
@@ -128,39 +147,76 @@ describe('parameter typing', () => {
       },
     );
     expect(result.records?.[0]?.map((f) => f.stringValue ?? f.booleanValue)).toEqual([
-      'text', 'bigint', 'double precision', 'boolean', 'bytea', 'uuid', 'json', 'timestamp without time zone', 'date',
-      'time without time zone', 'numeric', true,
+      'text',
+      'bigint',
+      'double precision',
+      'boolean',
+      'bytea',
+      'uuid',
+      'json',
+      'timestamp without time zone',
+      'date',
+      'time without time zone',
+      'numeric',
+      true,
     ]);
   });
 
   it('reads a TIMESTAMP-hinted value as UTC, and refuses the ISO form with T and Z as the service does', async () => {
     const result = await execute('select (:0)::timestamptz = :1::timestamptz', {
-      parameters: [param('0', { stringValue: '2026-01-02 03:04:05.678' }, 'TIMESTAMP'), param('1', { stringValue: '2026-01-02T03:04:05.678Z' })],
+      parameters: [
+        param('0', { stringValue: '2026-01-02 03:04:05.678' }, 'TIMESTAMP'),
+        param('1', { stringValue: '2026-01-02T03:04:05.678Z' }),
+      ],
     });
     expect(result.records).toEqual([[{ booleanValue: true }]]);
-    const iso = execute('select :0', { parameters: [param('0', { stringValue: '2026-01-02T03:04:05.678Z' }, 'TIMESTAMP')] });
+    const iso = execute('select :0', {
+      parameters: [param('0', { stringValue: '2026-01-02T03:04:05.678Z' }, 'TIMESTAMP')],
+    });
     await expect(iso).rejects.toBeInstanceOf(BadRequestException);
     await expect(iso).rejects.toThrow('Parse Error for TimeStamp: input contains invalid characters');
   });
 
   it('refuses array parameters and a parameter the SQL names but the call does not give', async () => {
-    await expect(execute('select :0', { parameters: [param('0', { arrayValue: { longValues: [1] } })] })).rejects.toBeInstanceOf(BadRequestException);
-    await expect(execute('select :0, :1', { parameters: [param('0', { longValue: 1 })] })).rejects.toThrow(/No value specified for parameter 2/);
+    await expect(
+      execute('select :0', { parameters: [param('0', { arrayValue: { longValues: [1] } })] }),
+    ).rejects.toBeInstanceOf(BadRequestException);
+    await expect(execute('select :0, :1', { parameters: [param('0', { longValue: 1 })] })).rejects.toThrow(
+      /No value specified for parameter 2/,
+    );
   });
 });
 
 describe('results', () => {
   it('answers typed fields per column, with column metadata', async () => {
-    await pglite.query(`insert into things (id, name, doc, at) values ($1, 'a', '{"k": [1, 2]}', '2026-03-04 05:06:07.123456+02')`, [ID]);
+    await pglite.query(
+      `insert into things (id, name, doc, at) values ($1, 'a', '{"k": [1, 2]}', '2026-03-04 05:06:07.123456+02')`,
+      [ID],
+    );
     const result = await execute(
       `select id, name, note, doc, at, n, 1::int4 as i, 2.5::float8 as f, true as b, 12.30::numeric as dec, '\\x0102'::bytea as blob,
               array['a','b'] as texts, array[1,2]::int8[] as longs, date '2026-03-04' as day, '[1,2,3]'::vector as v
          from things`,
     );
     const [row] = result.records ?? [];
-    expect(row?.map((f) => Object.keys(f).find((k) => (f as unknown as Record<string, unknown>)[k] !== undefined))).toEqual([
-      'stringValue', 'stringValue', 'isNull', 'stringValue', 'stringValue', 'longValue', 'longValue', 'doubleValue', 'booleanValue',
-      'stringValue', 'blobValue', 'arrayValue', 'arrayValue', 'stringValue', 'stringValue',
+    expect(
+      row?.map((f) => Object.keys(f).find((k) => (f as unknown as Record<string, unknown>)[k] !== undefined)),
+    ).toEqual([
+      'stringValue',
+      'stringValue',
+      'isNull',
+      'stringValue',
+      'stringValue',
+      'longValue',
+      'longValue',
+      'doubleValue',
+      'booleanValue',
+      'stringValue',
+      'blobValue',
+      'arrayValue',
+      'arrayValue',
+      'stringValue',
+      'stringValue',
     ]);
     expect(row?.[0]).toEqual({ stringValue: ID });
     expect(row?.[3]).toEqual({ stringValue: '{"k": [1, 2]}' });
@@ -177,7 +233,21 @@ describe('results', () => {
     const meta = result.columnMetadata ?? [];
     // The JDBC driver behind the service names an auto-incrementing bigint "bigserial".
     expect(meta.map((m) => m.typeName)).toEqual([
-      'uuid', 'text', 'text', 'jsonb', 'timestamptz', 'bigserial', 'int4', 'float8', 'bool', 'numeric', 'bytea', '_text', '_int8', 'date', 'vector',
+      'uuid',
+      'text',
+      'text',
+      'jsonb',
+      'timestamptz',
+      'bigserial',
+      'int4',
+      'float8',
+      'bool',
+      'numeric',
+      'bytea',
+      '_text',
+      '_int8',
+      'date',
+      'vector',
     ]);
     expect(meta[0]).toMatchObject({ name: 'id', label: 'id', nullable: 0, type: 1111, isSigned: false });
     expect(meta[2]).toMatchObject({ name: 'note', nullable: 1, type: 12, isCaseSensitive: true });
@@ -188,7 +258,9 @@ describe('results', () => {
   });
 
   it('answers a statement without a result set with the count of rows it changed, and no records', async () => {
-    const result = await execute("insert into things (id, name) values (gen_random_uuid(), 'a'), (gen_random_uuid(), 'b')");
+    const result = await execute(
+      "insert into things (id, name) values (gen_random_uuid(), 'a'), (gen_random_uuid(), 'b')",
+    );
     expect(result).toMatchObject({ numberOfRecordsUpdated: 2, generatedFields: [] });
     expect(result.records).toBeUndefined();
     expect(result.columnMetadata).toBeUndefined();
@@ -201,7 +273,7 @@ describe('results', () => {
     expect(result.columnMetadata).toBeUndefined();
   });
 
-  it('fails a result over 1 MiB with the service\'s BadRequestException, and returns one just under it', async () => {
+  it("fails a result over 1 MiB with the service's BadRequestException, and returns one just under it", async () => {
     const big = execute("select repeat('x', 1024 * 1024)");
     await expect(big).rejects.toBeInstanceOf(BadRequestException);
     await expect(big).rejects.toThrow('Database returned more than the allowed response size limit');
@@ -227,7 +299,9 @@ describe('through kysely-data-api', () => {
 
   it('reads timestamptz back as the same UTC instant, jsonb as objects and bigint as numbers', async () => {
     const at = new Date('2026-05-06T07:08:09.123Z');
-    await sql`insert into things (id, name, doc, at) values (${ID}::uuid, 'a', ${JSON.stringify({ k: 'v' })}::jsonb, ${at.toISOString()}::timestamptz)`.execute(handle.db);
+    await sql`insert into things (id, name, doc, at) values (${ID}::uuid, 'a', ${JSON.stringify({ k: 'v' })}::jsonb, ${at.toISOString()}::timestamptz)`.execute(
+      handle.db,
+    );
     // A Date parameter: kysely-data-api sends it with typeHint TIMESTAMP.
     const rows = await sql<{ at: Date; doc: unknown; n: number; same: boolean }>`
       select at, doc, n, at = ${at} as same from things`.execute(handle.db);
@@ -251,7 +325,9 @@ describe('through kysely-data-api', () => {
     await expect(outcome).rejects.toBeInstanceOf(DatabaseErrorException);
     await expect(outcome).rejects.toThrow(/duplicate key value violates unique constraint "things_pkey"/);
     expect(raised).toBeInstanceOf(DatabaseErrorException);
-    expect((raised as Error).message).toMatch(/duplicate key value violates unique constraint "things_pkey".*SQLState: 23505/);
+    expect((raised as Error).message).toMatch(
+      /duplicate key value violates unique constraint "things_pkey".*SQLState: 23505/,
+    );
     expect((await execute('select count(*) from things')).records).toEqual([[{ longValue: 0 }]]);
   });
 });
@@ -262,7 +338,9 @@ describe('transactions', () => {
     await execute(`insert into things (id, name) values ('${ID}', 'a')`, { transactionId });
     const inside = await execute('select count(*) from things', { transactionId });
     expect(inside.records).toEqual([[{ longValue: 1 }]]);
-    expect(await rds.commitTransaction({ ...TARGET, transactionId })).toMatchObject({ transactionStatus: 'Transaction Committed' });
+    expect(await rds.commitTransaction({ ...TARGET, transactionId })).toMatchObject({
+      transactionStatus: 'Transaction Committed',
+    });
     expect((await execute('select count(*) from things')).records).toEqual([[{ longValue: 1 }]]);
     expect(server.openTransactions()).toBe(0);
   });
@@ -270,11 +348,13 @@ describe('transactions', () => {
   it('rolls back: nothing the transaction wrote remains', async () => {
     const { transactionId } = await rds.beginTransaction(TARGET);
     await execute(`insert into things (id, name) values ('${ID}', 'a')`, { transactionId });
-    expect(await rds.rollbackTransaction({ ...TARGET, transactionId })).toMatchObject({ transactionStatus: 'Rollback Complete' });
+    expect(await rds.rollbackTransaction({ ...TARGET, transactionId })).toMatchObject({
+      transactionStatus: 'Rollback Complete',
+    });
     expect((await execute('select count(*) from things')).records).toEqual([[{ longValue: 0 }]]);
   });
 
-  it('keeps an open transaction\'s writes from other callers until it commits (PGlite: they wait for it)', async () => {
+  it("keeps an open transaction's writes from other callers until it commits (PGlite: they wait for it)", async () => {
     const { transactionId } = await rds.beginTransaction(TARGET);
     await execute(`insert into things (id, name) values ('${ID}', 'a')`, { transactionId });
     let outsideDone = false;
@@ -291,16 +371,23 @@ describe('transactions', () => {
   it('answers an unknown, an ended and an aborted transaction id with TransactionNotFoundException, naming the cause', async () => {
     const unknown = execute('select 1', { transactionId: 'nope' });
     await expect(unknown).rejects.toBeInstanceOf(TransactionNotFoundException);
-    await expect(unknown).rejects.toMatchObject({ message: 'Transaction nope is not found', $metadata: { httpStatusCode: 404 } });
+    await expect(unknown).rejects.toMatchObject({
+      message: 'Transaction nope is not found',
+      $metadata: { httpStatusCode: 404 },
+    });
 
     const ended = await rds.beginTransaction(TARGET);
     await rds.commitTransaction({ ...TARGET, transactionId: ended.transactionId });
-    await expect(execute('select 1', { transactionId: ended.transactionId })).rejects.toThrow(/One previous call resulted in a termination of your transaction/);
+    await expect(execute('select 1', { transactionId: ended.transactionId })).rejects.toThrow(
+      /One previous call resulted in a termination of your transaction/,
+    );
 
     // An error inside a transaction ends it: its writes are gone, and its id is not found any more.
     const aborted = await rds.beginTransaction(TARGET);
     await execute(`insert into things (id, name) values ('${ID}', 'a')`, { transactionId: aborted.transactionId });
-    await expect(execute('select 1/0', { transactionId: aborted.transactionId })).rejects.toThrow(/division by zero; SQLState: 22012/);
+    await expect(execute('select 1/0', { transactionId: aborted.transactionId })).rejects.toThrow(
+      /division by zero; SQLState: 22012/,
+    );
     await expect(rds.rollbackTransaction({ ...TARGET, transactionId: aborted.transactionId })).rejects.toThrow(
       /aborted due to an error from a previous call/,
     );
@@ -321,7 +408,9 @@ describe('transactions', () => {
         return {
           release: () => session.release(),
           query: async (text, types, values) => {
-            if (text.includes('/*gate*/')) await gate;
+            if (text.includes('/*gate*/')) {
+              await gate;
+            }
             return session.query(text, types, values);
           },
         };
@@ -352,9 +441,15 @@ describe('transactions', () => {
     const shortClient = client(short);
     try {
       const { transactionId } = await shortClient.beginTransaction(TARGET);
-      await shortClient.executeStatement({ ...TARGET, transactionId, sql: `insert into things (id, name) values ('${ID}', 'a')` });
+      await shortClient.executeStatement({
+        ...TARGET,
+        transactionId,
+        sql: `insert into things (id, name) values ('${ID}', 'a')`,
+      });
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await expect(shortClient.executeStatement({ ...TARGET, transactionId, sql: 'select 1' })).rejects.toThrow(/Transaction may be expired/);
+      await expect(shortClient.executeStatement({ ...TARGET, transactionId, sql: 'select 1' })).rejects.toThrow(
+        /Transaction may be expired/,
+      );
       expect((await execute('select count(*) from things')).records).toEqual([[{ longValue: 0 }]]);
     } finally {
       shortClient.destroy();
@@ -396,13 +491,20 @@ describe('requests the service refuses', () => {
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('x-amzn-errortype')).toBe('BadRequestException');
-    expect(await response.json()).toEqual({ __type: 'BadRequestException', message: "Multi-statements aren't supported." });
+    expect(await response.json()).toEqual({
+      __type: 'BadRequestException',
+      message: "Multi-statements aren't supported.",
+    });
   });
 
   it('refuses another cluster, and the schema parameter', async () => {
-    await expect(rds.executeStatement({ ...TARGET, resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:other', sql: 'select 1' })).rejects.toBeInstanceOf(
-      HttpEndpointNotEnabledException,
-    );
+    await expect(
+      rds.executeStatement({
+        ...TARGET,
+        resourceArn: 'arn:aws:rds:us-east-1:000000000000:cluster:other',
+        sql: 'select 1',
+      }),
+    ).rejects.toBeInstanceOf(HttpEndpointNotEnabledException);
     await expect(execute('select 1', { schema: 'public' })).rejects.toThrow("The schema parameter isn't supported.");
   });
 });
@@ -416,7 +518,11 @@ describe('call counting', () => {
       await rds.commitTransaction({ ...TARGET, transactionId });
     });
     await execute('select 2');
-    expect(server.calls.byOperation('GET /v1/things')).toEqual({ BeginTransaction: 1, ExecuteStatement: 1, CommitTransaction: 1 });
+    expect(server.calls.byOperation('GET /v1/things')).toEqual({
+      BeginTransaction: 1,
+      ExecuteStatement: 1,
+      CommitTransaction: 1,
+    });
     expect(server.calls.total('GET /v1/things')).toBe(3);
     expect(server.calls.total()).toBe(4);
   });
@@ -443,12 +549,16 @@ if (postgresUrl) {
     });
 
     it('runs its sessions in UTC, so timestamptz comes back in UTC without a zone', async () => {
-      const result = await pgClient.executeStatement({ ...TARGET, sql: "select current_setting('TimeZone'), timestamptz '2026-01-02 03:04:05.5+02'" });
+      const result = await pgClient.executeStatement({
+        ...TARGET,
+        sql: "select current_setting('TimeZone'), timestamptz '2026-01-02 03:04:05.5+02'",
+      });
       expect(result.records).toEqual([[{ stringValue: 'UTC' }, { stringValue: '2026-01-02 01:04:05.5' }]]);
     });
 
     it('isolates an open transaction: others do not see its writes until it commits, and are not blocked', async () => {
-      const count = async (): Promise<unknown> => (await pgClient.executeStatement({ ...TARGET, sql: `select count(*) from ${table}` })).records;
+      const count = async (): Promise<unknown> =>
+        (await pgClient.executeStatement({ ...TARGET, sql: `select count(*) from ${table}` })).records;
       const { transactionId } = await pgClient.beginTransaction(TARGET);
       await pgClient.executeStatement({ ...TARGET, transactionId, sql: `insert into ${table} values (1)` });
       expect(await count()).toEqual([[{ longValue: 0 }]]);

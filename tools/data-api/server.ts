@@ -5,7 +5,14 @@ import type { PGlite } from '@electric-sql/pglite';
 import { PGliteBackend, PostgresBackend, type Backend, type RawResult, type Session } from './backends';
 import { DataApiError, MESSAGES, databaseError, isPgError } from './errors';
 import { REQUEST_TAG_HEADER } from './request-tag';
-import { Catalog, ValueConverter, toExecuteResponse, type ExecuteResponse, type Field, type ResultSetOptions } from './results';
+import {
+  Catalog,
+  ValueConverter,
+  toExecuteResponse,
+  type ExecuteResponse,
+  type Field,
+  type ResultSetOptions,
+} from './results';
 import { scanSql } from './sql-text';
 
 export { REQUEST_TAG_HEADER, withRequestTag } from './request-tag';
@@ -40,7 +47,8 @@ export interface DataApiServerOptions {
   onError?: (operation: Operation, body: Record<string, unknown>, error: DataApiError) => void;
 }
 
-export type Operation = 'ExecuteStatement' | 'BatchExecuteStatement' | 'BeginTransaction' | 'CommitTransaction' | 'RollbackTransaction';
+export type Operation =
+  'ExecuteStatement' | 'BatchExecuteStatement' | 'BeginTransaction' | 'CommitTransaction' | 'RollbackTransaction';
 
 const ROUTES: Record<string, Operation> = {
   '/Execute': 'ExecuteStatement',
@@ -119,7 +127,20 @@ interface OpenTransaction {
 type EndCause = keyof typeof MESSAGES.causes;
 
 // PostgreSQL type oids for the parameter types the Data API sends.
-const OID = { unknown: 0, bool: 16, bytea: 17, int8: 20, text: 25, json: 114, float8: 701, date: 1082, time: 1083, timestamp: 1114, numeric: 1700, uuid: 2950 };
+const OID = {
+  unknown: 0,
+  bool: 16,
+  bytea: 17,
+  int8: 20,
+  text: 25,
+  json: 114,
+  float8: 701,
+  date: 1082,
+  time: 1083,
+  timestamp: 1114,
+  numeric: 1700,
+  uuid: 2950,
+};
 
 const HINT_TYPES: Record<string, number> = {
   UUID: OID.uuid,
@@ -190,14 +211,18 @@ class DataApiEndpoint {
     };
     return this.onSession(optionalString(body, 'transactionId'), async (session) => {
       const result = await run(session, text, types, values);
-      if (result.fields) await this.catalog.prepare(session, result.fields);
+      if (result.fields) {
+        await this.catalog.prepare(session, result.fields);
+      }
       const response = toExecuteResponse(result, this.catalog, options);
       this.checkSize(response);
       return response;
     });
   }
 
-  private async batchExecute(body: Record<string, unknown>): Promise<{ updateResults: Array<{ generatedFields: Field[] }> }> {
+  private async batchExecute(
+    body: Record<string, unknown>,
+  ): Promise<{ updateResults: Array<{ generatedFields: Field[] }> }> {
     this.checkTarget(body, true);
     const { text, names } = this.sqlOf(body);
     const rawSets = body['parameterSets'];
@@ -207,16 +232,21 @@ class DataApiEndpoint {
       const updateResults: Array<{ generatedFields: Field[] }> = [];
       for (const { types, values } of bound) {
         const result = await run(session, text, types, values);
-        if (result.fields) await this.catalog.prepare(session, result.fields);
+        if (result.fields) {
+          await this.catalog.prepare(session, result.fields);
+        }
         const converter = new ValueConverter(this.catalog);
         const first = result.fields && result.rows[0] ? result.rows[0] : undefined;
-        const generatedFields = first && result.fields ? result.fields.map((f, i) => converter.field(first[i] ?? null, f.dataTypeID)) : [];
+        const generatedFields =
+          first && result.fields ? result.fields.map((f, i) => converter.field(first[i] ?? null, f.dataTypeID)) : [];
         updateResults.push({ generatedFields });
       }
       return { updateResults };
     };
     const transactionId = optionalString(body, 'transactionId');
-    if (transactionId) return this.onSession(transactionId, work);
+    if (transactionId) {
+      return this.onSession(transactionId, work);
+    }
     // Outside a transaction the batch is one unit: every parameter set or none.
     return this.onSession(undefined, async (session) => {
       await run(session, 'BEGIN');
@@ -247,10 +277,15 @@ class DataApiEndpoint {
     return { transactionId: id };
   }
 
-  private async end(body: Record<string, unknown>, command: 'COMMIT' | 'ROLLBACK'): Promise<{ transactionStatus: string }> {
+  private async end(
+    body: Record<string, unknown>,
+    command: 'COMMIT' | 'ROLLBACK',
+  ): Promise<{ transactionStatus: string }> {
     this.checkTarget(body, false);
     const id = optionalString(body, 'transactionId');
-    if (!id) throw new DataApiError('BadRequestException', 'transactionId is required');
+    if (!id) {
+      throw new DataApiError('BadRequestException', 'transactionId is required');
+    }
     const transaction = this.claim(id);
     try {
       await run(transaction.session, command);
@@ -296,18 +331,29 @@ class DataApiEndpoint {
     const transaction = this.transactions.get(id);
     if (!transaction) {
       const cause = this.ended.get(id);
-      throw new DataApiError('TransactionNotFoundException', MESSAGES.transactionNotFound(id, cause ? MESSAGES.causes[cause] : undefined));
+      throw new DataApiError(
+        'TransactionNotFoundException',
+        MESSAGES.transactionNotFound(id, cause ? MESSAGES.causes[cause] : undefined),
+      );
     }
-    if (transaction.busy) throw new DataApiError('DatabaseErrorException', MESSAGES.transactionBusy);
+    if (transaction.busy) {
+      throw new DataApiError('DatabaseErrorException', MESSAGES.transactionBusy);
+    }
     transaction.busy = true;
-    if (transaction.timer) clearTimeout(transaction.timer);
+    if (transaction.timer) {
+      clearTimeout(transaction.timer);
+    }
     return transaction;
   }
 
   private touch(transaction: OpenTransaction): void {
-    if (transaction.timer) clearTimeout(transaction.timer);
+    if (transaction.timer) {
+      clearTimeout(transaction.timer);
+    }
     transaction.timer = setTimeout(() => {
-      if (transaction.busy || !this.transactions.has(transaction.id)) return;
+      if (transaction.busy || !this.transactions.has(transaction.id)) {
+        return;
+      }
       transaction.busy = true;
       void transaction.session
         .query('ROLLBACK')
@@ -318,11 +364,17 @@ class DataApiEndpoint {
   }
 
   private finish(transaction: OpenTransaction, cause: EndCause): void {
-    if (transaction.timer) clearTimeout(transaction.timer);
-    if (!this.transactions.delete(transaction.id)) return;
+    if (transaction.timer) {
+      clearTimeout(transaction.timer);
+    }
+    if (!this.transactions.delete(transaction.id)) {
+      return;
+    }
     transaction.session.release();
     this.ended.set(transaction.id, cause);
-    if (this.ended.size > 10_000) this.ended.delete(this.ended.keys().next().value as string);
+    if (this.ended.size > 10_000) {
+      this.ended.delete(this.ended.keys().next().value as string);
+    }
   }
 
   async rollbackAll(): Promise<void> {
@@ -338,15 +390,27 @@ class DataApiEndpoint {
   private checkTarget(body: Record<string, unknown>, withDatabase: boolean): void {
     const resourceArn = optionalString(body, 'resourceArn');
     const secretArn = optionalString(body, 'secretArn');
-    if (!resourceArn) throw new DataApiError('BadRequestException', 'resourceArn is required');
-    if (!secretArn) throw new DataApiError('BadRequestException', 'secretArn is required');
+    if (!resourceArn) {
+      throw new DataApiError('BadRequestException', 'resourceArn is required');
+    }
+    if (!secretArn) {
+      throw new DataApiError('BadRequestException', 'secretArn is required');
+    }
     if (this.options.resourceArn && resourceArn !== this.options.resourceArn) {
-      throw new DataApiError('HttpEndpointNotEnabledException', `HttpEndpoint is not enabled for resource ${resourceArn}`);
+      throw new DataApiError(
+        'HttpEndpointNotEnabledException',
+        `HttpEndpoint is not enabled for resource ${resourceArn}`,
+      );
     }
     if (this.options.secretArn && secretArn !== this.options.secretArn) {
-      throw new DataApiError('BadRequestException', `Error fetching secret ${secretArn}: the secret does not belong to this cluster`);
+      throw new DataApiError(
+        'BadRequestException',
+        `Error fetching secret ${secretArn}: the secret does not belong to this cluster`,
+      );
     }
-    if ('schema' in body && body['schema'] !== undefined) throw new DataApiError('BadRequestException', MESSAGES.schemaParameter);
+    if ('schema' in body && body['schema'] !== undefined) {
+      throw new DataApiError('BadRequestException', MESSAGES.schemaParameter);
+    }
     const database = withDatabase ? optionalString(body, 'database') : undefined;
     if (database && this.options.databaseName && database !== this.options.databaseName) {
       throw new DataApiError('DatabaseErrorException', `FATAL: database "${database}" does not exist; SQLState: 3D000`);
@@ -355,9 +419,13 @@ class DataApiEndpoint {
 
   private sqlOf(body: Record<string, unknown>): ReturnType<typeof scanSql> {
     const sql = optionalString(body, 'sql');
-    if (!sql) throw new DataApiError('BadRequestException', 'sql is required');
+    if (!sql) {
+      throw new DataApiError('BadRequestException', 'sql is required');
+    }
     const scanned = scanSql(sql);
-    if (scanned.statements > 1) throw new DataApiError('BadRequestException', MESSAGES.multiStatement);
+    if (scanned.statements > 1) {
+      throw new DataApiError('BadRequestException', MESSAGES.multiStatement);
+    }
     return scanned;
   }
 
@@ -380,11 +448,18 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
 }
 
 /** Runs one statement; a PostgreSQL error becomes the DatabaseErrorException the service sends. */
-async function run(session: Session, text: string, types?: readonly number[], values?: ReadonlyArray<string | null>): Promise<RawResult> {
+async function run(
+  session: Session,
+  text: string,
+  types?: readonly number[],
+  values?: ReadonlyArray<string | null>,
+): Promise<RawResult> {
   try {
     return await session.query(text, types, values);
   } catch (error) {
-    if (isPgError(error)) throw databaseError(error);
+    if (isPgError(error)) {
+      throw databaseError(error);
+    }
     throw error;
   }
 }
@@ -394,7 +469,10 @@ async function run(session: Session, text: string, types?: readonly number[], va
  * longValue is bigint, doubleValue double precision, booleanValue boolean, blobValue bytea,
  * isNull an untyped NULL. Returns the parameter types and text values in `$n` order.
  */
-export function bindParameters(names: readonly string[], rawParameters: unknown): { types: number[]; values: Array<string | null> } {
+export function bindParameters(
+  names: readonly string[],
+  rawParameters: unknown,
+): { types: number[]; values: Array<string | null> } {
   const parameters = Array.isArray(rawParameters) ? (rawParameters as SqlParameter[]) : [];
   const byName = new Map(parameters.map((p) => [p.name ?? '', p]));
   const types: number[] = [];
@@ -402,7 +480,10 @@ export function bindParameters(names: readonly string[], rawParameters: unknown)
   names.forEach((name, index) => {
     const parameter = byName.get(name);
     if (!parameter) {
-      throw new DataApiError('DatabaseErrorException', `ERROR: No value specified for parameter ${index + 1}.; SQLState: 22023`);
+      throw new DataApiError(
+        'DatabaseErrorException',
+        `ERROR: No value specified for parameter ${index + 1}.; SQLState: 22023`,
+      );
     }
     const [type, value] = bindValue(parameter);
     types.push(type);
@@ -413,31 +494,55 @@ export function bindParameters(names: readonly string[], rawParameters: unknown)
 
 function bindValue(parameter: SqlParameter): [number, string | null] {
   const value = parameter.value ?? {};
-  if ('arrayValue' in value) throw new DataApiError('BadRequestException', MESSAGES.arrayParameter);
+  if ('arrayValue' in value) {
+    throw new DataApiError('BadRequestException', MESSAGES.arrayParameter);
+  }
   if (typeof value['stringValue'] === 'string') {
     const text = value['stringValue'];
     const hint = parameter.typeHint;
-    if (hint === undefined) return [OID.text, text];
+    if (hint === undefined) {
+      return [OID.text, text];
+    }
     const type = HINT_TYPES[hint];
-    if (type === undefined) throw new DataApiError('BadRequestException', `Invalid typeHint ${hint}`);
+    if (type === undefined) {
+      throw new DataApiError('BadRequestException', `Invalid typeHint ${hint}`);
+    }
     const format = HINT_FORMATS[hint];
     if (format && !format.pattern.test(text)) {
-      throw new DataApiError('BadRequestException', `Parse Error for ${format.name}: input contains invalid characters`);
+      throw new DataApiError(
+        'BadRequestException',
+        `Parse Error for ${format.name}: input contains invalid characters`,
+      );
     }
     return [type, text];
   }
-  if (value['isNull'] === true) return [OID.unknown, null];
-  if (typeof value['booleanValue'] === 'boolean') return [OID.bool, value['booleanValue'] ? 't' : 'f'];
-  if (typeof value['longValue'] === 'number') return [OID.int8, String(value['longValue'])];
-  if (typeof value['doubleValue'] === 'number') return [OID.float8, String(value['doubleValue'])];
-  if (typeof value['blobValue'] === 'string') return [OID.bytea, `\\x${Buffer.from(value['blobValue'], 'base64').toString('hex')}`];
+  if (value['isNull'] === true) {
+    return [OID.unknown, null];
+  }
+  if (typeof value['booleanValue'] === 'boolean') {
+    return [OID.bool, value['booleanValue'] ? 't' : 'f'];
+  }
+  if (typeof value['longValue'] === 'number') {
+    return [OID.int8, String(value['longValue'])];
+  }
+  if (typeof value['doubleValue'] === 'number') {
+    return [OID.float8, String(value['doubleValue'])];
+  }
+  if (typeof value['blobValue'] === 'string') {
+    return [OID.bytea, `\\x${Buffer.from(value['blobValue'], 'base64').toString('hex')}`];
+  }
   return [OID.unknown, null];
 }
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-function sendJson(response: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  response: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': 'application/json',
@@ -479,13 +584,18 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
     void (async () => {
       const path = (request.url ?? '/').split('?')[0] ?? '/';
       if (path === '/_calls') {
-        if (request.method === 'DELETE') endpoint.calls.reset();
+        if (request.method === 'DELETE') {
+          endpoint.calls.reset();
+        }
         sendJson(response, 200, endpoint.calls.snapshot());
         return;
       }
       const operation = ROUTES[path];
       if (request.method !== 'POST' || !operation) {
-        sendError(response, new DataApiError('UnknownOperationException', `No operation at ${request.method ?? ''} ${path}`));
+        sendError(
+          response,
+          new DataApiError('UnknownOperationException', `No operation at ${request.method ?? ''} ${path}`),
+        );
         return;
       }
       const rawTag = request.headers[REQUEST_TAG_HEADER];
@@ -494,7 +604,9 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
       try {
         const text = await readBody(request);
         const parsed: unknown = text === '' ? {} : JSON.parse(text);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+          throw new Error('not an object');
+        }
         body = parsed as Record<string, unknown>;
       } catch {
         endpoint.calls.record(tag, operation);
@@ -535,7 +647,9 @@ export async function startDataApiServer(options: DataApiServerOptions): Promise
           server.closeAllConnections();
         });
         await endpoint.rollbackAll();
-        if (!('backend' in source)) await backend.close();
+        if (!('backend' in source)) {
+          await backend.close();
+        }
       })();
       return closing;
     },

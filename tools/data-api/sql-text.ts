@@ -58,8 +58,12 @@ export function scanSql(sql: string): ScannedSql {
         } else if (sql[j] === '*' && sql[j + 1] === '/') {
           depth--;
           j += 2;
-          if (depth === 0) break;
-        } else j++;
+          if (depth === 0) {
+            break;
+          }
+        } else {
+          j++;
+        }
       }
       copyUntil(j);
       continue;
@@ -68,7 +72,9 @@ export function scanSql(sql: string): ScannedSql {
     statementHasContent = statementHasContent || c !== ';';
 
     if (c === ';') {
-      if (statementHasContent) statements++;
+      if (statementHasContent) {
+        statements++;
+      }
       statementHasContent = false;
       copyUntil(i + 1);
       continue;
@@ -80,12 +86,16 @@ export function scanSql(sql: string): ScannedSql {
       let j = i + 1;
       while (j < n) {
         const d = sql[j];
-        if (escapes && d === '\\') j += 2;
-        else if (d === "'" && sql[j + 1] === "'") j += 2;
-        else if (d === "'") {
+        if (escapes && d === '\\') {
+          j += 2;
+        } else if (d === "'" && sql[j + 1] === "'") {
+          j += 2;
+        } else if (d === "'") {
           j++;
           break;
-        } else j++;
+        } else {
+          j++;
+        }
       }
       copyUntil(j);
       continue;
@@ -94,11 +104,14 @@ export function scanSql(sql: string): ScannedSql {
     if (c === '"') {
       let j = i + 1;
       while (j < n) {
-        if (sql[j] === '"' && sql[j + 1] === '"') j += 2;
-        else if (sql[j] === '"') {
+        if (sql[j] === '"' && sql[j + 1] === '"') {
+          j += 2;
+        } else if (sql[j] === '"') {
           j++;
           break;
-        } else j++;
+        } else {
+          j++;
+        }
       }
       copyUntil(j);
       continue;
@@ -116,7 +129,9 @@ export function scanSql(sql: string): ScannedSql {
     // identifiers and keywords, copied whole so a ':' never starts inside one
     if (isIdentStart(c)) {
       let j = i + 1;
-      while (j < n && isIdentChar(sql[j])) j++;
+      while (j < n && isIdentChar(sql[j])) {
+        j++;
+      }
       copyUntil(j);
       continue;
     }
@@ -128,7 +143,9 @@ export function scanSql(sql: string): ScannedSql {
     // :name parameters
     if (c === ':' && isParamChar(next)) {
       let j = i + 1;
-      while (j < n && isParamChar(sql[j])) j++;
+      while (j < n && isParamChar(sql[j])) {
+        j++;
+      }
       const name = sql.slice(i + 1, j);
       let index = indexOf.get(name);
       if (index === undefined) {
@@ -142,6 +159,8 @@ export function scanSql(sql: string): ScannedSql {
     }
     copyUntil(i + 1);
   }
-  if (statementHasContent) statements++;
+  if (statementHasContent) {
+    statements++;
+  }
   return { text: out, names, statements };
 }

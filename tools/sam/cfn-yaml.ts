@@ -73,7 +73,9 @@ export function parseCfnYaml(source: string): ParsedTemplate {
   const doc = parseDocument(source, { customTags: cfnTags(), uniqueKeys: true, prettyErrors: false });
   const problems = [...doc.errors, ...doc.warnings].map((problem) => problem.message);
   const template = doc.toJS({ maxAliasCount: 0 }) as Json;
-  if (!isObject(template)) return { template: {}, problems: [...problems, 'the template is not a YAML mapping'] };
+  if (!isObject(template)) {
+    return { template: {}, problems: [...problems, 'the template is not a YAML mapping'] };
+  }
   return { template, problems };
 }
 
@@ -83,10 +85,16 @@ export function isObject(value: Json | undefined): value is JsonObject {
 
 /** `{ 'Fn::X': ... }` or `{ Ref: ... }`: a single-key object whose key is an intrinsic function. */
 export function intrinsicOf(value: Json | undefined): { fn: string; arg: Json } | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isObject(value)) {
+    return undefined;
+  }
   const keys = Object.keys(value);
-  if (keys.length !== 1) return undefined;
+  if (keys.length !== 1) {
+    return undefined;
+  }
   const [fn = ''] = keys;
-  if (fn !== 'Ref' && fn !== 'Condition' && !fn.startsWith('Fn::')) return undefined;
+  if (fn !== 'Ref' && fn !== 'Condition' && !fn.startsWith('Fn::')) {
+    return undefined;
+  }
   return { fn, arg: value[fn] as Json };
 }

@@ -215,7 +215,16 @@ export const SAM_SPEC: Readonly<Record<string, SamResourceSpec>> = {
         required: ['Queue'],
         passThrough: {
           type: 'AWS::Lambda::EventSourceMapping',
-          properties: ['BatchSize', 'Enabled', 'FilterCriteria', 'FunctionResponseTypes', 'KmsKeyArn', 'MaximumBatchingWindowInSeconds', 'MetricsConfig', 'ScalingConfig'],
+          properties: [
+            'BatchSize',
+            'Enabled',
+            'FilterCriteria',
+            'FunctionResponseTypes',
+            'KmsKeyArn',
+            'MaximumBatchingWindowInSeconds',
+            'MetricsConfig',
+            'ScalingConfig',
+          ],
         },
       },
     },
@@ -230,7 +239,14 @@ export const SAM_SPEC: Readonly<Record<string, SamResourceSpec>> = {
   },
   // https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-resource-simpletable.html
   'AWS::Serverless::SimpleTable': {
-    properties: ['PointInTimeRecoverySpecification', 'PrimaryKey', 'ProvisionedThroughput', 'SSESpecification', 'TableName', 'Tags'],
+    properties: [
+      'PointInTimeRecoverySpecification',
+      'PrimaryKey',
+      'ProvisionedThroughput',
+      'SSESpecification',
+      'TableName',
+      'Tags',
+    ],
     required: [],
     generates: 'AWS::DynamoDB::Table',
     passThrough: ['PointInTimeRecoverySpecification', 'ProvisionedThroughput', 'SSESpecification', 'TableName', 'Tags'],

@@ -32,7 +32,9 @@ export function subVariables(text: string): string[] {
   const names: string[] = [];
   for (const match of text.matchAll(/\$\{([^}]*)\}/g)) {
     const inner = (match[1] ?? '').trim();
-    if (!inner.startsWith('!')) names.push(inner);
+    if (!inner.startsWith('!')) {
+      names.push(inner);
+    }
   }
   return names;
 }
@@ -44,7 +46,9 @@ export function walkIntrinsics(value: Json | undefined, path: string, conditions
 }
 
 function visit(value: Json | undefined, path: string, conditions: string[], out: WalkResult): void {
-  if (value === undefined || value === null || typeof value !== 'object') return;
+  if (value === undefined || value === null || typeof value !== 'object') {
+    return;
+  }
   if (Array.isArray(value)) {
     value.forEach((item, index) => {
       visit(item, `${path}[${index}]`, conditions, out);
@@ -54,7 +58,9 @@ function visit(value: Json | undefined, path: string, conditions: string[], out:
   const intrinsic = intrinsicOf(value);
   if (!intrinsic) {
     for (const [key, child] of Object.entries(value)) {
-      if (key.startsWith('Fn::')) out.problems.push(`${path}: ${key} must be the only key of its mapping`);
+      if (key.startsWith('Fn::')) {
+        out.problems.push(`${path}: ${key} must be the only key of its mapping`);
+      }
       visit(child, `${path}.${key}`, conditions, out);
     }
     return;
@@ -67,12 +73,18 @@ function visit(value: Json | undefined, path: string, conditions: string[], out:
   }
   switch (fn) {
     case 'Ref':
-      if (typeof arg !== 'string') out.problems.push(`${at}: Ref takes a logical id`);
-      else out.references.push({ kind: 'Ref', target: arg, path: at, conditions });
+      if (typeof arg !== 'string') {
+        out.problems.push(`${at}: Ref takes a logical id`);
+      } else {
+        out.references.push({ kind: 'Ref', target: arg, path: at, conditions });
+      }
       return;
     case 'Condition':
-      if (typeof arg !== 'string') out.problems.push(`${at}: Condition takes a condition name`);
-      else out.conditionUses.push({ name: arg, path: at });
+      if (typeof arg !== 'string') {
+        out.problems.push(`${at}: Condition takes a condition name`);
+      } else {
+        out.conditionUses.push({ name: arg, path: at });
+      }
       return;
     case 'Fn::GetAtt': {
       const [resource, attribute] = Array.isArray(arg) ? arg : [];
@@ -90,10 +102,18 @@ function visit(value: Json | undefined, path: string, conditions: string[], out:
         return;
       }
       for (const variable of subVariables(text)) {
-        if (variable in locals) continue;
+        if (variable in locals) {
+          continue;
+        }
         const dot = variable.indexOf('.');
         if (dot > 0 && !PSEUDO_PARAMETERS.has(variable)) {
-          out.references.push({ kind: 'Sub', target: variable.slice(0, dot), attribute: variable.slice(dot + 1), path: at, conditions });
+          out.references.push({
+            kind: 'Sub',
+            target: variable.slice(0, dot),
+            attribute: variable.slice(dot + 1),
+            path: at,
+            conditions,
+          });
         } else {
           out.references.push({ kind: 'Sub', target: variable, path: at, conditions });
         }
@@ -113,7 +133,9 @@ function visit(value: Json | undefined, path: string, conditions: string[], out:
       return;
     }
     case 'Fn::FindInMap':
-      if (Array.isArray(arg)) out.mapLookups.push({ map: arg, path: at });
+      if (Array.isArray(arg)) {
+        out.mapLookups.push({ map: arg, path: at });
+      }
       visit(arg, at, conditions, out);
       return;
     default:

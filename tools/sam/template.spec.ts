@@ -35,10 +35,14 @@ const idsOfType = (type: string): string[] => Object.keys(resources).filter((id)
 /** A reference's single target when `value` is exactly `!Ref X` or `!GetAtt X.attr`. */
 function directTarget(value: Json | undefined): { target: string; attribute?: string } | undefined {
   const intrinsic = intrinsicOf(value);
-  if (intrinsic?.fn === 'Ref' && typeof intrinsic.arg === 'string') return { target: intrinsic.arg };
+  if (intrinsic?.fn === 'Ref' && typeof intrinsic.arg === 'string') {
+    return { target: intrinsic.arg };
+  }
   if (intrinsic?.fn === 'Fn::GetAtt' && Array.isArray(intrinsic.arg)) {
     const [target, attribute] = intrinsic.arg;
-    if (typeof target === 'string' && typeof attribute === 'string') return { target, attribute };
+    if (typeof target === 'string' && typeof attribute === 'string') {
+      return { target, attribute };
+    }
   }
   return undefined;
 }
@@ -46,7 +50,9 @@ function directTarget(value: Json | undefined): { target: string; attribute?: st
 /** The parameter's default when `value` is `!Ref <parameter>`; otherwise `value` itself. */
 function resolveLiteral(value: Json | undefined): Json | undefined {
   const target = directTarget(value);
-  if (target && !target.attribute && target.target in parameters) return parameters[target.target]?.['Default'];
+  if (target && !target.attribute && target.target in parameters) {
+    return parameters[target.target]?.['Default'];
+  }
   return value;
 }
 
@@ -54,14 +60,22 @@ function resolveLiteral(value: Json | undefined): Json | undefined {
 
 /** SAM's Globals merge: mappings merge key by key, lists concatenate (globals first), scalars are overridden. */
 function mergeGlobals(base: Json | undefined, own: Json | undefined): Json | undefined {
-  if (own === undefined) return base;
-  if (base === undefined) return own;
+  if (own === undefined) {
+    return base;
+  }
+  if (base === undefined) {
+    return own;
+  }
   if (isObject(base) && isObject(own) && !intrinsicOf(base) && !intrinsicOf(own)) {
     const merged: JsonObject = { ...base };
-    for (const [key, value] of Object.entries(own)) merged[key] = mergeGlobals(base[key], value) as Json;
+    for (const [key, value] of Object.entries(own)) {
+      merged[key] = mergeGlobals(base[key], value) as Json;
+    }
     return merged;
   }
-  if (Array.isArray(base) && Array.isArray(own)) return [...base, ...own];
+  if (Array.isArray(base) && Array.isArray(own)) {
+    return [...base, ...own];
+  }
   return own;
 }
 
@@ -126,14 +140,18 @@ const functionIds = idsOfType('AWS::Serverless::Function');
 
 function bundleOf(functionId: string): Bundle | undefined {
   const codeUri = effectiveProps(functionId)['CodeUri'];
-  if (typeof codeUri !== 'string') return undefined;
+  if (typeof codeUri !== 'string') {
+    return undefined;
+  }
   const normalised = codeUri.replace(/^\.\//, '').replace(/\/+$/, '');
   return BUNDLES.find((bundle) => normalised === `dist/lambda/${bundle}`);
 }
 
 function functionFor(bundle: Bundle): string {
   const id = functionIds.find((candidate) => bundleOf(candidate) === bundle);
-  if (!id) throw new Error(`no function has CodeUri dist/lambda/${bundle}/`);
+  if (!id) {
+    throw new Error(`no function has CodeUri dist/lambda/${bundle}/`);
+  }
   return id;
 }
 
@@ -180,7 +198,9 @@ function statementsOf(roleId: string): Statement[] {
   });
   for (const id of [...idsOfType('AWS::IAM::Policy'), ...idsOfType('AWS::IAM::ManagedPolicy')]) {
     const roles = asList(propsOf(id)['Roles']).map((role) => directTarget(role)?.target);
-    if (roles.includes(roleId)) documents.push({ document: propsOf(id)['PolicyDocument'] as Json, where: id });
+    if (roles.includes(roleId)) {
+      documents.push({ document: propsOf(id)['PolicyDocument'] as Json, where: id });
+    }
   }
   return documents.flatMap(({ document, where }) =>
     asList(asObject(document)['Statement']).map((statement, index) => {
@@ -231,10 +251,14 @@ const SQS_CONSUME_ACTIONS: ReadonlySet<string> = new Set([
 /** A statement resource as text: `X.Attr` for GetAtt, `X` for Ref, a Sub's text without the ARN prefix and braces. */
 function describeResource(value: Json): string {
   const direct = directTarget(value);
-  if (direct) return direct.attribute ? `${direct.target}.${direct.attribute}` : direct.target;
+  if (direct) {
+    return direct.attribute ? `${direct.target}.${direct.attribute}` : direct.target;
+  }
   const sub = intrinsicOf(value);
   if (sub?.fn === 'Fn::Sub' && typeof sub.arg === 'string') {
-    return sub.arg.replace(/^arn:\$\{AWS::Partition\}:[\w-]+:\$\{AWS::Region\}:\$\{AWS::AccountId\}:/, '').replace(/\$\{([^}]+)\}/g, '$1');
+    return sub.arg
+      .replace(/^arn:\$\{AWS::Partition\}:[\w-]+:\$\{AWS::Region\}:\$\{AWS::AccountId\}:/, '')
+      .replace(/\$\{([^}]+)\}/g, '$1');
   }
   return JSON.stringify(value);
 }
@@ -249,7 +273,13 @@ function describeResource(value: Json): string {
  * connection whose push answers GoneException); PostToConnection; logs in the function's own group.
  */
 function expectedGrants(bundle: Bundle, logGroup: string): string[] {
-  const dataApi = ['ExecuteStatement', 'BatchExecuteStatement', 'BeginTransaction', 'CommitTransaction', 'RollbackTransaction']
+  const dataApi = [
+    'ExecuteStatement',
+    'BatchExecuteStatement',
+    'BeginTransaction',
+    'CommitTransaction',
+    'RollbackTransaction',
+  ]
     .map((action) => `rds-data:${action} AuroraCluster.DBClusterArn`)
     .concat('secretsmanager:GetSecretValue AuroraCluster.MasterUserSecret.SecretArn');
   const logs = [`logs:CreateLogStream ${logGroup}.Arn`, `logs:PutLogEvents ${logGroup}.Arn`];
@@ -263,7 +293,14 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const connectionsReadWrite = table(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Scan']);
   const connectionsBroadcast = table(['GetItem', 'Scan', 'DeleteItem']);
   const byBundle: Record<Bundle, string[]> = {
-    http: [...dataApi, 'sqs:SendMessage TranscriptQueue.Arn', 'sqs:SendMessage ActionQueue.Arn', ...audit, ...connectionsReadWrite, ...push],
+    http: [
+      ...dataApi,
+      'sqs:SendMessage TranscriptQueue.Arn',
+      'sqs:SendMessage ActionQueue.Arn',
+      ...audit,
+      ...connectionsReadWrite,
+      ...push,
+    ],
     ws: [...dataApi, 'sqs:SendMessage TranscriptQueue.Arn', ...connectionsReadWrite, ...push],
     planner: [...dataApi, ...consume('TranscriptQueue'), ...audit, ...connectionsBroadcast, ...push],
     'tool-runner': [...dataApi, ...consume('ActionQueue'), ...audit, ...connectionsBroadcast, ...push],
@@ -293,8 +330,14 @@ describe('template.yaml', () => {
       let checked = 0;
       for (const [id, resource] of Object.entries(resources)) {
         const type = text(resource['Type']);
-        for (const key of Object.keys(resource)) if (!RESOURCE_ATTRIBUTES.has(key)) problems.push(`${id}: unknown resource attribute ${key}`);
-        if (type.startsWith('AWS::Serverless::')) continue;
+        for (const key of Object.keys(resource)) {
+          if (!RESOURCE_ATTRIBUTES.has(key)) {
+            problems.push(`${id}: unknown resource attribute ${key}`);
+          }
+        }
+        if (type.startsWith('AWS::Serverless::')) {
+          continue;
+        }
         const spec = resourceSpec(db, type);
         if (!spec) {
           problems.push(`${id}: ${type} is not in the CloudFormation resource specification`);
@@ -311,31 +354,61 @@ describe('template.yaml', () => {
       const problems: string[] = [];
       for (const [id, resource] of Object.entries(resources)) {
         const type = text(resource['Type']);
-        if (!type.startsWith('AWS::Serverless::')) continue;
+        if (!type.startsWith('AWS::Serverless::')) {
+          continue;
+        }
         const sam = SAM_SPEC[type];
         if (!sam) {
           problems.push(`${id}: ${type} is not in the encoded SAM specification`);
           continue;
         }
         const props = effectiveProps(id);
-        for (const name of Object.keys(propsOf(id))) if (!sam.properties.includes(name)) problems.push(`${id}: unknown property ${name}`);
-        for (const name of sam.required) if (!(name in props)) problems.push(`${id}: required property ${name} is missing`);
+        for (const name of Object.keys(propsOf(id))) {
+          if (!sam.properties.includes(name)) {
+            problems.push(`${id}: unknown property ${name}`);
+          }
+        }
+        for (const name of sam.required) {
+          if (!(name in props)) {
+            problems.push(`${id}: required property ${name} is missing`);
+          }
+        }
         const generated = resourceSpec(db, sam.generates);
-        if (generated) problems.push(...validatePassThrough(db, generated, props, sam.passThrough, id));
+        if (generated) {
+          problems.push(...validatePassThrough(db, generated, props, sam.passThrough, id));
+        }
         for (const event of eventsOf(id)) {
           const eventSpec = sam.events?.[event.type];
           if (!eventSpec) {
-            problems.push(`${id}.Events.${event.name}: event type ${event.type} is not in the encoded SAM specification`);
+            problems.push(
+              `${id}.Events.${event.name}: event type ${event.type} is not in the encoded SAM specification`,
+            );
             continue;
           }
           for (const name of Object.keys(event.props)) {
-            if (!eventSpec.properties.includes(name)) problems.push(`${id}.Events.${event.name}: unknown property ${name}`);
+            if (!eventSpec.properties.includes(name)) {
+              problems.push(`${id}.Events.${event.name}: unknown property ${name}`);
+            }
           }
-          for (const name of eventSpec.required) if (!(name in event.props)) problems.push(`${id}.Events.${event.name}: required property ${name} is missing`);
+          for (const name of eventSpec.required) {
+            if (!(name in event.props)) {
+              problems.push(`${id}.Events.${event.name}: required property ${name} is missing`);
+            }
+          }
           const target = eventSpec.passThrough && resourceSpec(db, eventSpec.passThrough.type);
-          if (eventSpec.passThrough && !target) problems.push(`${id}.Events.${event.name}: ${eventSpec.passThrough.type} is not in the specification`);
+          if (eventSpec.passThrough && !target) {
+            problems.push(`${id}.Events.${event.name}: ${eventSpec.passThrough.type} is not in the specification`);
+          }
           if (eventSpec.passThrough && target) {
-            problems.push(...validatePassThrough(db, target, event.props, eventSpec.passThrough.properties, `${id}.Events.${event.name}`));
+            problems.push(
+              ...validatePassThrough(
+                db,
+                target,
+                event.props,
+                eventSpec.passThrough.properties,
+                `${id}.Events.${event.name}`,
+              ),
+            );
           }
         }
       }
@@ -346,7 +419,9 @@ describe('template.yaml', () => {
           continue;
         }
         for (const name of Object.keys(asObject(values))) {
-          if (!sam.globals.properties.includes(name)) problems.push(`Globals.${section}.${name} is not allowed in Globals`);
+          if (!sam.globals.properties.includes(name)) {
+            problems.push(`Globals.${section}.${name} is not allowed in Globals`);
+          }
         }
       }
       expect(problems).toEqual([]);
@@ -357,7 +432,9 @@ describe('template.yaml', () => {
         expect(resourceSpec(db, sam.generates)).toBeDefined();
         // The package carries an older copy of the SAM resources; everything it lists must be in ours.
         const packaged = resourceSpec(db, type);
-        if (packaged) expect(Object.keys(packaged.properties).filter((name) => !sam.properties.includes(name))).toEqual([]);
+        if (packaged) {
+          expect(Object.keys(packaged.properties).filter((name) => !sam.properties.includes(name))).toEqual([]);
+        }
       }
     });
   });
@@ -378,12 +455,22 @@ describe('template.yaml', () => {
     function referenceProblem(reference: TemplateReference): string | undefined {
       const where = `${reference.path}: ${reference.kind} ${reference.target}${reference.attribute ? `.${reference.attribute}` : ''}`;
       if (reference.attribute === undefined) {
-        if (PSEUDO_PARAMETERS.has(reference.target) || reference.target in parameters || resourceIds.has(reference.target)) return undefined;
+        if (
+          PSEUDO_PARAMETERS.has(reference.target) ||
+          reference.target in parameters ||
+          resourceIds.has(reference.target)
+        ) {
+          return undefined;
+        }
         return `${where} names no resource, parameter or pseudo parameter`;
       }
-      if (!resourceIds.has(reference.target)) return `${where} names no resource`;
+      if (!resourceIds.has(reference.target)) {
+        return `${where} names no resource`;
+      }
       const attributes = attributesOf(db, reference.target);
-      if (!attributes?.has(reference.attribute)) return `${where}: ${typeOf(reference.target)} has no attribute ${reference.attribute}`;
+      if (!attributes?.has(reference.attribute)) {
+        return `${where}: ${typeOf(reference.target)} has no attribute ${reference.attribute}`;
+      }
       return undefined;
     }
 
@@ -397,23 +484,33 @@ describe('template.yaml', () => {
     it('Conditions refer only to parameters and other conditions', () => {
       const inConditions = walkIntrinsics(conditions, 'Conditions');
       expect(
-        inConditions.references.filter((reference) => !(reference.target in parameters) && !PSEUDO_PARAMETERS.has(reference.target)).map((r) => r.path),
+        inConditions.references
+          .filter((reference) => !(reference.target in parameters) && !PSEUDO_PARAMETERS.has(reference.target))
+          .map((r) => r.path),
       ).toEqual([]);
       expect(inConditions.conditionUses.filter((use) => !(use.name in conditions)).map((use) => use.path)).toEqual([]);
     });
 
     it('condition names (Fn::If, Condition attributes) and DependsOn targets exist; FindInMap names a mapping', () => {
-      const missing = walked.conditionUses.filter((use) => !(use.name in conditions)).map((use) => `${use.path}: ${use.name}`);
+      const missing = walked.conditionUses
+        .filter((use) => !(use.name in conditions))
+        .map((use) => `${use.path}: ${use.name}`);
       for (const [id, resource] of Object.entries(resources)) {
         const condition = resource['Condition'];
-        if (condition !== undefined && !(text(condition) in conditions)) missing.push(`${id}.Condition: ${JSON.stringify(condition)}`);
+        if (condition !== undefined && !(text(condition) in conditions)) {
+          missing.push(`${id}.Condition: ${JSON.stringify(condition)}`);
+        }
         for (const dependency of asList(resource['DependsOn'])) {
-          if (!resourceIds.has(text(dependency))) missing.push(`${id}.DependsOn: ${JSON.stringify(dependency)}`);
+          if (!resourceIds.has(text(dependency))) {
+            missing.push(`${id}.DependsOn: ${JSON.stringify(dependency)}`);
+          }
         }
       }
       for (const lookup of walked.mapLookups) {
         const [map] = asList(lookup.map);
-        if (typeof map === 'string' && !(map in mappings)) missing.push(`${lookup.path}: mapping ${map}`);
+        if (typeof map === 'string' && !(map in mappings)) {
+          missing.push(`${lookup.path}: mapping ${map}`);
+        }
       }
       expect(missing).toEqual([]);
     });
@@ -428,16 +525,22 @@ describe('template.yaml', () => {
       const state = new Map<string, 'visiting' | 'done'>();
       const cycles: string[] = [];
       const visit = (id: string, trail: string[]): void => {
-        if (state.get(id) === 'done') return;
+        if (state.get(id) === 'done') {
+          return;
+        }
         if (state.get(id) === 'visiting') {
           cycles.push([...trail.slice(trail.indexOf(id)), id].join(' -> '));
           return;
         }
         state.set(id, 'visiting');
-        for (const next of edges.get(id) ?? []) visit(next, [...trail, id]);
+        for (const next of edges.get(id) ?? []) {
+          visit(next, [...trail, id]);
+        }
         state.set(id, 'done');
       };
-      for (const id of resourceIds) visit(id, []);
+      for (const id of resourceIds) {
+        visit(id, []);
+      }
       expect(cycles).toEqual([]);
     });
 
@@ -445,7 +548,9 @@ describe('template.yaml', () => {
       const problems: string[] = [];
       for (const reference of walked.references) {
         const condition = resources[reference.target]?.['Condition'];
-        if (condition === undefined) continue;
+        if (condition === undefined) {
+          continue;
+        }
         // Paths read template.<Section>.<LogicalId>...: the resource or output that holds the reference.
         const owner = reference.path.split('.')[2] ?? '';
         const ownerCondition = resources[owner]?.['Condition'] ?? outputs[owner]?.['Condition'];
@@ -479,10 +584,18 @@ describe('template.yaml', () => {
       it(title, () => {
         const id = functionFor(bundle);
         expect(effectiveProps(id)['Handler']).toBe('index.handler');
-        if (!built) return;
+        if (!built) {
+          return;
+        }
         // Load the bundle in a fresh process with placeholder configuration, as Lambda would (module scope only; no invocation).
-        const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1' };
-        for (const [name, value] of Object.entries(envOf(id))) env[name] = typeof value === 'string' ? value : placeholderFor(name);
+        const env: NodeJS.ProcessEnv = {
+          PATH: process.env['PATH'],
+          AWS_REGION: 'us-east-1',
+          AWS_DEFAULT_REGION: 'us-east-1',
+        };
+        for (const [name, value] of Object.entries(envOf(id))) {
+          env[name] = typeof value === 'string' ? value : placeholderFor(name);
+        }
         const probe = `const m = require(${JSON.stringify(file)}); process.stdout.write(typeof m.handler); process.exit(0);`;
         const run = spawnSync(process.execPath, ['-e', probe], { env, encoding: 'utf8', timeout: 30_000 });
         expect({ status: run.status, exported: run.stdout, stderr: run.status === 0 ? '' : run.stderr }).toEqual({
@@ -501,9 +614,15 @@ describe('template.yaml', () => {
       expect(new Set(roles).size).toBe(functionIds.length);
       for (const id of functionIds) {
         const role = roleOf(id) as string;
-        expect({ id, policies: propsOf(id)['Policies'], managed: propsOf(role)['ManagedPolicyArns'] }).toEqual({ id, policies: undefined, managed: undefined });
+        expect({ id, policies: propsOf(id)['Policies'], managed: propsOf(role)['ManagedPolicyArns'] }).toEqual({
+          id,
+          policies: undefined,
+          managed: undefined,
+        });
         const trust = asList(asObject(propsOf(role)['AssumeRolePolicyDocument'])['Statement']).map(asObject);
-        expect(trust).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+        expect(trust).toEqual([
+          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ]);
       }
     });
 
@@ -525,25 +644,47 @@ describe('template.yaml', () => {
         expect(statements.length).toBeGreaterThan(0);
         for (const statement of statements) {
           const { where, actions, resources: targets } = statement;
-          if (statement.effect !== 'Allow') problems.push(`${where}: only Allow statements are expected`);
-          for (const key of ['NotAction', 'NotResource', 'NotPrincipal']) if (key in statement.raw) problems.push(`${where}: ${key} is not allowed`);
-          if (actions.length === 0 || targets.length === 0) problems.push(`${where}: needs Action and Resource`);
-          for (const action of actions) if (action.includes('*')) problems.push(`${where}: wildcard action ${action}`);
+          if (statement.effect !== 'Allow') {
+            problems.push(`${where}: only Allow statements are expected`);
+          }
+          for (const key of ['NotAction', 'NotResource', 'NotPrincipal']) {
+            if (key in statement.raw) {
+              problems.push(`${where}: ${key} is not allowed`);
+            }
+          }
+          if (actions.length === 0 || targets.length === 0) {
+            problems.push(`${where}: needs Action and Resource`);
+          }
+          for (const action of actions) {
+            if (action.includes('*')) {
+              problems.push(`${where}: wildcard action ${action}`);
+            }
+          }
           for (const target of targets) {
             if (target === '*') {
               const needless = actions.filter((action) => !ACTIONS_REQUIRING_STAR.has(action));
-              if (needless.length > 0) problems.push(`${where}: "*" resource for ${needless.join(', ')}, which support resource-level permissions`);
+              if (needless.length > 0) {
+                problems.push(
+                  `${where}: "*" resource for ${needless.join(', ')}, which support resource-level permissions`,
+                );
+              }
               continue;
             }
             if (typeof target === 'string') {
               problems.push(`${where}: literal resource ${target} is not tied to a resource of this template`);
               continue;
             }
-            const named = walkIntrinsics(target, where).references.filter((reference) => resourceIds.has(reference.target));
-            if (named.length === 0) problems.push(`${where}: resource ${JSON.stringify(target)} names no resource of this template`);
+            const named = walkIntrinsics(target, where).references.filter((reference) =>
+              resourceIds.has(reference.target),
+            );
+            if (named.length === 0) {
+              problems.push(`${where}: resource ${JSON.stringify(target)} names no resource of this template`);
+            }
             for (const reference of named) {
               const type = typeOf(reference.target);
-              if (!uses.has(reference.target)) problems.push(`${where}: ${reference.target} is not used by ${id}`);
+              if (!uses.has(reference.target)) {
+                problems.push(`${where}: ${reference.target} is not used by ${id}`);
+              }
               for (const action of actions) {
                 const service = action.split(':')[0] ?? '';
                 const allowed = SERVICE_TARGETS[service];
@@ -553,7 +694,9 @@ describe('template.yaml', () => {
                 }
                 const attribute = allowed[type];
                 if (attribute !== undefined && reference.attribute !== attribute) {
-                  problems.push(`${where}: ${action} must name ${reference.target}.${attribute}, not ${reference.attribute ?? 'its Ref'}`);
+                  problems.push(
+                    `${where}: ${action} must name ${reference.target}.${attribute}, not ${reference.attribute ?? 'its Ref'}`,
+                  );
                 }
                 if (SQS_CONSUME_ACTIONS.has(action) && !consumed.has(reference.target)) {
                   problems.push(`${where}: ${action} on ${reference.target}, which is not an event source of ${id}`);
@@ -573,7 +716,9 @@ describe('template.yaml', () => {
         const logGroup = directTarget(asObject(effectiveProps(id)['LoggingConfig'])['LogGroup'])?.target;
         expect(typeOf(logGroup ?? '')).toBe('AWS::Logs::LogGroup');
         const granted = statementsOf(roleOf(id) as string).flatMap((statement) =>
-          statement.actions.flatMap((action) => statement.resources.map((resource) => `${action} ${describeResource(resource)}`)),
+          statement.actions.flatMap((action) =>
+            statement.resources.map((resource) => `${action} ${describeResource(resource)}`),
+          ),
         );
         expect([...new Set(granted)].sort()).toEqual(expectedGrants(bundle, logGroup as string));
       });
@@ -602,8 +747,14 @@ describe('template.yaml', () => {
         'ActionDeadLetterQueueUrl',
       ];
       expect(expected.filter((name) => outputs[name]?.['Value'] === undefined)).toEqual([]);
-      expect(directTarget(outputs['ClusterArn']?.['Value'])).toEqual({ target: 'AuroraCluster', attribute: 'DBClusterArn' });
-      expect(directTarget(outputs['SecretArn']?.['Value'])).toEqual({ target: 'AuroraCluster', attribute: 'MasterUserSecret.SecretArn' });
+      expect(directTarget(outputs['ClusterArn']?.['Value'])).toEqual({
+        target: 'AuroraCluster',
+        attribute: 'DBClusterArn',
+      });
+      expect(directTarget(outputs['SecretArn']?.['Value'])).toEqual({
+        target: 'AuroraCluster',
+        attribute: 'MasterUserSecret.SecretArn',
+      });
       expect(typeOf(auditBucket)).toBe('AWS::S3::Bucket');
       expect(typeOf(artifactBucket)).toBe('AWS::S3::Bucket');
     });
@@ -619,15 +770,20 @@ describe('template.yaml', () => {
       expect(lock['ObjectLockEnabled']).toBe('Enabled');
       const retention = asObject(asObject(lock['Rule'])['DefaultRetention']);
       expect(retention['Mode']).toBe('GOVERNANCE');
-      const days = Number(resolveLiteral(retention['Days']) ?? 0) || Number(resolveLiteral(retention['Years']) ?? 0) * 365;
+      const days =
+        Number(resolveLiteral(retention['Days']) ?? 0) || Number(resolveLiteral(retention['Years']) ?? 0) * 365;
       expect(days).toBeGreaterThanOrEqual(3650);
       // A parameter cannot be overridden below ten years either.
       const parameter = directTarget(retention['Days'])?.target;
-      if (parameter) expect(Number(parameters[parameter]?.['MinValue'])).toBeGreaterThanOrEqual(3650);
+      if (parameter) {
+        expect(Number(parameters[parameter]?.['MinValue'])).toBeGreaterThanOrEqual(3650);
+      }
       // The hub writes with the same mode and retention the bucket enforces.
       for (const id of functionIds) {
         const env = envOf(id);
-        if (!('MARVAIN_AUDIT_BUCKET' in env)) continue;
+        if (!('MARVAIN_AUDIT_BUCKET' in env)) {
+          continue;
+        }
         expect(directTarget(env['MARVAIN_AUDIT_BUCKET'])?.target).toBe(auditBucket);
         expect(env['MARVAIN_AUDIT_LOCK_MODE']).toBe(retention['Mode']);
         expect(env['MARVAIN_AUDIT_RETENTION_DAYS']).toEqual(retention['Days']);
@@ -653,7 +809,9 @@ describe('template.yaml', () => {
       const deadLetterTargets = new Set<string>();
       for (const id of queues) {
         const redrive = propsOf(id)['RedrivePolicy'];
-        if (redrive === undefined) continue;
+        if (redrive === undefined) {
+          continue;
+        }
         const target = directTarget(asObject(redrive)['deadLetterTargetArn']);
         expect({ id, target, maxReceiveCount: Number(asObject(redrive)['maxReceiveCount']) }).toEqual({
           id,
@@ -661,11 +819,19 @@ describe('template.yaml', () => {
           maxReceiveCount: 5,
         });
         // The workers count receives the same way SQS does before it redrives.
-        for (const fn of functionIds) expect(Number(envOf(fn)['MARVAIN_QUEUE_MAX_RECEIVES'])).toBe(5);
-        if (target) deadLetterTargets.add(target.target);
+        for (const fn of functionIds) {
+          expect(Number(envOf(fn)['MARVAIN_QUEUE_MAX_RECEIVES'])).toBe(5);
+        }
+        if (target) {
+          deadLetterTargets.add(target.target);
+        }
       }
-      for (const target of deadLetterTargets) expect(typeOf(target)).toBe('AWS::SQS::Queue');
-      expect(queues.filter((id) => propsOf(id)['RedrivePolicy'] === undefined && !deadLetterTargets.has(id))).toEqual([]);
+      for (const target of deadLetterTargets) {
+        expect(typeOf(target)).toBe('AWS::SQS::Queue');
+      }
+      expect(queues.filter((id) => propsOf(id)['RedrivePolicy'] === undefined && !deadLetterTargets.has(id))).toEqual(
+        [],
+      );
       const consumers = functionIds.flatMap((fn) => consumedQueues(fn).map((queue) => ({ fn, queue })));
       expect(consumers.length).toBe(2);
       for (const { fn, queue } of consumers) {
@@ -681,13 +847,20 @@ describe('template.yaml', () => {
       for (const bundle of BUNDLES) {
         const props = effectiveProps(functionFor(bundle));
         const contract = FUNCTION_CONTRACT[bundle];
-        expect({ bundle, runtime: props['Runtime'], architectures: props['Architectures'], timeout: props['Timeout'] }).toEqual({
+        expect({
+          bundle,
+          runtime: props['Runtime'],
+          architectures: props['Architectures'],
+          timeout: props['Timeout'],
+        }).toEqual({
           bundle,
           runtime: 'nodejs22.x',
           architectures: ['arm64'],
           timeout: contract.timeout,
         });
-        if (contract.memory !== undefined) expect(props['MemorySize']).toBe(contract.memory);
+        if (contract.memory !== undefined) {
+          expect(props['MemorySize']).toBe(contract.memory);
+        }
       }
     });
 
@@ -700,10 +873,18 @@ describe('template.yaml', () => {
         expect(Object.keys(env).filter((name) => !(CONTRACT_ENV as readonly string[]).includes(name))).toEqual([]);
         expect(REQUIRED_EVERYWHERE.filter((name) => !(name in env))).toEqual([]);
         expect(directTarget(env['MARVAIN_COGNITO_USER_POOL_ID'])?.target).toBe(idsOfType('AWS::Cognito::UserPool')[0]);
-        expect(directTarget(env['MARVAIN_COGNITO_CLIENT_ID'])?.target).toBe(idsOfType('AWS::Cognito::UserPoolClient')[0]);
+        expect(directTarget(env['MARVAIN_COGNITO_CLIENT_ID'])?.target).toBe(
+          idsOfType('AWS::Cognito::UserPoolClient')[0],
+        );
         expect(env['MARVAIN_RUNTIME']).toBe('aws');
-        expect(directTarget(env['MARVAIN_DB_CLUSTER_ARN'])).toEqual({ target: 'AuroraCluster', attribute: 'DBClusterArn' });
-        expect(directTarget(env['MARVAIN_DB_SECRET_ARN'])).toEqual({ target: 'AuroraCluster', attribute: 'MasterUserSecret.SecretArn' });
+        expect(directTarget(env['MARVAIN_DB_CLUSTER_ARN'])).toEqual({
+          target: 'AuroraCluster',
+          attribute: 'DBClusterArn',
+        });
+        expect(directTarget(env['MARVAIN_DB_SECRET_ARN'])).toEqual({
+          target: 'AuroraCluster',
+          attribute: 'MasterUserSecret.SecretArn',
+        });
         expect(env['MARVAIN_DB_NAME']).toEqual(propsOf('AuroraCluster')['DatabaseName']);
         expect(directTarget(env['MARVAIN_LOG_LEVEL'])).toEqual({ target: 'LogLevel' });
         expect(directTarget(env['MARVAIN_CONNECTIONS_TABLE'])?.target).toBe(idsOfType('AWS::DynamoDB::Table')[0]);
@@ -715,8 +896,12 @@ describe('template.yaml', () => {
       const actions = consumedQueues(functionFor('tool-runner'))[0];
       for (const id of functionIds) {
         const env = envOf(id);
-        if ('MARVAIN_TRANSCRIPT_QUEUE_URL' in env) expect(directTarget(env['MARVAIN_TRANSCRIPT_QUEUE_URL'])?.target).toBe(transcript);
-        if ('MARVAIN_ACTION_QUEUE_URL' in env) expect(directTarget(env['MARVAIN_ACTION_QUEUE_URL'])?.target).toBe(actions);
+        if ('MARVAIN_TRANSCRIPT_QUEUE_URL' in env) {
+          expect(directTarget(env['MARVAIN_TRANSCRIPT_QUEUE_URL'])?.target).toBe(transcript);
+        }
+        if ('MARVAIN_ACTION_QUEUE_URL' in env) {
+          expect(directTarget(env['MARVAIN_ACTION_QUEUE_URL'])?.target).toBe(actions);
+        }
       }
       expect(directTarget(outputs['TranscriptQueueUrl']?.['Value'])?.target).toBe(transcript);
       expect(directTarget(outputs['ActionQueueUrl']?.['Value'])?.target).toBe(actions);
@@ -728,10 +913,14 @@ describe('template.yaml', () => {
         ['Api', '/', 'ANY'],
         ['Api', '/{proxy+}', 'ANY'],
       ]);
-      for (const event of http) expect(typeOf(directTarget(event.props['RestApiId'])?.target ?? '')).toBe('AWS::Serverless::Api');
+      for (const event of http) {
+        expect(typeOf(directTarget(event.props['RestApiId'])?.target ?? '')).toBe('AWS::Serverless::Api');
+      }
       for (const bundle of ['planner', 'tool-runner'] as const) {
         const events = eventsOf(functionFor(bundle));
-        expect(events.map((event) => [event.type, event.props['FunctionResponseTypes']])).toEqual([['SQS', ['ReportBatchItemFailures']]]);
+        expect(events.map((event) => [event.type, event.props['FunctionResponseTypes']])).toEqual([
+          ['SQS', ['ReportBatchItemFailures']],
+        ]);
       }
       expect(consumedQueues(functionFor('planner'))).not.toEqual(consumedQueues(functionFor('tool-runner')));
     });
@@ -746,7 +935,9 @@ describe('template.yaml', () => {
       expect(routes.map((id) => propsOf(id)['RouteKey']).sort()).toEqual(['$connect', '$default', '$disconnect']);
       for (const route of routes) {
         expect(directTarget(propsOf(route)['ApiId'])?.target).toBe(api);
-        const integration = walkIntrinsics(propsOf(route)['Target'], route).references.map((reference) => reference.target);
+        const integration = walkIntrinsics(propsOf(route)['Target'], route).references.map(
+          (reference) => reference.target,
+        );
         expect(integration).toHaveLength(1);
         const integrationProps = propsOf(integration[0] as string);
         expect(integrationProps['IntegrationType']).toBe('AWS_PROXY');
@@ -754,12 +945,18 @@ describe('template.yaml', () => {
       }
       const deployments = idsOfType('AWS::ApiGatewayV2::Deployment');
       expect(deployments).toHaveLength(1);
-      expect(asList(resources[deployments[0] as string]?.['DependsOn']).map(String)).toEqual(expect.arrayContaining(routes));
+      expect(asList(resources[deployments[0] as string]?.['DependsOn']).map(String)).toEqual(
+        expect.arrayContaining(routes),
+      );
       const stage = idsOfType('AWS::ApiGatewayV2::Stage')[0] as string;
       expect(directTarget(propsOf(stage)['DeploymentId'])?.target).toBe(deployments[0]);
       const permissions = idsOfType('AWS::Lambda::Permission').map(propsOf);
       expect(permissions).toContainEqual(
-        expect.objectContaining({ FunctionName: { Ref: ws }, Principal: 'apigateway.amazonaws.com', Action: 'lambda:InvokeFunction' }),
+        expect.objectContaining({
+          FunctionName: { Ref: ws },
+          Principal: 'apigateway.amazonaws.com',
+          Action: 'lambda:InvokeFunction',
+        }),
       );
     });
 
@@ -776,7 +973,11 @@ describe('template.yaml', () => {
 
     it('Aurora is PostgreSQL Serverless v2 with the Data API, a managed secret and a version that supports Data API and scaling to 0 ACUs', () => {
       const cluster = propsOf('AuroraCluster');
-      expect(cluster).toMatchObject({ Engine: 'aurora-postgresql', EnableHttpEndpoint: true, ManageMasterUserPassword: true });
+      expect(cluster).toMatchObject({
+        Engine: 'aurora-postgresql',
+        EnableHttpEndpoint: true,
+        ManageMasterUserPassword: true,
+      });
       const version = text(resolveLiteral(cluster['EngineVersion']));
       const [major, minor] = version.split('.').map(Number) as [number, number];
       // Minimum minor per major: Data API for Serverless v2 (Aurora user guide, "Supported Regions and Aurora DB
@@ -788,7 +989,9 @@ describe('template.yaml', () => {
       expect(Number(resolveLiteral(scaling['MinCapacity']))).toBe(0);
       expect(intrinsicOf(scaling['SecondsUntilAutoPause'])?.fn).toBe('Fn::If');
       const instances = idsOfType('AWS::RDS::DBInstance').map(propsOf);
-      expect(instances).toEqual([expect.objectContaining({ DBInstanceClass: 'db.serverless', DBClusterIdentifier: { Ref: 'AuroraCluster' } })]);
+      expect(instances).toEqual([
+        expect.objectContaining({ DBInstanceClass: 'db.serverless', DBClusterIdentifier: { Ref: 'AuroraCluster' } }),
+      ]);
     });
 
     it('samconfig.toml deploys marvain-<env> stacks with CAPABILITY_IAM (enough: no named IAM), resolve_s3, a confirmed change set and no region', () => {
@@ -799,9 +1002,19 @@ describe('template.yaml', () => {
       for (const env of environments) {
         const stack = sections[`${env}.global.parameters`]?.['stack_name'];
         expect(stack).toMatch(/^marvain-[a-z0-9-]+$/);
-        if (env === 'default') expect(stack).toBe('marvain-dev');
-        expect(sections[`${env}.deploy.parameters`]).toMatchObject({ capabilities: 'CAPABILITY_IAM', resolve_s3: true, confirm_changeset: true });
-        for (const [name, values] of Object.entries(sections)) if (name.startsWith(`${env}.`)) expect(values).not.toHaveProperty('region');
+        if (env === 'default') {
+          expect(stack).toBe('marvain-dev');
+        }
+        expect(sections[`${env}.deploy.parameters`]).toMatchObject({
+          capabilities: 'CAPABILITY_IAM',
+          resolve_s3: true,
+          confirm_changeset: true,
+        });
+        for (const [name, values] of Object.entries(sections)) {
+          if (name.startsWith(`${env}.`)) {
+            expect(values).not.toHaveProperty('region');
+          }
+        }
       }
       expect(idsOfType('AWS::IAM::Role').filter((id) => 'RoleName' in propsOf(id))).toEqual([]);
     });
@@ -810,7 +1023,11 @@ describe('template.yaml', () => {
       const clients = idsOfType('AWS::Cognito::UserPoolClient').map(propsOf);
       expect(clients).toHaveLength(1);
       const client = clients[0] as JsonObject;
-      expect(client).toMatchObject({ GenerateSecret: false, AllowedOAuthFlows: ['code'], AllowedOAuthFlowsUserPoolClient: true });
+      expect(client).toMatchObject({
+        GenerateSecret: false,
+        AllowedOAuthFlows: ['code'],
+        AllowedOAuthFlowsUserPoolClient: true,
+      });
       expect(resolveLiteral(client['CallbackURLs'])).toBe('http://localhost:8084/auth/callback');
       expect(idsOfType('AWS::Cognito::UserPoolDomain')).toHaveLength(1);
     });
@@ -820,36 +1037,65 @@ describe('template.yaml', () => {
 /** Placeholder values for configuration the template resolves at deploy time. */
 function placeholderFor(name: string): string {
   const account = '123456789012';
-  if (name.endsWith('_QUEUE_URL')) return `https://sqs.us-east-1.amazonaws.com/${account}/placeholder`;
-  if (name === 'MARVAIN_DB_CLUSTER_ARN') return `arn:aws:rds:us-east-1:${account}:cluster:placeholder`;
-  if (name === 'MARVAIN_DB_SECRET_ARN') return `arn:aws:secretsmanager:us-east-1:${account}:secret:placeholder-AbCdEf`;
-  if (name === 'MARVAIN_WS_ENDPOINT') return 'https://placeholder.execute-api.us-east-1.amazonaws.com/dev';
-  if (name === 'MARVAIN_AUDIT_RETENTION_DAYS') return '3650';
-  if (name === 'MARVAIN_LOG_LEVEL') return 'silent';
-  if (name === 'MARVAIN_DB_NAME') return 'marvain';
-  if (name === 'MARVAIN_COGNITO_USER_POOL_ID') return 'us-east-1_placeholder';
+  if (name.endsWith('_QUEUE_URL')) {
+    return `https://sqs.us-east-1.amazonaws.com/${account}/placeholder`;
+  }
+  if (name === 'MARVAIN_DB_CLUSTER_ARN') {
+    return `arn:aws:rds:us-east-1:${account}:cluster:placeholder`;
+  }
+  if (name === 'MARVAIN_DB_SECRET_ARN') {
+    return `arn:aws:secretsmanager:us-east-1:${account}:secret:placeholder-AbCdEf`;
+  }
+  if (name === 'MARVAIN_WS_ENDPOINT') {
+    return 'https://placeholder.execute-api.us-east-1.amazonaws.com/dev';
+  }
+  if (name === 'MARVAIN_AUDIT_RETENTION_DAYS') {
+    return '3650';
+  }
+  if (name === 'MARVAIN_LOG_LEVEL') {
+    return 'silent';
+  }
+  if (name === 'MARVAIN_DB_NAME') {
+    return 'marvain';
+  }
+  if (name === 'MARVAIN_COGNITO_USER_POOL_ID') {
+    return 'us-east-1_placeholder';
+  }
   return 'placeholder';
 }
 
 type TomlValue = string | number | boolean;
 
 /** The subset of TOML samconfig.toml uses: top-level keys, [dotted.sections] and `key = "string" | true | false | number`. */
-function readToml(source: string): { top: Record<string, TomlValue>; sections: Record<string, Record<string, TomlValue>> } {
+function readToml(source: string): {
+  top: Record<string, TomlValue>;
+  sections: Record<string, Record<string, TomlValue>>;
+} {
   const top: Record<string, TomlValue> = {};
   const sections: Record<string, Record<string, TomlValue>> = {};
   let current = top;
   for (const raw of source.split('\n')) {
     const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
+    if (line === '' || line.startsWith('#')) {
+      continue;
+    }
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) {
       current = sections[(header[1] ?? '').trim()] ??= {};
       continue;
     }
     const pair = /^([\w-]+)\s*=\s*(.+)$/.exec(line);
-    if (!pair) throw new Error(`samconfig.toml: cannot read "${line}"`);
+    if (!pair) {
+      throw new Error(`samconfig.toml: cannot read "${line}"`);
+    }
     const [, key = '', value = ''] = pair;
-    current[key] = value.startsWith('"') ? (JSON.parse(value) as string) : value === 'true' ? true : value === 'false' ? false : Number(value);
+    current[key] = value.startsWith('"')
+      ? (JSON.parse(value) as string)
+      : value === 'true'
+        ? true
+        : value === 'false'
+          ? false
+          : Number(value);
   }
   return { top, sections };
 }

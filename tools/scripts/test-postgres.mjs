@@ -16,7 +16,9 @@ const databaseUrl = process.env.DATABASE_URL || DEFAULT_URL;
 function redact(url) {
   try {
     const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
+    if (parsed.password) {
+      parsed.password = '***';
+    }
     return parsed.toString();
   } catch {
     return '<unparseable DATABASE_URL>';

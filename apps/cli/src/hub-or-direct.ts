@@ -20,14 +20,21 @@ export async function viaHubOrDirect<T>(
   direct: (context: INestApplicationContext) => Promise<T>,
 ): Promise<Routed<T>> {
   const live = config.database.kind === 'pglite' ? await readLiveLock(config.dataDir) : null;
-  if (!live) return { result: await withOperatorContext(config, direct), via: null };
+  if (!live) {
+    return { result: await withOperatorContext(config, direct), via: null };
+  }
   const url = `http://${live.host}:${live.port}`;
-  const result = await callHub<T>(`${url}/v1/local/${control.path}`, live.control_secret, control.body, config.cliTimeoutSeconds, () =>
-    [
-      `the hub (pid ${live.pid}) holds the database but did not answer at ${url} within ${config.cliTimeoutSeconds} s.`,
-      `It will refuse this request if it gets to it later (deadline passed), so nothing happens behind your back.`,
-      `Check that hub (is it stopped, or busy?), restart it if it hangs, or allow longer with --timeout <seconds> or MARVAIN_CLI_TIMEOUT_SECONDS.`,
-    ].join('\n  '),
+  const result = await callHub<T>(
+    `${url}/v1/local/${control.path}`,
+    live.control_secret,
+    control.body,
+    config.cliTimeoutSeconds,
+    () =>
+      [
+        `the hub (pid ${live.pid}) holds the database but did not answer at ${url} within ${config.cliTimeoutSeconds} s.`,
+        `It will refuse this request if it gets to it later (deadline passed), so nothing happens behind your back.`,
+        `Check that hub (is it stopped, or busy?), restart it if it hangs, or allow longer with --timeout <seconds> or MARVAIN_CLI_TIMEOUT_SECONDS.`,
+      ].join('\n  '),
   );
   return { result, via: { pid: live.pid, url } };
 }
@@ -36,24 +43,45 @@ export async function viaHubOrDirect<T>(
  * One local control request with a deadline: the CLI stops waiting at the deadline, and the hub,
  * told the same deadline in a header, refuses the request if it reaches it any later.
  */
-async function callHub<T>(endpoint: string, secret: string, body: Record<string, unknown>, timeoutSeconds: number, timedOut: () => string): Promise<T> {
+async function callHub<T>(
+  endpoint: string,
+  secret: string,
+  body: Record<string, unknown>,
+  timeoutSeconds: number,
+  timedOut: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutSeconds * 1000;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000);
   try {
     const response = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-marvain-control': secret, [CONTROL_DEADLINE_HEADER]: String(deadline) },
+      headers: {
+        'content-type': 'application/json',
+        'x-marvain-control': secret,
+        [CONTROL_DEADLINE_HEADER]: String(deadline),
+      },
       body: JSON.stringify(body),
       signal: abort.signal,
     });
     const answer = (await response.json()) as T & { error?: { code: string; message: string } };
-    if (!response.ok) throw new CliError(`the hub refused: ${answer.error?.message ?? response.statusText}`, answer.error?.code === 'validation_failed' ? 2 : 1);
+    if (!response.ok) {
+      throw new CliError(
+        `the hub refused: ${answer.error?.message ?? response.statusText}`,
+        answer.error?.code === 'validation_failed' ? 2 : 1,
+      );
+    }
     return answer;
   } catch (error) {
-    if (error instanceof CliError) throw error;
-    if (abort.signal.aborted) throw new CliError(timedOut());
-    throw new CliError(`the hub holds the database but did not answer at ${new URL(endpoint).origin}: ${String(error)}`);
+    if (error instanceof CliError) {
+      throw error;
+    }
+    if (abort.signal.aborted) {
+      throw new CliError(timedOut());
+    }
+    throw new CliError(
+      `the hub holds the database but did not answer at ${new URL(endpoint).origin}: ${String(error)}`,
+    );
   } finally {
     clearTimeout(timer);
   }

@@ -36,7 +36,9 @@ describe('the CLI against a hub that never answers', () => {
     const dataDir = path.join(dir, 'data');
     await mkdir(dataDir, { recursive: true });
     env = { MARVAIN_DATA_DIR: dataDir, MARVAIN_CONFIG: path.join(dir, 'marvain-config.yaml') };
-    hung = spawn(process.execPath, ['-e', HUNG_HUB, path.join(dataDir, 'hub.lock')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    hung = spawn(process.execPath, ['-e', HUNG_HUB, path.join(dataDir, 'hub.lock')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       hung.once('error', reject);
       hung.stdout?.on('data', (chunk: Buffer) => {
@@ -67,13 +69,21 @@ describe('the CLI against a hub that never answers', () => {
     expect(result.err).toContain(`pid ${hung.pid}`);
     expect(result.err).toMatch(/--timeout <seconds> or MARVAIN_CLI_TIMEOUT_SECONDS/);
     // The request carried an absolute deadline one timeout ahead, which the hub checks before acting.
-    const deadline = Number(output.filter((l) => l.startsWith('request ')).at(-1)?.slice(8));
+    const deadline = Number(
+      output
+        .filter((l) => l.startsWith('request '))
+        .at(-1)
+        ?.slice(8),
+    );
     expect(deadline).toBeGreaterThanOrEqual(before + 1000);
     expect(deadline).toBeLessThanOrEqual(Date.now());
   });
 
   it('takes the timeout from MARVAIN_CLI_TIMEOUT_SECONDS', async () => {
-    const result = await cli(['token', 'issue', '--email', 'ada@example.com'], { ...env, MARVAIN_CLI_TIMEOUT_SECONDS: '1' });
+    const result = await cli(['token', 'issue', '--email', 'ada@example.com'], {
+      ...env,
+      MARVAIN_CLI_TIMEOUT_SECONDS: '1',
+    });
     expect(result.code).toBe(1);
     expect(result.err).toContain('within 1 s');
   });
@@ -82,7 +92,10 @@ describe('the CLI against a hub that never answers', () => {
     const flag = await cli(['--timeout', '0', 'user', 'create', '--email', 'ada@example.com'], env);
     expect(flag.code).toBe(2);
     expect(flag.err).toContain('--timeout');
-    const variable = await cli(['user', 'create', '--email', 'ada@example.com'], { ...env, MARVAIN_CLI_TIMEOUT_SECONDS: 'soon' });
+    const variable = await cli(['user', 'create', '--email', 'ada@example.com'], {
+      ...env,
+      MARVAIN_CLI_TIMEOUT_SECONDS: 'soon',
+    });
     expect(variable.code).toBe(2);
     expect(variable.err).toContain('MARVAIN_CLI_TIMEOUT_SECONDS');
   });

@@ -11,7 +11,12 @@ class OperatorModule {
   static forRoot(config: HubConfig): DynamicModule {
     return {
       module: OperatorModule,
-      imports: [DbModule.forRoot({ target: config.database, migrate: true }), PlatformModule.forRoot(config), AuditModule, IdentityModule],
+      imports: [
+        DbModule.forRoot({ target: config.database, migrate: true }),
+        PlatformModule.forRoot(config),
+        AuditModule,
+        IdentityModule,
+      ],
       providers: [SchemaAuditor],
     };
   }
@@ -21,12 +26,18 @@ class OperatorModule {
  * Runs `work` with the hub's services on the configured database. With embedded PGlite the
  * data folder is locked for the duration, exactly as a running hub locks it.
  */
-export async function withOperatorContext<T>(config: HubConfig, work: (context: INestApplicationContext) => Promise<T>): Promise<T> {
+export async function withOperatorContext<T>(
+  config: HubConfig,
+  work: (context: INestApplicationContext) => Promise<T>,
+): Promise<T> {
   const embedded = config.database.kind === 'pglite' && config.database.dataDir !== 'memory';
   const lock = embedded ? await DataDirLock.acquire(config.dataDir, config.host, 0) : null;
   try {
     Logger.overrideLogger(false);
-    const context = await NestFactory.createApplicationContext(OperatorModule.forRoot(config), { logger: false, abortOnError: false });
+    const context = await NestFactory.createApplicationContext(OperatorModule.forRoot(config), {
+      logger: false,
+      abortOnError: false,
+    });
     try {
       await context.init();
       return await work(context);

@@ -15,7 +15,9 @@ export interface CliIo {
 function nonEmpty(label: string) {
   return (value: string): string => {
     const trimmed = value.trim();
-    if (!trimmed || trimmed.length > 200) throw new InvalidArgumentError(`${label} must be 1 to 200 characters`);
+    if (!trimmed || trimmed.length > 200) {
+      throw new InvalidArgumentError(`${label} must be 1 to 200 characters`);
+    }
     return trimmed;
   };
 }
@@ -25,19 +27,27 @@ export function buildProgram(io: CliIo): Command {
   const program = new Command('marvain')
     .description('Operate a Marvain hub: bootstrap agents, and (in later releases) deploy, monitor and manage it.')
     .version(MARVAIN_VERSION, '-V, --version', 'print the version')
-    .option('--timeout <seconds>', 'how long to wait for a running hub to answer (default 15, or MARVAIN_CLI_TIMEOUT_SECONDS)', timeoutArgument)
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for a running hub to answer (default 15, or MARVAIN_CLI_TIMEOUT_SECONDS)',
+      timeoutArgument,
+    )
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .showHelpAfterError();
 
   const config = (): HubConfig => {
     const timeout = program.opts<{ timeout?: number }>().timeout;
-    return new HubConfig(loadHubSettings(io.env, { logLevel: 'silent', ...(timeout !== undefined ? { cliTimeoutSeconds: timeout } : {}) }));
+    return new HubConfig(
+      loadHubSettings(io.env, { logLevel: 'silent', ...(timeout !== undefined ? { cliTimeoutSeconds: timeout } : {}) }),
+    );
   };
 
   program
     .command('bootstrap')
-    .description('Create an agent, a space and a device (and an owner if the config has none); save the credentials to the config file')
+    .description(
+      'Create an agent, a space and a device (and an owner if the config has none); save the credentials to the config file',
+    )
     .requiredOption('--agent-name <name>', 'name of the agent to create', nonEmpty('--agent-name'))
     .requiredOption('--space-name <name>', 'name of its first space', nonEmpty('--space-name'))
     .option('--owner-email <email>', 'email of a new owner (when the config has no user yet)')
@@ -46,7 +56,9 @@ export function buildProgram(io: CliIo): Command {
       await bootstrapCommand(config(), options, io.out);
     });
 
-  const user = program.command('user').description('Manage local users (the local runtime issues their tokens; in AWS, Cognito does)');
+  const user = program
+    .command('user')
+    .description('Manage local users (the local runtime issues their tokens; in AWS, Cognito does)');
   user
     .command('create')
     .description('Create a local user and print their id and token')
@@ -58,7 +70,9 @@ export function buildProgram(io: CliIo): Command {
     });
   user
     .command('revoke-tokens')
-    .description("Revoke every token of a local user from their next request on (audited); they need a new one (marvain token issue)")
+    .description(
+      'Revoke every token of a local user from their next request on (audited); they need a new one (marvain token issue)',
+    )
     .argument('<user>', 'the user, by id or email')
     .option('--json', 'print {user_id, token_version} as JSON', false)
     .action(async (who: string, options: { json: boolean }) => {
@@ -81,7 +95,9 @@ export function buildProgram(io: CliIo): Command {
     .command('audit')
     .description('The tamper-evident audit log')
     .command('verify')
-    .description('Recompute a chain from its write-once copies and compare it with the database (exit code 1 when it does not verify)')
+    .description(
+      'Recompute a chain from its write-once copies and compare it with the database (exit code 1 when it does not verify)',
+    )
     .option('--system', 'the system chain (schema migrations, users)', false)
     .option('--agent <id>', "an agent's chain")
     .option('--json', 'print the verification as JSON', false)
@@ -94,13 +110,17 @@ export function buildProgram(io: CliIo): Command {
 
 function timeoutArgument(value: string): number {
   const seconds = Number(value);
-  if (!/^\d+$/.test(value.trim()) || seconds < 1 || seconds > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  if (!/^\d+$/.test(value.trim()) || seconds < 1 || seconds > 3600) {
+    throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  }
   return seconds;
 }
 
 function emailArgument(value: string): string {
   const trimmed = value.trim();
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(trimmed) || trimmed.length > 320) throw new InvalidArgumentError('must be an email address');
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(trimmed) || trimmed.length > 320) {
+    throw new InvalidArgumentError('must be an email address');
+  }
   return trimmed;
 }
 
@@ -111,7 +131,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
     if (error instanceof CliError) {
       io.err(`marvain: ${error.message}\n`);
       return error.exitCode;

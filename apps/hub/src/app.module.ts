@@ -22,7 +22,6 @@ export interface HubModuleOptions {
   localControlSecret?: string;
 }
 
-
 /** The hub: every feature module, composed once for every runtime. */
 @Module({})
 export class HubModule {
@@ -30,7 +29,11 @@ export class HubModule {
     return {
       module: HubModule,
       imports: [
-        DbModule.forRoot({ target: config.database, migrate: config.runtime === 'local', ...(options.databaseHandle ? { handle: options.databaseHandle } : {}) }),
+        DbModule.forRoot({
+          target: config.database,
+          migrate: config.runtime === 'local',
+          ...(options.databaseHandle ? { handle: options.databaseHandle } : {}),
+        }),
         PlatformModule.forRoot(config),
         AuditModule,
         IdentityModule,
@@ -41,7 +44,10 @@ export class HubModule {
         PlannerModule,
         RealtimeModule,
       ],
-      controllers: [HealthController, ...(options.localControlSecret ? [LocalControlController, OperatorControlController] : [])],
+      controllers: [
+        HealthController,
+        ...(options.localControlSecret ? [LocalControlController, OperatorControlController] : []),
+      ],
       providers: [
         SchemaAuditor,
         { provide: APP_GUARD, useExisting: AuthGuard },

@@ -19,8 +19,13 @@ async function snapshot(root: string): Promise<Record<string, string>> {
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else out[path.relative(root, full)] = createHash('sha256').update(await readFile(full)).digest('hex');
+      if (entry.isDirectory()) {
+        await walk(full);
+      } else {
+        out[path.relative(root, full)] = createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex');
+      }
     }
   };
   await walk(root);
@@ -35,7 +40,13 @@ describe(`the audit folder is bound to one database (${testDatabaseKind()})`, ()
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'marvain-binding-'));
-    config = new HubConfig(loadHubSettings({ MARVAIN_DATA_DIR: path.join(dir, 'data'), MARVAIN_CONFIG: path.join(dir, 'marvain-config.yaml'), MARVAIN_LOG_LEVEL: 'silent' }));
+    config = new HubConfig(
+      loadHubSettings({
+        MARVAIN_DATA_DIR: path.join(dir, 'data'),
+        MARVAIN_CONFIG: path.join(dir, 'marvain-config.yaml'),
+        MARVAIN_LOG_LEVEL: 'silent',
+      }),
+    );
     auditDir = config.auditDir;
     pgliteDir = path.join(dir, 'data', 'pglite');
   });
@@ -46,7 +57,9 @@ describe(`the audit folder is bound to one database (${testDatabaseKind()})`, ()
     await app.close();
   }
 
-  const boundId = async (): Promise<string> => (JSON.parse(await readFile(path.join(auditDir, DATABASE_BINDING_KEY), 'utf8')) as { database_id: string }).database_id;
+  const boundId = async (): Promise<string> =>
+    (JSON.parse(await readFile(path.join(auditDir, DATABASE_BINDING_KEY), 'utf8')) as { database_id: string })
+      .database_id;
 
   it('refuses to start on a reset embedded database, creating nothing, and starts once the audit folder is moved away', async () => {
     await startAndStop();
@@ -58,7 +71,9 @@ describe(`the audit folder is bound to one database (${testDatabaseKind()})`, ()
     const refused = createHubApp(config);
     await expect(refused).rejects.toBeInstanceOf(AuditFolderMismatchError);
     const message = await refused.catch((error: unknown) => (error as Error).message);
-    expect(message).toContain(`the audit folder ${auditDir} holds the audit trail of database ${first}, but the embedded database ${pgliteDir} does not exist`);
+    expect(message).toContain(
+      `the audit folder ${auditDir} holds the audit trail of database ${first}, but the embedded database ${pgliteDir} does not exist`,
+    );
     expect(message).toContain('Nothing was written');
     expect(message).toContain(`mv "${auditDir}" "${auditDir}.old"`);
     expect(message).toContain('MARVAIN_AUDIT_DIR');
@@ -79,12 +94,17 @@ describe(`the audit folder is bound to one database (${testDatabaseKind()})`, ()
     const first = await boundId();
     const other = await createTestDatabase();
     try {
-      const count = async (): Promise<number> => Number((await sql<{ n: string }>`SELECT count(*)::text AS n FROM audit_entries`.execute(other.db)).rows[0]?.n);
+      const count = async (): Promise<number> =>
+        Number((await sql<{ n: string }>`SELECT count(*)::text AS n FROM audit_entries`.execute(other.db)).rows[0]?.n);
       const rowsBefore = await count();
       const before = await snapshot(auditDir);
 
       const refused = createHubApp(config, { databaseHandle: other });
-      await expect(refused).rejects.toThrow(new RegExp(`holds the audit trail of database ${first}, but this database \\(.*\\) is database ${UUID}\\. Nothing was written`));
+      await expect(refused).rejects.toThrow(
+        new RegExp(
+          `holds the audit trail of database ${first}, but this database \\(.*\\) is database ${UUID}\\. Nothing was written`,
+        ),
+      );
       expect(await count()).toBe(rowsBefore);
       expect(await snapshot(auditDir)).toEqual(before);
     } finally {

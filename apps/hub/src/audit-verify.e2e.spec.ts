@@ -22,7 +22,13 @@ describe(`GET /v1/audit/verify with a conflicting write-once object (${testDatab
   afterAll(() => hub.close());
 
   const lastSeq = async (agentId: string): Promise<number> =>
-    Number((await sql<{ seq: string }>`SELECT last_seq::text AS seq FROM audit_state WHERE chain_id = ${agentId}`.execute(hub.kysely)).rows[0]?.seq);
+    Number(
+      (
+        await sql<{ seq: string }>`SELECT last_seq::text AS seq FROM audit_state WHERE chain_id = ${agentId}`.execute(
+          hub.kysely,
+        )
+      ).rows[0]?.seq,
+    );
 
   it('answers ok:false naming the entry, for that agent only, and other chains are still copied', async () => {
     const errorLog = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
@@ -33,11 +39,18 @@ describe(`GET /v1/audit/verify with a conflicting write-once object (${testDatab
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, '{"from":"another database"}', 'utf8');
 
-      expect((await hub.call('POST', `/v1/agents/${a.agent_id}/spaces`, a.user_token, { name: 'office' })).status).toBe(201);
-      expect((await hub.call('POST', `/v1/agents/${b.agent_id}/spaces`, b.user_token, { name: 'office' })).status).toBe(201);
+      expect((await hub.call('POST', `/v1/agents/${a.agent_id}/spaces`, a.user_token, { name: 'office' })).status).toBe(
+        201,
+      );
+      expect((await hub.call('POST', `/v1/agents/${b.agent_id}/spaces`, b.user_token, { name: 'office' })).status).toBe(
+        201,
+      );
 
       const verifyA = await hub.call('GET', `/v1/audit/verify?agent_id=${a.agent_id}`, a.user_token);
-      expect(verifyA).toMatchObject({ status: 200, json: { ok: false, first_bad_seq: next, problems: [{ seq: next, kind: 'wrong_position' }] } });
+      expect(verifyA).toMatchObject({
+        status: 200,
+        json: { ok: false, first_bad_seq: next, problems: [{ seq: next, kind: 'wrong_position' }] },
+      });
       const verifyB = await hub.call('GET', `/v1/audit/verify?agent_id=${b.agent_id}`, b.user_token);
       expect(verifyB).toMatchObject({ status: 200, json: { ok: true, entries: await lastSeq(b.agent_id) } });
     } finally {

@@ -7,7 +7,13 @@ import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import WebSocket from 'ws';
 import { routeTable, type RouteEntry } from './testing/route-table';
-import { newAgentKey, openHubTestServer, signAgentAssertion, type HttpReply, type HubTestServer } from './testing/hub-test-server';
+import {
+  newAgentKey,
+  openHubTestServer,
+  signAgentAssertion,
+  type HttpReply,
+  type HubTestServer,
+} from './testing/hub-test-server';
 
 // Opening the hub on a fresh database takes seconds on a busy machine.
 jest.setTimeout(120_000);
@@ -66,7 +72,6 @@ interface Request {
   headers?: Record<string, string>;
 }
 
-
 const USER_TYPES: readonly PrincipalType[] = ['user'];
 const USERS_AND_DEVICES: readonly PrincipalType[] = ['user', 'device'];
 
@@ -82,12 +87,15 @@ const MANAGED_DEVICE_SCOPE: Scope = 'devices:manage';
 describe(`authorization matrix (${testDatabaseKind()})`, () => {
   let hub: HubTestServer;
 
-  const send = (request: Request, token: string | null): Promise<HttpReply> => hub.call(request.method, request.url, token, request.body, request.headers);
+  const send = (request: Request, token: string | null): Promise<HttpReply> =>
+    hub.call(request.method, request.url, token, request.body, request.headers);
 
   /** A setup call that must succeed; returns its JSON. */
   const must = async (request: Request, token: string, status = 201): Promise<any> => {
     const response = await send(request, token);
-    if (response.status !== status) throw new Error(`setup ${request.method} ${request.url} answered ${response.status}: ${response.text}`);
+    if (response.status !== status) {
+      throw new Error(`setup ${request.method} ${request.url} answered ${response.status}: ${response.text}`);
+    }
     return response.json;
   };
 
@@ -118,15 +126,27 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     async build(): Promise<this> {
       this.a = await this.side('A');
       this.b = await this.side('B');
-      for (const id of [this.b.agentId, this.b.spaceId, this.b.ownerUserId]) this.foreignIds.add(id);
+      for (const id of [this.b.agentId, this.b.spaceId, this.b.ownerUserId]) {
+        this.foreignIds.add(id);
+      }
 
       const users = hub.app.get(LocalUsersService);
       const user = async (role: string | null): Promise<{ userId: string; token: string }> => {
         const created = await users.create(`${role ?? 'outsider'}-${randomUUID()}@example.test`, null);
-        if (role) await must({ method: 'POST', url: `/v1/agents/${this.a.agentId}/members`, body: { user_id: created.user_id, role } }, this.a.ownerToken);
+        if (role) {
+          await must(
+            { method: 'POST', url: `/v1/agents/${this.a.agentId}/members`, body: { user_id: created.user_id, role } },
+            this.a.ownerToken,
+          );
+        }
         return { userId: created.user_id, token: created.user_token };
       };
-      this.users = { outsider: await user(null), guest: await user('guest'), member: await user('member'), admin: await user('admin') };
+      this.users = {
+        outsider: await user(null),
+        guest: await user('guest'),
+        member: await user('member'),
+        admin: await user('admin'),
+      };
 
       const revoked = await this.device(this.a, [...ALL_SCOPES]);
       await must({ method: 'POST', url: `/v1/devices/${revoked.id}/revoke` }, this.a.ownerToken, 200);
@@ -138,23 +158,41 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       const key = await newAgentKey();
       this.assertionKey = key.privateKey;
       const jwk = key.publicJwk;
-      this.credentialIdA = (await must({ method: 'POST', url: `/v1/agents/${this.a.agentId}/credentials`, body: { alg: 'EdDSA', public_key: jwk } }, this.a.ownerToken))
-        .credential_id as string;
+      this.credentialIdA = (
+        await must(
+          { method: 'POST', url: `/v1/agents/${this.a.agentId}/credentials`, body: { alg: 'EdDSA', public_key: jwk } },
+          this.a.ownerToken,
+        )
+      ).credential_id as string;
       const foreignKey = (await newAgentKey()).publicJwk;
-      this.credentialIdB = (await must({ method: 'POST', url: `/v1/agents/${this.b.agentId}/credentials`, body: { alg: 'EdDSA', public_key: foreignKey } }, this.b.ownerToken))
-        .credential_id as string;
+      this.credentialIdB = (
+        await must(
+          {
+            method: 'POST',
+            url: `/v1/agents/${this.b.agentId}/credentials`,
+            body: { alg: 'EdDSA', public_key: foreignKey },
+          },
+          this.b.ownerToken,
+        )
+      ).credential_id as string;
       this.foreignIds.add(this.credentialIdB);
       this.replayedAssertion = await this.assertion();
       await must({ method: 'GET', url: '/v1/me' }, this.replayedAssertion, 200);
 
       // The owner's own identity, signed by the hub's key, but an hour ago with a one-minute life.
-      const owner = await hub.kysely.selectFrom('users').select(['subject', 'email']).where('user_id', '=', asUuid(this.a.ownerUserId)).executeTakeFirstOrThrow();
+      const owner = await hub.kysely
+        .selectFrom('users')
+        .select(['subject', 'email'])
+        .where('user_id', '=', asUuid(this.a.ownerUserId))
+        .executeTakeFirstOrThrow();
       const anHourAgo = { now: () => new Date(Date.now() - 3_600_000) };
-      this.expiredToken = await new LocalUserTokens(LocalUserTokens.keyFileIn(hub.config.dataDir), 60, anHourAgo).issue({
-        subject: owner.subject,
-        email: owner.email,
-        displayName: null,
-      });
+      this.expiredToken = await new LocalUserTokens(LocalUserTokens.keyFileIn(hub.config.dataDir), 60, anHourAgo).issue(
+        {
+          subject: owner.subject,
+          email: owner.email,
+          displayName: null,
+        },
+      );
       return this;
     }
 
@@ -169,29 +207,43 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     }
 
     track<T extends string>(side: Side, id: T): T {
-      if (side === this.b) this.foreignIds.add(id);
+      if (side === this.b) {
+        this.foreignIds.add(id);
+      }
       return id;
     }
 
     async device(side: Side, scopes: string[]): Promise<{ id: string; token: string }> {
-      const created = await must({ method: 'POST', url: `/v1/agents/${side.agentId}/devices`, body: { name: `device ${randomUUID()}`, scopes } }, side.ownerToken);
+      const created = await must(
+        { method: 'POST', url: `/v1/agents/${side.agentId}/devices`, body: { name: `device ${randomUUID()}`, scopes } },
+        side.ownerToken,
+      );
       return { id: this.track(side, created.device.device_id as string), token: created.token as string };
     }
 
     async person(side: Side): Promise<string> {
-      const created = await must({ method: 'POST', url: `/v1/agents/${side.agentId}/people`, body: { display_name: 'Ada' } }, side.ownerToken);
+      const created = await must(
+        { method: 'POST', url: `/v1/agents/${side.agentId}/people`, body: { display_name: 'Ada' } },
+        side.ownerToken,
+      );
       return this.track(side, created.person_id as string);
     }
 
     async consent(side: Side): Promise<string> {
       const person = await this.person(side);
-      const created = await must({ method: 'POST', url: `/v1/people/${person}/consents`, body: { consent_type: 'voice' } }, side.ownerToken);
+      const created = await must(
+        { method: 'POST', url: `/v1/people/${person}/consents`, body: { consent_type: 'voice' } },
+        side.ownerToken,
+      );
       return this.track(side, created.consent_id as string);
     }
 
     async member(side: Side, role: 'guest' | 'member' | 'admin'): Promise<string> {
       const created = await hub.app.get(LocalUsersService).create(`${role}-${randomUUID()}@example.test`, null);
-      await must({ method: 'POST', url: `/v1/agents/${side.agentId}/members`, body: { user_id: created.user_id, role } }, side.ownerToken);
+      await must(
+        { method: 'POST', url: `/v1/agents/${side.agentId}/members`, body: { user_id: created.user_id, role } },
+        side.ownerToken,
+      );
       return this.track(side, created.user_id);
     }
 
@@ -230,9 +282,21 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       const others = ALL_SCOPES.filter((s) => s !== scope);
       return [
         { kind: 'anonymous', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(null) },
-        { kind: 'malformed token', type: null, scopesOnA: noScopes, memberRole: null, token: fixed('this-is.not-a.credential') },
+        {
+          kind: 'malformed token',
+          type: null,
+          scopesOnA: noScopes,
+          memberRole: null,
+          token: fixed('this-is.not-a.credential'),
+        },
         { kind: 'expired token', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.expiredToken) },
-        { kind: 'user with no membership', type: 'user', scopesOnA: noScopes, memberRole: null, token: fixed(this.users.outsider.token) },
+        {
+          kind: 'user with no membership',
+          type: 'user',
+          scopesOnA: noScopes,
+          memberRole: null,
+          token: fixed(this.users.outsider.token),
+        },
         role('guest', this.users.guest.token),
         role('member', this.users.member.token),
         role('admin', this.users.admin.token),
@@ -251,10 +315,34 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
           memberRole: null,
           token: async () => (await (withScope ??= this.device(this.a, granted))).token,
         },
-        { kind: 'revoked device', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.revokedDeviceToken) },
-        { kind: 'rotated-out token', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.rotatedOutToken) },
-        { kind: 'agent principal', type: 'agent', scopesOnA: ['agents:read'], memberRole: null, token: () => this.assertion() },
-        { kind: 'replayed agent assertion', type: null, scopesOnA: noScopes, memberRole: null, token: fixed(this.replayedAssertion) },
+        {
+          kind: 'revoked device',
+          type: null,
+          scopesOnA: noScopes,
+          memberRole: null,
+          token: fixed(this.revokedDeviceToken),
+        },
+        {
+          kind: 'rotated-out token',
+          type: null,
+          scopesOnA: noScopes,
+          memberRole: null,
+          token: fixed(this.rotatedOutToken),
+        },
+        {
+          kind: 'agent principal',
+          type: 'agent',
+          scopesOnA: ['agents:read'],
+          memberRole: null,
+          token: () => this.assertion(),
+        },
+        {
+          kind: 'replayed agent assertion',
+          type: null,
+          scopesOnA: noScopes,
+          memberRole: null,
+          token: fixed(this.replayedAssertion),
+        },
       ];
     }
   }
@@ -277,25 +365,67 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     targeted?: boolean;
   }
 
-  const idOf = async (target: Target, make: (side: Side) => Promise<string>): Promise<string> => (isMissing(target) ? randomUUID() : make(target.side));
+  const idOf = async (target: Target, make: (side: Side) => Promise<string>): Promise<string> =>
+    isMissing(target) ? randomUUID() : make(target.side);
   const agentOf = (target: Target): string => (isMissing(target) ? randomUUID() : target.side.agentId);
   const spaceOf = (target: Target): string => (isMissing(target) ? randomUUID() : target.side.spaceId);
   const get = (url: string): Request => ({ method: 'GET', url });
-  const post = (url: string, body?: unknown): Request => ({ method: 'POST', url, ...(body === undefined ? {} : { body }) });
+  const post = (url: string, body?: unknown): Request => ({
+    method: 'POST',
+    url,
+    ...(body === undefined ? {} : { body }),
+  });
   const patch = (url: string, body: unknown): Request => ({ method: 'PATCH', url, body });
 
   const authenticatedEverywhere = (success: number) => (caller: Caller) => (caller.type ? success : 401);
 
   const ROUTES: Record<string, RouteSpec> = {
-    'GET /v1/health': { serves: ['user', 'device', 'agent'], success: 200, targeted: false, request: () => Promise.resolve(get('/v1/health')) },
-    'GET /v1/me': { serves: ['user', 'device', 'agent'], success: 200, targeted: false, expectOwn: authenticatedEverywhere(200), request: () => Promise.resolve(get('/v1/me')) },
+    'GET /v1/health': {
+      serves: ['user', 'device', 'agent'],
+      success: 200,
+      targeted: false,
+      request: () => Promise.resolve(get('/v1/health')),
+    },
+    'GET /v1/me': {
+      serves: ['user', 'device', 'agent'],
+      success: 200,
+      targeted: false,
+      expectOwn: authenticatedEverywhere(200),
+      request: () => Promise.resolve(get('/v1/me')),
+    },
 
     // The operator's local control routes answer only to the secret in the hub's lock file.
-    'POST /v1/local/bootstrap': { serves: [], success: 201, targeted: false, request: () => Promise.resolve(post('/v1/local/bootstrap', { agent_name: 'x', space_name: 'y' })) },
-    'POST /v1/local/users': { serves: [], success: 201, targeted: false, request: () => Promise.resolve(post('/v1/local/users', { email: `u-${randomUUID()}@example.test` })) },
-    'POST /v1/local/tokens': { serves: [], success: 201, targeted: false, request: (w) => Promise.resolve(post('/v1/local/tokens', { user_id: w.a.ownerUserId })) },
-    'POST /v1/local/users/revoke-tokens': { serves: [], success: 200, targeted: false, worldPerCaller: true, request: (w) => Promise.resolve(post('/v1/local/users/revoke-tokens', { user_id: w.a.ownerUserId })) },
-    'POST /v1/local/audit/verify': { serves: [], success: 200, targeted: false, request: () => Promise.resolve(post('/v1/local/audit/verify', {})) },
+    'POST /v1/local/bootstrap': {
+      serves: [],
+      success: 201,
+      targeted: false,
+      request: () => Promise.resolve(post('/v1/local/bootstrap', { agent_name: 'x', space_name: 'y' })),
+    },
+    'POST /v1/local/users': {
+      serves: [],
+      success: 201,
+      targeted: false,
+      request: () => Promise.resolve(post('/v1/local/users', { email: `u-${randomUUID()}@example.test` })),
+    },
+    'POST /v1/local/tokens': {
+      serves: [],
+      success: 201,
+      targeted: false,
+      request: (w) => Promise.resolve(post('/v1/local/tokens', { user_id: w.a.ownerUserId })),
+    },
+    'POST /v1/local/users/revoke-tokens': {
+      serves: [],
+      success: 200,
+      targeted: false,
+      worldPerCaller: true,
+      request: (w) => Promise.resolve(post('/v1/local/users/revoke-tokens', { user_id: w.a.ownerUserId })),
+    },
+    'POST /v1/local/audit/verify': {
+      serves: [],
+      success: 200,
+      targeted: false,
+      request: () => Promise.resolve(post('/v1/local/audit/verify', {})),
+    },
     // A user revokes their own tokens (the one presented included), so each caller gets a world.
     'POST /v1/me/tokens/revoke': {
       serves: USER_TYPES,
@@ -313,20 +443,52 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       expectOwn: (caller) => (!caller.type ? 401 : caller.type === 'user' ? 201 : 403),
       request: () => Promise.resolve(post('/v1/agents', { name: 'another' })),
     },
-    'GET /v1/agents': { serves: ['user', 'device', 'agent'], success: 200, targeted: false, expectOwn: authenticatedEverywhere(200), request: () => Promise.resolve(get('/v1/agents')) },
-    'GET /v1/agents/:agent_id': { serves: ['user', 'device', 'agent'], success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}`)) },
-    'PATCH /v1/agents/:agent_id': { serves: USER_TYPES, success: 200, request: (_w, t) => Promise.resolve(patch(`/v1/agents/${agentOf(t)}`, { name: 'renamed' })) },
-    'POST /v1/agents/:agent_id/disable': { serves: USER_TYPES, success: 200, worldPerCaller: true, request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/disable`)) },
+    'GET /v1/agents': {
+      serves: ['user', 'device', 'agent'],
+      success: 200,
+      targeted: false,
+      expectOwn: authenticatedEverywhere(200),
+      request: () => Promise.resolve(get('/v1/agents')),
+    },
+    'GET /v1/agents/:agent_id': {
+      serves: ['user', 'device', 'agent'],
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}`)),
+    },
+    'PATCH /v1/agents/:agent_id': {
+      serves: USER_TYPES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(patch(`/v1/agents/${agentOf(t)}`, { name: 'renamed' })),
+    },
+    'POST /v1/agents/:agent_id/disable': {
+      serves: USER_TYPES,
+      success: 200,
+      worldPerCaller: true,
+      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/disable`)),
+    },
     // Open to any principal at the guard (a disabled agent grants its owner no scope); the service
     // lets only a member holding agents:manage through, and a non-member sees no agent at all.
     'POST /v1/agents/:agent_id/enable': {
       serves: USER_TYPES,
       success: 200,
-      expectOwn: (caller) => (!caller.type ? 401 : caller.type !== 'user' ? 403 : caller.memberRole === 'owner' ? 200 : caller.memberRole ? 403 : 404),
+      expectOwn: (caller) =>
+        !caller.type
+          ? 401
+          : caller.type !== 'user'
+            ? 403
+            : caller.memberRole === 'owner'
+              ? 200
+              : caller.memberRole
+                ? 403
+                : 404,
       request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/enable`)),
     },
 
-    'GET /v1/agents/:agent_id/members': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/members`)) },
+    'GET /v1/agents/:agent_id/members': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/members`)),
+    },
     'POST /v1/agents/:agent_id/members': {
       serves: USER_TYPES,
       success: 201,
@@ -338,25 +500,37 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     'PATCH /v1/agents/:agent_id/members/:user_id': {
       serves: USER_TYPES,
       success: 200,
-      request: async (w, t) => patch(`/v1/agents/${agentOf(t)}/members/${await idOf(t, (s) => w.member(s, 'guest'))}`, { role: 'member' }),
+      request: async (w, t) =>
+        patch(`/v1/agents/${agentOf(t)}/members/${await idOf(t, (s) => w.member(s, 'guest'))}`, { role: 'member' }),
     },
     'POST /v1/agents/:agent_id/members/:user_id/revoke': {
       serves: USER_TYPES,
       success: 200,
-      request: async (w, t) => post(`/v1/agents/${agentOf(t)}/members/${await idOf(t, (s) => w.member(s, 'guest'))}/revoke`),
+      request: async (w, t) =>
+        post(`/v1/agents/${agentOf(t)}/members/${await idOf(t, (s) => w.member(s, 'guest'))}/revoke`),
     },
     'POST /v1/agents/:agent_id/leave': {
       serves: USER_TYPES,
       success: 200,
       // Any member but the owner may leave; a caller that is no member of A sees no agent A.
-      expectOwn: (caller) => (!caller.type ? 401 : caller.memberRole === 'owner' ? 409 : caller.memberRole ? 200 : caller.type === 'user' ? 404 : 403),
+      expectOwn: (caller) =>
+        !caller.type
+          ? 401
+          : caller.memberRole === 'owner'
+            ? 409
+            : caller.memberRole
+              ? 200
+              : caller.type === 'user'
+                ? 404
+                : 403,
       request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/leave`)),
     },
     'POST /v1/agents/:agent_id/transfer-ownership': {
       serves: USER_TYPES,
       success: 200,
       worldPerCaller: true,
-      request: async (w, t) => post(`/v1/agents/${agentOf(t)}/transfer-ownership`, { user_id: await idOf(t, (s) => w.member(s, 'admin')) }),
+      request: async (w, t) =>
+        post(`/v1/agents/${agentOf(t)}/transfer-ownership`, { user_id: await idOf(t, (s) => w.member(s, 'admin')) }),
     },
 
     'POST /v1/agents/:agent_id/credentials': {
@@ -364,40 +538,59 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 201,
       worldPerCaller: true,
       request: async (_w, t) => {
-        return post(`/v1/agents/${agentOf(t)}/credentials`, { alg: 'EdDSA', public_key: (await newAgentKey()).publicJwk });
+        return post(`/v1/agents/${agentOf(t)}/credentials`, {
+          alg: 'EdDSA',
+          public_key: (await newAgentKey()).publicJwk,
+        });
       },
     },
-    'GET /v1/agents/:agent_id/credentials': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/credentials`)) },
+    'GET /v1/agents/:agent_id/credentials': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/credentials`)),
+    },
     'POST /v1/agents/:agent_id/credentials/:credential_id/revoke': {
       serves: USER_TYPES,
       success: 200,
       worldPerCaller: true,
       request: (w, t) =>
         Promise.resolve(
-          post(`/v1/agents/${agentOf(t)}/credentials/${isMissing(t) ? randomUUID() : t.side === w.a ? w.credentialIdA : w.credentialIdB}/revoke`),
+          post(
+            `/v1/agents/${agentOf(t)}/credentials/${isMissing(t) ? randomUUID() : t.side === w.a ? w.credentialIdA : w.credentialIdB}/revoke`,
+          ),
         ),
     },
 
     'POST /v1/agents/:agent_id/devices': {
       serves: USERS_AND_DEVICES,
       success: 201,
-      request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/devices`, { name: 'satellite', scopes: [MANAGED_DEVICE_SCOPE] })),
+      request: (_w, t) =>
+        Promise.resolve(
+          post(`/v1/agents/${agentOf(t)}/devices`, { name: 'satellite', scopes: [MANAGED_DEVICE_SCOPE] }),
+        ),
     },
-    'GET /v1/agents/:agent_id/devices': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/devices`)) },
+    'GET /v1/agents/:agent_id/devices': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/devices`)),
+    },
     'GET /v1/devices/:device_id': {
       serves: USERS_AND_DEVICES,
       success: 200,
-      request: async (w, t) => get(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}`),
+      request: async (w, t) =>
+        get(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}`),
     },
     'POST /v1/devices/:device_id/revoke': {
       serves: USERS_AND_DEVICES,
       success: 200,
-      request: async (w, t) => post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/revoke`),
+      request: async (w, t) =>
+        post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/revoke`),
     },
     'POST /v1/devices/:device_id/rotate-token': {
       serves: USERS_AND_DEVICES,
       success: 200,
-      request: async (w, t) => post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/rotate-token`),
+      request: async (w, t) =>
+        post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/rotate-token`),
     },
     'POST /v1/devices/heartbeat': {
       serves: ['device'],
@@ -410,20 +603,37 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 201,
       request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/spaces`, { name: `room ${randomUUID()}` })),
     },
-    'GET /v1/agents/:agent_id/spaces': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/spaces`)) },
-    'GET /v1/spaces/:space_id': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}`)) },
-    'PATCH /v1/spaces/:space_id': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(patch(`/v1/spaces/${spaceOf(t)}`, { privacy_mode: true })) },
+    'GET /v1/agents/:agent_id/spaces': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/spaces`)),
+    },
+    'GET /v1/spaces/:space_id': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}`)),
+    },
+    'PATCH /v1/spaces/:space_id': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(patch(`/v1/spaces/${spaceOf(t)}`, { privacy_mode: true })),
+    },
 
     'POST /v1/agents/:agent_id/people': {
       serves: USERS_AND_DEVICES,
       success: 201,
       request: (_w, t) => Promise.resolve(post(`/v1/agents/${agentOf(t)}/people`, { display_name: 'Grace' })),
     },
-    'GET /v1/agents/:agent_id/people': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/people`)) },
+    'GET /v1/agents/:agent_id/people': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/people`)),
+    },
     'POST /v1/people/:person_id/consents': {
       serves: USERS_AND_DEVICES,
       success: 201,
-      request: async (w, t) => post(`/v1/people/${await idOf(t, (s) => w.person(s))}/consents`, { consent_type: 'face' }),
+      request: async (w, t) =>
+        post(`/v1/people/${await idOf(t, (s) => w.person(s))}/consents`, { consent_type: 'face' }),
     },
     'GET /v1/people/:person_id/consents': {
       serves: USERS_AND_DEVICES,
@@ -433,37 +643,71 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     'POST /v1/consents/:consent_id/revoke': {
       serves: USERS_AND_DEVICES,
       success: 200,
-      request: async (w, t) => post(`/v1/consents/${await idOf(t, (s) => w.consent(s))}/revoke`, { reason: 'asked to' }),
+      request: async (w, t) =>
+        post(`/v1/consents/${await idOf(t, (s) => w.consent(s))}/revoke`, { reason: 'asked to' }),
     },
 
     'POST /v1/events': {
       serves: USERS_AND_DEVICES,
       success: 202,
-      request: (_w, t) => Promise.resolve(post('/v1/events', { space_id: spaceOf(t), type: 'transcript', payload: { text: 'hi' } })),
+      request: (_w, t) =>
+        Promise.resolve(post('/v1/events', { space_id: spaceOf(t), type: 'transcript', payload: { text: 'hi' } })),
     },
-    'GET /v1/memories': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/memories?agent_id=${agentOf(t)}`)) },
-    'GET /v1/actions': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/actions?agent_id=${agentOf(t)}`)) },
-    'GET /v1/actions/:id': { serves: USERS_AND_DEVICES, success: 200, request: async (w, t) => get(`/v1/actions/${await idOf(t, (s) => w.action(s))}`) },
-    'POST /v1/actions/:id/approve': { serves: USER_TYPES, success: 200, request: async (w, t) => post(`/v1/actions/${await idOf(t, (s) => w.action(s))}/approve`) },
+    'GET /v1/memories': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/memories?agent_id=${agentOf(t)}`)),
+    },
+    'GET /v1/actions': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/actions?agent_id=${agentOf(t)}`)),
+    },
+    'GET /v1/actions/:id': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => get(`/v1/actions/${await idOf(t, (s) => w.action(s))}`),
+    },
+    'POST /v1/actions/:id/approve': {
+      serves: USER_TYPES,
+      success: 200,
+      request: async (w, t) => post(`/v1/actions/${await idOf(t, (s) => w.action(s))}/approve`),
+    },
     'POST /v1/actions/:id/reject': {
       serves: USER_TYPES,
       success: 200,
       request: async (w, t) => post(`/v1/actions/${await idOf(t, (s) => w.action(s))}/reject`, { reason: 'not now' }),
     },
-    'GET /v1/audit/verify': { serves: USERS_AND_DEVICES, success: 200, request: (_w, t) => Promise.resolve(get(`/v1/audit/verify?agent_id=${agentOf(t)}`)) },
+    'GET /v1/audit/verify': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/audit/verify?agent_id=${agentOf(t)}`)),
+    },
   };
 
   /** What a caller should get from a route on agent A, from the route's declaration and the policy above. */
   function expectedOwn(route: RouteEntry, spec: RouteSpec, caller: Caller): number {
-    if (route.access.kind === 'public') return route.path.startsWith('/v1/local/') ? 401 : spec.success;
-    if (!caller.type) return 401;
+    if (route.access.kind === 'public') {
+      return route.path.startsWith('/v1/local/') ? 401 : spec.success;
+    }
+    if (!caller.type) {
+      return 401;
+    }
     if (route.access.kind === 'authenticated') {
-      if (!spec.expectOwn) throw new Error(`${route.key} is open to any principal; say what each one gets (expectOwn)`);
+      if (!spec.expectOwn) {
+        throw new Error(`${route.key} is open to any principal; say what each one gets (expectOwn)`);
+      }
       return spec.expectOwn(caller);
     }
-    if (route.access.kind !== 'scope') throw new Error(`${route.key} declares no scope`);
-    if (!hasScope(caller.scopesOnA, route.access.scope)) return 403;
-    if (!spec.serves.includes(caller.type)) return 403;
+    if (route.access.kind !== 'scope') {
+      throw new Error(`${route.key} declares no scope`);
+    }
+    if (!hasScope(caller.scopesOnA, route.access.scope)) {
+      return 403;
+    }
+    if (!spec.serves.includes(caller.type)) {
+      return 403;
+    }
     return spec.success;
   }
 
@@ -479,7 +723,9 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
   });
 
   it('finds every route declaring exactly one of @Public, @Authenticated or @RequireScope', () => {
-    const undeclared = table.filter((r) => r.declarations !== 1).map((r) => `${r.key} (${r.controller}.${r.handler}): ${r.declarations} declarations`);
+    const undeclared = table
+      .filter((r) => r.declarations !== 1)
+      .map((r) => `${r.key} (${r.controller}.${r.handler}): ${r.declarations} declarations`);
     expect(undeclared).toEqual([]);
   });
 
@@ -490,7 +736,9 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
 
     for (const route of table) {
       const spec = ROUTES[route.key];
-      if (!spec) continue; // reported by the test above
+      if (!spec) {
+        continue;
+      } // reported by the test above
       const routeWorld = spec.worldPerCaller ? null : await new World().build();
       for (const kind of CALLERS) {
         const world = routeWorld ?? (await new World().build());
@@ -504,24 +752,39 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
           const foreign = await send(foreignRequest, await caller.token());
           const missing = await send(await spec.request(world, { missing: true }, caller), await caller.token());
           seen.cases += 2;
-          if (foreign.status < 400) failures.push(`${label} on agent B's resource: ${foreign.status} ${foreign.text.slice(0, 200)}`);
+          if (foreign.status < 400) {
+            failures.push(`${label} on agent B's resource: ${foreign.status} ${foreign.text.slice(0, 200)}`);
+          }
           if (foreign.status !== missing.status || foreign.json?.error?.code !== missing.json?.error?.code) {
-            failures.push(`${label}: B's resource answered ${foreign.status} ${foreign.json?.error?.code}, a missing id ${missing.status} ${missing.json?.error?.code}`);
+            failures.push(
+              `${label}: B's resource answered ${foreign.status} ${foreign.json?.error?.code}, a missing id ${missing.status} ${missing.json?.error?.code}`,
+            );
           }
           const leaked = leakedIds(world, foreignRequest, foreign.text);
-          if (leaked.length > 0) failures.push(`${label} on B's resource leaked ${leaked.join(', ')}`);
+          if (leaked.length > 0) {
+            failures.push(`${label} on B's resource leaked ${leaked.join(', ')}`);
+          }
         }
 
         const request = await spec.request(world, { side: world.a }, caller);
         const response = await send(request, await caller.token());
         seen.cases += 1;
         const expected = expectedOwn(route, spec, caller);
-        if (response.status < 400) seen.allowed += 1;
-        else seen.denied += 1;
-        if (response.status !== expected) failures.push(`${label}: expected ${expected}, got ${response.status} ${response.text.slice(0, 200)}`);
-        if (response.status >= 400 && typeof response.json?.error?.code !== 'string') failures.push(`${label}: an error without a code: ${response.text.slice(0, 200)}`);
+        if (response.status < 400) {
+          seen.allowed += 1;
+        } else {
+          seen.denied += 1;
+        }
+        if (response.status !== expected) {
+          failures.push(`${label}: expected ${expected}, got ${response.status} ${response.text.slice(0, 200)}`);
+        }
+        if (response.status >= 400 && typeof response.json?.error?.code !== 'string') {
+          failures.push(`${label}: an error without a code: ${response.text.slice(0, 200)}`);
+        }
         const leaked = leakedIds(world, request, response.text);
-        if (leaked.length > 0) failures.push(`${label} leaked ${leaked.join(', ')} of agent B`);
+        if (leaked.length > 0) {
+          failures.push(`${label} leaked ${leaked.join(', ')} of agent B`);
+        }
       }
     }
     expect(failures).toEqual([]);
@@ -547,8 +810,13 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     const expected: Record<string, string> = {};
     for (const caller of world.callers('events:write')) {
       const reply = await hello(await caller.token());
-      answers[caller.kind] = reply.type === 'hello_ok' ? `hello_ok ${reply.principal.type}` : `error ${reply.error?.code}`;
-      expected[caller.kind] = caller.type ? `hello_ok ${caller.type}` : caller.kind === 'anonymous' ? 'error validation_failed' : 'error unauthenticated';
+      answers[caller.kind] =
+        reply.type === 'hello_ok' ? `hello_ok ${reply.principal.type}` : `error ${reply.error?.code}`;
+      expected[caller.kind] = caller.type
+        ? `hello_ok ${caller.type}`
+        : caller.kind === 'anonymous'
+          ? 'error validation_failed'
+          : 'error unauthenticated';
     }
     ws.close();
     expect(answers).toEqual(expected);

@@ -3,7 +3,13 @@ import type { Type } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ModulesContainer } from '@nestjs/core';
-import { getFromContainer, getMetadataStorage, ValidationTypes, type ValidationArguments, type ValidatorConstraintInterface } from 'class-validator';
+import {
+  getFromContainer,
+  getMetadataStorage,
+  ValidationTypes,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { ERROR_HTTP_STATUS, ErrorCode, hasScope } from '@marvain/contracts';
 import { testDatabaseKind } from '@marvain/db/testing';
 import type { BootstrapResult } from '@marvain/identity';
@@ -41,8 +47,16 @@ const NON_UUID_IDS: ReadonlyArray<{ label: string; inPath: string; reachesDto: b
   { label: 'a malformed %-escape', inPath: '%E0%A4%A', reachesDto: false },
   { label: 'a uuid with a NUL', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%00`, reachesDto: true },
   // Encoded lone surrogates are not UTF-8: the router refuses them like any undecodable escape.
-  { label: 'a uuid with a lone high surrogate', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%ED%A0%80`, reachesDto: false },
-  { label: 'a uuid with a lone low surrogate', inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%ED%B0%80`, reachesDto: false },
+  {
+    label: 'a uuid with a lone high surrogate',
+    inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%ED%A0%80`,
+    reachesDto: false,
+  },
+  {
+    label: 'a uuid with a lone low surrogate',
+    inPath: `${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}%ED%B0%80`,
+    reachesDto: false,
+  },
 ];
 /**
  * Text PostgreSQL cannot store (NUL) and that is not text at all (lone UTF-16 surrogates): refused
@@ -56,14 +70,20 @@ const UNSAFE_TEXT: ReadonlyArray<{ label: string; char: string; inQuery: string 
   { label: 'a lone low surrogate', char: '\udc00', inQuery: '%ED%B0%80' },
 ];
 /** The name the hub gives a key holding one of UNSAFE_TEXT: the character escaped, never echoed. */
-const escapedKey = (prefix: string, char: string): string => `${prefix}\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`;
+const escapedKey = (prefix: string, char: string): string =>
+  `${prefix}\\u${(char.codePointAt(0) as number).toString(16).padStart(4, '0')}`;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 type JsonType = 'string' | 'number' | 'boolean' | 'array' | 'object' | 'null';
 const JSON_TYPES: readonly JsonType[] = ['string', 'number', 'boolean', 'array', 'object', 'null'];
 
 /** Strings that read like a value of another type: the sharper test that nothing coerces them. */
-const LOOKALIKE_STRINGS: Partial<Record<JsonType, string>> = { number: '12345', boolean: 'true', array: '[]', object: '{}' };
+const LOOKALIKE_STRINGS: Partial<Record<JsonType, string>> = {
+  number: '12345',
+  boolean: 'true',
+  array: '[]',
+  object: '{}',
+};
 
 /** A value of JSON type `type`, sent where a field of type `expected` belongs. */
 function valueOfType(type: JsonType, expected: JsonType): unknown {
@@ -151,7 +171,13 @@ function typesAcceptedByCustomRule(rule: ValidationMetadata, dto: Type): JsonTyp
   const constraint = getFromContainer<ValidatorConstraintInterface>(rule.constraintCls);
   const plain: Record<JsonType, unknown> = { string: 'x', number: 1, boolean: true, array: [], object: {}, null: null };
   const accepted = JSON_TYPES.filter((type) => {
-    const args: ValidationArguments = { value: plain[type], constraints: rule.constraints, targetName: dto.name, object: {}, property: rule.propertyName };
+    const args: ValidationArguments = {
+      value: plain[type],
+      constraints: rule.constraints,
+      targetName: dto.name,
+      object: {},
+      property: rule.propertyName,
+    };
     return constraint.validate(plain[type], args) === true;
   });
   return accepted.length > 0 && accepted.length < JSON_TYPES.length - 1 ? accepted : null;
@@ -165,14 +191,24 @@ function modelField(dto: Type, name: string, rules: ValidationMetadata[]): Field
   };
   for (const rule of rules) {
     // Rules applied to each element say nothing about the field's own type.
-    if (rule.each || rule.type === ValidationTypes.CONDITIONAL_VALIDATION || rule.type === ValidationTypes.WHITELIST) continue;
+    if (rule.each || rule.type === ValidationTypes.CONDITIONAL_VALIDATION || rule.type === ValidationTypes.WHITELIST) {
+      continue;
+    }
     if (rule.name === 'isIn') {
-      narrow([...new Set((rule.constraints[0] as unknown[]).map((v) => (v === null ? 'null' : Array.isArray(v) ? 'array' : (typeof v as JsonType))))]);
+      narrow([
+        ...new Set(
+          (rule.constraints[0] as unknown[]).map((v) =>
+            v === null ? 'null' : Array.isArray(v) ? 'array' : (typeof v as JsonType),
+          ),
+        ),
+      ]);
     } else if (rule.name && TYPE_OF_RULE[rule.name]) {
       narrow([TYPE_OF_RULE[rule.name] as JsonType]);
     } else if (rule.type === ValidationTypes.CUSTOM_VALIDATION) {
       const types = typesAcceptedByCustomRule(rule, dto);
-      if (types) narrow(types);
+      if (types) {
+        narrow(types);
+      }
     }
   }
   const types = candidates as JsonType[] | null;
@@ -185,20 +221,35 @@ function modelField(dto: Type, name: string, rules: ValidationMetadata[]): Field
     email: named('isEmail') !== undefined,
     isoDate: named('isIso8601') !== undefined,
     allowed: (named('isIn')?.constraints[0] as unknown[] | undefined) ?? null,
-    minLength: (length?.constraints[0] as number | undefined) ?? (named('minLength')?.constraints[0] as number | undefined) ?? null,
-    maxLength: (length?.constraints[1] as number | undefined) ?? (named('maxLength')?.constraints[0] as number | undefined) ?? null,
+    minLength:
+      (length?.constraints[0] as number | undefined) ??
+      (named('minLength')?.constraints[0] as number | undefined) ??
+      null,
+    maxLength:
+      (length?.constraints[1] as number | undefined) ??
+      (named('maxLength')?.constraints[0] as number | undefined) ??
+      null,
     minimum: (named('min')?.constraints[0] as number | undefined) ?? null,
   };
 }
 
 /** The validated properties of a DTO class, or null when class-validator knows no rules for it. */
 function modelDto(dto: unknown): DtoModel | null {
-  if (typeof dto !== 'function') return null;
+  if (typeof dto !== 'function') {
+    return null;
+  }
   const rules = getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false);
-  if (rules.length === 0) return null;
+  if (rules.length === 0) {
+    return null;
+  }
   const byField = new Map<string, ValidationMetadata[]>();
-  for (const rule of rules) byField.set(rule.propertyName, [...(byField.get(rule.propertyName) ?? []), rule]);
-  return { name: dto.name, fields: [...byField].map(([name, fieldRules]) => modelField(dto as Type, name, fieldRules)) };
+  for (const rule of rules) {
+    byField.set(rule.propertyName, [...(byField.get(rule.propertyName) ?? []), rule]);
+  }
+  return {
+    name: dto.name,
+    fields: [...byField].map(([name, fieldRules]) => modelField(dto as Type, name, fieldRules)),
+  };
 }
 
 /** One entry of Nest's ROUTE_ARGS_METADATA: which handler argument, and the property it picks (if any). */
@@ -210,7 +261,8 @@ interface RouteArg {
 /** Reads the handler's @Body / @Query / @Param declarations, as Nest's router does. */
 function modelRoute(route: RouteEntry, controller: Type): RouteInputs {
   const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, route.handler) ?? {}) as Record<string, RouteArg>;
-  const paramTypes = (Reflect.getMetadata('design:paramtypes', controller.prototype as object, route.handler) ?? []) as unknown[];
+  const paramTypes = (Reflect.getMetadata('design:paramtypes', controller.prototype as object, route.handler) ??
+    []) as unknown[];
   const inputs: RouteInputs = { route, params: null, body: null, query: null, problems: [] };
   const slots = new Map<number, 'params' | 'body' | 'query'>([
     [RouteParamtypes.PARAM, 'params'],
@@ -220,9 +272,13 @@ function modelRoute(route: RouteEntry, controller: Type): RouteInputs {
   for (const [key, arg] of Object.entries(args)) {
     // Keys are `${RouteParamtypes}:${index}` (custom decorators such as @CurrentPrincipal() have others).
     const slot = slots.get(Number(key.split(':')[0]));
-    if (!slot) continue;
+    if (!slot) {
+      continue;
+    }
     if (arg.data !== undefined) {
-      inputs.problems.push(`@${slot}(${JSON.stringify(arg.data)}) takes a single property; the sweep models whole-object DTOs only`);
+      inputs.problems.push(
+        `@${slot}(${JSON.stringify(arg.data)}) takes a single property; the sweep models whole-object DTOs only`,
+      );
       continue;
     }
     // Without a DTO (e.g. a type class-validator has no rules for) the route
@@ -231,7 +287,9 @@ function modelRoute(route: RouteEntry, controller: Type): RouteInputs {
   }
   for (const dto of [inputs.params, inputs.body, inputs.query]) {
     for (const field of dto?.fields ?? []) {
-      if (!field.type) inputs.problems.push(`${dto?.name ?? '?'}.${field.name} declares no single JSON type`);
+      if (!field.type) {
+        inputs.problems.push(`${dto?.name ?? '?'}.${field.name} declares no single JSON type`);
+      }
     }
   }
   return inputs;
@@ -239,12 +297,20 @@ function modelRoute(route: RouteEntry, controller: Type): RouteInputs {
 
 /** A value the field's rules accept (the other fields of a request are valid, so only the one under test is wrong). */
 function validValue(field: FieldModel): unknown {
-  if (field.allowed) return field.allowed[0];
+  if (field.allowed) {
+    return field.allowed[0];
+  }
   switch (field.type) {
     case 'string':
-      if (field.uuid) return randomUUID();
-      if (field.email) return 'someone@example.com';
-      if (field.isoDate) return '2099-01-01T00:00:00Z';
+      if (field.uuid) {
+        return randomUUID();
+      }
+      if (field.email) {
+        return 'someone@example.com';
+      }
+      if (field.isoDate) {
+        return '2099-01-01T00:00:00Z';
+      }
       return 'x'.repeat(Math.max(1, field.minLength ?? 1));
     case 'number':
       return field.minimum ?? 1;
@@ -271,9 +337,11 @@ const validBody = (inputs: RouteInputs): { body?: { json: unknown } } =>
   BODY_METHODS.has(inputs.route.method) && inputs.body ? { body: { json: requiredValues(inputs.body) } } : {};
 
 /** A valid string with `char` in it, still within the field's maximum length. */
-const withUnsafe = (valid: string, char: string, max: number | null): string => (max === null || valid.length < max ? `${valid}${char}` : `${char}${valid.slice(1)}`);
+const withUnsafe = (valid: string, char: string, max: number | null): string =>
+  max === null || valid.length < max ? `${valid}${char}` : `${char}${valid.slice(1)}`;
 
-const oversizedString = (field: FieldModel, unbounded: number): string => 'x'.repeat(field.maxLength !== null ? field.maxLength + 1 : unbounded);
+const oversizedString = (field: FieldModel, unbounded: number): string =>
+  'x'.repeat(field.maxLength !== null ? field.maxLength + 1 : unbounded);
 
 interface SweepCase {
   route: string;
@@ -295,7 +363,8 @@ function pathFor(route: RouteEntry, given: Record<string, string> = {}): string 
   return route.path.replace(/:([A-Za-z0-9_]+)/g, (_match, name: string) => given[name] ?? randomUUID());
 }
 
-const pathParamNames = (route: RouteEntry): string[] => [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
+const pathParamNames = (route: RouteEntry): string[] =>
+  [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
 
 function pathCases(inputs: RouteInputs): SweepCase[] {
   const { route } = inputs;
@@ -314,7 +383,9 @@ function pathCases(inputs: RouteInputs): SweepCase[] {
 
 function bodyCases(inputs: RouteInputs): SweepCase[] {
   const { route } = inputs;
-  if (!BODY_METHODS.has(route.method)) return [];
+  if (!BODY_METHODS.has(route.method)) {
+    return [];
+  }
   const at = (what: string, json: unknown, blame?: string): SweepCase => ({
     route: route.key,
     what,
@@ -333,18 +404,38 @@ function bodyCases(inputs: RouteInputs): SweepCase[] {
     at('body is a JSON boolean', true),
   ];
   for (const field of inputs.body?.fields ?? []) {
-    const withField = (what: string, value: unknown): SweepCase => at(`body.${field.name} ${what}`, { ...baseline, [field.name]: value }, field.name);
+    const withField = (what: string, value: unknown): SweepCase =>
+      at(`body.${field.name} ${what}`, { ...baseline, [field.name]: value }, field.name);
     // null is a wrong type too: an optional field is left out, not sent as null.
     for (const type of JSON_TYPES) {
-      if (field.type && type !== field.type) cases.push(withField(`is a ${type} (expects ${field.type})`, valueOfType(type, field.type)));
+      if (field.type && type !== field.type) {
+        cases.push(withField(`is a ${type} (expects ${field.type})`, valueOfType(type, field.type)));
+      }
     }
-    if (field.type === 'string') cases.push(withField(`is oversized (max ${field.maxLength ?? 'unbounded'})`, oversizedString(field, UNBOUNDED_STRING_LENGTH)));
-    if (field.uuid) cases.push(withField('is not a uuid', 'not-a-uuid'));
-    if (field.allowed) cases.push(withField('is not one of the allowed values', 'not-an-allowed-value'));
-    if (field.type === 'array') cases.push(withField('has an element of the wrong type', [12345]));
+    if (field.type === 'string') {
+      cases.push(
+        withField(
+          `is oversized (max ${field.maxLength ?? 'unbounded'})`,
+          oversizedString(field, UNBOUNDED_STRING_LENGTH),
+        ),
+      );
+    }
+    if (field.uuid) {
+      cases.push(withField('is not a uuid', 'not-a-uuid'));
+    }
+    if (field.allowed) {
+      cases.push(withField('is not one of the allowed values', 'not-an-allowed-value'));
+    }
+    if (field.type === 'array') {
+      cases.push(withField('has an element of the wrong type', [12345]));
+    }
     for (const { label, char } of UNSAFE_TEXT) {
-      if (field.type === 'string') cases.push(withField(`contains ${label}`, withUnsafe(String(validValue(field)), char, field.maxLength)));
-      if (field.type === 'array') cases.push(withField(`has a string element containing ${label}`, [`a${char}b`]));
+      if (field.type === 'string') {
+        cases.push(withField(`contains ${label}`, withUnsafe(String(validValue(field)), char, field.maxLength)));
+      }
+      if (field.type === 'array') {
+        cases.push(withField(`has a string element containing ${label}`, [`a${char}b`]));
+      }
       if (field.type === 'object') {
         cases.push(
           withField(`has a key containing ${label}`, { [`k${char}`]: 'v' }),
@@ -356,7 +447,9 @@ function bodyCases(inputs: RouteInputs): SweepCase[] {
   }
   // The body's own keys: an unknown one would be refused anyway, so this one is the only field sent.
   for (const { label, char } of UNSAFE_TEXT) {
-    if (inputs.body) cases.push(at(`body has a key containing ${label}`, { ...baseline, [`k${char}`]: 'x' }, escapedKey('k', char)));
+    if (inputs.body) {
+      cases.push(at(`body has a key containing ${label}`, { ...baseline, [`k${char}`]: 'x' }, escapedKey('k', char)));
+    }
   }
   return cases;
 }
@@ -373,24 +466,47 @@ function queryCases(inputs: RouteInputs): SweepCase[] {
     ...(blame ? { blame } : {}),
   });
   // Every route gets this one: a route that declares no query DTO must refuse any parameter.
-  const cases = [at('an unknown query parameter', { ...baseline, [UNKNOWN_FIELD]: 'x' }, inputs.query ? UNKNOWN_FIELD : undefined)];
+  const cases = [
+    at('an unknown query parameter', { ...baseline, [UNKNOWN_FIELD]: 'x' }, inputs.query ? UNKNOWN_FIELD : undefined),
+  ];
   for (const field of inputs.query?.fields ?? []) {
-    const withField = (what: string, value: string | string[]): SweepCase => at(`query ${field.name} ${what}`, { ...baseline, [field.name]: value }, field.name);
+    const withField = (what: string, value: string | string[]): SweepCase =>
+      at(`query ${field.name} ${what}`, { ...baseline, [field.name]: value }, field.name);
     const valid = String(validValue(field));
     // In a query string every value is text; the wrong types are repetition (an array) and text that is not the type.
     cases.push(withField('is repeated (an array)', [valid, valid]));
     for (const { label, inQuery } of UNSAFE_TEXT) {
       const others = Object.fromEntries(Object.entries(baseline).filter(([name]) => name !== field.name));
-      cases.push({ ...withField(`contains ${label}`, []), query: others, rawQuery: `${encodeURIComponent(field.name)}=${encodeURIComponent(valid)}${inQuery}` });
+      cases.push({
+        ...withField(`contains ${label}`, []),
+        query: others,
+        rawQuery: `${encodeURIComponent(field.name)}=${encodeURIComponent(valid)}${inQuery}`,
+      });
     }
-    if (field.type === 'number') cases.push(withField('is not a number', 'abc'), withField('is a boolean', 'true'), withField('is a fraction', '1.5'));
-    if (field.type === 'boolean') cases.push(withField('is not a boolean', 'abc'));
-    if (field.uuid) cases.push(withField('is not a uuid', 'not-a-uuid'));
-    if (field.allowed) cases.push(withField('is not one of the allowed values', 'not-an-allowed-value'));
+    if (field.type === 'number') {
+      cases.push(
+        withField('is not a number', 'abc'),
+        withField('is a boolean', 'true'),
+        withField('is a fraction', '1.5'),
+      );
+    }
+    if (field.type === 'boolean') {
+      cases.push(withField('is not a boolean', 'abc'));
+    }
+    if (field.uuid) {
+      cases.push(withField('is not a uuid', 'not-a-uuid'));
+    }
+    if (field.allowed) {
+      cases.push(withField('is not one of the allowed values', 'not-an-allowed-value'));
+    }
     cases.push(
       withField(
         'is oversized',
-        field.type === 'number' ? '9'.repeat(400) : field.type === 'string' ? oversizedString(field, OVERSIZED_QUERY_LENGTH) : 'x'.repeat(OVERSIZED_QUERY_LENGTH),
+        field.type === 'number'
+          ? '9'.repeat(400)
+          : field.type === 'string'
+            ? oversizedString(field, OVERSIZED_QUERY_LENGTH)
+            : 'x'.repeat(OVERSIZED_QUERY_LENGTH),
       ),
     );
   }
@@ -405,21 +521,33 @@ interface Reply {
 
 /** Why a reply is not a proper 400 validation_failed (naming the blamed field), or null when it is. */
 function whyNotValidationFailure(reply: Reply, blame: string | undefined): string | null {
-  if (reply.status !== 400) return `status ${reply.status}`;
+  if (reply.status !== 400) {
+    return `status ${reply.status}`;
+  }
   const problem = whyNotErrorBody(reply);
-  if (problem) return problem;
-  const { error } = JSON.parse(reply.text) as { error: { code: string; details?: { fields?: Array<{ field?: unknown }> } } };
-  if (error.code !== (ErrorCode.ValidationFailed as string)) return `code ${error.code}`;
+  if (problem) {
+    return problem;
+  }
+  const { error } = JSON.parse(reply.text) as {
+    error: { code: string; details?: { fields?: Array<{ field?: unknown }> } };
+  };
+  if (error.code !== (ErrorCode.ValidationFailed as string)) {
+    return `code ${error.code}`;
+  }
   if (blame !== undefined) {
     const fields = Array.isArray(error.details?.fields) ? error.details.fields.map((f) => f.field) : [];
-    if (!fields.some((f) => f === blame || (typeof f === 'string' && f.startsWith(`${blame}.`)))) return `does not name ${blame} (names ${JSON.stringify(fields)})`;
+    if (!fields.some((f) => f === blame || (typeof f === 'string' && f.startsWith(`${blame}.`)))) {
+      return `does not name ${blame} (names ${JSON.stringify(fields)})`;
+    }
   }
   return null;
 }
 
 /** Why a reply is not `{"error": {"code", "message", "details"?}}` with the status its code maps to. */
 function whyNotErrorBody(reply: Reply): string | null {
-  if (!reply.contentType.startsWith('application/json')) return `content-type ${reply.contentType || 'none'}`;
+  if (!reply.contentType.startsWith('application/json')) {
+    return `content-type ${reply.contentType || 'none'}`;
+  }
   let body: unknown;
   try {
     body = JSON.parse(reply.text);
@@ -427,12 +555,22 @@ function whyNotErrorBody(reply: Reply): string | null {
     return 'body is not JSON';
   }
   const error = (body as { error?: Record<string, unknown> } | null)?.error;
-  if (!error || Object.keys(body as object).length !== 1) return 'body is not {"error": …}';
-  if (!Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k))) return `error has other keys: ${Object.keys(error).join(', ')}`;
-  if (typeof error['message'] !== 'string') return 'error.message is not a string';
+  if (!error || Object.keys(body as object).length !== 1) {
+    return 'body is not {"error": …}';
+  }
+  if (!Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k))) {
+    return `error has other keys: ${Object.keys(error).join(', ')}`;
+  }
+  if (typeof error['message'] !== 'string') {
+    return 'error.message is not a string';
+  }
   const code = error['code'] as ErrorCode;
-  if (!Object.values(ErrorCode).includes(code)) return `unknown code ${JSON.stringify(code)}`;
-  if (ERROR_HTTP_STATUS[code] !== reply.status) return `code ${code} with status ${reply.status}`;
+  if (!Object.values(ErrorCode).includes(code)) {
+    return `unknown code ${JSON.stringify(code)}`;
+  }
+  if (ERROR_HTTP_STATUS[code] !== reply.status) {
+    return `code ${code} with status ${reply.status}`;
+  }
   return null;
 }
 
@@ -446,9 +584,13 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
   async function send(sweepCase: SweepCase, route: RouteEntry): Promise<Reply> {
     const url = new URL(`${hub.base}${pathFor(route, sweepCase.pathParams)}`);
     for (const [name, value] of Object.entries(sweepCase.query ?? {})) {
-      for (const one of Array.isArray(value) ? value : [value]) url.searchParams.append(name, one);
+      for (const one of Array.isArray(value) ? value : [value]) {
+        url.searchParams.append(name, one);
+      }
     }
-    if (sweepCase.rawQuery) url.search = url.search ? `${url.search}&${sweepCase.rawQuery}` : `?${sweepCase.rawQuery}`;
+    if (sweepCase.rawQuery) {
+      url.search = url.search ? `${url.search}&${sweepCase.rawQuery}` : `?${sweepCase.rawQuery}`;
+    }
     const token = tokenFor.get(route.key) ?? null;
     const headers: Record<string, string> = {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -460,13 +602,23 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(sweepCase.body.json);
       // A 413 would not say anything about validation: keep every body under the limit.
-      if (Buffer.byteLength(payload) >= BODY_LIMIT_BYTES) throw new Error(`${sweepCase.route}: ${sweepCase.what} is over the body limit`);
+      if (Buffer.byteLength(payload) >= BODY_LIMIT_BYTES) {
+        throw new Error(`${sweepCase.route}: ${sweepCase.what} is over the body limit`);
+      }
     } else if (sweepCase.body) {
       headers['content-type'] = sweepCase.body.contentType;
       payload = sweepCase.body.raw;
     }
-    const response = await fetch(url, { method: sweepCase.method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-    return { status: response.status, contentType: response.headers.get('content-type') ?? '', text: await response.text() };
+    const response = await fetch(url, {
+      method: sweepCase.method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
+    return {
+      status: response.status,
+      contentType: response.headers.get('content-type') ?? '',
+      text: await response.text(),
+    };
   }
 
   /** Sends every case (a few at a time) and returns the ones not answered with a proper 400, one line each. */
@@ -480,7 +632,9 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
       for (const [j, reply] of replies.entries()) {
         const sweepCase = batch[j] as SweepCase;
         const why = whyNotValidationFailure(reply, sweepCase.blame);
-        if (why) failures.push(`${sweepCase.route} | ${sweepCase.what} | ${why} | ${reply.text.slice(0, 160)}`);
+        if (why) {
+          failures.push(`${sweepCase.route} | ${sweepCase.what} | ${why} | ${reply.text.slice(0, 160)}`);
+        }
       }
     }
     return failures;
@@ -492,7 +646,11 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
 
     const controllers = new Map<string, Type>();
     for (const module of hub.app.get(ModulesContainer).values()) {
-      for (const wrapper of module.controllers.values()) if (wrapper.metatype) controllers.set(wrapper.metatype.name, wrapper.metatype as Type);
+      for (const wrapper of module.controllers.values()) {
+        if (wrapper.metatype) {
+          controllers.set(wrapper.metatype.name, wrapper.metatype as Type);
+        }
+      }
     }
     routes = routeTable(hub.app).map((route) => modelRoute(route, controllers.get(route.controller) as Type));
 
@@ -507,7 +665,11 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
     for (const { route } of routes) {
       const access = route.access;
       const token =
-        access.kind === 'public' ? null : access.kind === 'scope' ? (principals.find((p) => hasScope(p.scopes, access.scope))?.token ?? null) : home.user_token;
+        access.kind === 'public'
+          ? null
+          : access.kind === 'scope'
+            ? (principals.find((p) => hasScope(p.scopes, access.scope))?.token ?? null)
+            : home.user_token;
       tokenFor.set(route.key, token);
     }
   });
@@ -518,32 +680,77 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
     expect(routes.length).toBeGreaterThan(20);
     const problems = routes.flatMap((r) => [
       ...r.problems.map((p) => `${r.route.key}: ${p}`),
-      ...(r.route.access.kind === 'scope' && tokenFor.get(r.route.key) === null ? [`${r.route.key}: no test principal holds ${r.route.access.scope}`] : []),
+      ...(r.route.access.kind === 'scope' && tokenFor.get(r.route.key) === null
+        ? [`${r.route.key}: no test principal holds ${r.route.access.scope}`]
+        : []),
       ...(r.route.access.kind === 'undeclared' ? [`${r.route.key}: declares no access`] : []),
     ]);
     expect(problems).toEqual([]);
     // Every route yields cases: a route with nothing to sweep would be a hole in the sweep.
-    const empty = routes.filter((r) => [...pathCases(r), ...bodyCases(r), ...queryCases(r)].length === 0).map((r) => r.route.key);
+    const empty = routes
+      .filter((r) => [...pathCases(r), ...bodyCases(r), ...queryCases(r)].length === 0)
+      .map((r) => r.route.key);
     expect(empty).toEqual([]);
   });
 
   it('answers a malformed JSON body (400) and a body that is not JSON (415) on a write route of each controller', async () => {
     // The first route of each controller that takes a body.
-    const writeRoutes = [...new Map(routes.filter((r) => BODY_METHODS.has(r.route.method)).reverse().map((r) => [r.route.controller, r.route])).values()];
-    expect(writeRoutes.length).toBeGreaterThan(5);
-    const cases: Array<{ what: string; body: { raw: string; contentType: string }; status: number; code: ErrorCode }> = [
-      { what: 'malformed JSON', body: { raw: '{"a":', contentType: 'application/json' }, status: 400, code: ErrorCode.ValidationFailed },
-      { what: 'malformed JSON (with a charset)', body: { raw: '{"a":', contentType: 'application/json; charset=utf-8' }, status: 400, code: ErrorCode.ValidationFailed },
-      { what: 'text/plain', body: { raw: 'hello', contentType: 'text/plain' }, status: 415, code: ErrorCode.UnsupportedMediaType },
-      { what: 'JSON sent as text/plain', body: { raw: '{}', contentType: 'text/plain' }, status: 415, code: ErrorCode.UnsupportedMediaType },
-      { what: 'XML', body: { raw: '<a/>', contentType: 'application/xml' }, status: 415, code: ErrorCode.UnsupportedMediaType },
+    const writeRoutes = [
+      ...new Map(
+        routes
+          .filter((r) => BODY_METHODS.has(r.route.method))
+          .reverse()
+          .map((r) => [r.route.controller, r.route]),
+      ).values(),
     ];
+    expect(writeRoutes.length).toBeGreaterThan(5);
+    const cases: Array<{ what: string; body: { raw: string; contentType: string }; status: number; code: ErrorCode }> =
+      [
+        {
+          what: 'malformed JSON',
+          body: { raw: '{"a":', contentType: 'application/json' },
+          status: 400,
+          code: ErrorCode.ValidationFailed,
+        },
+        {
+          what: 'malformed JSON (with a charset)',
+          body: { raw: '{"a":', contentType: 'application/json; charset=utf-8' },
+          status: 400,
+          code: ErrorCode.ValidationFailed,
+        },
+        {
+          what: 'text/plain',
+          body: { raw: 'hello', contentType: 'text/plain' },
+          status: 415,
+          code: ErrorCode.UnsupportedMediaType,
+        },
+        {
+          what: 'JSON sent as text/plain',
+          body: { raw: '{}', contentType: 'text/plain' },
+          status: 415,
+          code: ErrorCode.UnsupportedMediaType,
+        },
+        {
+          what: 'XML',
+          body: { raw: '<a/>', contentType: 'application/xml' },
+          status: 415,
+          code: ErrorCode.UnsupportedMediaType,
+        },
+      ];
     const failures: string[] = [];
     for (const route of writeRoutes) {
       for (const { what, body, status, code } of cases) {
         const reply = await send({ route: route.key, what, method: route.method, body }, route);
-        const why = reply.status !== status ? `status ${reply.status}` : (whyNotErrorBody(reply) ?? ((JSON.parse(reply.text) as { error: { code: string } }).error.code !== (code as string) ? `not ${code}` : null));
-        if (why) failures.push(`${route.key} | ${what} | ${why} | ${reply.text.slice(0, 160)}`);
+        const why =
+          reply.status !== status
+            ? `status ${reply.status}`
+            : (whyNotErrorBody(reply) ??
+              ((JSON.parse(reply.text) as { error: { code: string } }).error.code !== (code as string)
+                ? `not ${code}`
+                : null));
+        if (why) {
+          failures.push(`${route.key} | ${what} | ${why} | ${reply.text.slice(0, 160)}`);
+        }
       }
     }
     expect(failures).toEqual([]);
@@ -569,8 +776,17 @@ describe(`bad input on every route (${testDatabaseKind()})`, () => {
 
   it('created and changed nothing: no request above got past validation', async () => {
     const get = async (path: string): Promise<unknown> => (await hub.call('GET', path, home.user_token)).json;
-    expect(await get('/v1/agents')).toEqual({ agents: [expect.objectContaining({ agent_id: home.agent_id, name: 'Forge', disabled: false, role: 'owner' })], next_cursor: null });
-    expect(await get(`/v1/agents/${home.agent_id}/devices`)).toEqual({ devices: [expect.objectContaining({ device_id: home.device_id, revoked_at: null })], next_cursor: null });
-    expect(await get(`/v1/agents/${home.agent_id}/spaces`)).toEqual({ spaces: [expect.objectContaining({ space_id: home.space_id, name: 'home' })], next_cursor: null });
+    expect(await get('/v1/agents')).toEqual({
+      agents: [expect.objectContaining({ agent_id: home.agent_id, name: 'Forge', disabled: false, role: 'owner' })],
+      next_cursor: null,
+    });
+    expect(await get(`/v1/agents/${home.agent_id}/devices`)).toEqual({
+      devices: [expect.objectContaining({ device_id: home.device_id, revoked_at: null })],
+      next_cursor: null,
+    });
+    expect(await get(`/v1/agents/${home.agent_id}/spaces`)).toEqual({
+      spaces: [expect.objectContaining({ space_id: home.space_id, name: 'home' })],
+      next_cursor: null,
+    });
   });
 });

@@ -27,11 +27,15 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  if (writesJson(config)) humanOutput = process.stderr;
+  if (writesJson(config)) {
+    humanOutput = process.stderr;
+  }
 
   const hub = await startLocalHub(config, { signal: signals.signal }).catch((error: unknown) => {
     // Stopped while starting: the start unwound cleanly (lock released), so this is a normal exit.
-    if (signals.signal.aborted) process.exit(0);
+    if (signals.signal.aborted) {
+      process.exit(0);
+    }
     throw error;
   });
   humanOutput.write(banner(hub.url, config, hub.outcome));

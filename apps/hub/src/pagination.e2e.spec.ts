@@ -47,14 +47,20 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
 
   const must = async (method: string, url: string, token: string, body?: unknown): Promise<any> => {
     const reply = await hub.call(method, url, token, body);
-    if (reply.status >= 300) throw new Error(`setup ${method} ${url} answered ${reply.status}: ${reply.text}`);
+    if (reply.status >= 300) {
+      throw new Error(`setup ${method} ${url} answered ${reply.status}: ${reply.text}`);
+    }
     return reply.json;
   };
   const times = async (n: number, make: (i: number) => Promise<unknown>): Promise<void> => {
-    for (let i = 0; i < n; i += 1) await make(i);
+    for (let i = 0; i < n; i += 1) {
+      await make(i);
+    }
   };
   const tieWhere = async (table: string, column: string, key: string, value: string): Promise<void> => {
-    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column)} = ${TIE}::timestamptz WHERE ${sql.ref(key)} = ${value}::uuid`.execute(hub.kysely);
+    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column)} = ${TIE}::timestamptz WHERE ${sql.ref(key)} = ${value}::uuid`.execute(
+      hub.kysely,
+    );
   };
 
   const insertActions = async (side: Side, n: number): Promise<void> => {
@@ -83,7 +89,10 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       grow: (s) =>
         times(5, async () => {
           const user = await hub.app.get(LocalUsersService).create(`m-${randomUUID()}@example.test`, null);
-          await must('POST', `/v1/agents/${s.home.agent_id}/members`, s.home.user_token, { user_id: user.user_id, role: 'member' });
+          await must('POST', `/v1/agents/${s.home.agent_id}/members`, s.home.user_token, {
+            user_id: user.user_id,
+            role: 'member',
+          });
         }),
       tie: (s) => tieWhere('agent_memberships', 'created_at', 'agent_id', s.home.agent_id),
     },
@@ -93,7 +102,13 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       direction: 'desc',
       url: (s) => `/v1/agents/${s.home.agent_id}/credentials`,
       // Each key replaces the last; the replaced ones stay listed, revoked.
-      grow: (s) => times(5, async () => must('POST', `/v1/agents/${s.home.agent_id}/credentials`, s.home.user_token, { alg: 'EdDSA', public_key: (await newAgentKey()).publicJwk })),
+      grow: (s) =>
+        times(5, async () =>
+          must('POST', `/v1/agents/${s.home.agent_id}/credentials`, s.home.user_token, {
+            alg: 'EdDSA',
+            public_key: (await newAgentKey()).publicJwk,
+          }),
+        ),
       tie: (s) => tieWhere('agent_credentials', 'created_at', 'agent_id', s.home.agent_id),
     },
     'GET /v1/agents/:agent_id/devices': {
@@ -101,7 +116,10 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       id: 'device_id',
       direction: 'desc',
       url: (s) => `/v1/agents/${s.home.agent_id}/devices`,
-      grow: (s) => times(5, (i) => must('POST', `/v1/agents/${s.home.agent_id}/devices`, s.home.user_token, { name: `device ${i}` })),
+      grow: (s) =>
+        times(5, (i) =>
+          must('POST', `/v1/agents/${s.home.agent_id}/devices`, s.home.user_token, { name: `device ${i}` }),
+        ),
       tie: (s) => tieWhere('devices', 'created_at', 'agent_id', s.home.agent_id),
     },
     'GET /v1/agents/:agent_id/spaces': {
@@ -109,7 +127,8 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       id: 'space_id',
       direction: 'asc',
       url: (s) => `/v1/agents/${s.home.agent_id}/spaces`,
-      grow: (s) => times(5, (i) => must('POST', `/v1/agents/${s.home.agent_id}/spaces`, s.home.user_token, { name: `room ${i}` })),
+      grow: (s) =>
+        times(5, (i) => must('POST', `/v1/agents/${s.home.agent_id}/spaces`, s.home.user_token, { name: `room ${i}` })),
       tie: (s) => tieWhere('spaces', 'created_at', 'agent_id', s.home.agent_id),
     },
     'GET /v1/agents/:agent_id/people': {
@@ -117,7 +136,10 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       id: 'person_id',
       direction: 'asc',
       url: (s) => `/v1/agents/${s.home.agent_id}/people`,
-      grow: (s) => times(5, (i) => must('POST', `/v1/agents/${s.home.agent_id}/people`, s.home.user_token, { display_name: `person ${i}` })),
+      grow: (s) =>
+        times(5, (i) =>
+          must('POST', `/v1/agents/${s.home.agent_id}/people`, s.home.user_token, { display_name: `person ${i}` }),
+        ),
       tie: (s) => tieWhere('people', 'created_at', 'agent_id', s.home.agent_id),
     },
     'GET /v1/people/:person_id/consents': {
@@ -125,7 +147,12 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       id: 'consent_id',
       direction: 'desc',
       url: (s) => `/v1/people/${s.personId}/consents`,
-      grow: (s) => times(5, (i) => must('POST', `/v1/people/${s.personId}/consents`, s.home.user_token, { consent_type: ['voice', 'face', 'recording_storage'][i % 3] })),
+      grow: (s) =>
+        times(5, (i) =>
+          must('POST', `/v1/people/${s.personId}/consents`, s.home.user_token, {
+            consent_type: ['voice', 'face', 'recording_storage'][i % 3],
+          }),
+        ),
       tie: (s) => tieWhere('consent_grants', 'granted_at', 'person_id', s.personId),
     },
     'GET /v1/actions': {
@@ -145,7 +172,9 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
       url: (s) => `/v1/memories?agent_id=${s.home.agent_id}`,
       grow: async (s) => {
         await sql`INSERT INTO memories (memory_id, agent_id, tier, content)
-            SELECT gen_random_uuid(), ${s.home.agent_id}::uuid, 'semantic', 'fact ' || i FROM generate_series(1, 5) AS i`.execute(hub.kysely);
+            SELECT gen_random_uuid(), ${s.home.agent_id}::uuid, 'semantic', 'fact ' || i FROM generate_series(1, 5) AS i`.execute(
+          hub.kysely,
+        );
       },
       tie: (s) => tieWhere('memories', 'created_at', 'agent_id', s.home.agent_id),
     },
@@ -162,15 +191,23 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const reply = await hub.call('GET', withQuery(spec.url(side), { limit, ...(cursor ? { cursor } : {}) }), side.home.user_token);
+      const reply = await hub.call(
+        'GET',
+        withQuery(spec.url(side), { limit, ...(cursor ? { cursor } : {}) }),
+        side.home.user_token,
+      );
       expect(reply.status).toBe(200);
       const items = reply.json[spec.items] as Array<Record<string, string>>;
       expect(items.length).toBeLessThanOrEqual(limit);
       ids.push(...items.map((item) => item[spec.id] as string));
       cursor = reply.json.next_cursor as string | null;
-      if (cursor !== null) expect(items).toHaveLength(limit);
+      if (cursor !== null) {
+        expect(items).toHaveLength(limit);
+      }
       pages += 1;
-      if (pages > 1000) throw new Error('the walk does not end');
+      if (pages > 1000) {
+        throw new Error('the walk does not end');
+      }
     } while (cursor !== null);
     return { ids, pages };
   }
@@ -197,15 +234,27 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
   it('covers every route whose query takes a cursor, and every list route takes one', () => {
     const controllers = new Map<string, Type>();
     for (const module of hub.app.get(ModulesContainer).values()) {
-      for (const wrapper of module.controllers.values()) if (wrapper.metatype) controllers.set(wrapper.metatype.name, wrapper.metatype as Type);
+      for (const wrapper of module.controllers.values()) {
+        if (wrapper.metatype) {
+          controllers.set(wrapper.metatype.name, wrapper.metatype as Type);
+        }
+      }
     }
     const paginated = routeTable(hub.app).filter((route) => {
       const controller = controllers.get(route.controller) as Type;
-      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, route.handler) ?? {}) as Record<string, { index: number }>;
-      const types = (Reflect.getMetadata('design:paramtypes', controller.prototype as object, route.handler) ?? []) as unknown[];
+      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, route.handler) ?? {}) as Record<
+        string,
+        { index: number }
+      >;
+      const types = (Reflect.getMetadata('design:paramtypes', controller.prototype as object, route.handler) ??
+        []) as unknown[];
       return Object.entries(args).some(([key, arg]) => {
         const dto = types[arg.index];
-        return key.startsWith(`${RouteParamtypes.QUERY}:`) && typeof dto === 'function' && (dto === ListPageQuery || dto.prototype instanceof ListPageQuery);
+        return (
+          key.startsWith(`${RouteParamtypes.QUERY}:`) &&
+          typeof dto === 'function' &&
+          (dto === ListPageQuery || dto.prototype instanceof ListPageQuery)
+        );
       });
     });
     expect(paginated.map((r) => r.key).sort()).toEqual(Object.keys(LISTS).sort());
@@ -213,43 +262,62 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
 
   it('documents cursor and next_cursor in the OpenAPI document for every list route', async () => {
     const doc = (await hub.call('GET', '/openapi.json', null)).json as {
-      paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }>; responses: Record<string, any> }>>;
+      paths: Record<
+        string,
+        Record<string, { parameters?: Array<{ name: string; in: string }>; responses: Record<string, any> }>
+      >;
       components: { schemas: Record<string, { properties?: Record<string, unknown>; allOf?: unknown[] }> };
     };
     const schemaProperties = (schema: any): string[] => {
-      if (!schema) return [];
-      if (schema.$ref) return schemaProperties(doc.components.schemas[String(schema.$ref).split('/').pop() as string]);
-      return [...Object.keys(schema.properties ?? {}), ...((schema.allOf ?? []) as unknown[]).flatMap(schemaProperties)];
+      if (!schema) {
+        return [];
+      }
+      if (schema.$ref) {
+        return schemaProperties(doc.components.schemas[String(schema.$ref).split('/').pop() as string]);
+      }
+      return [
+        ...Object.keys(schema.properties ?? {}),
+        ...((schema.allOf ?? []) as unknown[]).flatMap(schemaProperties),
+      ];
     };
     const missing: string[] = [];
     for (const key of Object.keys(LISTS)) {
       const [method, path] = key.split(' ') as [string, string];
       const operation = doc.paths[path.replace(/:([a-z_]+)/g, '{$1}')]?.[method.toLowerCase()];
-      if (!operation?.parameters?.some((p) => p.name === 'cursor' && p.in === 'query')) missing.push(`${key}: no cursor parameter`);
-      if (!schemaProperties(operation?.responses['200']?.content?.['application/json']?.schema).includes('next_cursor')) missing.push(`${key}: no next_cursor`);
+      if (!operation?.parameters?.some((p) => p.name === 'cursor' && p.in === 'query')) {
+        missing.push(`${key}: no cursor parameter`);
+      }
+      if (
+        !schemaProperties(operation?.responses['200']?.content?.['application/json']?.schema).includes('next_cursor')
+      ) {
+        missing.push(`${key}: no next_cursor`);
+      }
     }
     expect(missing).toEqual([]);
   });
 
-  it.each(Object.keys(LISTS))('%s: walks every row exactly once, in order, through next_cursor (ties broken by id)', async (key) => {
-    const spec = LISTS[key] as ListSpec;
-    const whole = await hub.call('GET', withQuery(spec.url(a), { limit: LIST_LIMIT_MAX }), a.home.user_token);
-    expect(whole.status).toBe(200);
-    expect(whole.json.next_cursor).toBeNull();
-    const all = (whole.json[spec.items] as Array<Record<string, string>>).map((item) => item[spec.id] as string);
-    expect(all.length).toBeGreaterThan(PAGE * 2);
-    // Every row has the same timestamp, so the id alone orders them.
-    const byId = [...all].sort();
-    expect(all).toEqual(spec.direction === 'asc' ? byId : byId.reverse());
+  it.each(Object.keys(LISTS))(
+    '%s: walks every row exactly once, in order, through next_cursor (ties broken by id)',
+    async (key) => {
+      const spec = LISTS[key] as ListSpec;
+      const whole = await hub.call('GET', withQuery(spec.url(a), { limit: LIST_LIMIT_MAX }), a.home.user_token);
+      expect(whole.status).toBe(200);
+      expect(whole.json.next_cursor).toBeNull();
+      const all = (whole.json[spec.items] as Array<Record<string, string>>).map((item) => item[spec.id] as string);
+      expect(all.length).toBeGreaterThan(PAGE * 2);
+      // Every row has the same timestamp, so the id alone orders them.
+      const byId = [...all].sort();
+      expect(all).toEqual(spec.direction === 'asc' ? byId : byId.reverse());
 
-    const { ids, pages } = await walk(spec, a, PAGE);
-    expect(ids).toEqual(all);
-    expect(new Set(ids).size).toBe(ids.length);
-    expect(pages).toBe(Math.ceil(all.length / PAGE));
-    // Agent B's rows are there too, with the very same timestamp; none may show up.
-    const theirs = await walk(spec, b, LIST_LIMIT_MAX);
-    expect(ids.filter((id) => theirs.ids.includes(id))).toEqual([]);
-  });
+      const { ids, pages } = await walk(spec, a, PAGE);
+      expect(ids).toEqual(all);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(pages).toBe(Math.ceil(all.length / PAGE));
+      // Agent B's rows are there too, with the very same timestamp; none may show up.
+      const theirs = await walk(spec, b, LIST_LIMIT_MAX);
+      expect(ids.filter((id) => theirs.ids.includes(id))).toEqual([]);
+    },
+  );
 
   it.each(Object.keys(LISTS))("%s: a cursor from agent B's list never reaches B's rows", async (key) => {
     const spec = LISTS[key] as ListSpec;
@@ -274,25 +342,36 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
     ['an oversized text', 'A'.repeat(4000)],
   ];
 
-  it.each(Object.keys(LISTS))('%s: answers a cursor it did not issue with 400 validation_failed naming cursor', async (key) => {
-    const spec = LISTS[key] as ListSpec;
-    const failures: string[] = [];
-    for (const [label, cursor] of BAD_CURSORS) {
-      const reply = await hub.call('GET', withQuery(spec.url(a), { cursor }), a.home.user_token);
-      const fields = ((reply.json?.error?.details?.fields ?? []) as Array<{ field: string }>).map((f) => f.field);
-      if (reply.status !== 400 || reply.json?.error?.code !== 'validation_failed' || !fields.includes('cursor')) {
-        failures.push(`${label}: ${reply.status} ${reply.text.slice(0, 160)}`);
+  it.each(Object.keys(LISTS))(
+    '%s: answers a cursor it did not issue with 400 validation_failed naming cursor',
+    async (key) => {
+      const spec = LISTS[key] as ListSpec;
+      const failures: string[] = [];
+      for (const [label, cursor] of BAD_CURSORS) {
+        const reply = await hub.call('GET', withQuery(spec.url(a), { cursor }), a.home.user_token);
+        const fields = ((reply.json?.error?.details?.fields ?? []) as Array<{ field: string }>).map((f) => f.field);
+        if (reply.status !== 400 || reply.json?.error?.code !== 'validation_failed' || !fields.includes('cursor')) {
+          failures.push(`${label}: ${reply.status} ${reply.text.slice(0, 160)}`);
+        }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+  );
 
   it('reaches rows beyond the largest page: older items are no longer cut off at the limit', async () => {
     const c = await side('C');
     await insertActions(c, LIST_LIMIT_MAX + 5);
-    const first = await hub.call('GET', withQuery(`/v1/actions?agent_id=${c.home.agent_id}`, { limit: LIST_LIMIT_MAX }), c.home.user_token);
+    const first = await hub.call(
+      'GET',
+      withQuery(`/v1/actions?agent_id=${c.home.agent_id}`, { limit: LIST_LIMIT_MAX }),
+      c.home.user_token,
+    );
     expect(first.json.actions).toHaveLength(LIST_LIMIT_MAX);
-    const second = await hub.call('GET', withQuery(`/v1/actions?agent_id=${c.home.agent_id}`, { limit: LIST_LIMIT_MAX, cursor: first.json.next_cursor }), c.home.user_token);
+    const second = await hub.call(
+      'GET',
+      withQuery(`/v1/actions?agent_id=${c.home.agent_id}`, { limit: LIST_LIMIT_MAX, cursor: first.json.next_cursor }),
+      c.home.user_token,
+    );
     expect(second.json).toMatchObject({ next_cursor: null });
     expect(second.json.actions).toHaveLength(5);
     const ids = new Set([...first.json.actions, ...second.json.actions].map((x: { action_id: string }) => x.action_id));

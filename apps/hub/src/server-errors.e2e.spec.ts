@@ -24,13 +24,19 @@ function exchange(port: number, chunks: string[], pauseMs = 0): Promise<string> 
     let received = '';
     socket.setEncoding('latin1');
     socket.on('data', (data: string) => (received += data));
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? undefined : reject(error)));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? undefined : reject(error),
+    );
     socket.on('close', () => resolve(received));
     socket.on('connect', () => {
       void (async () => {
         for (const [i, chunk] of chunks.entries()) {
-          if (i > 0 && pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
-          if (!socket.destroyed) socket.write(chunk, 'latin1');
+          if (i > 0 && pauseMs > 0) {
+            await new Promise((r) => setTimeout(r, pauseMs));
+          }
+          if (!socket.destroyed) {
+            socket.write(chunk, 'latin1');
+          }
         }
       })();
     });
@@ -40,16 +46,25 @@ function exchange(port: number, chunks: string[], pauseMs = 0): Promise<string> 
 /** The first response in `raw` (Content-Length or chunked), or null when there is none. */
 function parseReply(raw: string): RawReply | null {
   const headEnd = raw.indexOf('\r\n\r\n');
-  if (headEnd < 0) return null;
+  if (headEnd < 0) {
+    return null;
+  }
   const [statusLine = '', ...headerLines] = raw.slice(0, headEnd).split('\r\n');
-  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  const headers = Object.fromEntries(
+    headerLines.map((line) => [
+      line.slice(0, line.indexOf(':')).toLowerCase(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
+  );
   let body = raw.slice(headEnd + 4);
   if (headers['transfer-encoding'] === 'chunked') {
     let decoded = '';
-    for (let rest = body; ; ) {
+    for (let rest = body; ;) {
       const lineEnd = rest.indexOf('\r\n');
       const size = parseInt(rest.slice(0, lineEnd), 16);
-      if (!size) break;
+      if (!size) {
+        break;
+      }
       decoded += rest.slice(lineEnd + 2, lineEnd + 2 + size);
       rest = rest.slice(lineEnd + 2 + size + 2);
     }
@@ -62,9 +77,15 @@ function parseReply(raw: string): RawReply | null {
 
 /** Why `reply` is not the hub's error shape with `code` (and its status), or null when it is. */
 function whyNotError(reply: RawReply | null, code: ErrorCode): string | null {
-  if (!reply) return 'no response';
-  if (reply.status !== ERROR_HTTP_STATUS[code]) return `status ${reply.status}`;
-  if (!(reply.headers['content-type'] ?? '').startsWith('application/json')) return `content-type ${reply.headers['content-type'] ?? 'none'}`;
+  if (!reply) {
+    return 'no response';
+  }
+  if (reply.status !== ERROR_HTTP_STATUS[code]) {
+    return `status ${reply.status}`;
+  }
+  if (!(reply.headers['content-type'] ?? '').startsWith('application/json')) {
+    return `content-type ${reply.headers['content-type'] ?? 'none'}`;
+  }
   let body: unknown;
   try {
     body = JSON.parse(reply.body);
@@ -72,11 +93,19 @@ function whyNotError(reply: RawReply | null, code: ErrorCode): string | null {
     return `body is not JSON: ${reply.body.slice(0, 120)}`;
   }
   const error = (body as { error?: { code?: unknown; message?: unknown } }).error;
-  if (!error || Object.keys(body as object).length !== 1 || !Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k))) {
+  if (
+    !error ||
+    Object.keys(body as object).length !== 1 ||
+    !Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k))
+  ) {
     return `not {"error": {"code", "message"}}: ${reply.body.slice(0, 120)}`;
   }
-  if (error.code !== code) return `code ${String(error.code)}`;
-  if (typeof error.message !== 'string' || error.message.length === 0 || error.message.length > 300) return 'no short message';
+  if (error.code !== code) {
+    return `code ${String(error.code)}`;
+  }
+  if (typeof error.message !== 'string' || error.message.length === 0 || error.message.length > 300) {
+    return 'no short message';
+  }
   return null;
 }
 
@@ -103,34 +132,133 @@ describe('every status the server answers has the error shape', () => {
   afterAll(() => hub.close());
 
   const cases: Array<{ what: string; chunks: string[]; pauseMs?: number; code: ErrorCode }> = [
-    { what: 'a 20 KB header (431)', chunks: [request(['GET /v1/health HTTP/1.1', 'Host: hub', `X-Big: ${'a'.repeat(20_000)}`])], code: ErrorCode.HeadersTooLarge },
-    { what: 'a 20 KB request path (431: node has no separate URI limit)', chunks: [request([`GET /${'a'.repeat(20_000)} HTTP/1.1`, 'Host: hub'])], code: ErrorCode.HeadersTooLarge },
-    { what: 'a request line that is not HTTP', chunks: ['GARBAGE\r\n\r\n'], code: ErrorCode.ValidationFailed },
-    { what: 'an unknown HTTP version', chunks: [request(['GET /v1/health HTTP/9.9', 'Host: hub'])], code: ErrorCode.ValidationFailed },
-    { what: 'a control character in a header value', chunks: [request(['GET /v1/health HTTP/1.1', 'Host: hub', 'X-Bad: a\u0001b'])], code: ErrorCode.ValidationFailed },
-    { what: 'a header without a colon', chunks: [request(['GET /v1/health HTTP/1.1', 'Host: hub', 'NoColonHere'])], code: ErrorCode.ValidationFailed },
     {
-      what: 'both Transfer-Encoding and Content-Length (request smuggling)',
-      chunks: [request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Transfer-Encoding: chunked', 'Content-Length: 3'], '0\r\n\r\n')],
+      what: 'a 20 KB header (431)',
+      chunks: [request(['GET /v1/health HTTP/1.1', 'Host: hub', `X-Big: ${'a'.repeat(20_000)}`])],
+      code: ErrorCode.HeadersTooLarge,
+    },
+    {
+      what: 'a 20 KB request path (431: node has no separate URI limit)',
+      chunks: [request([`GET /${'a'.repeat(20_000)} HTTP/1.1`, 'Host: hub'])],
+      code: ErrorCode.HeadersTooLarge,
+    },
+    { what: 'a request line that is not HTTP', chunks: ['GARBAGE\r\n\r\n'], code: ErrorCode.ValidationFailed },
+    {
+      what: 'an unknown HTTP version',
+      chunks: [request(['GET /v1/health HTTP/9.9', 'Host: hub'])],
       code: ErrorCode.ValidationFailed,
     },
-    { what: 'a malformed chunk size', chunks: [request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', 'Transfer-Encoding: chunked'], 'zz\r\n{}\r\n0\r\n\r\n')], code: ErrorCode.ValidationFailed },
-    { what: 'headers never finished (408)', chunks: ['GET /v1/health HTTP/1.1\r\nHost: hub\r\n'], code: ErrorCode.RequestTimeout },
-    { what: 'an unknown route (404)', chunks: [request(['GET /no/such/route HTTP/1.1', 'Host: hub', 'Connection: close'])], code: ErrorCode.NotFound },
-    { what: 'an unknown route with a long path (404, message cut)', chunks: [request([`GET /${'x'.repeat(10_000)} HTTP/1.1`, 'Host: hub', 'Connection: close'])], code: ErrorCode.NotFound },
-    { what: 'a known path with the wrong method (404)', chunks: [request(['PUT /v1/health HTTP/1.1', 'Host: hub', 'Connection: close'])], code: ErrorCode.NotFound },
+    {
+      what: 'a control character in a header value',
+      chunks: [request(['GET /v1/health HTTP/1.1', 'Host: hub', 'X-Bad: a\u0001b'])],
+      code: ErrorCode.ValidationFailed,
+    },
+    {
+      what: 'a header without a colon',
+      chunks: [request(['GET /v1/health HTTP/1.1', 'Host: hub', 'NoColonHere'])],
+      code: ErrorCode.ValidationFailed,
+    },
+    {
+      what: 'both Transfer-Encoding and Content-Length (request smuggling)',
+      chunks: [
+        request(
+          ['POST /v1/events HTTP/1.1', 'Host: hub', 'Transfer-Encoding: chunked', 'Content-Length: 3'],
+          '0\r\n\r\n',
+        ),
+      ],
+      code: ErrorCode.ValidationFailed,
+    },
+    {
+      what: 'a malformed chunk size',
+      chunks: [
+        request(
+          ['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', 'Transfer-Encoding: chunked'],
+          'zz\r\n{}\r\n0\r\n\r\n',
+        ),
+      ],
+      code: ErrorCode.ValidationFailed,
+    },
+    {
+      what: 'headers never finished (408)',
+      chunks: ['GET /v1/health HTTP/1.1\r\nHost: hub\r\n'],
+      code: ErrorCode.RequestTimeout,
+    },
+    {
+      what: 'an unknown route (404)',
+      chunks: [request(['GET /no/such/route HTTP/1.1', 'Host: hub', 'Connection: close'])],
+      code: ErrorCode.NotFound,
+    },
+    {
+      what: 'an unknown route with a long path (404, message cut)',
+      chunks: [request([`GET /${'x'.repeat(10_000)} HTTP/1.1`, 'Host: hub', 'Connection: close'])],
+      code: ErrorCode.NotFound,
+    },
+    {
+      what: 'a known path with the wrong method (404)',
+      chunks: [request(['PUT /v1/health HTTP/1.1', 'Host: hub', 'Connection: close'])],
+      code: ErrorCode.NotFound,
+    },
     {
       what: 'a declared body over the limit (413)',
-      chunks: [request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', `Content-Length: ${BODY_LIMIT_BYTES + 1}`, 'Connection: close'])],
+      chunks: [
+        request([
+          'POST /v1/events HTTP/1.1',
+          'Host: hub',
+          'Content-Type: application/json',
+          `Content-Length: ${BODY_LIMIT_BYTES + 1}`,
+          'Connection: close',
+        ]),
+      ],
       code: ErrorCode.PayloadTooLarge,
     },
     {
       what: 'a chunked body over the limit (413)',
-      chunks: [request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', 'Transfer-Encoding: chunked', 'Connection: close'], `${(BODY_LIMIT_BYTES + 10).toString(16)}\r\n${'a'.repeat(BODY_LIMIT_BYTES + 10)}\r\n0\r\n\r\n`)],
+      chunks: [
+        request(
+          [
+            'POST /v1/events HTTP/1.1',
+            'Host: hub',
+            'Content-Type: application/json',
+            'Transfer-Encoding: chunked',
+            'Connection: close',
+          ],
+          `${(BODY_LIMIT_BYTES + 10).toString(16)}\r\n${'a'.repeat(BODY_LIMIT_BYTES + 10)}\r\n0\r\n\r\n`,
+        ),
+      ],
       code: ErrorCode.PayloadTooLarge,
     },
-    { what: 'a body that is not JSON (415)', chunks: [request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: text/plain', 'Content-Length: 2', 'Connection: close'], 'hi')], code: ErrorCode.UnsupportedMediaType },
-    { what: 'a Content-Length that is not a number', chunks: [request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', 'Content-Length: abc', 'Connection: close'], '{}')], code: ErrorCode.ValidationFailed },
+    {
+      what: 'a body that is not JSON (415)',
+      chunks: [
+        request(
+          [
+            'POST /v1/events HTTP/1.1',
+            'Host: hub',
+            'Content-Type: text/plain',
+            'Content-Length: 2',
+            'Connection: close',
+          ],
+          'hi',
+        ),
+      ],
+      code: ErrorCode.UnsupportedMediaType,
+    },
+    {
+      what: 'a Content-Length that is not a number',
+      chunks: [
+        request(
+          [
+            'POST /v1/events HTTP/1.1',
+            'Host: hub',
+            'Content-Type: application/json',
+            'Content-Length: abc',
+            'Connection: close',
+          ],
+          '{}',
+        ),
+      ],
+      code: ErrorCode.ValidationFailed,
+    },
   ];
 
   it.each(cases.map((c) => [c.what, c]))('answers %s', async (_what, c) => {
@@ -139,13 +267,19 @@ describe('every status the server answers has the error shape', () => {
   });
 
   it('serves a request whose Expect header it does not know, instead of an empty 417', async () => {
-    const reply = parseReply(await exchange(port, [request(['GET /v1/health HTTP/1.1', 'Host: hub', 'Expect: something-else', 'Connection: close'])]));
+    const reply = parseReply(
+      await exchange(port, [
+        request(['GET /v1/health HTTP/1.1', 'Host: hub', 'Expect: something-else', 'Connection: close']),
+      ]),
+    );
     expect(reply?.status).toBe(200);
     expect(JSON.parse(reply?.body ?? 'null')).toMatchObject({ status: 'ok' });
   });
 
   it('never quotes a long request path back in full', async () => {
-    const reply = parseReply(await exchange(port, [request([`GET /${'x'.repeat(10_000)} HTTP/1.1`, 'Host: hub', 'Connection: close'])]));
+    const reply = parseReply(
+      await exchange(port, [request([`GET /${'x'.repeat(10_000)} HTTP/1.1`, 'Host: hub', 'Connection: close'])]),
+    );
     expect(reply?.body.length).toBeLessThan(400);
   });
 });
@@ -163,10 +297,14 @@ describe('a request arriving while the hub shuts down', () => {
     socket.on('data', (data: string) => (received += data));
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
-    socket.write(request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', 'Content-Length: 2'], '{'));
+    socket.write(
+      request(['POST /v1/events HTTP/1.1', 'Host: hub', 'Content-Type: application/json', 'Content-Length: 2'], '{'),
+    );
     await new Promise((r) => setTimeout(r, 200));
     const closing = hub.close();
-    for (let i = 0; i < 100 && server.listening; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && server.listening; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     socket.write(`}${request(['GET /v1/health HTTP/1.1', 'Host: hub'])}`);
     await closed;
     await closing;

@@ -38,7 +38,10 @@ function refuseDeepJson(adapter: FastifyAdapter): void {
         return;
       }
       if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
-        done(Object.assign(new Error(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`), { statusCode: 400 }), undefined);
+        done(
+          Object.assign(new Error(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`), { statusCode: 400 }),
+          undefined,
+        );
         return;
       }
       done(null, value);
@@ -54,13 +57,25 @@ function refuseDeepJson(adapter: FastifyAdapter): void {
  */
 function logRequests(fastify: FastifyInstance, logger: Logger): void {
   // At warn and above no request is logged: no hook at all, so the hot path pays nothing for it.
-  if (!logger.isLevelEnabled('info')) return;
+  if (!logger.isLevelEnabled('info')) {
+    return;
+  }
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? '(no route)';
     const principal = (request as { principal?: Principal }).principal?.type ?? 'anonymous';
-    const fields = { context: 'HTTP', method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), principal };
-    if (route === '/v1/health') logger.debug(fields, 'request');
-    else logger.info(fields, 'request');
+    const fields = {
+      context: 'HTTP',
+      method: request.method,
+      route,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      principal,
+    };
+    if (route === '/v1/health') {
+      logger.debug(fields, 'request');
+    } else {
+      logger.info(fields, 'request');
+    }
     done();
   });
 }
@@ -69,9 +84,14 @@ function logRequests(fastify: FastifyInstance, logger: Logger): void {
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
 /** Makes the Nest application from the hub's root module, on the adapter and options createHubApp prepared. */
-export type HubApplicationFactory = (root: DynamicModule, adapter: FastifyAdapter, options: NestApplicationOptions) => Promise<NestFastifyApplication>;
+export type HubApplicationFactory = (
+  root: DynamicModule,
+  adapter: FastifyAdapter,
+  options: NestApplicationOptions,
+) => Promise<NestFastifyApplication>;
 
-const fromNestFactory: HubApplicationFactory = (root, adapter, options) => NestFactory.create<NestFastifyApplication>(root, adapter, options);
+const fromNestFactory: HubApplicationFactory = (root, adapter, options) =>
+  NestFactory.create<NestFastifyApplication>(root, adapter, options);
 
 export interface HubAppOptions extends HubModuleOptions {
   /**
@@ -103,7 +123,8 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     // of our own: Fastify's quotes the whole path back.
     frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
       const { status, body } = toErrorResponse(error);
-      body.error.message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request path is not valid';
+      body.error.message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request path is not valid';
       void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
     },
   });

@@ -24,13 +24,20 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     return { status, json };
   };
 
-  async function audited(agentId: string, action: string): Promise<Array<{ subject?: { id: string }; details?: Record<string, unknown> }>> {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(hub.kysely);
+  async function audited(
+    agentId: string,
+    action: string,
+  ): Promise<Array<{ subject?: { id: string }; details?: Record<string, unknown> }>> {
+    const rows = await sql<{
+      body: string;
+    }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(hub.kysely);
     return rows.rows.map((r) => JSON.parse(r.body)).filter((e) => e.action === action);
   }
 
   async function countRows(spaceId: string): Promise<{ events: number; queued: number }> {
-    const events = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE space_id = ${spaceId}::uuid`.execute(hub.kysely);
+    const events = await sql<{
+      n: string;
+    }>`SELECT count(*)::text AS n FROM events WHERE space_id = ${spaceId}::uuid`.execute(hub.kysely);
     const queued = await sql<{ n: string }>`SELECT count(*)::text AS n FROM queue_messages`.execute(hub.kysely);
     return { events: Number(events.rows[0]!.n), queued: Number(queued.rows[0]!.n) };
   }
@@ -40,7 +47,9 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     home = await hub.bootstrap();
     other = await hub.bootstrap('Other', 'home');
     member = await hub.bootstrap('Third', 'home');
-    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${home.agent_id}::uuid, ${member.user_id}::uuid, 'member')`.execute(hub.kysely);
+    await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${home.agent_id}::uuid, ${member.user_id}::uuid, 'member')`.execute(
+      hub.kysely,
+    );
   });
   afterAll(() => hub.close());
 
@@ -48,12 +57,27 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     const created = await call('POST', `/v1/agents/${home.agent_id}/spaces`, home.user_token, { name: '  kitchen ' });
     expect(created).toEqual({
       status: 201,
-      json: { space_id: expect.any(String), agent_id: home.agent_id, name: 'kitchen', privacy_mode: false, created_at: expect.any(String), updated_at: expect.any(String) },
+      json: {
+        space_id: expect.any(String),
+        agent_id: home.agent_id,
+        name: 'kitchen',
+        privacy_mode: false,
+        created_at: expect.any(String),
+        updated_at: expect.any(String),
+      },
     });
-    const duplicate = await call('POST', `/v1/agents/${home.agent_id}/spaces`, home.user_token, { name: 'kitchen', privacy_mode: true });
-    expect(duplicate).toMatchObject({ status: 409, json: { error: { code: 'conflict', details: { reason: 'space_name_taken', field: 'name' } } } });
+    const duplicate = await call('POST', `/v1/agents/${home.agent_id}/spaces`, home.user_token, {
+      name: 'kitchen',
+      privacy_mode: true,
+    });
+    expect(duplicate).toMatchObject({
+      status: 409,
+      json: { error: { code: 'conflict', details: { reason: 'space_name_taken', field: 'name' } } },
+    });
     // The same name under another agent is fine.
-    expect((await call('POST', `/v1/agents/${other.agent_id}/spaces`, other.user_token, { name: 'kitchen' })).status).toBe(201);
+    expect(
+      (await call('POST', `/v1/agents/${other.agent_id}/spaces`, other.user_token, { name: 'kitchen' })).status,
+    ).toBe(201);
 
     const listed = await call('GET', `/v1/agents/${home.agent_id}/spaces`, home.user_token);
     expect(listed.status).toBe(200);
@@ -61,17 +85,27 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
 
     const id = created.json.space_id as string;
     expect(await call('GET', `/v1/spaces/${id}`, home.user_token)).toEqual({ status: 200, json: created.json });
-    expect(await call('GET', `/v1/spaces/${id.toUpperCase()}`, home.user_token)).toEqual({ status: 200, json: created.json });
+    expect(await call('GET', `/v1/spaces/${id.toUpperCase()}`, home.user_token)).toEqual({
+      status: 200,
+      json: created.json,
+    });
     const renamed = await call('PATCH', `/v1/spaces/${id}`, home.user_token, { name: 'galley' });
     expect(renamed).toMatchObject({ status: 200, json: { space_id: id, name: 'galley', privacy_mode: false } });
     const clash = await call('PATCH', `/v1/spaces/${id}`, home.user_token, { name: 'home' });
-    expect(clash).toMatchObject({ status: 409, json: { error: { code: 'conflict', details: { reason: 'space_name_taken' } } } });
+    expect(clash).toMatchObject({
+      status: 409,
+      json: { error: { code: 'conflict', details: { reason: 'space_name_taken' } } },
+    });
     expect((await call('PATCH', `/v1/spaces/${id}`, home.user_token, {})).json).toMatchObject({ name: 'galley' });
 
     // Members read spaces but may not manage them; the default device scopes include neither.
     expect((await call('GET', `/v1/spaces/${id}`, member.user_token)).status).toBe(200);
-    expect((await call('PATCH', `/v1/spaces/${id}`, member.user_token, { privacy_mode: true })).json.error.code).toBe('forbidden');
-    expect((await call('POST', `/v1/agents/${home.agent_id}/spaces`, member.user_token, { name: 'mine' })).status).toBe(403);
+    expect((await call('PATCH', `/v1/spaces/${id}`, member.user_token, { privacy_mode: true })).json.error.code).toBe(
+      'forbidden',
+    );
+    expect((await call('POST', `/v1/agents/${home.agent_id}/spaces`, member.user_token, { name: 'mine' })).status).toBe(
+      403,
+    );
     expect((await call('GET', `/v1/agents/${home.agent_id}/spaces`, home.device_token)).status).toBe(403);
     expect((await call('GET', `/v1/agents/${home.agent_id}/spaces`, null)).status).toBe(401);
   });
@@ -92,9 +126,14 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
       const accepted = await call('POST', '/v1/events', token, event(i, `private-${i}`));
       expect(accepted).toEqual({ status: 202, json: { event_id: null, stored: false, duplicate: false } });
     }
-    expect(await call('POST', '/v1/events', home.device_token, event(9))).toEqual({ status: 202, json: { event_id: null, stored: false, duplicate: false } });
+    expect(await call('POST', '/v1/events', home.device_token, event(9))).toEqual({
+      status: 202,
+      json: { event_id: null, stored: false, duplicate: false },
+    });
     expect(await countRows(space.space_id)).toEqual(before);
-    const leaked = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE payload->>'text' LIKE 'private words%'`.execute(hub.kysely);
+    const leaked = await sql<{
+      n: string;
+    }>`SELECT count(*)::text AS n FROM events WHERE payload->>'text' LIKE 'private words%'`.execute(hub.kysely);
     expect(leaked.rows[0]!.n).toBe('0');
 
     const off = await call('PATCH', `/v1/spaces/${space.space_id}`, home.user_token, { privacy_mode: false });
@@ -102,7 +141,11 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     const stored = await call('POST', '/v1/events', home.device_token, event(10, 'after-privacy'));
     expect(stored).toEqual({ status: 202, json: { event_id: expect.any(String), stored: true, duplicate: false } });
     expect(await countRows(space.space_id)).toEqual({ events: before.events + 1, queued: before.queued + 1 });
-    const queued = await sql<{ n: string }>`SELECT count(*)::text AS n FROM queue_messages WHERE body->>'event_id' = ${stored.json.event_id as string}`.execute(hub.kysely);
+    const queued = await sql<{
+      n: string;
+    }>`SELECT count(*)::text AS n FROM queue_messages WHERE body->>'event_id' = ${stored.json.event_id as string}`.execute(
+      hub.kysely,
+    );
     expect(queued.rows[0]!.n).toBe('1');
 
     const changes = await audited(home.agent_id, 'space.privacy_mode_changed');
@@ -115,43 +158,87 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
 
   it('records people and their consent grants; lists them with status active, expired or revoked; revoking twice is harmless', async () => {
     const sam = await call('POST', `/v1/agents/${home.agent_id}/people`, home.user_token, { display_name: 'Sam' });
-    expect(sam).toEqual({ status: 201, json: { person_id: expect.any(String), agent_id: home.agent_id, display_name: 'Sam', created_at: expect.any(String) } });
+    expect(sam).toEqual({
+      status: 201,
+      json: {
+        person_id: expect.any(String),
+        agent_id: home.agent_id,
+        display_name: 'Sam',
+        created_at: expect.any(String),
+      },
+    });
     const people = await call('GET', `/v1/agents/${home.agent_id}/people`, member.user_token);
     expect(people).toMatchObject({ status: 200, json: { people: [sam.json] } });
 
     const personUrl = `/v1/people/${sam.json.person_id}/consents`;
     const voice = await call('POST', personUrl, home.user_token, { consent_type: 'voice' });
-    expect(voice).toMatchObject({ status: 201, json: { consent_type: 'voice', status: 'active', expires_at: null, revoked_at: null, person_id: sam.json.person_id, agent_id: home.agent_id } });
+    expect(voice).toMatchObject({
+      status: 201,
+      json: {
+        consent_type: 'voice',
+        status: 'active',
+        expires_at: null,
+        revoked_at: null,
+        person_id: sam.json.person_id,
+        agent_id: home.agent_id,
+      },
+    });
     const soon = new Date(Date.now() + 3_600_000).toISOString();
     const face = await call('POST', personUrl, home.user_token, { consent_type: 'face', expires_at: soon });
     expect(face).toMatchObject({ status: 201, json: { status: 'active', expires_at: soon } });
     const storage = await call('POST', personUrl, home.user_token, { consent_type: 'recording_storage' });
     expect(storage.status).toBe(201);
 
-    const revoked = await call('POST', `/v1/consents/${storage.json.consent_id}/revoke`, home.user_token, { reason: 'changed their mind' });
-    expect(revoked).toMatchObject({ status: 200, json: { consent_id: storage.json.consent_id, status: 'revoked', revoked_at: expect.any(String) } });
+    const revoked = await call('POST', `/v1/consents/${storage.json.consent_id}/revoke`, home.user_token, {
+      reason: 'changed their mind',
+    });
+    expect(revoked).toMatchObject({
+      status: 200,
+      json: { consent_id: storage.json.consent_id, status: 'revoked', revoked_at: expect.any(String) },
+    });
     const again = await call('POST', `/v1/consents/${storage.json.consent_id}/revoke`, home.user_token);
     expect(again).toEqual(revoked);
 
     // Time passes for the face grant.
-    await sql`UPDATE consent_grants SET expires_at = now() - interval '1 minute' WHERE consent_id = ${face.json.consent_id as string}::uuid`.execute(hub.kysely);
+    await sql`UPDATE consent_grants SET expires_at = now() - interval '1 minute' WHERE consent_id = ${face.json.consent_id as string}::uuid`.execute(
+      hub.kysely,
+    );
 
     const listed = await call('GET', personUrl, member.user_token);
     expect(listed.status).toBe(200);
-    expect(Object.fromEntries(listed.json.consents.map((c: any) => [c.consent_type, c.status]))).toEqual({ voice: 'active', face: 'expired', recording_storage: 'revoked' });
-    expect((await call('GET', `${personUrl}?status=active`, home.user_token)).json.consents.map((c: any) => c.consent_id)).toEqual([voice.json.consent_id]);
-    expect((await call('GET', `${personUrl}?consent_type=face`, home.user_token)).json.consents.map((c: any) => c.status)).toEqual(['expired']);
+    expect(Object.fromEntries(listed.json.consents.map((c: any) => [c.consent_type, c.status]))).toEqual({
+      voice: 'active',
+      face: 'expired',
+      recording_storage: 'revoked',
+    });
+    expect(
+      (await call('GET', `${personUrl}?status=active`, home.user_token)).json.consents.map((c: any) => c.consent_id),
+    ).toEqual([voice.json.consent_id]);
+    expect(
+      (await call('GET', `${personUrl}?consent_type=face`, home.user_token)).json.consents.map((c: any) => c.status),
+    ).toEqual(['expired']);
 
-    expect((await audited(home.agent_id, 'consent.granted')).map((e) => e.subject?.id)).toEqual([voice.json.consent_id, face.json.consent_id, storage.json.consent_id]);
+    expect((await audited(home.agent_id, 'consent.granted')).map((e) => e.subject?.id)).toEqual([
+      voice.json.consent_id,
+      face.json.consent_id,
+      storage.json.consent_id,
+    ]);
     expect(await audited(home.agent_id, 'consent.revoked')).toEqual([
       expect.objectContaining({
         subject: { type: 'consent', id: storage.json.consent_id },
-        details: { person_id: sam.json.person_id, consent_type: 'recording_storage', status_before: 'active', reason: 'changed their mind' },
+        details: {
+          person_id: sam.json.person_id,
+          consent_type: 'recording_storage',
+          status_before: 'active',
+          reason: 'changed their mind',
+        },
       }),
     ]);
 
     // Members read people and consent but do not record or revoke them.
-    expect((await call('POST', `/v1/agents/${home.agent_id}/people`, member.user_token, { display_name: 'Eve' })).status).toBe(403);
+    expect(
+      (await call('POST', `/v1/agents/${home.agent_id}/people`, member.user_token, { display_name: 'Eve' })).status,
+    ).toBe(403);
     expect((await call('POST', personUrl, member.user_token, { consent_type: 'voice' })).status).toBe(403);
     expect((await call('POST', `/v1/consents/${voice.json.consent_id}/revoke`, member.user_token)).status).toBe(403);
     expect((await call('GET', personUrl, home.device_token)).status).toBe(403);
@@ -159,8 +246,12 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
 
   it("answers every read and write of another agent's spaces, people and consents exactly like a missing id", async () => {
     const space = (await call('POST', `/v1/agents/${home.agent_id}/spaces`, home.user_token, { name: 'vault' })).json;
-    const person = (await call('POST', `/v1/agents/${home.agent_id}/people`, home.user_token, { display_name: 'Robin' })).json;
-    const consent = (await call('POST', `/v1/people/${person.person_id}/consents`, home.user_token, { consent_type: 'face' })).json;
+    const person = (
+      await call('POST', `/v1/agents/${home.agent_id}/people`, home.user_token, { display_name: 'Robin' })
+    ).json;
+    const consent = (
+      await call('POST', `/v1/people/${person.person_id}/consents`, home.user_token, { consent_type: 'face' })
+    ).json;
     const missing = randomUUID();
 
     const cases: Array<[string, (id: string) => [string, string, unknown?], string]> = [
@@ -181,25 +272,45 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
       const [missingMethod, missingUrl, missingBody] = request(missing);
       const absent = await call(missingMethod, missingUrl, other.user_token, missingBody);
       expect({ what, status: foreign.status }).toEqual({ what, status: 404 });
-      expect({ what, json: foreign.json }).toEqual({ what, json: JSON.parse(JSON.stringify(absent.json).replaceAll(missing, foreignId)) });
-      if (foreignId !== home.agent_id) expect(JSON.stringify(foreign.json)).not.toContain(home.agent_id);
+      expect({ what, json: foreign.json }).toEqual({
+        what,
+        json: JSON.parse(JSON.stringify(absent.json).replaceAll(missing, foreignId)),
+      });
+      if (foreignId !== home.agent_id) {
+        expect(JSON.stringify(foreign.json)).not.toContain(home.agent_id);
+      }
     }
 
     // Nothing of home's changed.
     expect((await call('GET', `/v1/spaces/${space.space_id}`, home.user_token)).json.privacy_mode).toBe(false);
-    expect((await call('GET', `/v1/agents/${home.agent_id}/spaces`, home.user_token)).json.spaces.map((s: any) => s.name)).not.toContain('stolen');
-    expect((await call('GET', `/v1/agents/${home.agent_id}/people`, home.user_token)).json.people.map((p: any) => p.display_name)).not.toContain('Mallory');
+    expect(
+      (await call('GET', `/v1/agents/${home.agent_id}/spaces`, home.user_token)).json.spaces.map((s: any) => s.name),
+    ).not.toContain('stolen');
+    expect(
+      (await call('GET', `/v1/agents/${home.agent_id}/people`, home.user_token)).json.people.map(
+        (p: any) => p.display_name,
+      ),
+    ).not.toContain('Mallory');
     const consents = (await call('GET', `/v1/people/${person.person_id}/consents`, home.user_token)).json.consents;
-    expect(consents).toEqual([expect.objectContaining({ consent_id: consent.consent_id, consent_type: 'face', status: 'active' })]);
+    expect(consents).toEqual([
+      expect.objectContaining({ consent_id: consent.consent_id, consent_type: 'face', status: 'active' }),
+    ]);
     // And other's own lists show none of it.
-    expect((await call('GET', `/v1/agents/${other.agent_id}/spaces`, other.user_token)).json.spaces.map((s: any) => s.agent_id)).toEqual([other.agent_id, other.agent_id]);
+    expect(
+      (await call('GET', `/v1/agents/${other.agent_id}/spaces`, other.user_token)).json.spaces.map(
+        (s: any) => s.agent_id,
+      ),
+    ).toEqual([other.agent_id, other.agent_id]);
     expect((await call('GET', `/v1/agents/${other.agent_id}/people`, other.user_token)).json.people).toEqual([]);
   });
 
   it('answers bad input on every route with 400 validation_failed, never 500', async () => {
     const space = (await call('POST', `/v1/agents/${home.agent_id}/spaces`, home.user_token, { name: 'lab' })).json;
-    const person = (await call('POST', `/v1/agents/${home.agent_id}/people`, home.user_token, { display_name: 'Pat' })).json;
-    const consent = (await call('POST', `/v1/people/${person.person_id}/consents`, home.user_token, { consent_type: 'voice' })).json;
+    const person = (await call('POST', `/v1/agents/${home.agent_id}/people`, home.user_token, { display_name: 'Pat' }))
+      .json;
+    const consent = (
+      await call('POST', `/v1/people/${person.person_id}/consents`, home.user_token, { consent_type: 'voice' })
+    ).json;
     const long = 'x'.repeat(201);
     const past = new Date(Date.now() - 60_000).toISOString();
     const agentSpaces = `/v1/agents/${home.agent_id}/spaces`;
@@ -279,17 +390,40 @@ describe(`spaces, people and consent over HTTP (${testDatabaseKind()})`, () => {
     ];
     for (const [method, url, body, raw] of cases) {
       // `raw` is sent as it is; a string `body` is a JSON string value.
-      const response = await call(method, url, home.user_token, raw ?? (typeof body === 'string' ? JSON.stringify(body) : body));
-      expect({ method, url, body, raw, status: response.status, code: response.json?.error?.code }).toEqual({ method, url, body, raw, status: 400, code: 'validation_failed' });
+      const response = await call(
+        method,
+        url,
+        home.user_token,
+        raw ?? (typeof body === 'string' ? JSON.stringify(body) : body),
+      );
+      expect({ method, url, body, raw, status: response.status, code: response.json?.error?.code }).toEqual({
+        method,
+        url,
+        body,
+        raw,
+        status: 400,
+        code: 'validation_failed',
+      });
     }
 
     // None of it changed anything.
-    expect((await call('GET', `/v1/spaces/${space.space_id}`, home.user_token)).json).toMatchObject({ name: 'lab', privacy_mode: false });
-    expect((await call('GET', consents, home.user_token)).json.consents).toEqual([expect.objectContaining({ consent_id: consent.consent_id, status: 'active' })]);
+    expect((await call('GET', `/v1/spaces/${space.space_id}`, home.user_token)).json).toMatchObject({
+      name: 'lab',
+      privacy_mode: false,
+    });
+    expect((await call('GET', consents, home.user_token)).json.consents).toEqual([
+      expect.objectContaining({ consent_id: consent.consent_id, status: 'active' }),
+    ]);
     expect((await call('GET', agentPeople, home.user_token)).json.people).toHaveLength(peopleBefore);
 
     // The far edge of the valid range still works.
-    expect((await call('POST', consents, home.user_token, { consent_type: 'face', expires_at: '9999-12-31T23:59:59.999Z' })).status).toBe(201);
-    expect((await call('POST', consents, home.user_token, { consent_type: 'face', expires_at: '2099-01-01T12:00:00+02:00' })).json.expires_at).toBe('2099-01-01T10:00:00.000Z');
+    expect(
+      (await call('POST', consents, home.user_token, { consent_type: 'face', expires_at: '9999-12-31T23:59:59.999Z' }))
+        .status,
+    ).toBe(201);
+    expect(
+      (await call('POST', consents, home.user_token, { consent_type: 'face', expires_at: '2099-01-01T12:00:00+02:00' }))
+        .json.expires_at,
+    ).toBe('2099-01-01T10:00:00.000Z');
   });
 });

@@ -18,9 +18,15 @@ describe(`user token revocation (${testDatabaseKind()})`, () => {
   });
   afterAll(() => hub.close());
 
-  const systemActions = async (): Promise<Array<{ action: string; subject?: { id: string }; actor: { type: string } }>> => {
-    const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE chain_id = 'system' ORDER BY seq`.execute(hub.kysely);
-    return rows.rows.map((r) => JSON.parse(r.body) as { action: string; subject?: { id: string }; actor: { type: string } });
+  const systemActions = async (): Promise<
+    Array<{ action: string; subject?: { id: string }; actor: { type: string } }>
+  > => {
+    const rows = await sql<{
+      body: string;
+    }>`SELECT body FROM audit_entries WHERE chain_id = 'system' ORDER BY seq`.execute(hub.kysely);
+    return rows.rows.map(
+      (r) => JSON.parse(r.body) as { action: string; subject?: { id: string }; actor: { type: string } },
+    );
   };
 
   it('lets a user revoke their own tokens: every older token is refused on its next request, new ones work, and it is audited', async () => {
@@ -32,19 +38,34 @@ describe(`user token revocation (${testDatabaseKind()})`, () => {
     expect(revoked).toMatchObject({ status: 200, json: { user_id: home.user_id, token_version: 1 } });
 
     for (const old of [home.user_token, second]) {
-      expect(await hub.call('GET', '/v1/me', old)).toMatchObject({ status: 401, json: { error: { code: 'unauthenticated', message: expect.stringMatching(/revoked/) } } });
+      expect(await hub.call('GET', '/v1/me', old)).toMatchObject({
+        status: 401,
+        json: { error: { code: 'unauthenticated', message: expect.stringMatching(/revoked/) } },
+      });
     }
     const fresh = (await users.issue({ userId: home.user_id })).user_token;
-    expect(await hub.call('GET', '/v1/me', fresh)).toMatchObject({ status: 200, json: { type: 'user', id: home.user_id } });
+    expect(await hub.call('GET', '/v1/me', fresh)).toMatchObject({
+      status: 200,
+      json: { type: 'user', id: home.user_id },
+    });
     // The device is not the user's token: it goes on working.
     expect((await hub.call('GET', '/v1/me', home.device_token)).status).toBe(200);
 
-    expect(await systemActions()).toContainEqual(expect.objectContaining({ action: 'user.tokens_revoked', subject: { type: 'user', id: home.user_id }, actor: { type: 'user', id: home.user_id } }));
+    expect(await systemActions()).toContainEqual(
+      expect.objectContaining({
+        action: 'user.tokens_revoked',
+        subject: { type: 'user', id: home.user_id },
+        actor: { type: 'user', id: home.user_id },
+      }),
+    );
   });
 
   it('is for users only: a device may not call it', async () => {
     const other = await hub.bootstrap('Other', 'x');
-    expect(await hub.call('POST', '/v1/me/tokens/revoke', other.device_token)).toMatchObject({ status: 403, json: { error: { code: 'forbidden' } } });
+    expect(await hub.call('POST', '/v1/me/tokens/revoke', other.device_token)).toMatchObject({
+      status: 403,
+      json: { error: { code: 'forbidden' } },
+    });
     expect((await hub.call('GET', '/v1/me', other.user_token)).status).toBe(200);
   });
 
@@ -53,8 +74,16 @@ describe(`user token revocation (${testDatabaseKind()})`, () => {
     const created = await users.create('revoke-me@example.test', null);
     const control = { 'x-marvain-control': CONTROL_SECRET };
 
-    expect((await hub.call('POST', '/v1/local/users/revoke-tokens', null, { email: 'revoke-me@example.test' })).status).toBe(401);
-    const byEmail = await hub.call('POST', '/v1/local/users/revoke-tokens', null, { email: 'revoke-me@example.test' }, control);
+    expect(
+      (await hub.call('POST', '/v1/local/users/revoke-tokens', null, { email: 'revoke-me@example.test' })).status,
+    ).toBe(401);
+    const byEmail = await hub.call(
+      'POST',
+      '/v1/local/users/revoke-tokens',
+      null,
+      { email: 'revoke-me@example.test' },
+      control,
+    );
     expect(byEmail).toMatchObject({ status: 200, json: { user_id: created.user_id, token_version: 1 } });
     expect((await hub.call('GET', '/v1/me', created.user_token)).status).toBe(401);
 
@@ -62,8 +91,16 @@ describe(`user token revocation (${testDatabaseKind()})`, () => {
     const byId = await hub.call('POST', '/v1/local/users/revoke-tokens', null, { user_id: created.user_id }, control);
     expect(byId).toMatchObject({ status: 200, json: { token_version: 2 } });
     expect((await hub.call('GET', '/v1/me', again)).status).toBe(401);
-    expect(await systemActions()).toContainEqual(expect.objectContaining({ action: 'user.tokens_revoked', subject: { type: 'user', id: created.user_id }, actor: { type: 'system', id: 'operator' } }));
+    expect(await systemActions()).toContainEqual(
+      expect.objectContaining({
+        action: 'user.tokens_revoked',
+        subject: { type: 'user', id: created.user_id },
+        actor: { type: 'system', id: 'operator' },
+      }),
+    );
 
-    expect((await hub.call('POST', '/v1/local/users/revoke-tokens', null, { email: 'nobody@example.test' }, control)).status).toBe(404);
+    expect(
+      (await hub.call('POST', '/v1/local/users/revoke-tokens', null, { email: 'nobody@example.test' }, control)).status,
+    ).toBe(404);
   });
 });

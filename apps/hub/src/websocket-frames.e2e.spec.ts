@@ -21,7 +21,11 @@ describe('a real hub process sent malformed WebSocket frames', () => {
 
   async function expectServing(): Promise<void> {
     const response = await fetch(`${hub.url}/v1/health`);
-    expect({ running: hub.running(), status: response.status, exit: hub.exit() }).toEqual({ running: true, status: 200, exit: null });
+    expect({ running: hub.running(), status: response.status, exit: hub.exit() }).toEqual({
+      running: true,
+      status: 200,
+      exit: null,
+    });
     expect(await response.json()).toMatchObject({ status: 'ok' });
   }
 
@@ -33,20 +37,45 @@ describe('a real hub process sent malformed WebSocket frames', () => {
     [
       'a message over 64 KiB in two fragments',
       WsCloseCode.MessageTooBig,
-      [encodeFrame({ opcode: 0x1, fin: false, payload: Buffer.alloc(40_000, 0x61) }), encodeFrame({ opcode: 0x0, payload: Buffer.alloc(40_000, 0x61) })],
+      [
+        encodeFrame({ opcode: 0x1, fin: false, payload: Buffer.alloc(40_000, 0x61) }),
+        encodeFrame({ opcode: 0x0, payload: Buffer.alloc(40_000, 0x61) }),
+      ],
     ],
     ['a binary frame over 64 KiB', WsCloseCode.MessageTooBig, [encodeFrame({ opcode: 0x2, payload: over64KiB })]],
-    ['a text frame that is not UTF-8', WsCloseCode.InvalidPayload, [encodeFrame({ opcode: 0x1, payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) })]],
-    ['an unmasked client frame', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0x1, payload: ping, masked: false })]],
+    [
+      'a text frame that is not UTF-8',
+      WsCloseCode.InvalidPayload,
+      [encodeFrame({ opcode: 0x1, payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) })],
+    ],
+    [
+      'an unmasked client frame',
+      WsCloseCode.ProtocolError,
+      [encodeFrame({ opcode: 0x1, payload: ping, masked: false })],
+    ],
     ['a reserved data opcode (0x3)', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0x3, payload: ping })]],
     ['a reserved control opcode (0xB)', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0xb })]],
-    ['RSV1 set with no extension negotiated', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0x1, rsv: 4, payload: ping })]],
-    ['a control frame over 125 bytes', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0x9, payload: Buffer.alloc(126, 0x61) })]],
-    ['a continuation with nothing to continue', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0x0, payload: ping })]],
+    [
+      'RSV1 set with no extension negotiated',
+      WsCloseCode.ProtocolError,
+      [encodeFrame({ opcode: 0x1, rsv: 4, payload: ping })],
+    ],
+    [
+      'a control frame over 125 bytes',
+      WsCloseCode.ProtocolError,
+      [encodeFrame({ opcode: 0x9, payload: Buffer.alloc(126, 0x61) })],
+    ],
+    [
+      'a continuation with nothing to continue',
+      WsCloseCode.ProtocolError,
+      [encodeFrame({ opcode: 0x0, payload: ping })],
+    ],
     ['a fragmented ping', WsCloseCode.ProtocolError, [encodeFrame({ opcode: 0x9, fin: false, payload: 'x' })]],
   ])('%s closes that socket with %i; the hub keeps serving', async (_name, code, frames) => {
     const client = await RawWebSocket.open(hub.url);
-    for (const frame of frames) client.send(frame);
+    for (const frame of frames) {
+      client.send(frame);
+    }
     expect((await client.closed()).code).toBe(code);
     client.destroy();
     await expectServing();
@@ -71,7 +100,9 @@ describe('a real hub process sent malformed WebSocket frames', () => {
     ['an upgrade to /v1/ws', upgrade('/v1/ws')],
     ['a malformed HTTP request', 'GET / HTTP/1.1\r\nHost x\r\n\r\n'],
   ])('%s whose client resets at once leaves the hub serving', async (_name, bytes) => {
-    for (let i = 0; i < 20; i++) await sendAndReset(bytes);
+    for (let i = 0; i < 20; i++) {
+      await sendAndReset(bytes);
+    }
     await expectServing();
   });
 
@@ -79,7 +110,10 @@ describe('a real hub process sent malformed WebSocket frames', () => {
     const { device_token: token } = await hub.credentials();
     const client = await RawWebSocket.open(hub.url);
     client.send(jsonFrame({ type: 'hello', id: 'h1', token }));
-    expect(await client.message((m) => m['id'] === 'h1')).toMatchObject({ type: 'hello_ok', principal: { type: 'device' } });
+    expect(await client.message((m) => m['id'] === 'h1')).toMatchObject({
+      type: 'hello_ok',
+      principal: { type: 'device' },
+    });
     client.destroy();
     await expectServing();
   });

@@ -51,7 +51,9 @@ describe('a real hub process flooded with pings by a client that never reads', (
         });
       }
       written += batch.length;
-      if ((written / batch.length) % 50 === 0) samples.push(hub.rssBytes());
+      if ((written / batch.length) % 50 === 0) {
+        samples.push(hub.rssBytes());
+      }
     }
     samples.push(hub.rssBytes());
     const health = await fetch(`${hub.url}/v1/health`);
@@ -64,7 +66,10 @@ describe('a real hub process flooded with pings by a client that never reads', (
       after.push(hub.rssBytes());
     }
     const report = { idle: MiB(idle), peak: MiB(Math.max(...samples)), after: after.map(MiB), written: MiB(written) };
-    expect({ ...report, within: Math.max(...samples, ...after) - idle <= RSS_BUDGET_BYTES }).toEqual({ ...report, within: true });
+    expect({ ...report, within: Math.max(...samples, ...after) - idle <= RSS_BUDGET_BYTES }).toEqual({
+      ...report,
+      within: true,
+    });
     expect((await fetch(`${hub.url}/v1/health`)).status).toBe(200);
     expect(hub.running()).toBe(true);
   }, 180_000);

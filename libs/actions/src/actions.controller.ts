@@ -43,7 +43,11 @@ export class ActionsController {
   @ApiBody({ type: RejectActionDto, required: false })
   @ApiOkResponse({ type: ActionView })
   @ApiConflictResponse({ description: '`action_invalid_transition` when the action is not proposed' })
-  async reject(@CurrentPrincipal() principal: Principal, @Param() params: ActionIdParams, @Body() body: RejectActionDto): Promise<ActionView> {
+  async reject(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: ActionIdParams,
+    @Body() body: RejectActionDto,
+  ): Promise<ActionView> {
     return this.actions.reject(principal, params.id, body.reason);
   }
 }

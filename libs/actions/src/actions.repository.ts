@@ -1,10 +1,36 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asUuid, InjectKysely, keysetPage, type ActionRow, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
+import {
+  asJson,
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type ActionRow,
+  type Database,
+  type Executor,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
 export const ACTION_COLUMNS = [
-  'action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason', 'source_event_id',
-  'approved_by', 'approved_at', 'rejected_by', 'rejected_at', 'result', 'error', 'completed_at', 'created_at', 'updated_at',
+  'action_id',
+  'agent_id',
+  'space_id',
+  'kind',
+  'payload',
+  'required_scopes',
+  'status',
+  'reason',
+  'source_event_id',
+  'approved_by',
+  'approved_at',
+  'rejected_by',
+  'rejected_at',
+  'result',
+  'error',
+  'completed_at',
+  'created_at',
+  'updated_at',
 ] as const;
 
 export interface NewProposedAction {
@@ -58,7 +84,9 @@ export class ActionsRepository {
   /** One page of the agent's actions, newest first (ties by id). */
   async list(query: { agentId: string; status?: string }, page: PageRequest): Promise<Page<ActionRow>> {
     let select = this.db.selectFrom('actions').select(ACTION_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
-    if (query.status) select = select.where('status', '=', query.status);
+    if (query.status) {
+      select = select.where('status', '=', query.status);
+    }
     return keysetPage(select, { at: 'created_at', id: 'action_id', direction: 'desc' }, page);
   }
 

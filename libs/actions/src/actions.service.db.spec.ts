@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { ERROR_HTTP_STATUS, ErrorCode, ROLE_SCOPES, type MembershipRole, type Principal } from '@marvain/contracts';
 import { testDatabaseKind } from '@marvain/db/testing';
-import { auditEntries, insertMember, openFeatureTestContext, refused, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
+import {
+  auditEntries,
+  insertMember,
+  openFeatureTestContext,
+  refused,
+  type AuditEntryBody,
+  type FeatureTestContext,
+} from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { IdentityModule, PrincipalResolver, USER_TOKEN_ISSUER, type UserTokenIssuer } from '@marvain/identity';
 import { ActionsModule } from './actions.module';
@@ -41,12 +48,16 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
 
   async function queued(actionId: string): Promise<Array<Record<string, unknown>>> {
     const rows = await sql<{ body: Record<string, unknown> }>`
-      SELECT body FROM queue_messages WHERE queue = 'actions' AND body->>'action_id' = ${actionId}`.execute(context.db.db);
+      SELECT body FROM queue_messages WHERE queue = 'actions' AND body->>'action_id' = ${actionId}`.execute(
+      context.db.db,
+    );
     return rows.rows.map((r) => r.body);
   }
 
   async function actionAudit(agentId: string, actionId: string): Promise<AuditEntryBody[]> {
-    return (await auditEntries(context.db.db, { agentId, subjectId: actionId })).filter((e) => e.subject?.type === 'action');
+    return (await auditEntries(context.db.db, { agentId, subjectId: actionId })).filter(
+      (e) => e.subject?.type === 'action',
+    );
   }
 
   describe('list', () => {
@@ -63,8 +74,12 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const created = all.actions.map((a) => a.created_at);
       expect([...created].sort().reverse()).toEqual(created);
 
-      expect((await actions.list(s.owner, { agent_id: s.agent_id, status: 'proposed' })).actions.map((a) => a.action_id)).toEqual([third]);
-      expect((await actions.list(s.owner, { agent_id: s.agent_id, status: 'approved' })).actions.map((a) => a.action_id)).toEqual([first]);
+      expect(
+        (await actions.list(s.owner, { agent_id: s.agent_id, status: 'proposed' })).actions.map((a) => a.action_id),
+      ).toEqual([third]);
+      expect(
+        (await actions.list(s.owner, { agent_id: s.agent_id, status: 'approved' })).actions.map((a) => a.action_id),
+      ).toEqual([first]);
       const rejected = (await actions.list(s.owner, { agent_id: s.agent_id, status: 'rejected' })).actions;
       expect(rejected.map((a) => [a.action_id, a.status])).toEqual([[second, 'rejected']]);
       expect((await actions.list(s.owner, { agent_id: s.agent_id, status: 'executed' })).actions).toEqual([]);
@@ -77,7 +92,11 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       await propose(s);
       await propose(other);
 
-      expect((await actions.list(other.owner, { agent_id: other.agent_id })).actions.every((a) => a.agent_id === other.agent_id)).toBe(true);
+      expect(
+        (await actions.list(other.owner, { agent_id: other.agent_id })).actions.every(
+          (a) => a.agent_id === other.agent_id,
+        ),
+      ).toBe(true);
       await refused(actions.list(other.owner, { agent_id: s.agent_id }), ErrorCode.NotFound);
     });
   });
@@ -88,7 +107,12 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const actionId = await propose(s);
 
       const view = await actions.approve(s.owner, actionId);
-      expect(view).toMatchObject({ action_id: actionId, status: 'approved', approved_by: s.user_id, rejected_by: null });
+      expect(view).toMatchObject({
+        action_id: actionId,
+        status: 'approved',
+        approved_by: s.user_id,
+        rejected_by: null,
+      });
       expect(view.approved_at).toEqual(expect.any(String));
       expect((await actions.get(s.owner, actionId)).status).toBe('approved');
 
@@ -108,7 +132,10 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       expect(ERROR_HTTP_STATUS[error.code]).toBe(409);
       expect(error.details).toEqual({ from: 'approved', to: 'approved' });
       expect(await queued(actionId)).toHaveLength(1);
-      expect((await actionAudit(s.agent_id, actionId)).map((e) => e.action)).toEqual(['action.proposed', 'action.approved']);
+      expect((await actionAudit(s.agent_id, actionId)).map((e) => e.action)).toEqual([
+        'action.proposed',
+        'action.approved',
+      ]);
     });
 
     it('by an admin works the same way as by the owner', async () => {
@@ -165,7 +192,11 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
     it('a device may not approve or reject, even holding actions:approve', async () => {
       const s = await seed();
       const actionId = await propose(s);
-      const device: Principal = { type: 'device', id: s.device_id, agents: [{ agent_id: s.agent_id, scopes: ['actions:read', 'actions:approve', 'messages:send'] }] };
+      const device: Principal = {
+        type: 'device',
+        id: s.device_id,
+        agents: [{ agent_id: s.agent_id, scopes: ['actions:read', 'actions:approve', 'messages:send'] }],
+      };
 
       await refused(actions.approve(device, actionId), ErrorCode.Forbidden);
       await refused(actions.reject(device, actionId), ErrorCode.Forbidden);

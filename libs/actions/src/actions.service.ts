@@ -1,5 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DomainError, ErrorCode, hasScope, isScopeGrant, QueueNames, scopesFor, type ActionReference, type ActionStatus, type Principal } from '@marvain/contracts';
+import {
+  DomainError,
+  ErrorCode,
+  hasScope,
+  isScopeGrant,
+  QueueNames,
+  scopesFor,
+  type ActionReference,
+  type ActionStatus,
+  type Principal,
+} from '@marvain/contracts';
 import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, MESSAGE_QUEUE, nextCursor, pageRequest, type MessageQueue } from '@marvain/platform';
@@ -22,7 +32,11 @@ export function assertTransition(action: ActionRow, to: ActionStatus): void {
   // The stored status is only text to TypeScript; an unknown one allows nothing.
   const allowed = (ACTION_TRANSITIONS as Partial<Record<string, readonly ActionStatus[]>>)[from] ?? [];
   if (!allowed.includes(to)) {
-    throw new DomainError(ErrorCode.ActionInvalidTransition, `action ${action.action_id} is ${from} and cannot become ${to}`, { from, to });
+    throw new DomainError(
+      ErrorCode.ActionInvalidTransition,
+      `action ${action.action_id} is ${from} and cannot become ${to}`,
+      { from, to },
+    );
   }
 }
 
@@ -46,22 +60,39 @@ export class ActionsService {
         action: 'action.proposed',
         actor,
         subject: { type: 'action', id: action.action_id },
-        details: { kind: action.kind, required_scopes: action.required_scopes, source_event_id: action.source_event_id },
+        details: {
+          kind: action.kind,
+          required_scopes: action.required_scopes,
+          source_event_id: action.source_event_id,
+        },
       });
-      tx.afterCommit(() => this.logger.log({ msg: 'action proposed', action_id: action.action_id, agent_id: action.agent_id, kind: action.kind, source_event_id: action.source_event_id }));
+      tx.afterCommit(() =>
+        this.logger.log({
+          msg: 'action proposed',
+          action_id: action.action_id,
+          agent_id: action.agent_id,
+          kind: action.kind,
+          source_event_id: action.source_event_id,
+        }),
+      );
     }
     return inserted;
   }
 
   async list(principal: Principal, query: ListActionsQuery): Promise<ActionList> {
     assertAgentScope(principal, query.agent_id, 'actions:read');
-    const page = await this.repository.list({ agentId: query.agent_id, ...(query.status ? { status: query.status } : {}) }, pageRequest(query));
+    const page = await this.repository.list(
+      { agentId: query.agent_id, ...(query.status ? { status: query.status } : {}) },
+      pageRequest(query),
+    );
     return { actions: page.rows.map(toActionView), next_cursor: nextCursor(page) };
   }
 
   async get(principal: Principal, actionId: string): Promise<ActionView> {
     const action = await this.repository.findById(actionId);
-    if (!action) throw DomainError.notFound('action', actionId);
+    if (!action) {
+      throw DomainError.notFound('action', actionId);
+    }
     assertAgentScope(principal, action.agent_id, 'actions:read', { what: 'action', id: actionId });
     return toActionView(action);
   }
@@ -75,20 +106,35 @@ export class ActionsService {
     return this.decide(principal, actionId, 'rejected', reason);
   }
 
-  private async decide(principal: Principal, actionId: string, to: 'approved' | 'rejected', reason?: string): Promise<ActionView> {
+  private async decide(
+    principal: Principal,
+    actionId: string,
+    to: 'approved' | 'rejected',
+    reason?: string,
+  ): Promise<ActionView> {
     const row = await this.transactions.run(async (tx) => {
       const action = await this.repository.findById(actionId, tx.db, true);
-      if (!action) throw DomainError.notFound('action', actionId);
+      if (!action) {
+        throw DomainError.notFound('action', actionId);
+      }
       assertAgentScope(principal, action.agent_id, 'actions:approve', { what: 'action', id: actionId });
-      if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a member of the agent can approve or reject actions');
-      const missing = action.required_scopes.filter((scope) => !isScopeGrant(scope) || !hasScope(scopesFor(principal, action.agent_id), scope as never));
+      if (principal.type !== 'user') {
+        throw new DomainError(ErrorCode.Forbidden, 'only a member of the agent can approve or reject actions');
+      }
+      const missing = action.required_scopes.filter(
+        (scope) => !isScopeGrant(scope) || !hasScope(scopesFor(principal, action.agent_id), scope as never),
+      );
       if (to === 'approved' && missing.length > 0) {
-        throw new DomainError(ErrorCode.Forbidden, `approving this action needs ${missing.join(', ')}`, { missing_scopes: missing });
+        throw new DomainError(ErrorCode.Forbidden, `approving this action needs ${missing.join(', ')}`, {
+          missing_scopes: missing,
+        });
       }
       assertTransition(action, to);
       const updated = await this.repository.update(tx.db, actionId, {
         status: to,
-        ...(to === 'approved' ? { approved_by: principal.id, stamp: 'approved_at' as const } : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
+        ...(to === 'approved'
+          ? { approved_by: principal.id, stamp: 'approved_at' as const }
+          : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
       });
       await this.audit.append(tx, {
         agentId: action.agent_id,
@@ -101,7 +147,15 @@ export class ActionsService {
         const reference: ActionReference = { action_id: actionId, agent_id: action.agent_id };
         await this.queue.send(QueueNames.Actions, { ...reference }, { tx, dedupKey: `action:${actionId}` });
       }
-      tx.afterCommit(() => this.logger.log({ msg: `action ${to}`, action_id: actionId, agent_id: action.agent_id, kind: action.kind, by: principal.type }));
+      tx.afterCommit(() =>
+        this.logger.log({
+          msg: `action ${to}`,
+          action_id: actionId,
+          agent_id: action.agent_id,
+          kind: action.kind,
+          by: principal.type,
+        }),
+      );
       return updated;
     });
     return toActionView(row);

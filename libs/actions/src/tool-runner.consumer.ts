@@ -5,7 +5,11 @@ import { ToolRunnerService } from './tool-runner.service';
 
 @Injectable()
 export class ToolRunnerConsumer extends QueueConsumer<ActionReference> {
-  constructor(config: HubConfig, @Inject(MESSAGE_QUEUE) queue: MessageQueue, private readonly runner: ToolRunnerService) {
+  constructor(
+    config: HubConfig,
+    @Inject(MESSAGE_QUEUE) queue: MessageQueue,
+    private readonly runner: ToolRunnerService,
+  ) {
     super(config, queue, QueueNames.Actions, 5);
   }
 

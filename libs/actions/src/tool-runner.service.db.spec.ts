@@ -33,7 +33,8 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
 
   const seed = (): Promise<SeededAgent> => seedAgent(context.moduleRef);
 
-  const propose = (s: SeededAgent, overrides: ProposalOverrides = {}): Promise<string> => proposeAction(context.moduleRef, s, overrides);
+  const propose = (s: SeededAgent, overrides: ProposalOverrides = {}): Promise<string> =>
+    proposeAction(context.moduleRef, s, overrides);
 
   async function approved(s: SeededAgent, overrides: ProposalOverrides = {}): Promise<string> {
     const actionId = await propose(s, overrides);
@@ -46,7 +47,10 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     return rows.rows[0]!;
   }
 
-  async function outbound(spaceId: string, actionId: string): Promise<Array<{ event_id: string; space_id: string; payload: Record<string, unknown> }>> {
+  async function outbound(
+    spaceId: string,
+    actionId: string,
+  ): Promise<Array<{ event_id: string; space_id: string; payload: Record<string, unknown> }>> {
     const rows = await sql<{ event_id: string; space_id: string; payload: Record<string, unknown> }>`
       SELECT event_id, space_id, payload FROM events
       WHERE type = ${EventTypes.MessageOutbound} AND payload->>'action_id' = ${actionId}`.execute(context.db.db);
@@ -54,7 +58,8 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     return rows.rows;
   }
 
-  const auditTrail = (agentId: string, actionId: string): Promise<string[]> => auditActions(context.db.db, { agentId, subjectId: actionId });
+  const auditTrail = (agentId: string, actionId: string): Promise<string[]> =>
+    auditActions(context.db.db, { agentId, subjectId: actionId });
 
   const ref = (s: SeededAgent, actionId: string) => ({ action_id: actionId, agent_id: s.agent_id });
 
@@ -72,7 +77,12 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     expect(events).toHaveLength(1);
     expect(events[0]!.payload).toEqual({ to: 'Sam', text: 'the package arrived', action_id: actionId });
     expect(row.result).toMatchObject({ message_event_id: events[0]!.event_id, to: 'Sam' });
-    expect(await auditTrail(s.agent_id, actionId)).toEqual(['action.proposed', 'action.approved', 'action.executing', 'action.executed']);
+    expect(await auditTrail(s.agent_id, actionId)).toEqual([
+      'action.proposed',
+      'action.approved',
+      'action.executing',
+      'action.executed',
+    ]);
   });
 
   it('runs what approval queued, through the queue consumer, and leaves the queue empty', async () => {
@@ -81,11 +91,15 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     const consumer = context.moduleRef.get(ToolRunnerConsumer);
 
     // Earlier tests leave their approvals queued; drain until this action has run.
-    while ((await consumer.drainOnce()) > 0);
+    while ((await consumer.drainOnce()) > 0) {
+      // drain
+    }
 
     expect((await actionRow(actionId)).status).toBe('executed');
     expect(await outbound(s.space_id, actionId)).toHaveLength(1);
-    const left = await sql<{ n: number }>`SELECT count(*)::int AS n FROM queue_messages WHERE queue = 'actions'`.execute(context.db.db);
+    const left = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM queue_messages WHERE queue = 'actions'`.execute(context.db.db);
     expect(left.rows[0]!.n).toBe(0);
   });
 
@@ -134,7 +148,9 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   it('fails the action instead of executing it when the approver lost their membership', async () => {
     const s = await seed();
     const actionId = await approved(s);
-    await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(context.db.db);
+    await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(
+      context.db.db,
+    );
 
     await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
 
@@ -178,7 +194,9 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
 
   it('rejects malformed references as poison, and retries references to actions not (yet) visible as approved', async () => {
     const s = await seed();
-    await expect(runner.handle({ action_id: 'not-a-uuid', agent_id: s.agent_id })).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(runner.handle({ action_id: 'not-a-uuid', agent_id: s.agent_id })).rejects.toBeInstanceOf(
+      PoisonMessageError,
+    );
     await expect(runner.handle(null)).rejects.toBeInstanceOf(PoisonMessageError);
 
     // SQS may deliver the approval's message before its transaction commits: a missing or still
@@ -212,6 +230,8 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
 
     const agents = await sql<{ agent_id: string }>`SELECT agent_id FROM agents`.execute(context.db.db);
     expect(agents.rows.length).toBeGreaterThan(5);
-    for (const { agent_id } of agents.rows) expect(await audit.verify(agent_id)).toMatchObject({ ok: true });
+    for (const { agent_id } of agents.rows) {
+      expect(await audit.verify(agent_id)).toMatchObject({ ok: true });
+    }
   });
 });

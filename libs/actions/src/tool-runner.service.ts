@@ -49,28 +49,44 @@ export class ToolRunnerService {
     const action = await this.repository.findById(reference.action_id);
     // Not visible or not approved yet: the approval's transaction may still be committing (SQS
     // delivers a message sent inside it before the commit). Retried with backoff, then dead-lettered.
-    if (!action) throw new ActionNotReadyError(`action ${reference.action_id} is not visible yet`);
-    if (FINISHED.includes(action.status as ActionStatus)) return 'already-finished';
-    if (action.status === 'proposed') throw new ActionNotReadyError(`action ${action.action_id} is not approved yet`);
+    if (!action) {
+      throw new ActionNotReadyError(`action ${reference.action_id} is not visible yet`);
+    }
+    if (FINISHED.includes(action.status as ActionStatus)) {
+      return 'already-finished';
+    }
+    if (action.status === 'proposed') {
+      throw new ActionNotReadyError(`action ${action.action_id} is not approved yet`);
+    }
 
     const tool = this.tools.get(action.kind);
-    if (!tool) return this.finish(action, 'failed', { error: `no tool can run actions of kind ${action.kind}` });
+    if (!tool) {
+      return this.finish(action, 'failed', { error: `no tool can run actions of kind ${action.kind}` });
+    }
     const problem = await this.approvalProblem(action, tool);
-    if (problem) return this.finish(action, 'failed', { error: problem });
+    if (problem) {
+      return this.finish(action, 'failed', { error: problem });
+    }
 
-    if (action.status === 'approved') await this.markExecuting(action);
+    if (action.status === 'approved') {
+      await this.markExecuting(action);
+    }
     try {
       const result = await tool.execute(action);
       return await this.finish(action, 'executed', { result });
     } catch (error) {
-      if (error instanceof ToolError) return this.finish(action, 'failed', { error: error.message });
+      if (error instanceof ToolError) {
+        return this.finish(action, 'failed', { error: error.message });
+      }
       throw error; // transient: the queue retries with backoff, the action stays executing
     }
   }
 
   /** Whether the approval still holds: the approver must hold, now, what the action and its tool need. */
   private async approvalProblem(action: ActionRow, tool: Tool): Promise<string | null> {
-    if (!action.approved_by) return 'the action has no approver';
+    if (!action.approved_by) {
+      return 'the action has no approver';
+    }
     const scopes = await this.access.userScopes(action.approved_by, action.agent_id);
     const needed = [...new Set(['actions:approve', ...action.required_scopes, ...tool.requiredScopes])];
     const missing = needed.filter((scope) => !isScopeGrant(scope) || !hasScope(scopes, scope as never));
@@ -80,7 +96,9 @@ export class ToolRunnerService {
   private async markExecuting(action: ActionRow): Promise<void> {
     await this.transactions.run(async (tx) => {
       const current = await this.repository.findById(action.action_id, tx.db, true);
-      if (!current || current.status !== 'approved') return;
+      if (!current || current.status !== 'approved') {
+        return;
+      }
       assertTransition(current, 'executing');
       await this.repository.update(tx.db, action.action_id, { status: 'executing' });
       await this.audit.append(tx, {
@@ -93,12 +111,20 @@ export class ToolRunnerService {
     });
   }
 
-  private async finish(action: ActionRow, status: 'executed' | 'failed', outcome: { result?: Record<string, unknown>; error?: string }): Promise<ToolRunOutcome> {
+  private async finish(
+    action: ActionRow,
+    status: 'executed' | 'failed',
+    outcome: { result?: Record<string, unknown>; error?: string },
+  ): Promise<ToolRunOutcome> {
     return this.transactions.run(async (tx) => {
       const current = await this.repository.findById(action.action_id, tx.db, true);
-      if (!current || FINISHED.includes(current.status as ActionStatus)) return 'already-finished';
+      if (!current || FINISHED.includes(current.status as ActionStatus)) {
+        return 'already-finished';
+      }
       // An approval that no longer holds fails the action before it ever executes.
-      if (current.status === 'approved') await this.repository.update(tx.db, action.action_id, { status: 'executing' });
+      if (current.status === 'approved') {
+        await this.repository.update(tx.db, action.action_id, { status: 'executing' });
+      }
       await this.repository.update(tx.db, action.action_id, {
         status,
         stamp: 'completed_at',
@@ -110,12 +136,24 @@ export class ToolRunnerService {
         action: status === 'executed' ? 'action.executed' : 'action.failed',
         actor: { type: 'system', id: 'tool-runner' },
         subject: { type: 'action', id: action.action_id },
-        details: { kind: action.kind, ...(outcome.result ? { result: outcome.result } : {}), ...(outcome.error ? { error: outcome.error } : {}) },
+        details: {
+          kind: action.kind,
+          ...(outcome.result ? { result: outcome.result } : {}),
+          ...(outcome.error ? { error: outcome.error } : {}),
+        },
       });
       tx.afterCommit(() => {
-        const line = { msg: `action ${status}`, action_id: action.action_id, agent_id: action.agent_id, kind: action.kind };
-        if (status === 'failed') this.logger.warn({ ...line, error: outcome.error ?? '' });
-        else this.logger.log(line);
+        const line = {
+          msg: `action ${status}`,
+          action_id: action.action_id,
+          agent_id: action.agent_id,
+          kind: action.kind,
+        };
+        if (status === 'failed') {
+          this.logger.warn({ ...line, error: outcome.error ?? '' });
+        } else {
+          this.logger.log(line);
+        }
       });
       return status;
     });

@@ -19,15 +19,21 @@ export class AuditFlusher implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.config.workers) return;
+    if (!this.config.workers) {
+      return;
+    }
     this.timer = setInterval(() => {
-      this.audit.flush().catch((error: unknown) => this.logger.warn(`audit copy retry failed, will try again: ${String(error)}`));
+      this.audit
+        .flush()
+        .catch((error: unknown) => this.logger.warn(`audit copy retry failed, will try again: ${String(error)}`));
     }, AUDIT_FLUSH_INTERVAL_MS);
     this.timer.unref();
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) {
+      clearInterval(this.timer);
+    }
     this.timer = null;
   }
 }

@@ -35,7 +35,9 @@ export class AuditRepository {
       ON CONFLICT (chain_id) DO UPDATE SET chain_id = EXCLUDED.chain_id
       RETURNING last_seq::text AS last_seq, head_hash`.execute(executor);
     const row = result.rows[0];
-    if (!row) throw new Error(`audit chain ${chainId} has no head row`);
+    if (!row) {
+      throw new Error(`audit chain ${chainId} has no head row`);
+    }
     return { last_seq: Number(row.last_seq), head_hash: row.head_hash };
   }
 
@@ -79,17 +81,17 @@ export class AuditRepository {
       .selectFrom('audit_entries')
       .select(['chain_id', sql<string>`seq::text`.as('seq'), 'body'])
       .where('sunk_at', 'is', null);
-    if (after) query = query.where(sql<boolean>`(chain_id, seq) > (${after.chain_id}::text, ${after.seq}::bigint)`);
-    const rows = await query
-      .orderBy('chain_id')
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
+    if (after) {
+      query = query.where(sql<boolean>`(chain_id, seq) > (${after.chain_id}::text, ${after.seq}::bigint)`);
+    }
+    const rows = await query.orderBy('chain_id').orderBy('seq').limit(limit).execute();
     return rows.map((r) => ({ chain_id: r.chain_id, seq: Number(r.seq), body: r.body }));
   }
 
   async markSunk(chainId: string, seqs: number[]): Promise<void> {
-    if (seqs.length === 0) return;
+    if (seqs.length === 0) {
+      return;
+    }
     await this.db
       .updateTable('audit_entries')
       .set({ sunk_at: sql`now()` })

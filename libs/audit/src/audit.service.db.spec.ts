@@ -5,7 +5,12 @@ import { sql } from 'kysely';
 import { TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { AUDIT_SINK, canonicalJson, FileAuditSink, type AuditSink } from '@marvain/platform';
-import { insertAgents, openFeatureTestContext, testHubConfig, type FeatureTestContext } from '@marvain/platform/testing';
+import {
+  insertAgents,
+  openFeatureTestContext,
+  testHubConfig,
+  type FeatureTestContext,
+} from '@marvain/platform/testing';
 import { AuditModule } from './audit.module';
 import { auditKey, AuditService, hashEntry } from './audit.service';
 import type { AuditEntry, AuditRecord } from './audit.types';
@@ -25,7 +30,9 @@ class SwitchableSink implements AuditSink {
     return this.inner.location;
   }
   async put(key: string, body: string): Promise<void> {
-    if (this.down) throw new Error('audit sink unavailable');
+    if (this.down) {
+      throw new Error('audit sink unavailable');
+    }
     if (this.gate) {
       this.onEnter();
       await this.gate;
@@ -89,7 +96,9 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
 
   async function appendCommitted(agentId: string, count: number): Promise<AuditEntry[]> {
     const entries: AuditEntry[] = [];
-    for (let n = 1; n <= count; n += 1) entries.push(await transactions.run((tx) => audit.append(tx, record(agentId, n))));
+    for (let n = 1; n <= count; n += 1) {
+      entries.push(await transactions.run((tx) => audit.append(tx, record(agentId, n))));
+    }
     await audit.flush();
     return entries;
   }
@@ -164,7 +173,11 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     expect(await storedSeqs(agentId)).toEqual([1, 2]);
     const stored = JSON.parse(await readFile(fileOf(agentId, 2), 'utf8')) as AuditEntry;
     expect(stored.action).toBe('test.recorded');
-    const rows = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND body LIKE '%test.rolled-back%'`.execute(context.db.db);
+    const rows = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND body LIKE '%test.rolled-back%'`.execute(
+      context.db.db,
+    );
     expect(rows.rows[0]!.n).toBe(0);
     expect(await audit.verify(agentId)).toMatchObject({ ok: true, entries: 2, head: { seq: 2, hash: next.hash } });
   });
@@ -221,7 +234,11 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     });
 
     const verification = await audit.verify(agentId);
-    expect(verification).toMatchObject({ ok: false, first_bad_seq: 2, reason: expect.stringMatching(/entry 2: the write-once object .* differs from the database row/) });
+    expect(verification).toMatchObject({
+      ok: false,
+      first_bad_seq: 2,
+      reason: expect.stringMatching(/entry 2: the write-once object .* differs from the database row/),
+    });
     expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([
       [2, 'copies_differ'],
       [3, 'broken_link'],
@@ -260,7 +277,9 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
 
     const verification = await audit.verify(agentId);
     expect(verification).toMatchObject({ ok: false, entries: 2, first_bad_seq: 0 });
-    expect(verification.problems).toEqual([{ seq: null, kind: 'stray_object', message: expect.stringContaining(`chains/${agentId}/notes.txt`) }]);
+    expect(verification.problems).toEqual([
+      { seq: null, kind: 'stray_object', message: expect.stringContaining(`chains/${agentId}/notes.txt`) },
+    ]);
   });
 
   it('reports a directory in place of an entry as unreadable, without failing', async () => {
@@ -270,20 +289,30 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     await mkdir(fileOf(agentId, 2));
 
     const verification = await audit.verify(agentId);
-    expect(verification).toMatchObject({ ok: false, first_bad_seq: 2, reason: expect.stringMatching(/entry 2: its object .* cannot be read \(EISDIR\)/) });
+    expect(verification).toMatchObject({
+      ok: false,
+      first_bad_seq: 2,
+      reason: expect.stringMatching(/entry 2: its object .* cannot be read \(EISDIR\)/),
+    });
     expect(verification.problems?.map((p) => p.kind)).toEqual(['unreadable_object']);
   });
 
   it('compares the database copy: an altered row, a missing row, and an object beyond the head are each named', async () => {
     const agentId = await newAgent();
     const entries = await appendCommitted(agentId, 4);
-    await sql`UPDATE audit_entries SET body = replace(body, 'entry 2', 'entry two') WHERE chain_id = ${agentId} AND seq = 2`.execute(context.db.db);
+    await sql`UPDATE audit_entries SET body = replace(body, 'entry 2', 'entry two') WHERE chain_id = ${agentId} AND seq = 2`.execute(
+      context.db.db,
+    );
     await sql`DELETE FROM audit_entries WHERE chain_id = ${agentId} AND seq = 3`.execute(context.db.db);
     const { hash: _h, ...unsigned } = { ...entries[3]!, seq: 5, prev_hash: entries[3]!.hash };
     await writeFile(fileOf(agentId, 5), canonicalJson({ ...unsigned, hash: hashEntry(unsigned) }), 'utf8');
 
     const verification = await audit.verify(agentId);
-    expect(verification).toMatchObject({ ok: false, first_bad_seq: 2, reason: expect.stringMatching(/entry 2: its database row was altered/) });
+    expect(verification).toMatchObject({
+      ok: false,
+      first_bad_seq: 2,
+      reason: expect.stringMatching(/entry 2: its database row was altered/),
+    });
     expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([
       [2, 'altered_row'],
       [3, 'missing_row'],
@@ -297,7 +326,11 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     await sql`UPDATE audit_state SET last_seq = 3 WHERE chain_id = ${agentId}`.execute(context.db.db);
 
     const verification = await audit.verify(agentId);
-    expect(verification).toMatchObject({ ok: false, first_bad_seq: 3, reason: expect.stringMatching(/entry 3 is missing from the write-once store/) });
+    expect(verification).toMatchObject({
+      ok: false,
+      first_bad_seq: 3,
+      reason: expect.stringMatching(/entry 3 is missing from the write-once store/),
+    });
   });
 
   it('a row that conflicts with its write-once object is named by verify, and every other chain is still copied', async () => {
@@ -319,7 +352,9 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
       const verification = await audit.verify(clashing);
       expect(verification).toMatchObject({ ok: false, first_bad_seq: 2 });
       expect(verification.problems?.map((p) => [p.seq, p.kind])).toEqual([[2, 'wrong_position']]);
-      expect(errorLog).toHaveBeenCalledWith(expect.stringContaining(`${auditKey(clashing, 2)} conflicts with the write-once object`));
+      expect(errorLog).toHaveBeenCalledWith(
+        expect.stringContaining(`${auditKey(clashing, 2)} conflicts with the write-once object`),
+      );
     } finally {
       errorLog.mockRestore();
     }
@@ -356,14 +391,23 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     // The commit stands even though the sink is down; the copy fails and is left for later.
     await expect(audit.flush()).rejects.toThrow(/audit sink unavailable/);
     expect(await storedSeqs(agentId)).toEqual([1]);
-    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(context.db.db);
+    const pending = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(
+      context.db.db,
+    );
     expect(pending.rows[0]!.n).toBe(1);
 
     sink.down = false;
     await expect(audit.flush()).resolves.toBe(1);
     expect(await storedSeqs(agentId)).toEqual([1, 2]);
     expect(await readFile(fileOf(agentId, 2), 'utf8')).toBe(canonicalJson(entry));
-    expect(await audit.verify(agentId)).toEqual({ ok: true, chain_id: agentId, entries: 2, head: { seq: 2, hash: entry.hash } });
+    expect(await audit.verify(agentId)).toEqual({
+      ok: true,
+      chain_id: agentId,
+      entries: 2,
+      head: { seq: 2, hash: entry.hash },
+    });
   });
 
   it('gives 20 concurrent transactions on one new chain the contiguous sequence 1..20', async () => {
@@ -375,9 +419,16 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
 
     expect(entries.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const bySeq = new Map(entries.map((e) => [e.seq, e]));
-    for (let seq = 2; seq <= 20; seq += 1) expect(bySeq.get(seq)!.prev_hash).toBe(bySeq.get(seq - 1)!.hash);
+    for (let seq = 2; seq <= 20; seq += 1) {
+      expect(bySeq.get(seq)!.prev_hash).toBe(bySeq.get(seq - 1)!.hash);
+    }
     expect(await storedSeqs(agentId)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(await audit.verify(agentId)).toEqual({ ok: true, chain_id: agentId, entries: 20, head: { seq: 20, hash: bySeq.get(20)!.hash } });
+    expect(await audit.verify(agentId)).toEqual({
+      ok: true,
+      chain_id: agentId,
+      entries: 20,
+      head: { seq: 20, hash: bySeq.get(20)!.hash },
+    });
   });
 
   it('lets a copy under way finish when the hub shuts down, instead of abandoning it', async () => {
@@ -399,7 +450,11 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
     release();
     await closing;
 
-    const pending = await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(context.db.db);
+    const pending = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM audit_entries WHERE chain_id = ${agentId} AND sunk_at IS NULL`.execute(
+      context.db.db,
+    );
     expect(pending.rows[0]!.n).toBe(0);
     expect(await storedSeqs(agentId)).toEqual([1]);
   });
@@ -407,10 +462,20 @@ describe(`AuditService (${testDatabaseKind()})`, () => {
   it('records hub-wide entries on the system chain', async () => {
     const before = (await audit.verify(null)).entries;
     const entry = await transactions.run((tx) =>
-      audit.append(tx, { agentId: null, action: 'schema.migrated', actor: { type: 'system', id: 'test' }, details: { version: 'x' } }),
+      audit.append(tx, {
+        agentId: null,
+        action: 'schema.migrated',
+        actor: { type: 'system', id: 'test' },
+        details: { version: 'x' },
+      }),
     );
     expect(entry.chain_id).toBe('system');
     expect(entry.seq).toBe(before + 1);
-    expect(await audit.verify(null)).toMatchObject({ ok: true, chain_id: 'system', entries: before + 1, head: { seq: before + 1, hash: entry.hash } });
+    expect(await audit.verify(null)).toMatchObject({
+      ok: true,
+      chain_id: 'system',
+      entries: before + 1,
+      head: { seq: before + 1, hash: entry.hash },
+    });
   });
 });

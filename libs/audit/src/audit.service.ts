@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Tx } from '@marvain/db';
-import { AUDIT_SINK, AuditSinkConflictError, CLOCK, canonicalJson, type AuditSink, type Clock } from '@marvain/platform';
+import {
+  AUDIT_SINK,
+  AuditSinkConflictError,
+  CLOCK,
+  canonicalJson,
+  type AuditSink,
+  type Clock,
+} from '@marvain/platform';
 import { AuditRepository, type UnsunkEntry } from './audit.repository';
 import {
   GENESIS_HASH,
@@ -117,17 +124,23 @@ export class AuditService implements OnModuleDestroy {
     let after: { chain_id: string; seq: number } | null = null;
     for (;;) {
       const batch = await this.repository.unsunk(FLUSH_BATCH, after);
-      if (batch.length === 0) return total;
+      if (batch.length === 0) {
+        return total;
+      }
       const byChain = new Map<string, number[]>();
       try {
         for (const entry of batch) {
           const key = auditKey(entry.chain_id, entry.seq);
           // Write-once: a key known to conflict will not stop conflicting, so it is not retried.
-          if (this.conflicting.has(key)) continue;
+          if (this.conflicting.has(key)) {
+            continue;
+          }
           try {
             await this.sink.put(key, entry.body);
           } catch (error) {
-            if (!(error instanceof AuditSinkConflictError)) throw error;
+            if (!(error instanceof AuditSinkConflictError)) {
+              throw error;
+            }
             this.reportConflict(key);
             continue;
           }
@@ -135,11 +148,15 @@ export class AuditService implements OnModuleDestroy {
         }
       } finally {
         // What was copied stays copied, even when the sink failed part-way.
-        for (const [chainId, seqs] of byChain) await this.repository.markSunk(chainId, seqs);
+        for (const [chainId, seqs] of byChain) {
+          await this.repository.markSunk(chainId, seqs);
+        }
       }
       total += [...byChain.values()].reduce((n, seqs) => n + seqs.length, 0);
       // A short batch was everything there was: no need to ask again.
-      if (batch.length < FLUSH_BATCH) return total;
+      if (batch.length < FLUSH_BATCH) {
+        return total;
+      }
       const last = batch[batch.length - 1] as UnsunkEntry;
       after = { chain_id: last.chain_id, seq: last.seq };
     }
@@ -171,14 +188,21 @@ export class AuditService implements OnModuleDestroy {
     for (const key of await this.sink.list(prefix)) {
       const match = ENTRY_NAME.exec(key.slice(prefix.length + 1));
       const seq = match ? Number(match[1]) : 0;
-      if (match && seq > 0 && key === auditKey(chainId, seq)) objects.set(seq, key);
-      else problem(null, 'stray_object', `${key} is not an entry of chain ${chainId} (a stray object)`);
+      if (match && seq > 0 && key === auditKey(chainId, seq)) {
+        objects.set(seq, key);
+      } else {
+        problem(null, 'stray_object', `${key} is not an entry of chain ${chainId} (a stray object)`);
+      }
     }
 
     const headSeq = head?.last_seq ?? 0;
     // (A loop, not Math.max(...keys): a long chain would exceed the argument limit.)
     let lastSeq = headSeq;
-    for (const seq of [...objects.keys(), ...rows.keys()]) if (seq > lastSeq) lastSeq = seq;
+    for (const seq of [...objects.keys(), ...rows.keys()]) {
+      if (seq > lastSeq) {
+        lastSeq = seq;
+      }
+    }
     // The hash the next entry must link to; null once a link cannot be known (nothing readable).
     let prevHash: string | null = GENESIS_HASH;
     let headEntryHash: string | null = headSeq === 0 ? GENESIS_HASH : null;
@@ -191,7 +215,10 @@ export class AuditService implements OnModuleDestroy {
         continue;
       }
       const rowEntry = row ? parseEntry(row.body) : null;
-      const consistentRow = row && rowEntry && isSelfConsistent(rowEntry, row.body) && rowEntry.hash === row.hash ? { ...row, entry: rowEntry } : null;
+      const consistentRow =
+        row && rowEntry && isSelfConsistent(rowEntry, row.body) && rowEntry.hash === row.hash
+          ? { ...row, entry: rowEntry }
+          : null;
       let object: { body: string; entry: AuditEntry | null } | null = null;
       if (!key) {
         problem(seq, 'missing_object', `entry ${seq} is missing from the write-once store ${this.sink.location}`);
@@ -206,48 +233,95 @@ export class AuditService implements OnModuleDestroy {
         }
       }
       const objectProblems = problems.length;
-      if (object && !object.entry) problem(seq, 'invalid_object', `entry ${seq}: its object ${auditKey(chainId, seq)} is not a JSON audit entry`);
+      if (object && !object.entry) {
+        problem(seq, 'invalid_object', `entry ${seq}: its object ${auditKey(chainId, seq)} is not a JSON audit entry`);
+      }
       const entry = object?.entry ?? null;
       if (object && entry) {
         if (entry.seq !== seq || entry.chain_id !== chainId) {
-          problem(seq, 'wrong_position', `entry ${seq}: its object claims seq ${JSON.stringify(entry.seq)} of chain ${JSON.stringify(entry.chain_id)}`);
+          problem(
+            seq,
+            'wrong_position',
+            `entry ${seq}: its object claims seq ${JSON.stringify(entry.seq)} of chain ${JSON.stringify(entry.chain_id)}`,
+          );
         } else if (!isSelfConsistent(entry, object.body)) {
-          problem(seq, 'altered_object', `entry ${seq}: its object was altered (its content no longer matches its hash ${short(entry.hash)})`);
+          problem(
+            seq,
+            'altered_object',
+            `entry ${seq}: its object was altered (its content no longer matches its hash ${short(entry.hash)})`,
+          );
         } else if (prevHash !== null && entry.prev_hash !== prevHash) {
-          problem(seq, 'broken_link', `entry ${seq} does not link to entry ${seq - 1} (prev_hash ${short(entry.prev_hash)}, expected ${short(prevHash)})`);
+          problem(
+            seq,
+            'broken_link',
+            `entry ${seq} does not link to entry ${seq - 1} (prev_hash ${short(entry.prev_hash)}, expected ${short(prevHash)})`,
+          );
         }
       }
       // The database copy of the same entry.
       if (!row) {
-        if (object) problem(seq, 'missing_row', `entry ${seq}: its database row (audit_entries) is missing`);
+        if (object) {
+          problem(seq, 'missing_row', `entry ${seq}: its database row (audit_entries) is missing`);
+        }
       } else if (!consistentRow) {
-        problem(seq, 'altered_row', `entry ${seq}: its database row was altered (its body no longer matches its hash ${short(row.hash)})`);
+        problem(
+          seq,
+          'altered_row',
+          `entry ${seq}: its database row was altered (its body no longer matches its hash ${short(row.hash)})`,
+        );
       } else if (object && object.body !== row.body && problems.length === objectProblems) {
         // (When the object is itself faulty, that problem already says which copy is wrong.)
-        problem(seq, 'copies_differ', `entry ${seq}: the write-once object (hash ${short(entry?.hash)}) differs from the database row (hash ${short(row.hash)})`);
+        problem(
+          seq,
+          'copies_differ',
+          `entry ${seq}: the write-once object (hash ${short(entry?.hash)}) differs from the database row (hash ${short(row.hash)})`,
+        );
       } else if (!object && prevHash !== null && consistentRow.entry.prev_hash !== prevHash) {
         problem(seq, 'broken_link', `entry ${seq}'s database row does not link to entry ${seq - 1}`);
       }
       // Follow the chain by the hash each entry claims, so one bad entry is reported once.
       prevHash = typeof entry?.hash === 'string' ? entry.hash : (consistentRow?.hash ?? null);
-      if (seq === headSeq) headEntryHash = prevHash;
+      if (seq === headSeq) {
+        headEntryHash = prevHash;
+      }
     }
     if (head && headEntryHash !== null && head.head_hash !== headEntryHash) {
-      problem(headSeq, 'head_mismatch', `the recorded head hash (${short(head.head_hash)}) is not entry ${headSeq}'s hash (${short(headEntryHash)})`);
+      problem(
+        headSeq,
+        'head_mismatch',
+        `the recorded head hash (${short(head.head_hash)}) is not entry ${headSeq}'s hash (${short(headEntryHash)})`,
+      );
     }
-    if (!head && objects.size > 0) problem(1, 'head_mismatch', `chain ${chainId} has entries but no recorded head`);
+    if (!head && objects.size > 0) {
+      problem(1, 'head_mismatch', `chain ${chainId} has entries but no recorded head`);
+    }
 
-    const result: AuditVerification = { ok: problems.length === 0, chain_id: chainId, entries: objects.size, head: head ? { seq: head.last_seq, hash: head.head_hash } : null };
+    const result: AuditVerification = {
+      ok: problems.length === 0,
+      chain_id: chainId,
+      entries: objects.size,
+      head: head ? { seq: head.last_seq, hash: head.head_hash } : null,
+    };
     const first = problems.find((p) => p.seq !== null) ?? problems[0];
-    if (!first) return result;
-    return { ...result, first_bad_seq: first.seq ?? 0, reason: first.message, problems: problems.slice(0, MAX_REPORTED_PROBLEMS) };
+    if (!first) {
+      return result;
+    }
+    return {
+      ...result,
+      first_bad_seq: first.seq ?? 0,
+      reason: first.message,
+      problems: problems.slice(0, MAX_REPORTED_PROBLEMS),
+    };
   }
 
   private async readObject(key: string): Promise<{ body: string | null; error: string | null }> {
     try {
       return { body: await this.sink.get(key), error: null };
     } catch (error) {
-      return { body: null, error: (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error)) };
+      return {
+        body: null,
+        error: (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error)),
+      };
     }
   }
 }

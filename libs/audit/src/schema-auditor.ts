@@ -27,6 +27,8 @@ export class SchemaAuditor implements OnApplicationBootstrap {
     }
     // Entries committed by an earlier process but not yet copied to the sink. Long-running
     // processes only: a Lambda cold start skips this query (the next append's flush copies them).
-    if (this.config.workers) await this.audit.flush();
+    if (this.config.workers) {
+      await this.audit.flush();
+    }
   }
 }

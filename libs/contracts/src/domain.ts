@@ -1,4 +1,12 @@
-export const ACTION_STATUSES = ['proposed', 'approved', 'rejected', 'executing', 'executed', 'failed', 'canceled'] as const;
+export const ACTION_STATUSES = [
+  'proposed',
+  'approved',
+  'rejected',
+  'executing',
+  'executed',
+  'failed',
+  'canceled',
+] as const;
 export type ActionStatus = (typeof ACTION_STATUSES)[number];
 
 export const MEMORY_TIERS = ['episodic', 'semantic'] as const;

@@ -27,13 +27,17 @@ describe('scopes', () => {
     expect(ROLE_SCOPES.member).not.toContain('actions:approve');
     expect(ROLE_SCOPES.guest).not.toContain('memories:read');
     for (const role of ['admin', 'member', 'guest'] as const) {
-      for (const scope of ROLE_SCOPES[role]) expect(ROLE_SCOPES.owner).toContain(scope);
+      for (const scope of ROLE_SCOPES[role]) {
+        expect(ROLE_SCOPES.owner).toContain(scope);
+      }
     }
     expect(scopesOfRole('member')).toBe(ROLE_SCOPES.member);
     expect(scopesOfRole('superuser')).toEqual([]);
   });
 
   it('gives a satellite device only registered scopes by default', () => {
-    for (const scope of DEFAULT_DEVICE_SCOPES) expect(isScopeGrant(scope)).toBe(true);
+    for (const scope of DEFAULT_DEVICE_SCOPES) {
+      expect(isScopeGrant(scope)).toBe(true);
+    }
   });
 });

@@ -28,14 +28,18 @@ const KNOWN = new Set<string>(SCOPES);
 const RESOURCES = new Set<string>(SCOPES.map((s) => s.slice(0, s.indexOf(':'))));
 
 export function isScopeGrant(value: string): value is ScopeGrant {
-  if (KNOWN.has(value)) return true;
+  if (KNOWN.has(value)) {
+    return true;
+  }
   const [resource, verb, ...rest] = value.split(':');
   return rest.length === 0 && verb === '*' && RESOURCES.has(resource ?? '');
 }
 
 /** True when `granted` contains `required` exactly or through its `resource:*`. */
 export function hasScope(granted: readonly string[], required: Scope): boolean {
-  if (granted.includes(required)) return true;
+  if (granted.includes(required)) {
+    return true;
+  }
   const resource = required.slice(0, required.indexOf(':'));
   return granted.includes(`${resource}:*`);
 }

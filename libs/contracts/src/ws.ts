@@ -1,7 +1,5 @@
 /** WebSocket messages (client → hub). Every message may carry `id` (a string of at most 64 characters), echoed in the reply. */
-export type ClientMessage =
-  | { type: 'hello'; id?: string; token: string }
-  | { type: 'ping'; id?: string };
+export type ClientMessage = { type: 'hello'; id?: string; token: string } | { type: 'ping'; id?: string };
 
 /** WebSocket messages (hub → client). */
 export type ServerMessage =

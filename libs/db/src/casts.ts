@@ -8,4 +8,5 @@ import { sql, type RawBuilder } from 'kysely';
 export const asUuid = (value: string): RawBuilder<string> => sql<string>`${value}::uuid`;
 export const asJson = <T>(value: T): RawBuilder<T> => sql<T>`${JSON.stringify(value)}::jsonb`;
 export const asTimestamp = (value: Date): RawBuilder<Date> => sql<Date>`${value.toISOString()}::timestamptz`;
-export const asVector = (value: readonly number[]): RawBuilder<string> => sql<string>`${`[${value.join(',')}]`}::vector`;
+export const asVector = (value: readonly number[]): RawBuilder<string> =>
+  sql<string>`${`[${value.join(',')}]`}::vector`;

@@ -13,9 +13,13 @@ export interface DatabaseIdentityState {
 /** Reads the database's identity without writing (two statements, at start-up only). */
 export async function readDatabaseIdentity(db: Kysely<Database>): Promise<DatabaseIdentityState> {
   const tables = await sql<{ migrated: boolean; identified: boolean }>`
-    SELECT to_regclass('schema_migrations') IS NOT NULL AS migrated, to_regclass('database_identity') IS NOT NULL AS identified`.execute(db);
+    SELECT to_regclass('schema_migrations') IS NOT NULL AS migrated, to_regclass('database_identity') IS NOT NULL AS identified`.execute(
+    db,
+  );
   const found = tables.rows[0];
-  if (!found?.identified) return { fresh: !found?.migrated, databaseId: null };
+  if (!found?.identified) {
+    return { fresh: !found?.migrated, databaseId: null };
+  }
   const row = await db.selectFrom('database_identity').select('database_id').executeTakeFirst();
   return { fresh: false, databaseId: row?.database_id ?? null };
 }

@@ -1,4 +1,10 @@
-import { BeginTransactionCommand, CommitTransactionCommand, ExecuteStatementCommand, RDSDataClient, RollbackTransactionCommand } from '@aws-sdk/client-rds-data';
+import {
+  BeginTransactionCommand,
+  CommitTransactionCommand,
+  ExecuteStatementCommand,
+  RDSDataClient,
+  RollbackTransactionCommand,
+} from '@aws-sdk/client-rds-data';
 import { mockClient } from 'aws-sdk-client-mock';
 import { openDatabase } from './database';
 import { asJson, asUuid } from './casts';
@@ -58,14 +64,25 @@ describe('the RDS Data API dialect', () => {
       await handle.db.transaction().execute(async (trx) => {
         await trx
           .insertInto('people')
-          .values({ person_id: asUuid('9c1e0f7a-4b5d-4c3e-8f2a-1d6b7e8f9a0b'), agent_id: asUuid('0b7a1c3e-7d52-4d0e-9a55-3c1f5f2a9b10'), display_name: 'Sam' })
+          .values({
+            person_id: asUuid('9c1e0f7a-4b5d-4c3e-8f2a-1d6b7e8f9a0b'),
+            agent_id: asUuid('0b7a1c3e-7d52-4d0e-9a55-3c1f5f2a9b10'),
+            display_name: 'Sam',
+          })
           .execute();
-        await trx.updateTable('devices').set({ metadata: asJson({ is_remote: true }) }).where('name', '=', 'pi').execute();
+        await trx
+          .updateTable('devices')
+          .set({ metadata: asJson({ is_remote: true }) })
+          .where('name', '=', 'pi')
+          .execute();
       });
     } finally {
       await handle.close();
     }
-    expect(rds.commandCalls(BeginTransactionCommand)[0]?.args[0].input).toMatchObject({ resourceArn: target.resourceArn, database: 'marvain' });
+    expect(rds.commandCalls(BeginTransactionCommand)[0]?.args[0].input).toMatchObject({
+      resourceArn: target.resourceArn,
+      database: 'marvain',
+    });
     const statements = rds.commandCalls(ExecuteStatementCommand).map((c) => c.args[0].input);
     expect(statements.map((s) => s.transactionId)).toEqual(['tx-1', 'tx-1']);
     expect(statements[1]?.sql).toContain(':0::jsonb');
@@ -76,13 +93,24 @@ describe('the RDS Data API dialect', () => {
 
   it("surfaces the statement's own error when the service has already ended the failed transaction", async () => {
     rds.on(BeginTransactionCommand).resolves({ transactionId: 'tx-3' });
-    rds.on(ExecuteStatementCommand).rejects(
-      Object.assign(new Error('ERROR: duplicate key value violates unique constraint "spaces_agent_id_name_key"; SQLState: 23505'), { name: 'DatabaseErrorException' }),
-    );
-    rds.on(RollbackTransactionCommand).rejects(Object.assign(new Error('Transaction tx-3 is not found'), { name: 'TransactionNotFoundException' }));
+    rds
+      .on(ExecuteStatementCommand)
+      .rejects(
+        Object.assign(
+          new Error(
+            'ERROR: duplicate key value violates unique constraint "spaces_agent_id_name_key"; SQLState: 23505',
+          ),
+          { name: 'DatabaseErrorException' },
+        ),
+      );
+    rds
+      .on(RollbackTransactionCommand)
+      .rejects(Object.assign(new Error('Transaction tx-3 is not found'), { name: 'TransactionNotFoundException' }));
     const handle = await openDatabase(target);
     try {
-      await expect(handle.db.transaction().execute((trx) => trx.deleteFrom('spaces').where('name', '=', 'x').execute())).rejects.toThrow(/duplicate key value/);
+      await expect(
+        handle.db.transaction().execute((trx) => trx.deleteFrom('spaces').where('name', '=', 'x').execute()),
+      ).rejects.toThrow(/duplicate key value/);
     } finally {
       await handle.close();
     }

@@ -25,7 +25,9 @@ class FakePostgres {
   }
 
   dropEveryConnection(): void {
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
   }
 
   async close(): Promise<void> {
@@ -44,9 +46,13 @@ class FakePostgres {
       for (;;) {
         // The startup message has no type byte; every later message does.
         const header = started ? 5 : 4;
-        if (buffered.length < header) return;
+        if (buffered.length < header) {
+          return;
+        }
         const length = buffered.readInt32BE(started ? 1 : 0) + (started ? 1 : 0);
-        if (buffered.length < length) return;
+        if (buffered.length < length) {
+          return;
+        }
         const type = started ? String.fromCharCode(buffered[0] as number) : 'startup';
         const body = buffered.subarray(header, length);
         buffered = buffered.subarray(length);
@@ -55,7 +61,12 @@ class FakePostgres {
           socket.write(Buffer.concat([message('R', int32(0)), message('Z', Buffer.from('I'))]));
         } else if (type === 'Q') {
           const text = body.toString('utf8').replace(/\0$/, '').trim().toUpperCase();
-          socket.write(Buffer.concat([message('C', Buffer.from(`${text}\0`)), message('Z', Buffer.from(text === 'BEGIN' ? 'T' : 'I'))]));
+          socket.write(
+            Buffer.concat([
+              message('C', Buffer.from(`${text}\0`)),
+              message('Z', Buffer.from(text === 'BEGIN' ? 'T' : 'I')),
+            ]),
+          );
         } else if (type === 'X') {
           socket.end();
         }

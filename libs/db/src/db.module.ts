@@ -37,7 +37,9 @@ class DatabaseCloser implements OnApplicationShutdown {
     private readonly owned: boolean,
   ) {}
   async onApplicationShutdown(): Promise<void> {
-    if (this.owned) await this.handle.close();
+    if (this.owned) {
+      await this.handle.close();
+    }
   }
 }
 
@@ -53,7 +55,9 @@ export class DbModule {
           provide: DATABASE_HANDLE,
           inject: [{ token: DATABASE_BINDING, optional: true }],
           useFactory: async (binding: DatabaseBinding | undefined): Promise<DatabaseHandle> => {
-            if (options.handle) return options.handle;
+            if (options.handle) {
+              return options.handle;
+            }
             await binding?.beforeOpen(options.target);
             return openDatabase(options.target);
           },
@@ -65,14 +69,27 @@ export class DbModule {
           useFactory: async (handle: DatabaseHandle, binding: DatabaseBinding | undefined) => {
             // What is bound to one database (the audit folder) is checked before anything is written.
             const identity = binding ? await readDatabaseIdentity(handle.db) : null;
-            if (binding && identity) await binding.check(identity, options.target);
-            const result: MigrationResult = options.migrate ? await migrate(handle.db) : { applied: [], schemaVersion: null };
+            if (binding && identity) {
+              await binding.check(identity, options.target);
+            }
+            const result: MigrationResult = options.migrate
+              ? await migrate(handle.db)
+              : { applied: [], schemaVersion: null };
             if (binding && identity) {
               const databaseId = identity.databaseId ?? (await readDatabaseIdentity(handle.db)).databaseId;
-              if (databaseId) await binding.record(databaseId);
+              if (databaseId) {
+                await binding.record(databaseId);
+              }
             }
-            if (result.applied.length > 0) logger.log(`applied migrations ${result.applied.join(', ')}`);
-            return new DatabaseInfo(handle.kind, await schemaVersion(handle.db).catch(() => null), await vectorAvailable(handle.db), result);
+            if (result.applied.length > 0) {
+              logger.log(`applied migrations ${result.applied.join(', ')}`);
+            }
+            return new DatabaseInfo(
+              handle.kind,
+              await schemaVersion(handle.db).catch(() => null),
+              await vectorAvailable(handle.db),
+              result,
+            );
           },
         },
         {

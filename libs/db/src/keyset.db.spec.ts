@@ -35,11 +35,14 @@ describe(`keyset pagination (${testDatabaseKind()})`, () => {
   let rows: Row[];
 
   const insertAgent = async (): Promise<string> =>
-    (await sql<{ agent_id: string }>`INSERT INTO agents (name) VALUES ('pages') RETURNING agent_id`.execute(handle.db)).rows[0]!.agent_id;
+    (await sql<{ agent_id: string }>`INSERT INTO agents (name) VALUES ('pages') RETURNING agent_id`.execute(handle.db))
+      .rows[0]!.agent_id;
 
   const insertPerson = async (agent: string, createdAt: string): Promise<Row> => {
     const personId = randomUUID();
-    await sql`INSERT INTO people (person_id, agent_id, display_name, created_at) VALUES (${personId}::uuid, ${agent}::uuid, 'p', ${createdAt}::timestamptz)`.execute(handle.db);
+    await sql`INSERT INTO people (person_id, agent_id, display_name, created_at) VALUES (${personId}::uuid, ${agent}::uuid, 'p', ${createdAt}::timestamptz)`.execute(
+      handle.db,
+    );
     return { person_id: personId, created_at: createdAt };
   };
 
@@ -50,15 +53,25 @@ describe(`keyset pagination (${testDatabaseKind()})`, () => {
 
   /** The list's order computed here: by timestamp text (fixed width, so text order is time order), then id. */
   const expectedOrder = (list: Row[], direction: 'asc' | 'desc'): string[] => {
-    const sorted = [...list].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.person_id.localeCompare(b.person_id)).map((r) => r.person_id);
+    const sorted = [...list]
+      .sort((a, b) => a.created_at.localeCompare(b.created_at) || a.person_id.localeCompare(b.person_id))
+      .map((r) => r.person_id);
     return direction === 'asc' ? sorted : sorted.reverse();
   };
 
   const page = (agent: string, direction: 'asc' | 'desc', limit: number, after: PageKey | null) =>
-    keysetPage(handle.db.selectFrom('people').select(['person_id', 'agent_id']).where('agent_id', '=', asUuid(agent)), ORDER[direction], { limit, after });
+    keysetPage(
+      handle.db.selectFrom('people').select(['person_id', 'agent_id']).where('agent_id', '=', asUuid(agent)),
+      ORDER[direction],
+      { limit, after },
+    );
 
   /** Every page from the start, following `next` until it is null. */
-  const walk = async (agent: string, direction: 'asc' | 'desc', limit: number): Promise<{ ids: string[]; pages: number }> => {
+  const walk = async (
+    agent: string,
+    direction: 'asc' | 'desc',
+    limit: number,
+  ): Promise<{ ids: string[]; pages: number }> => {
     const ids: string[] = [];
     let after: PageKey | null = null;
     let pages = 0;
@@ -67,10 +80,14 @@ describe(`keyset pagination (${testDatabaseKind()})`, () => {
       pages += 1;
       expect(result.rows.length).toBeLessThanOrEqual(limit);
       ids.push(...result.rows.map((r) => r.person_id));
-      if (!result.next) break;
+      if (!result.next) {
+        break;
+      }
       expect(result.rows).toHaveLength(limit);
       after = result.next;
-      if (pages > 100) throw new Error('the walk does not end');
+      if (pages > 100) {
+        throw new Error('the walk does not end');
+      }
     }
     return { ids, pages };
   };
@@ -80,9 +97,13 @@ describe(`keyset pagination (${testDatabaseKind()})`, () => {
     agentId = await insertAgent();
     otherAgentId = await insertAgent();
     rows = [];
-    for (const at of TIMESTAMPS) rows.push(await insertPerson(agentId, at));
+    for (const at of TIMESTAMPS) {
+      rows.push(await insertPerson(agentId, at));
+    }
     // Another agent's rows interleave with these in time; no page may ever show one.
-    for (const at of TIMESTAMPS.slice(0, 4)) await insertPerson(otherAgentId, at);
+    for (const at of TIMESTAMPS.slice(0, 4)) {
+      await insertPerson(otherAgentId, at);
+    }
   });
   afterAll(() => handle.close());
 
@@ -93,12 +114,15 @@ describe(`keyset pagination (${testDatabaseKind()})`, () => {
     ['desc', 1],
     ['desc', 3],
     ['desc', 8],
-  ] as const)('walks the list %s, %d a page: every row once, in order, nothing of another agent', async (direction, limit) => {
-    const { ids, pages } = await walk(agentId, direction, limit);
-    expect(ids).toEqual(expectedOrder(rows, direction));
-    // The page that ends the list says so itself: no empty page after it.
-    expect(pages).toBe(Math.ceil(rows.length / limit));
-  });
+  ] as const)(
+    'walks the list %s, %d a page: every row once, in order, nothing of another agent',
+    async (direction, limit) => {
+      const { ids, pages } = await walk(agentId, direction, limit);
+      expect(ids).toEqual(expectedOrder(rows, direction));
+      // The page that ends the list says so itself: no empty page after it.
+      expect(pages).toBe(Math.ceil(rows.length / limit));
+    },
+  );
 
   it('gives the whole list in one page, with no next key, when it fits', async () => {
     const result = await page(agentId, 'asc', rows.length, null);
@@ -130,7 +154,9 @@ describe(`keyset pagination (${testDatabaseKind()})`, () => {
     }
     expect([...seen, ...rest]).toEqual(expectedOrder([...rows, after], 'asc'));
     expect(rest).not.toContain(before.person_id);
-    await sql`DELETE FROM people WHERE person_id IN (${before.person_id}::uuid, ${after.person_id}::uuid)`.execute(handle.db);
+    await sql`DELETE FROM people WHERE person_id IN (${before.person_id}::uuid, ${after.person_id}::uuid)`.execute(
+      handle.db,
+    );
   });
 
   it("keeps a list to its own rows when handed a key taken from another agent's list", async () => {

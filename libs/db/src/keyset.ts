@@ -48,7 +48,9 @@ export async function keysetPage<DB, TB extends keyof DB, O extends object>(
   const at = sql.ref(order.at);
   const id = sql.ref(order.id);
   const idField = order.id.slice(order.id.lastIndexOf('.') + 1);
-  let select = query.select(sql<string>`to_char(${at} AT TIME ZONE 'UTC', ${KEY_AT_FORMAT})`.as(KEY_AT)) as unknown as SelectQueryBuilder<DB, TB, O & { page_key_at: string }>;
+  let select = query.select(
+    sql<string>`to_char(${at} AT TIME ZONE 'UTC', ${KEY_AT_FORMAT})`.as(KEY_AT),
+  ) as unknown as SelectQueryBuilder<DB, TB, O & { page_key_at: string }>;
   if (page.after) {
     const after = page.after;
     select =
@@ -63,6 +65,9 @@ export async function keysetPage<DB, TB extends keyof DB, O extends object>(
     .execute();
   const kept = rows.slice(0, page.limit);
   const last = kept[kept.length - 1];
-  const next = rows.length > page.limit && last ? { at: last.page_key_at, id: String((last as Record<string, unknown>)[idField]) } : null;
+  const next =
+    rows.length > page.limit && last
+      ? { at: last.page_key_at, id: String((last as Record<string, unknown>)[idField]) }
+      : null;
   return { rows: kept.map(({ page_key_at: _key, ...row }) => row as unknown as O), next };
 }

@@ -24,11 +24,17 @@ const MIGRATION_LOCK_KEY = 7_361_902_113;
 /** The migrations folder: MARVAIN_MIGRATIONS_DIR, or the nearest `migrations/` above this file. */
 export function findMigrationsDir(start = __dirname): string {
   const fromEnv = process.env['MARVAIN_MIGRATIONS_DIR'];
-  if (fromEnv) return fromEnv;
+  if (fromEnv) {
+    return fromEnv;
+  }
   for (let dir = start; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'migrations');
-    if (existsSync(path.join(candidate, '0001_extensions.sql'))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`no migrations folder found above ${start}; set MARVAIN_MIGRATIONS_DIR`);
+    if (existsSync(path.join(candidate, '0001_extensions.sql'))) {
+      return candidate;
+    }
+    if (path.dirname(dir) === dir) {
+      throw new Error(`no migrations folder found above ${start}; set MARVAIN_MIGRATIONS_DIR`);
+    }
   }
 }
 
@@ -39,7 +45,12 @@ export function loadMigrations(dir = findMigrationsDir()): MigrationFile[] {
     .map((file) => {
       const [, version, name] = FILE_PATTERN.exec(file) as RegExpExecArray;
       const text = readFileSync(path.join(dir, file), 'utf8');
-      return { version: version as string, name: name as string, sql: text, checksum: createHash('sha256').update(text).digest('hex') };
+      return {
+        version: version as string,
+        name: name as string,
+        sql: text,
+        checksum: createHash('sha256').update(text).digest('hex'),
+      };
     });
 }
 
@@ -82,7 +93,9 @@ export async function migrate(db: Kysely<Database>, migrations = loadMigrations(
         .execute();
       return true;
     });
-    if (ran) applied.push(migration.version);
+    if (ran) {
+      applied.push(migration.version);
+    }
   }
   return { applied, schemaVersion: await schemaVersion(db) };
 }
@@ -96,6 +109,8 @@ export async function schemaVersion(db: Kysely<Database>): Promise<string | null
 }
 
 export async function vectorAvailable(db: Kysely<Database>): Promise<boolean> {
-  const result = await sql<{ available: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS available`.execute(db);
+  const result = await sql<{
+    available: boolean;
+  }>`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS available`.execute(db);
   return result.rows[0]?.available === true;
 }

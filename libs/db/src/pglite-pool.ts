@@ -20,7 +20,9 @@ export class PGlitePool {
 
   async end(): Promise<void> {
     await this.tail;
-    if (!this.pglite.closed) await this.pglite.close();
+    if (!this.pglite.closed) {
+      await this.pglite.close();
+    }
   }
 }
 
@@ -32,14 +34,19 @@ export class PGlitePoolClient {
     private readonly onRelease: () => void,
   ) {}
 
-  async query(sqlText: string, parameters: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number; command: string }> {
+  async query(
+    sqlText: string,
+    parameters: readonly unknown[],
+  ): Promise<{ rows: unknown[]; rowCount: number; command: string }> {
     const result = await this.pglite.query(sqlText, parameters as unknown[], { rowMode: 'object' });
     const command = sqlText.trimStart().split(/\s+/, 1)[0]?.toUpperCase() ?? '';
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length, command };
   }
 
   release(): void {
-    if (this.released) return;
+    if (this.released) {
+      return;
+    }
     this.released = true;
     this.onRelease();
   }

@@ -27,9 +27,14 @@ export function splitSqlStatements(script: string): string[] {
       let j = i + 1;
       while (j < n) {
         if (script[j] === ch) {
-          if (script[j + 1] === ch) j += 2;
-          else break;
-        } else j++;
+          if (script[j + 1] === ch) {
+            j += 2;
+          } else {
+            break;
+          }
+        } else {
+          j++;
+        }
       }
       current += script.slice(i, j + 1);
       i = j + 1;
@@ -46,7 +51,9 @@ export function splitSqlStatements(script: string): string[] {
       }
     }
     if (ch === ';') {
-      if (current.trim()) statements.push(current.trim());
+      if (current.trim()) {
+        statements.push(current.trim());
+      }
       current = '';
       i++;
       continue;
@@ -54,6 +61,8 @@ export function splitSqlStatements(script: string): string[] {
     current += ch;
     i++;
   }
-  if (current.trim()) statements.push(current.trim());
+  if (current.trim()) {
+    statements.push(current.trim());
+  }
   return statements;
 }

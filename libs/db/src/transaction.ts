@@ -23,7 +23,9 @@ export class TransactionRunner {
 
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const callbacks: Array<() => void | Promise<void>> = [];
-    const result = await this.db.transaction().execute((trx) => work({ db: trx, afterCommit: (cb) => void callbacks.push(cb) }));
+    const result = await this.db
+      .transaction()
+      .execute((trx) => work({ db: trx, afterCommit: (cb) => void callbacks.push(cb) }));
     for (const callback of callbacks) {
       try {
         await callback();

@@ -15,14 +15,18 @@ export class IngestEventDto {
   @ApiProperty({ example: 'transcript_chunk', description: 'Lower-case, dot/underscore/dash separated' })
   @IsString()
   @Length(1, 100)
-  @Matches(/^[a-z][a-z0-9_.-]*$/, { message: 'type must be lower-case letters, digits, ".", "_" or "-", starting with a letter' })
+  @Matches(/^[a-z][a-z0-9_.-]*$/, {
+    message: 'type must be lower-case letters, digits, ".", "_" or "-", starting with a letter',
+  })
   type!: string;
 
   @ApiProperty({ type: 'object', additionalProperties: true, example: { text: 'tell Sam the package arrived' } })
   @IsObject()
   payload!: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: "The client's id for this event; repeating it returns the first event instead of storing a second" })
+  @ApiPropertyOptional({
+    description: "The client's id for this event; repeating it returns the first event instead of storing a second",
+  })
   @OptionalButNotNull()
   @IsString()
   @Length(1, 200)
@@ -30,7 +34,11 @@ export class IngestEventDto {
 }
 
 export class IngestEventResponse {
-  @ApiProperty({ format: 'uuid', nullable: true, description: 'null when the space is in privacy mode (nothing stored)' })
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    description: 'null when the space is in privacy mode (nothing stored)',
+  })
   event_id!: string | null;
 
   @ApiProperty({ description: 'false when privacy mode kept the event from being stored' })

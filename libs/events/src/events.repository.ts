@@ -2,7 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
 import { asJson, asUuid, InjectKysely, type Database, type EventRow, type Executor } from '@marvain/db';
 
-export const EVENT_COLUMNS = ['event_id', 'seq', 'agent_id', 'space_id', 'source_type', 'source_id', 'type', 'payload', 'client_event_id', 'created_at'] as const;
+export const EVENT_COLUMNS = [
+  'event_id',
+  'seq',
+  'agent_id',
+  'space_id',
+  'source_type',
+  'source_id',
+  'type',
+  'payload',
+  'client_event_id',
+  'created_at',
+] as const;
 
 export interface NewEvent {
   event_id: string;
@@ -81,7 +92,12 @@ export class EventsRepository {
       .executeTakeFirst();
   }
 
-  async findByClientEventId(agentId: string, sourceType: string, sourceId: string, clientEventId: string): Promise<string | undefined> {
+  async findByClientEventId(
+    agentId: string,
+    sourceType: string,
+    sourceId: string,
+    clientEventId: string,
+  ): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('events')
       .select('event_id')

@@ -4,7 +4,14 @@ import { KYSELY, type Database } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import { BootstrapService, hashDeviceToken, IdentityModule, newDeviceToken, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
+import {
+  BootstrapService,
+  hashDeviceToken,
+  IdentityModule,
+  newDeviceToken,
+  PrincipalResolver,
+  type BootstrapResult,
+} from '@marvain/identity';
 import { MESSAGE_QUEUE, type MessageQueue } from '@marvain/platform';
 import { EventsModule } from './events.module';
 import { EventsService } from './events.service';
@@ -52,14 +59,21 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   async function registerDevice(name: string, scopes: string[]): Promise<Principal> {
     const token = newDeviceToken();
     await sql`INSERT INTO devices (agent_id, name, token_hash, scopes)
-              VALUES (${home.agent_id}::uuid, ${name}, ${hashDeviceToken(token)}, ${JSON.stringify(scopes)}::jsonb)`.execute(db);
+              VALUES (${home.agent_id}::uuid, ${name}, ${hashDeviceToken(token)}, ${JSON.stringify(scopes)}::jsonb)`.execute(
+      db,
+    );
     return resolver.resolve(token);
   }
 
-  const ingestError = (principal: Principal, input: Parameters<EventsService['ingest']>[1]): Promise<DomainError> => refused(events.ingest(principal, input));
+  const ingestError = (principal: Principal, input: Parameters<EventsService['ingest']>[1]): Promise<DomainError> =>
+    refused(events.ingest(principal, input));
 
   it('stores a transcript from a device and queues exactly one reference to it for the planner', async () => {
-    const result = await events.ingest(homeDevice, { space_id: home.space_id, type: 'transcript', payload: { text: 'tell Sam the package arrived' } });
+    const result = await events.ingest(homeDevice, {
+      space_id: home.space_id,
+      type: 'transcript',
+      payload: { text: 'tell Sam the package arrived' },
+    });
 
     expect(result.stored).toBe(true);
     expect(result.duplicate).toBe(false);
@@ -91,7 +105,12 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   });
 
   it('answers a repeated client_event_id with the first event, marked duplicate, and queues nothing new', async () => {
-    const input = { space_id: home.space_id, type: 'transcript', payload: { text: 'dinner is ready' }, client_event_id: 'chunk-0001' };
+    const input = {
+      space_id: home.space_id,
+      type: 'transcript',
+      payload: { text: 'dinner is ready' },
+      client_event_id: 'chunk-0001',
+    };
     const first = await events.ingest(homeDevice, input);
     const eventsBefore = await countRows('events');
     const queuedBefore = await countRows('queue_messages');
@@ -108,10 +127,18 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   });
 
   it('does not queue a repeated client_event_id again even after the planner has taken the first reference off the queue', async () => {
-    const input = { space_id: home.space_id, type: 'transcript', payload: { text: 'lights off' }, client_event_id: 'chunk-consumed' };
+    const input = {
+      space_id: home.space_id,
+      type: 'transcript',
+      payload: { text: 'lights off' },
+      client_event_id: 'chunk-consumed',
+    };
     const first = await events.ingest(homeDevice, input);
     const queue = context.moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
-    const received = await queue.receive<{ event_id: string }>(QueueNames.Transcripts, { max: 100, visibilityTimeoutSeconds: 60 });
+    const received = await queue.receive<{ event_id: string }>(QueueNames.Transcripts, {
+      max: 100,
+      visibilityTimeoutSeconds: 60,
+    });
     const mine = received.find((m) => m.body.event_id === first.event_id);
     expect(mine).toBeDefined();
     await queue.ack(QueueNames.Transcripts, mine as NonNullable<typeof mine>);
@@ -124,7 +151,12 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
 
   it('treats the same client_event_id from a different device (or a user) as a different event', async () => {
     const hallway = await registerDevice('Hallway satellite', ['events:write']);
-    const input = { space_id: home.space_id, type: 'transcript', payload: { text: 'hello' }, client_event_id: 'shared-id-1' };
+    const input = {
+      space_id: home.space_id,
+      type: 'transcript',
+      payload: { text: 'hello' },
+      client_event_id: 'shared-id-1',
+    };
 
     const fromKitchen = await events.ingest(homeDevice, input);
     const fromHallway = await events.ingest(hallway, input);
@@ -134,17 +166,29 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
     expect(new Set(ids).size).toBe(3);
     expect([fromKitchen.duplicate, fromHallway.duplicate, fromOwner.duplicate]).toEqual([false, false, false]);
     expect((await events.get(fromHallway.event_id as string))?.source_id).toBe(hallway.id);
-    expect((await events.get(fromOwner.event_id as string))).toMatchObject({ source_type: 'user', source_id: home.user_id });
-    for (const id of ids) expect(await queuedFor(id as string)).toHaveLength(1);
+    expect(await events.get(fromOwner.event_id as string)).toMatchObject({
+      source_type: 'user',
+      source_id: home.user_id,
+    });
+    for (const id of ids) {
+      expect(await queuedFor(id as string)).toHaveLength(1);
+    }
   });
 
   it('stores one event and queues one reference when the same client_event_id arrives twice at once', async () => {
-    const input = { space_id: home.space_id, type: 'transcript', payload: { text: 'racing retry' }, client_event_id: 'concurrent-1' };
+    const input = {
+      space_id: home.space_id,
+      type: 'transcript',
+      payload: { text: 'racing retry' },
+      client_event_id: 'concurrent-1',
+    };
     const results = await Promise.all([events.ingest(homeDevice, input), events.ingest(homeDevice, input)]);
 
     expect(results[0].event_id).toBe(results[1].event_id);
     expect(results.map((r) => r.duplicate).sort()).toEqual([false, true]);
-    const rows = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events WHERE client_event_id = 'concurrent-1'`.execute(db);
+    const rows = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM events WHERE client_event_id = 'concurrent-1'`.execute(db);
     expect(rows.rows[0]?.n).toBe(1);
     expect(await queuedFor(results[0].event_id as string)).toHaveLength(1);
   });
@@ -157,14 +201,25 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
     const eventsBefore = await countRows('events');
     const queuedBefore = await countRows('queue_messages');
 
-    const plain = await events.ingest(homeDevice, { space_id: spaceId, type: 'transcript', payload: { text: 'a private conversation' } });
-    const withClientId = await events.ingest(homeDevice, { space_id: spaceId, type: 'door.opened', payload: {}, client_event_id: 'private-1' });
+    const plain = await events.ingest(homeDevice, {
+      space_id: spaceId,
+      type: 'transcript',
+      payload: { text: 'a private conversation' },
+    });
+    const withClientId = await events.ingest(homeDevice, {
+      space_id: spaceId,
+      type: 'door.opened',
+      payload: {},
+      client_event_id: 'private-1',
+    });
 
     expect(plain).toEqual({ event_id: null, stored: false, duplicate: false });
     expect(withClientId).toEqual({ event_id: null, stored: false, duplicate: false });
     expect(await countRows('events')).toBe(eventsBefore);
     expect(await countRows('queue_messages')).toBe(queuedBefore);
-    const text = await sql<{ n: number }>`SELECT count(*)::int AS n FROM events WHERE payload::text LIKE '%private conversation%'`.execute(db);
+    const text = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM events WHERE payload::text LIKE '%private conversation%'`.execute(db);
     expect(text.rows[0]?.n).toBe(0);
   });
 
@@ -185,15 +240,27 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   });
 
   it('accepts a transcript chunk that carries its words in payload.transcript', async () => {
-    const result = await events.ingest(homeDevice, { space_id: home.space_id, type: 'transcript_chunk', payload: { transcript: 'partial words' } });
+    const result = await events.ingest(homeDevice, {
+      space_id: home.space_id,
+      type: 'transcript_chunk',
+      payload: { transcript: 'partial words' },
+    });
     expect(result.stored).toBe(true);
     expect(await queuedFor(result.event_id as string)).toHaveLength(1);
   });
 
   it("answers not_found for another agent's space, exactly as for a space that does not exist, and stores nothing", async () => {
     const eventsBefore = await countRows('events');
-    const foreign = await ingestError(homeDevice, { space_id: other.space_id, type: 'transcript', payload: { text: 'hi' } });
-    const missing = await ingestError(homeDevice, { space_id: '00000000-0000-4000-8000-000000000000', type: 'transcript', payload: { text: 'hi' } });
+    const foreign = await ingestError(homeDevice, {
+      space_id: other.space_id,
+      type: 'transcript',
+      payload: { text: 'hi' },
+    });
+    const missing = await ingestError(homeDevice, {
+      space_id: '00000000-0000-4000-8000-000000000000',
+      type: 'transcript',
+      payload: { text: 'hi' },
+    });
     expect(foreign.code).toBe(ErrorCode.NotFound);
     expect(missing.code).toBe(ErrorCode.NotFound);
     expect(foreign.message).not.toContain(other.agent_id);
@@ -203,11 +270,21 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   it("answers not_found when agent_id does not match the space's agent, even for a member of both agents", async () => {
     expect(owner.agents.map((a) => a.agent_id).sort()).toEqual([home.agent_id, other.agent_id].sort());
     const eventsBefore = await countRows('events');
-    const error = await ingestError(owner, { space_id: home.space_id, agent_id: other.agent_id, type: 'transcript', payload: { text: 'hi' } });
+    const error = await ingestError(owner, {
+      space_id: home.space_id,
+      agent_id: other.agent_id,
+      type: 'transcript',
+      payload: { text: 'hi' },
+    });
     expect(error.code).toBe(ErrorCode.NotFound);
     expect(await countRows('events')).toBe(eventsBefore);
 
-    const matching = await events.ingest(owner, { space_id: other.space_id, agent_id: other.agent_id, type: 'transcript', payload: { text: 'hi' } });
+    const matching = await events.ingest(owner, {
+      space_id: other.space_id,
+      agent_id: other.agent_id,
+      type: 'transcript',
+      payload: { text: 'hi' },
+    });
     expect(matching.stored).toBe(true);
     expect((await events.get(matching.event_id as string))?.agent_id).toBe(other.agent_id);
   });
@@ -216,7 +293,11 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
     const sensor = await registerDevice('Presence sensor', ['presence:write']);
     const eventsBefore = await countRows('events');
     const queuedBefore = await countRows('queue_messages');
-    const error = await ingestError(sensor, { space_id: home.space_id, type: 'transcript', payload: { text: 'let me in' } });
+    const error = await ingestError(sensor, {
+      space_id: home.space_id,
+      type: 'transcript',
+      payload: { text: 'let me in' },
+    });
     expect(error.code).toBe(ErrorCode.Forbidden);
     expect(await countRows('events')).toBe(eventsBefore);
     expect(await countRows('queue_messages')).toBe(queuedBefore);

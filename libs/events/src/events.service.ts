@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, hasScope, QueueNames, TRANSCRIPT_EVENT_TYPES, type EventReference, type Principal } from '@marvain/contracts';
+import {
+  DomainError,
+  ErrorCode,
+  hasScope,
+  QueueNames,
+  TRANSCRIPT_EVENT_TYPES,
+  type EventReference,
+  type Principal,
+} from '@marvain/contracts';
 import { TransactionRunner, type EventRow, type Executor } from '@marvain/db';
 import { IDS, MESSAGE_QUEUE, type Ids, type MessageQueue } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
@@ -31,9 +39,17 @@ export class EventsService {
   async ingest(principal: Principal, input: IngestEventDto): Promise<IngestEventResponse> {
     if (TRANSCRIPT_EVENT_TYPES.includes(input.type)) {
       const text = transcriptText(input.payload);
-      if (text === null) throw new DomainError(ErrorCode.ValidationFailed, `a ${input.type} event needs payload.text or payload.transcript`);
+      if (text === null) {
+        throw new DomainError(
+          ErrorCode.ValidationFailed,
+          `a ${input.type} event needs payload.text or payload.transcript`,
+        );
+      }
       if (text.length > MAX_TRANSCRIPT_CHARS) {
-        throw new DomainError(ErrorCode.ValidationFailed, `payload text is longer than ${MAX_TRANSCRIPT_CHARS} characters`);
+        throw new DomainError(
+          ErrorCode.ValidationFailed,
+          `payload text is longer than ${MAX_TRANSCRIPT_CHARS} characters`,
+        );
       }
     }
     const clientEventId = input.client_event_id ?? null;
@@ -66,13 +82,19 @@ export class EventsService {
             }
             return written;
           });
-    if (agentId) return { event_id: eventId, stored: true, duplicate: false };
+    if (agentId) {
+      return { event_id: eventId, stored: true, duplicate: false };
+    }
 
     // Nothing was written: find out why, answering exactly as the rules say.
     const space = await this.spaces.getForPrincipal(principal, input.space_id, 'events:write');
-    if (input.agent_id && input.agent_id !== space.agent_id) throw DomainError.notFound('space', input.space_id);
+    if (input.agent_id && input.agent_id !== space.agent_id) {
+      throw DomainError.notFound('space', input.space_id);
+    }
     // Privacy mode: accepted, but neither stored nor queued.
-    if (space.privacy_mode) return { event_id: null, stored: false, duplicate: false };
+    if (space.privacy_mode) {
+      return { event_id: null, stored: false, duplicate: false };
+    }
     const existing = clientEventId
       ? await this.repository.findByClientEventId(space.agent_id, principal.type, principal.id, clientEventId)
       : undefined;
@@ -89,7 +111,15 @@ export class EventsService {
 
   /** Records an event the hub itself emits (e.g. an outbound message); idempotent on its id. */
   async recordSystemEvent(
-    event: { event_id: string; agent_id: string; space_id: string; source_type: 'agent' | 'system'; source_id: string; type: string; payload: Record<string, unknown> },
+    event: {
+      event_id: string;
+      agent_id: string;
+      space_id: string;
+      source_type: 'agent' | 'system';
+      source_id: string;
+      type: string;
+      payload: Record<string, unknown>;
+    },
     executor?: Executor,
   ): Promise<boolean> {
     return this.repository.insertIfAbsent(executor, { ...event, client_event_id: null });

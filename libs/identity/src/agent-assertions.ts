@@ -36,27 +36,50 @@ export function peekAgentAssertion(token: string, now: Date): AssertionClaims | 
   } catch {
     return null;
   }
-  if (typeof payload.iss !== 'string' || !UUID.test(payload.iss) || payload.sub !== payload.iss) return null;
+  if (typeof payload.iss !== 'string' || !UUID.test(payload.iss) || payload.sub !== payload.iss) {
+    return null;
+  }
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const { exp, iat, jti, aud } = payload;
   const audiences = Array.isArray(aud) ? aud : [aud];
   const refuse = (why: string): never => {
     throw new DomainError(ErrorCode.Unauthenticated, `agent assertion refused: ${why}`);
   };
-  if (typeof exp !== 'number' || typeof iat !== 'number') return refuse('it needs numeric iat and exp');
-  if (exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) return refuse(`it may live at most ${MAX_ASSERTION_LIFETIME_SECONDS} seconds`);
-  if (exp <= nowSeconds - CLOCK_SKEW_SECONDS) return refuse('it has expired');
-  if (iat > nowSeconds + CLOCK_SKEW_SECONDS) return refuse('it was issued in the future');
-  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 200) return refuse('it needs a jti of 8 to 200 characters');
-  if (CONTROL.test(jti) || LONE_SURROGATE.test(jti)) return refuse('its jti must be printable text (no control characters or lone surrogates)');
-  if (!audiences.includes(AGENT_ASSERTION_AUDIENCE)) return refuse(`its audience must be ${AGENT_ASSERTION_AUDIENCE}`);
+  if (typeof exp !== 'number' || typeof iat !== 'number') {
+    return refuse('it needs numeric iat and exp');
+  }
+  if (exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) {
+    return refuse(`it may live at most ${MAX_ASSERTION_LIFETIME_SECONDS} seconds`);
+  }
+  if (exp <= nowSeconds - CLOCK_SKEW_SECONDS) {
+    return refuse('it has expired');
+  }
+  if (iat > nowSeconds + CLOCK_SKEW_SECONDS) {
+    return refuse('it was issued in the future');
+  }
+  if (typeof jti !== 'string' || jti.length < 8 || jti.length > 200) {
+    return refuse('it needs a jti of 8 to 200 characters');
+  }
+  if (CONTROL.test(jti) || LONE_SURROGATE.test(jti)) {
+    return refuse('its jti must be printable text (no control characters or lone surrogates)');
+  }
+  if (!audiences.includes(AGENT_ASSERTION_AUDIENCE)) {
+    return refuse(`its audience must be ${AGENT_ASSERTION_AUDIENCE}`);
+  }
   return { agentId: payload.iss.toLowerCase(), jti, expiresAt: new Date(exp * 1000) };
 }
 
 /** Verifies the signature and claims with the agent's registered public key. */
-export async function verifyAgentAssertion(token: string, claims: AssertionClaims, key: { alg: string; public_key: Record<string, unknown> }, now: Date): Promise<void> {
+export async function verifyAgentAssertion(
+  token: string,
+  claims: AssertionClaims,
+  key: { alg: string; public_key: Record<string, unknown> },
+  now: Date,
+): Promise<void> {
   try {
-    if (decodeProtectedHeader(token).alg !== key.alg) throw new DomainError(ErrorCode.Unauthenticated, `agent assertion refused: it must be signed with ${key.alg}`);
+    if (decodeProtectedHeader(token).alg !== key.alg) {
+      throw new DomainError(ErrorCode.Unauthenticated, `agent assertion refused: it must be signed with ${key.alg}`);
+    }
     await jwtVerify(token, await importJWK(publicJwk(key.public_key), key.alg), {
       issuer: claims.agentId,
       subject: claims.agentId,
@@ -67,9 +90,16 @@ export async function verifyAgentAssertion(token: string, claims: AssertionClaim
       maxTokenAge: MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS,
     });
   } catch (error) {
-    if (error instanceof DomainError) throw error;
-    if (error instanceof errors.JWTExpired) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it has expired');
-    throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the signature does not verify with the registered key');
+    if (error instanceof DomainError) {
+      throw error;
+    }
+    if (error instanceof errors.JWTExpired) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it has expired');
+    }
+    throw new DomainError(
+      ErrorCode.Unauthenticated,
+      'agent assertion refused: the signature does not verify with the registered key',
+    );
   }
 }
 
@@ -82,7 +112,9 @@ export function publicJwk(stored: Record<string, unknown>): JWK {
   const jwk: JWK = { kty: text('kty') ?? '' };
   for (const name of ['crv', 'x', 'y'] as const) {
     const value = text(name);
-    if (value !== undefined) jwk[name] = value;
+    if (value !== undefined) {
+      jwk[name] = value;
+    }
   }
   return jwk;
 }
@@ -93,9 +125,16 @@ export async function validateAgentPublicKey(alg: AgentKeyAlgorithm, jwk: Record
   const problem = (message: string): never => {
     throw new DomainError(ErrorCode.ValidationFailed, message);
   };
-  if (jwk['kty'] !== expected.kty || jwk['crv'] !== expected.crv) problem(`an ${alg} key must be a JWK with kty ${expected.kty} and crv ${expected.crv}`);
-  if ('d' in jwk) problem('send the public key only; the JWK contains a private part (d)');
-  const publicOnly: JWK = alg === 'EdDSA' ? { kty: 'OKP', crv: 'Ed25519', x: jwk['x'] as string } : { kty: 'EC', crv: 'P-256', x: jwk['x'] as string, y: jwk['y'] as string };
+  if (jwk['kty'] !== expected.kty || jwk['crv'] !== expected.crv) {
+    problem(`an ${alg} key must be a JWK with kty ${expected.kty} and crv ${expected.crv}`);
+  }
+  if ('d' in jwk) {
+    problem('send the public key only; the JWK contains a private part (d)');
+  }
+  const publicOnly: JWK =
+    alg === 'EdDSA'
+      ? { kty: 'OKP', crv: 'Ed25519', x: jwk['x'] as string }
+      : { kty: 'EC', crv: 'P-256', x: jwk['x'] as string, y: jwk['y'] as string };
   try {
     await importJWK(publicOnly, alg);
   } catch {

@@ -48,8 +48,12 @@ export class AgentCredentialsController {
 
   @Post()
   @RequireScope('agents:manage')
-  @ApiOperation({ summary: "Register (or replace) the public key the agent signs its assertions with" })
-  async register(@CurrentPrincipal() principal: Principal, @Param() params: AgentIdParams, @Body() body: RegisterAgentCredentialDto): Promise<AgentCredentialView> {
+  @ApiOperation({ summary: 'Register (or replace) the public key the agent signs its assertions with' })
+  async register(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentIdParams,
+    @Body() body: RegisterAgentCredentialDto,
+  ): Promise<AgentCredentialView> {
     return this.credentials.register(principal, params.agent_id, body.alg, body.public_key);
   }
 
@@ -57,7 +61,11 @@ export class AgentCredentialsController {
   @RequireScope('agents:read')
   @ApiOperation({ summary: "List the agent's keys, newest first, revoked ones included" })
   @ApiOkResponse({ type: AgentCredentialListResponse })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentIdParams, @Query() query: ListPageQuery): Promise<AgentCredentialListResponse> {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentIdParams,
+    @Query() query: ListPageQuery,
+  ): Promise<AgentCredentialListResponse> {
     return this.credentials.list(principal, params.agent_id, query);
   }
 
@@ -65,7 +73,10 @@ export class AgentCredentialsController {
   @HttpCode(200)
   @RequireScope('agents:manage')
   @ApiOperation({ summary: "Revoke the agent's key; its assertions stop working at once" })
-  async revoke(@CurrentPrincipal() principal: Principal, @Param() params: AgentCredentialParams): Promise<AgentCredentialView> {
+  async revoke(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentCredentialParams,
+  ): Promise<AgentCredentialView> {
     return this.credentials.revoke(principal, params.agent_id, params.credential_id);
   }
 }

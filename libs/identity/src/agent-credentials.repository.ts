@@ -1,8 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asTimestamp, asUuid, InjectKysely, keysetPage, type AgentCredentialRow, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
+import {
+  asJson,
+  asTimestamp,
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type AgentCredentialRow,
+  type Database,
+  type Executor,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
-const CREDENTIAL_COLUMNS = ['credential_id', 'agent_id', 'alg', 'public_key', 'created_by', 'created_at', 'revoked_at'] as const;
+const CREDENTIAL_COLUMNS = [
+  'credential_id',
+  'agent_id',
+  'alg',
+  'public_key',
+  'created_by',
+  'created_at',
+  'revoked_at',
+] as const;
 
 export interface AssertionKey {
   credential_id: string;
@@ -17,7 +36,13 @@ export class AgentCredentialsRepository {
 
   async insert(
     executor: Executor,
-    credential: { credential_id: string; agent_id: string; alg: string; public_key: Record<string, unknown>; created_by: string | null },
+    credential: {
+      credential_id: string;
+      agent_id: string;
+      alg: string;
+      public_key: Record<string, unknown>;
+      created_by: string | null;
+    },
   ): Promise<AgentCredentialRow> {
     return executor
       .insertInto('agent_credentials')
@@ -39,13 +64,18 @@ export class AgentCredentialsRepository {
       .set({ revoked_at: sql`now()` })
       .where('agent_id', '=', asUuid(agentId))
       .where('revoked_at', 'is', null);
-    if (credentialId) update = update.where('credential_id', '=', asUuid(credentialId));
+    if (credentialId) {
+      update = update.where('credential_id', '=', asUuid(credentialId));
+    }
     return update.returning(CREDENTIAL_COLUMNS).execute();
   }
 
   /** One page of the agent's keys, newest first (ties by id), revoked ones included. */
   async list(agentId: string, page: PageRequest): Promise<Page<AgentCredentialRow>> {
-    const select = this.db.selectFrom('agent_credentials').select(CREDENTIAL_COLUMNS).where('agent_id', '=', asUuid(agentId));
+    const select = this.db
+      .selectFrom('agent_credentials')
+      .select(CREDENTIAL_COLUMNS)
+      .where('agent_id', '=', asUuid(agentId));
     return keysetPage(select, { at: 'created_at', id: 'credential_id', direction: 'desc' }, page);
   }
 
@@ -91,7 +121,10 @@ export class AgentCredentialsRepository {
 
   /** Forgets assertion ids past their expiry (an expired assertion is refused anyway). */
   async purgeExpiredJtis(): Promise<number> {
-    const result = await this.db.deleteFrom('agent_assertion_jtis').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst();
+    const result = await this.db
+      .deleteFrom('agent_assertion_jtis')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

@@ -3,7 +3,15 @@ import { calculateJwkThumbprint } from 'jose';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type AgentCredentialRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, nextCursor, pageRequest, refuseSelfAgentReach, type Ids, type ListPageQuery } from '@marvain/platform';
+import {
+  assertAgentScope,
+  IDS,
+  nextCursor,
+  pageRequest,
+  refuseSelfAgentReach,
+  type Ids,
+  type ListPageQuery,
+} from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 import { PrincipalRevocations } from './principal-revocations';
@@ -40,9 +48,16 @@ export class AgentCredentialsService {
   ) {}
 
   /** Registers the agent's key; an existing active key is revoked in the same transaction (replace). */
-  async register(principal: Principal, agentId: string, alg: AgentKeyAlgorithm, jwk: Record<string, unknown>): Promise<AgentCredentialView> {
+  async register(
+    principal: Principal,
+    agentId: string,
+    alg: AgentKeyAlgorithm,
+    jwk: Record<string, unknown>,
+  ): Promise<AgentCredentialView> {
     assertAgentScope(principal, agentId, 'agents:manage');
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can register the agent's key");
+    if (principal.type !== 'user') {
+      throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can register the agent's key");
+    }
     const publicKey = await validateAgentPublicKey(alg, jwk);
     const row = await this.transactions.run(async (tx) => {
       const replaced = await this.repository.revoke(tx.db, agentId);
@@ -58,15 +73,25 @@ export class AgentCredentialsService {
         action: replaced.length > 0 ? 'agent_credential.replaced' : 'agent_credential.registered',
         actor: { type: principal.type, id: principal.id },
         subject: { type: 'agent_credential', id: inserted.credential_id },
-        details: { alg, thumbprint: await calculateJwkThumbprint(publicKey), replaced: replaced.map((r) => r.credential_id) },
+        details: {
+          alg,
+          thumbprint: await calculateJwkThumbprint(publicKey),
+          replaced: replaced.map((r) => r.credential_id),
+        },
       });
-      if (replaced.length > 0) this.revocations.afterCommit(tx, { principal: { type: 'agent', id: agentId }, reason: 'credential_revoked' });
+      if (replaced.length > 0) {
+        this.revocations.afterCommit(tx, { principal: { type: 'agent', id: agentId }, reason: 'credential_revoked' });
+      }
       return inserted;
     });
     return toView(row);
   }
 
-  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ credentials: AgentCredentialView[]; next_cursor: string | null }> {
+  async list(
+    principal: Principal,
+    agentId: string,
+    query: ListPageQuery = {},
+  ): Promise<{ credentials: AgentCredentialView[]; next_cursor: string | null }> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'keys');
     const page = await this.repository.list(agentId, pageRequest(query));
@@ -75,12 +100,16 @@ export class AgentCredentialsService {
 
   async revoke(principal: Principal, agentId: string, credentialId: string): Promise<AgentCredentialView> {
     assertAgentScope(principal, agentId, 'agents:manage', { what: 'agent credential', id: credentialId });
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can revoke the agent's key");
+    if (principal.type !== 'user') {
+      throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can revoke the agent's key");
+    }
     const row = await this.transactions.run(async (tx) => {
       const [revoked] = await this.repository.revoke(tx.db, agentId, credentialId);
       if (!revoked) {
         const existing = await this.repository.find(agentId, credentialId);
-        if (!existing) throw DomainError.notFound('agent credential', credentialId);
+        if (!existing) {
+          throw DomainError.notFound('agent credential', credentialId);
+        }
         return existing; // already revoked: revoking again changes nothing
       }
       await this.audit.append(tx, {

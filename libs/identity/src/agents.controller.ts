@@ -1,8 +1,23 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { IsIn, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { AGENT_KINDS, MEMBERSHIP_ROLES, type AgentKind, type Principal } from '@marvain/contracts';
-import { Authenticated, CurrentPrincipal, ListPageQuery, OptionalButNotNull, PagedList, RequireScope } from '@marvain/platform';
+import {
+  Authenticated,
+  CurrentPrincipal,
+  ListPageQuery,
+  OptionalButNotNull,
+  PagedList,
+  RequireScope,
+} from '@marvain/platform';
 import { AgentsService, type AgentView } from './agents.service';
 
 const NOT_BLANK = /\S/;
@@ -40,7 +55,11 @@ export class AgentResponse implements AgentView {
   @ApiProperty() disabled!: boolean;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ format: 'date-time' }) updated_at!: string;
-  @ApiProperty({ enum: MEMBERSHIP_ROLES, nullable: true, description: "The caller's role on the agent; null for a device or an agent" })
+  @ApiProperty({
+    enum: MEMBERSHIP_ROLES,
+    nullable: true,
+    description: "The caller's role on the agent; null for a device or an agent",
+  })
   role!: string | null;
 }
 
@@ -82,14 +101,18 @@ export class AgentsController {
   @RequireScope('agents:manage')
   @ApiOperation({ summary: 'Rename the agent (audited)' })
   @ApiOkResponse({ type: AgentResponse })
-  async update(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams, @Body() body: UpdateAgentDto): Promise<AgentView> {
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentRouteParams,
+    @Body() body: UpdateAgentDto,
+  ): Promise<AgentView> {
     return this.agents.update(principal, params.agent_id, body.name === undefined ? {} : { name: body.name });
   }
 
   @Post(':agent_id/disable')
   @HttpCode(200)
   @RequireScope('agents:manage')
-  @ApiOperation({ summary: "Disable the agent: its members, devices and assertions lose access at once (audited)" })
+  @ApiOperation({ summary: 'Disable the agent: its members, devices and assertions lose access at once (audited)' })
   @ApiOkResponse({ type: AgentResponse })
   async disable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
     return this.agents.disable(principal, params.agent_id);
@@ -101,7 +124,10 @@ export class AgentsController {
   @Post(':agent_id/enable')
   @HttpCode(200)
   @Authenticated()
-  @ApiOperation({ summary: 'Enable a disabled agent again, owner only: its members, devices and key regain access (audited; idempotent)' })
+  @ApiOperation({
+    summary:
+      'Enable a disabled agent again, owner only: its members, devices and key regain access (audited; idempotent)',
+  })
   @ApiOkResponse({ type: AgentResponse })
   async enable(@CurrentPrincipal() principal: Principal, @Param() params: AgentRouteParams): Promise<AgentView> {
     return this.agents.enable(principal, params.agent_id);

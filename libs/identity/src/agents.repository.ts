@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asUuid, InjectKysely, keysetPage, type AgentRow, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
+import {
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type AgentRow,
+  type Database,
+  type Executor,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
 const AGENT_COLUMNS = ['a.agent_id', 'a.name', 'a.kind', 'a.disabled', 'a.created_at', 'a.updated_at'] as const;
 const RETURNED_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
@@ -27,12 +36,27 @@ export class AgentsRepository {
    * One page of the enabled agents among `agentIds`, oldest first (ties by id), each with
    * `userId`'s active role (null when `userId` is null or holds none). One round trip.
    */
-  async pageWithRole(agentIds: readonly string[], userId: string | null, page: PageRequest, executor: Executor = this.db): Promise<Page<AgentWithRole>> {
-    if (agentIds.length === 0) return { rows: [], next: null };
-    return keysetPage(this.selectWithRole(executor, agentIds, userId), { at: 'a.created_at', id: 'a.agent_id', direction: 'asc' }, page);
+  async pageWithRole(
+    agentIds: readonly string[],
+    userId: string | null,
+    page: PageRequest,
+    executor: Executor = this.db,
+  ): Promise<Page<AgentWithRole>> {
+    if (agentIds.length === 0) {
+      return { rows: [], next: null };
+    }
+    return keysetPage(
+      this.selectWithRole(executor, agentIds, userId),
+      { at: 'a.created_at', id: 'a.agent_id', direction: 'asc' },
+      page,
+    );
   }
 
-  async findWithRole(agentId: string, userId: string | null, executor: Executor = this.db): Promise<AgentWithRole | undefined> {
+  async findWithRole(
+    agentId: string,
+    userId: string | null,
+    executor: Executor = this.db,
+  ): Promise<AgentWithRole | undefined> {
     return this.selectWithRole(executor, [agentId], userId).executeTakeFirst();
   }
 
@@ -75,7 +99,11 @@ export class AgentsRepository {
 
   /** The agent, enabled or not (only enabling a disabled agent needs to see one). */
   async findAny(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
-    return executor.selectFrom('agents as a').select(AGENT_COLUMNS).where('a.agent_id', '=', asUuid(agentId)).executeTakeFirst();
+    return executor
+      .selectFrom('agents as a')
+      .select(AGENT_COLUMNS)
+      .where('a.agent_id', '=', asUuid(agentId))
+      .executeTakeFirst();
   }
 
   /** Enables a disabled agent; undefined when it is missing or already enabled. */

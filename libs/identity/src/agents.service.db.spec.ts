@@ -74,8 +74,12 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     // A device lists the agent it acts for once it holds agents:read, without a role.
     const device = await resolver.resolve(me.device_token);
     expect((await agents.list(device)).agents).toEqual([]);
-    await sql`UPDATE devices SET scopes = '["agents:read"]'::jsonb WHERE device_id = ${me.device_id}::uuid`.execute(context.db.db);
-    expect((await agents.list(await resolver.resolve(me.device_token))).agents.map((a) => [a.agent_id, a.role])).toEqual([[me.agent_id, null]]);
+    await sql`UPDATE devices SET scopes = '["agents:read"]'::jsonb WHERE device_id = ${me.device_id}::uuid`.execute(
+      context.db.db,
+    );
+    expect(
+      (await agents.list(await resolver.resolve(me.device_token))).agents.map((a) => [a.agent_id, a.role]),
+    ).toEqual([[me.agent_id, null]]);
   });
 
   it("answers another agent's record exactly like a missing one", async () => {
@@ -101,17 +105,24 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     const me = await seed();
     const admin = await seed('Elsewhere');
     await members.add(await as(me), me.agent_id, admin.user_id, 'admin');
-    expect((await refused(agents.update(await as(admin), me.agent_id, { name: 'Nope' }))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(agents.update(await as(admin), me.agent_id, { name: 'Nope' }))).code).toBe(
+      ErrorCode.Forbidden,
+    );
 
     const before = (await agentAudit(me.agent_id)).length;
-    await expect(agents.update(await as(me), me.agent_id, { name: 'Forge II' })).resolves.toMatchObject({ name: 'Forge II', role: 'owner' });
-    await expect(agents.update(await as(me), me.agent_id, { name: 'Forge II' })).resolves.toMatchObject({ name: 'Forge II' });
+    await expect(agents.update(await as(me), me.agent_id, { name: 'Forge II' })).resolves.toMatchObject({
+      name: 'Forge II',
+      role: 'owner',
+    });
+    await expect(agents.update(await as(me), me.agent_id, { name: 'Forge II' })).resolves.toMatchObject({
+      name: 'Forge II',
+    });
     await expect(agents.update(await as(me), me.agent_id, {})).resolves.toMatchObject({ name: 'Forge II' });
     const actions = await agentAudit(me.agent_id);
     expect(actions.slice(before)).toEqual(['agent.updated']);
   });
 
-  it("disables an agent: its members and devices lose access at once", async () => {
+  it('disables an agent: its members and devices lose access at once', async () => {
     const me = await seed();
     const member = await seed('Elsewhere');
     await members.add(await as(me), me.agent_id, member.user_id, 'member');
@@ -123,7 +134,10 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     expect((await agentAudit(me.agent_id)).at(-1)).toBe('agent.disabled');
 
     const deviceError = await refused(resolver.resolve(me.device_token));
-    expect([deviceError.code, deviceError.message]).toEqual([ErrorCode.Unauthenticated, "this device's agent is disabled"]);
+    expect([deviceError.code, deviceError.message]).toEqual([
+      ErrorCode.Unauthenticated,
+      "this device's agent is disabled",
+    ]);
     for (const user of [me, member]) {
       const principal = await as(user);
       expect(principal.agents.map((a) => a.agent_id)).not.toContain(me.agent_id);
@@ -156,12 +170,16 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
     // Members, devices and data come back as they were: nothing was deleted while it was disabled.
     await expect(resolver.resolve(me.device_token)).resolves.toMatchObject({ type: 'device' });
     await expect(agents.get(await as(admin), me.agent_id)).resolves.toMatchObject({ role: 'admin', disabled: false });
-    expect((await members.list(await as(me), me.agent_id)).members.map((m) => m.user_id).sort()).toEqual([me.user_id, admin.user_id].sort());
+    expect((await members.list(await as(me), me.agent_id)).members.map((m) => m.user_id).sort()).toEqual(
+      [me.user_id, admin.user_id].sort(),
+    );
 
     // Enabling again changes and audits nothing; a device cannot enable at all.
     await expect(agents.enable(await as(me), me.agent_id)).resolves.toMatchObject({ disabled: false, role: 'owner' });
     expect((await agentAudit(me.agent_id)).slice(before.length)).toEqual(['agent.enabled']);
-    expect((await refused(agents.enable(await resolver.resolve(me.device_token), me.agent_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(agents.enable(await resolver.resolve(me.device_token), me.agent_id))).code).toBe(
+      ErrorCode.Forbidden,
+    );
     await audit.flush();
     await expect(audit.verify(me.agent_id)).resolves.toMatchObject({ ok: true });
   });

@@ -50,7 +50,9 @@ export class AgentsService {
   ) {}
 
   async create(principal: Principal, input: { name: string; kind?: AgentKind }): Promise<AgentView> {
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user can create an agent (the creator becomes its owner)');
+    if (principal.type !== 'user') {
+      throw new DomainError(ErrorCode.Forbidden, 'only a user can create an agent (the creator becomes its owner)');
+    }
     const name = input.name.trim();
     const kind = input.kind ?? 'self';
     const agent = await this.transactions.run(async (tx) => {
@@ -82,7 +84,10 @@ export class AgentsService {
   }
 
   /** One page of the agents the caller may read (agents:read on them), with the caller's role on each. */
-  async list(principal: Principal, query: ListPageQuery = {}): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
+  async list(
+    principal: Principal,
+    query: ListPageQuery = {},
+  ): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
     const readable = principal.agents.filter((a) => hasScope(a.scopes, 'agents:read')).map((a) => a.agent_id);
     const page = await this.repository.pageWithRole(readable, userIdOf(principal), pageRequest(query));
     return { agents: page.rows.map(withRole), next_cursor: nextCursor(page) };
@@ -91,18 +96,26 @@ export class AgentsService {
   async get(principal: Principal, agentId: string): Promise<AgentView> {
     assertAgentScope(principal, agentId, 'agents:read');
     const row = await this.repository.findWithRole(agentId, userIdOf(principal));
-    if (!row) throw DomainError.notFound('agent', agentId);
+    if (!row) {
+      throw DomainError.notFound('agent', agentId);
+    }
     return withRole(row);
   }
 
   async update(principal: Principal, agentId: string, input: { name?: string }): Promise<AgentView> {
     assertAgentScope(principal, agentId, 'agents:manage');
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can change it');
+    if (principal.type !== 'user') {
+      throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can change it');
+    }
     const name = input.name?.trim();
     await this.transactions.run(async (tx) => {
       const current = await this.repository.lockEnabled(tx.db, agentId);
-      if (!current) throw DomainError.notFound('agent', agentId);
-      if (name === undefined || name === current.name) return;
+      if (!current) {
+        throw DomainError.notFound('agent', agentId);
+      }
+      if (name === undefined || name === current.name) {
+        return;
+      }
       await this.repository.rename(tx.db, agentId, name);
       await this.audit.append(tx, {
         agentId,
@@ -121,10 +134,14 @@ export class AgentsService {
    */
   async disable(principal: Principal, agentId: string): Promise<AgentView> {
     assertAgentScope(principal, agentId, 'agents:manage');
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can disable it');
+    if (principal.type !== 'user') {
+      throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can disable it');
+    }
     return this.transactions.run(async (tx) => {
       const disabled = await this.repository.disable(tx.db, agentId);
-      if (!disabled) throw DomainError.notFound('agent', agentId);
+      if (!disabled) {
+        throw DomainError.notFound('agent', agentId);
+      }
       const membership = await this.members.findActive(tx.db, agentId, principal.id);
       await this.audit.append(tx, {
         agentId,
@@ -146,12 +163,19 @@ export class AgentsService {
    * changes (and audits) nothing.
    */
   async enable(principal: Principal, agentId: string): Promise<AgentView> {
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can enable it');
+    if (principal.type !== 'user') {
+      throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can enable it');
+    }
     return this.transactions.run(async (tx) => {
       const membership = await this.members.findActive(tx.db, agentId, principal.id);
-      if (!membership) throw DomainError.notFound('agent', agentId);
+      if (!membership) {
+        throw DomainError.notFound('agent', agentId);
+      }
       if (!hasScope(scopesOfRole(membership.role), 'agents:manage')) {
-        throw new DomainError(ErrorCode.Forbidden, `enabling the agent needs agents:manage, which the ${membership.role} role does not hold`);
+        throw new DomainError(
+          ErrorCode.Forbidden,
+          `enabling the agent needs agents:manage, which the ${membership.role} role does not hold`,
+        );
       }
       const enabled = await this.repository.enable(tx.db, agentId);
       if (enabled) {
@@ -163,7 +187,9 @@ export class AgentsService {
         });
       }
       const row = enabled ?? (await this.repository.findAny(tx.db, agentId));
-      if (!row) throw DomainError.notFound('agent', agentId);
+      if (!row) {
+        throw DomainError.notFound('agent', agentId);
+      }
       return toView(row, membership.role);
     });
   }

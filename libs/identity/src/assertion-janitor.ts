@@ -19,13 +19,17 @@ export class AssertionJanitor implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.config.workers) return;
+    if (!this.config.workers) {
+      return;
+    }
     this.timer = setInterval(() => void this.purge(), ASSERTION_PURGE_INTERVAL_MS);
     this.timer.unref();
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) {
+      clearInterval(this.timer);
+    }
     this.timer = null;
   }
 

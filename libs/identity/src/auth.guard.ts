@@ -17,17 +17,27 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (context.getType() !== 'http') return true;
+    if (context.getType() !== 'http') {
+      return true;
+    }
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE_KEY, targets)) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE_KEY, targets)) {
+      return true;
+    }
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE_KEY, targets);
     const anyPrincipal = this.reflector.getAllAndOverride<boolean>(AUTHENTICATED_ROUTE_KEY, targets);
-    if (!scope && !anyPrincipal) throw new DomainError(ErrorCode.Forbidden, 'this route declares no scope and is closed');
+    if (!scope && !anyPrincipal) {
+      throw new DomainError(ErrorCode.Forbidden, 'this route declares no scope and is closed');
+    }
 
-    const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
+    const request = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, string | undefined>; principal?: Principal }>();
     const header = request.headers['authorization'];
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match?.[1]) throw new DomainError(ErrorCode.Unauthenticated, 'send credentials as "Authorization: Bearer <token>"');
+    if (!match?.[1]) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'send credentials as "Authorization: Bearer <token>"');
+    }
     const principal = await this.resolver.resolve(match[1]);
     if (scope && !holdsScopeAnywhere(principal, scope)) {
       throw new DomainError(ErrorCode.Forbidden, `this ${principal.type} lacks the ${scope} scope`);

@@ -49,8 +49,12 @@ export class BootstrapService {
   async bootstrap(input: BootstrapInput, options: BootstrapOptions = {}): Promise<BootstrapResult> {
     const agentName = input.agentName.trim();
     const spaceName = input.spaceName.trim();
-    if (!agentName || agentName.length > 200) throw new DomainError(ErrorCode.ValidationFailed, 'the agent name must be 1 to 200 characters');
-    if (!spaceName || spaceName.length > 200) throw new DomainError(ErrorCode.ValidationFailed, 'the space name must be 1 to 200 characters');
+    if (!agentName || agentName.length > 200) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'the agent name must be 1 to 200 characters');
+    }
+    if (!spaceName || spaceName.length > 200) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'the space name must be 1 to 200 characters');
+    }
 
     const deviceToken = newDeviceToken();
     return this.transactions.run(async (tx) => {
@@ -96,7 +100,12 @@ export class BootstrapService {
         subject: { type: 'device', id: deviceId },
         details: { scopes: [...DEFAULT_DEVICE_SCOPES], space_id: space.space_id },
       });
-      const userToken = await this.tokens.issue({ subject: owner.subject, email: owner.email, displayName: owner.display_name, tokenVersion: owner.token_version });
+      const userToken = await this.tokens.issue({
+        subject: owner.subject,
+        email: owner.email,
+        displayName: owner.display_name,
+        tokenVersion: owner.token_version,
+      });
       const result: BootstrapResult = {
         agent_id: agent.agent_id,
         space_id: space.space_id,

@@ -27,14 +27,19 @@ export class CognitoUserTokens implements UserTokenVerifier, UserTokenIssuer {
       const email = typeof payload['email'] === 'string' ? payload['email'] : null;
       return { subject: payload.sub, email, displayName: username };
     } catch (error) {
-      if (error instanceof JwtExpiredError) throw new DomainError(ErrorCode.Unauthenticated, 'the token has expired');
+      if (error instanceof JwtExpiredError) {
+        throw new DomainError(ErrorCode.Unauthenticated, 'the token has expired');
+      }
       throw new DomainError(ErrorCode.Unauthenticated, 'the token is not a valid Cognito access token for this hub');
     }
   }
 
   issue(): Promise<string> {
     return Promise.reject(
-      new DomainError(ErrorCode.ValidationFailed, 'in the AWS runtime Cognito issues user tokens: sign in through the hosted UI'),
+      new DomainError(
+        ErrorCode.ValidationFailed,
+        'in the AWS runtime Cognito issues user tokens: sign in through the hosted UI',
+      ),
     );
   }
 }

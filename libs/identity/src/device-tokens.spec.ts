@@ -17,7 +17,9 @@ describe('device tokens', () => {
     // Over 2000 × 256 bits, about half are set; a constant or counter-based token would be far off.
     let ones = 0;
     for (const token of tokens) {
-      for (const byte of Buffer.from(token.slice(4), 'base64url')) ones += byte.toString(2).replace(/0/g, '').length;
+      for (const byte of Buffer.from(token.slice(4), 'base64url')) {
+        ones += byte.toString(2).replace(/0/g, '').length;
+      }
     }
     const ratio = ones / (tokens.length * 256);
     expect(ratio).toBeGreaterThan(0.49);

@@ -20,7 +20,9 @@ const HEX_HASH = /^(?:[0-9a-f]{2})+$/i;
 /** Constant-time comparison of two hex hashes of equal length; anything that is not a hex hash never matches. */
 export function sameHash(a: string, b: string): boolean {
   // Buffer.from(…, 'hex') silently stops at the first non-hex character, so 'abc' and 'abd' (or '' and '') decode alike.
-  if (!HEX_HASH.test(a) || !HEX_HASH.test(b)) return false;
+  if (!HEX_HASH.test(a) || !HEX_HASH.test(b)) {
+    return false;
+  }
   const left = Buffer.from(a, 'hex');
   const right = Buffer.from(b, 'hex');
   return left.length === right.length && timingSafeEqual(left, right);

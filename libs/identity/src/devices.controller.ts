@@ -1,9 +1,41 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsIn, IsString, IsUUID, Length, Matches, ValidateBy, type ValidationOptions } from 'class-validator';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
 import { DEFAULT_DEVICE_SCOPES, isScopeGrant, SCOPES, type Principal } from '@marvain/contracts';
-import { CurrentPrincipal, ListPageQuery, nestsDeeperThan, OptionalButNotNull, PagedList, RequireScope } from '@marvain/platform';
-import { DevicesService, HEARTBEAT_STATUSES, type DeviceView, type DeviceWithToken, type HeartbeatStatus } from './devices.service';
+import {
+  CurrentPrincipal,
+  ListPageQuery,
+  nestsDeeperThan,
+  OptionalButNotNull,
+  PagedList,
+  RequireScope,
+} from '@marvain/platform';
+import {
+  DevicesService,
+  HEARTBEAT_STATUSES,
+  type DeviceView,
+  type DeviceWithToken,
+  type HeartbeatStatus,
+} from './devices.service';
 
 /** Bounds for the free-form JSON a device carries: serialized size and nesting depth. */
 export const DEVICE_JSON_MAX_BYTES = 8192;
@@ -36,7 +68,10 @@ function HasBooleanIsRemote(options?: ValidationOptions): PropertyDecorator {
       name: 'hasBooleanIsRemote',
       validator: {
         validate: (value: unknown): boolean =>
-          value === null || typeof value !== 'object' || !('is_remote' in value) || typeof value.is_remote === 'boolean',
+          value === null ||
+          typeof value !== 'object' ||
+          !('is_remote' in value) ||
+          typeof value.is_remote === 'boolean',
         defaultMessage: () => 'metadata.is_remote must be a boolean',
       },
     },
@@ -57,7 +92,6 @@ function IsScopeGrant(options?: ValidationOptions): PropertyDecorator {
     options,
   );
 }
-
 
 export class DeviceAgentParams {
   @IsUUID() agent_id!: string;
@@ -103,7 +137,10 @@ export class RegisterDeviceDto {
 }
 
 export class HeartbeatDto {
-  @ApiPropertyOptional({ format: 'uuid', description: "A space of the device's agent; its presence there is refreshed" })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: "A space of the device's agent; its presence there is refreshed",
+  })
   @OptionalButNotNull()
   @IsUUID()
   space_id?: string;
@@ -130,7 +167,8 @@ export class DeviceViewDto implements DeviceView {
 
 export class DeviceWithTokenDto implements DeviceWithToken {
   @ApiProperty({ type: DeviceViewDto }) device!: DeviceViewDto;
-  @ApiProperty({ description: 'The device token. Shown only in this response: the hub stores just its SHA-256 hash' }) token!: string;
+  @ApiProperty({ description: 'The device token. Shown only in this response: the hub stores just its SHA-256 hash' })
+  token!: string;
 }
 
 export class DeviceListDto extends PagedList {
@@ -152,7 +190,11 @@ export class DevicesController {
   @RequireScope('devices:manage')
   @ApiOperation({ summary: 'Register a device (satellite or remote); its token is returned once and never again' })
   @ApiCreatedResponse({ type: DeviceWithTokenDto })
-  async register(@CurrentPrincipal() principal: Principal, @Param() params: DeviceAgentParams, @Body() body: RegisterDeviceDto): Promise<DeviceWithToken> {
+  async register(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: DeviceAgentParams,
+    @Body() body: RegisterDeviceDto,
+  ): Promise<DeviceWithToken> {
     return this.devices.register(principal, params.agent_id, body);
   }
 
@@ -160,14 +202,21 @@ export class DevicesController {
   @RequireScope('devices:manage')
   @ApiOperation({ summary: "List the agent's devices, newest first, revoked ones included (never their tokens)" })
   @ApiOkResponse({ type: DeviceListDto })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: DeviceAgentParams, @Query() query: ListPageQuery): Promise<DeviceListDto> {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: DeviceAgentParams,
+    @Query() query: ListPageQuery,
+  ): Promise<DeviceListDto> {
     return this.devices.list(principal, params.agent_id, query);
   }
 
   @Post('v1/devices/heartbeat')
   @HttpCode(200)
   @RequireScope('presence:write')
-  @ApiOperation({ summary: "A device's heartbeat: stamps last_heartbeat_at and, with space_id, its presence there (device token only)" })
+  @ApiOperation({
+    summary:
+      "A device's heartbeat: stamps last_heartbeat_at and, with space_id, its presence there (device token only)",
+  })
   @ApiBody({ type: HeartbeatDto, required: false })
   @ApiOkResponse({ type: HeartbeatResponseDto })
   async heartbeat(@CurrentPrincipal() principal: Principal, @Body() body: HeartbeatDto): Promise<HeartbeatResponseDto> {
@@ -194,9 +243,14 @@ export class DevicesController {
   @Post('v1/devices/:device_id/rotate-token')
   @HttpCode(200)
   @RequireScope('devices:manage')
-  @ApiOperation({ summary: "Issue a new device token, returned once; the old one stops working at once. 409 for a revoked device" })
+  @ApiOperation({
+    summary: 'Issue a new device token, returned once; the old one stops working at once. 409 for a revoked device',
+  })
   @ApiOkResponse({ type: DeviceWithTokenDto })
-  async rotateToken(@CurrentPrincipal() principal: Principal, @Param() params: DeviceIdParams): Promise<DeviceWithToken> {
+  async rotateToken(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: DeviceIdParams,
+  ): Promise<DeviceWithToken> {
     return this.devices.rotateToken(principal, params.device_id);
   }
 }

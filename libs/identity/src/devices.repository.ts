@@ -1,6 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asJson, asUuid, InjectKysely, keysetPage, type Database, type DeviceRow, type Executor, type Page, type PageRequest } from '@marvain/db';
+import {
+  asJson,
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type Database,
+  type DeviceRow,
+  type Executor,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
 /** Everything about a device except its token hash, which never leaves the repository. */
 const DEVICE_COLUMNS = [
@@ -55,9 +65,15 @@ export class DevicesRepository {
   }
 
   /** One device by id; `forUpdate` locks its row until the transaction ends (rotate vs revoke). */
-  async find(deviceId: string, executor: Executor = this.db, options: { forUpdate?: boolean } = {}): Promise<DeviceRecord | undefined> {
+  async find(
+    deviceId: string,
+    executor: Executor = this.db,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<DeviceRecord | undefined> {
     let query = executor.selectFrom('devices').select(DEVICE_COLUMNS).where('device_id', '=', asUuid(deviceId));
-    if (options.forUpdate) query = query.forUpdate();
+    if (options.forUpdate) {
+      query = query.forUpdate();
+    }
     return query.executeTakeFirst();
   }
 
@@ -84,7 +100,10 @@ export class DevicesRepository {
   }
 
   /** Stamps an active device's heartbeat with the transaction's time; undefined when it is revoked. */
-  async recordHeartbeat(executor: Executor, deviceId: string): Promise<{ device_id: string; agent_id: string; last_heartbeat_at: Date } | undefined> {
+  async recordHeartbeat(
+    executor: Executor,
+    deviceId: string,
+  ): Promise<{ device_id: string; agent_id: string; last_heartbeat_at: Date } | undefined> {
     const row = await executor
       .updateTable('devices')
       .set({ last_heartbeat_at: sql`now()` })
@@ -92,11 +111,16 @@ export class DevicesRepository {
       .where('revoked_at', 'is', null)
       .returning(['device_id', 'agent_id', 'last_heartbeat_at'])
       .executeTakeFirst();
-    return row?.last_heartbeat_at ? { device_id: row.device_id, agent_id: row.agent_id, last_heartbeat_at: row.last_heartbeat_at } : undefined;
+    return row?.last_heartbeat_at
+      ? { device_id: row.device_id, agent_id: row.agent_id, last_heartbeat_at: row.last_heartbeat_at }
+      : undefined;
   }
 
   /** The device's presence in a space, created or refreshed (last_seen = the transaction's time). */
-  async upsertDevicePresence(executor: Executor, presence: { agent_id: string; space_id: string; device_id: string; status: string }): Promise<void> {
+  async upsertDevicePresence(
+    executor: Executor,
+    presence: { agent_id: string; space_id: string; device_id: string; status: string },
+  ): Promise<void> {
     await executor
       .insertInto('presence')
       .values({
@@ -108,7 +132,9 @@ export class DevicesRepository {
         last_seen: sql`now()`,
       })
       .onConflict((oc) =>
-        oc.columns(['space_id', 'subject_type', 'subject_id']).doUpdateSet({ status: (eb) => eb.ref('excluded.status'), last_seen: sql`now()` }),
+        oc
+          .columns(['space_id', 'subject_type', 'subject_id'])
+          .doUpdateSet({ status: (eb) => eb.ref('excluded.status'), last_seen: sql`now()` }),
       )
       .execute();
   }

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { DEFAULT_DEVICE_SCOPES, DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
 import { testDatabaseKind } from '@marvain/db/testing';
-import { auditActions, insertMember, openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
+import {
+  auditActions,
+  insertMember,
+  openFeatureTestContext,
+  refused,
+  type FeatureTestContext,
+} from '@marvain/platform/testing';
 import { BootstrapService, type BootstrapResult } from './bootstrap.service';
 import { hashDeviceToken } from './device-tokens';
 import { DevicesService } from './devices.service';
@@ -36,7 +42,11 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
 
   async function userWithRole(agentId: string, role: MembershipRole): Promise<Principal> {
     const { subject } = await insertMember(context.db.db, agentId, role);
-    return resolver.resolve(await context.moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER).issue({ subject, email: null, displayName: null }));
+    return resolver.resolve(
+      await context.moduleRef
+        .get<UserTokenIssuer>(USER_TOKEN_ISSUER)
+        .issue({ subject, email: null, displayName: null }),
+    );
   }
 
   /** What was audited about the device, in any agent's chain. */
@@ -51,10 +61,21 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
         capabilities: { speaker: true },
         metadata: { is_remote: true },
       });
-      expect(device).toMatchObject({ agent_id: s.agent_id, scopes: ['events:write', 'memories:*'], capabilities: { speaker: true }, is_remote: true });
-      const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM devices WHERE device_id = ${device.device_id}::uuid`.execute(context.db.db);
+      expect(device).toMatchObject({
+        agent_id: s.agent_id,
+        scopes: ['events:write', 'memories:*'],
+        capabilities: { speaker: true },
+        is_remote: true,
+      });
+      const stored = await sql<{
+        token_hash: string;
+      }>`SELECT token_hash FROM devices WHERE device_id = ${device.device_id}::uuid`.execute(context.db.db);
       expect(stored.rows).toEqual([{ token_hash: hashDeviceToken(token) }]);
-      expect(await resolver.resolve(token)).toEqual({ type: 'device', id: device.device_id, agents: [{ agent_id: s.agent_id, scopes: ['events:write', 'memories:*'] }] });
+      expect(await resolver.resolve(token)).toEqual({
+        type: 'device',
+        id: device.device_id,
+        agents: [{ agent_id: s.agent_id, scopes: ['events:write', 'memories:*'] }],
+      });
       expect(await auditOf(device.device_id)).toEqual(['device.registered']);
       expect(device).not.toHaveProperty('token_hash');
     });
@@ -68,21 +89,35 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
 
     it('refuses scopes outside the registry, and a non-boolean is_remote, even from a caller that skips HTTP validation', async () => {
       const s = await seed();
-      await refused(devices.register(s.owner, s.agent_id, { name: 'x', scopes: ['root:everything'] }), ErrorCode.ValidationFailed);
-      await refused(devices.register(s.owner, s.agent_id, { name: 'x', metadata: { is_remote: 'yes' } }), ErrorCode.ValidationFailed);
+      await refused(
+        devices.register(s.owner, s.agent_id, { name: 'x', scopes: ['root:everything'] }),
+        ErrorCode.ValidationFailed,
+      );
+      await refused(
+        devices.register(s.owner, s.agent_id, { name: 'x', metadata: { is_remote: 'yes' } }),
+        ErrorCode.ValidationFailed,
+      );
     });
 
     it('lets nobody grant a scope they do not hold', async () => {
       const s = await seed();
       const admin = await userWithRole(s.agent_id, 'admin');
-      const error = await refused(devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:manage', 'events:read'] }), ErrorCode.Forbidden);
+      const error = await refused(
+        devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:manage', 'events:read'] }),
+        ErrorCode.Forbidden,
+      );
       expect(error.details).toEqual({ scopes: ['agents:manage'] });
       await refused(devices.register(admin, s.agent_id, { name: 'x', scopes: ['agents:*'] }), ErrorCode.Forbidden);
-      await expect(devices.register(admin, s.agent_id, { name: 'x', scopes: ['members:*'] })).resolves.toMatchObject({ device: { scopes: ['members:*'] } });
-      await refused(devices.register(await userWithRole(s.agent_id, 'member'), s.agent_id, { name: 'x' }), ErrorCode.Forbidden);
+      await expect(devices.register(admin, s.agent_id, { name: 'x', scopes: ['members:*'] })).resolves.toMatchObject({
+        device: { scopes: ['members:*'] },
+      });
+      await refused(
+        devices.register(await userWithRole(s.agent_id, 'member'), s.agent_id, { name: 'x' }),
+        ErrorCode.Forbidden,
+      );
     });
 
-    it("answers another agent exactly like a missing one", async () => {
+    it('answers another agent exactly like a missing one', async () => {
       const s = await seed();
       const other = await seed('Other');
       const foreign = await refused(devices.register(s.owner, other.agent_id, { name: 'x' }), ErrorCode.NotFound);
@@ -100,9 +135,14 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const listed = (await devices.list(s.owner, s.agent_id)).devices;
       expect(listed.map((d) => d.device_id).sort()).toEqual([s.device_id, device.device_id].sort());
       expect(listed.find((d) => d.device_id === device.device_id)?.revoked_at).toEqual(expect.any(String));
-      for (const view of listed) expect(Object.keys(view).some((k) => k.includes('token'))).toBe(false);
+      for (const view of listed) {
+        expect(Object.keys(view).some((k) => k.includes('token'))).toBe(false);
+      }
 
-      await expect(devices.get(s.owner, s.device_id)).resolves.toMatchObject({ device_id: s.device_id, metadata: { created_by: 'bootstrap' } });
+      await expect(devices.get(s.owner, s.device_id)).resolves.toMatchObject({
+        device_id: s.device_id,
+        metadata: { created_by: 'bootstrap' },
+      });
       const missing = randomUUID();
       const foreign = await refused(devices.get(s.owner, other.device_id), ErrorCode.NotFound);
       const absent = await refused(devices.get(s.owner, missing), ErrorCode.NotFound);
@@ -155,25 +195,53 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const admin = await userWithRole(s.agent_id, 'admin');
       await refused(devices.rotateToken(admin, strong.device.device_id), ErrorCode.Forbidden);
       await expect(resolver.resolve(strong.token)).resolves.toMatchObject({ id: strong.device.device_id });
-      await expect(devices.rotateToken(admin, s.device_id)).resolves.toMatchObject({ device: { device_id: s.device_id } });
+      await expect(devices.rotateToken(admin, s.device_id)).resolves.toMatchObject({
+        device: { device_id: s.device_id },
+      });
     });
 
     it('leaves exactly one working token when rotations race', async () => {
       const s = await seed();
-      const results = await Promise.all([devices.rotateToken(s.owner, s.device_id), devices.rotateToken(s.owner, s.device_id), devices.rotateToken(s.owner, s.device_id)]);
-      const working = await Promise.all(results.map((r) => resolver.resolve(r.token).then(() => true, () => false)));
+      const results = await Promise.all([
+        devices.rotateToken(s.owner, s.device_id),
+        devices.rotateToken(s.owner, s.device_id),
+        devices.rotateToken(s.owner, s.device_id),
+      ]);
+      const working = await Promise.all(
+        results.map((r) =>
+          resolver.resolve(r.token).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
       expect(working.filter(Boolean)).toHaveLength(1);
-      expect(await auditOf(s.device_id)).toEqual(['device.registered', 'device.token_rotated', 'device.token_rotated', 'device.token_rotated']);
+      expect(await auditOf(s.device_id)).toEqual([
+        'device.registered',
+        'device.token_rotated',
+        'device.token_rotated',
+        'device.token_rotated',
+      ]);
     });
 
     it('never leaves a working token behind when a rotation races a revocation', async () => {
       const s = await seed();
-      const [rotation] = await Promise.allSettled([devices.rotateToken(s.owner, s.device_id), devices.revoke(s.owner, s.device_id)]);
-      const row = await sql<{ revoked: boolean }>`SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE device_id = ${s.device_id}::uuid`.execute(context.db.db);
+      const [rotation] = await Promise.allSettled([
+        devices.rotateToken(s.owner, s.device_id),
+        devices.revoke(s.owner, s.device_id),
+      ]);
+      const row = await sql<{
+        revoked: boolean;
+      }>`SELECT revoked_at IS NOT NULL AS revoked FROM devices WHERE device_id = ${s.device_id}::uuid`.execute(
+        context.db.db,
+      );
       expect(row.rows[0]?.revoked).toBe(true);
       await refused(resolver.resolve(s.device_token), ErrorCode.Unauthenticated);
-      if (rotation.status === 'fulfilled') await refused(resolver.resolve(rotation.value.token), ErrorCode.Unauthenticated);
-      else expect((rotation.reason as DomainError).code).toBe(ErrorCode.Conflict);
+      if (rotation.status === 'fulfilled') {
+        await refused(resolver.resolve(rotation.value.token), ErrorCode.Unauthenticated);
+      } else {
+        expect((rotation.reason as DomainError).code).toBe(ErrorCode.Conflict);
+      }
     });
   });
 
@@ -182,7 +250,9 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       (
         await sql<{ agent_id: string; status: string; last_seen: Date }>`
         SELECT agent_id, status, last_seen FROM presence
-        WHERE space_id = ${spaceId}::uuid AND subject_type = 'device' AND subject_id = ${deviceId}::uuid`.execute(context.db.db)
+        WHERE space_id = ${spaceId}::uuid AND subject_type = 'device' AND subject_id = ${deviceId}::uuid`.execute(
+          context.db.db,
+        )
       ).rows;
 
     it('stamps last_heartbeat_at and upserts the device’s presence in the space, without auditing', async () => {
@@ -190,9 +260,13 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const device = await resolver.resolve(s.device_token);
       const first = await devices.heartbeat(device, { space_id: s.space_id });
       expect(first).toEqual({ device_id: s.device_id, last_heartbeat_at: expect.any(String) });
-      expect(await presenceOf(s.space_id, s.device_id)).toEqual([{ agent_id: s.agent_id, status: 'online', last_seen: new Date(first.last_heartbeat_at) }]);
+      expect(await presenceOf(s.space_id, s.device_id)).toEqual([
+        { agent_id: s.agent_id, status: 'online', last_seen: new Date(first.last_heartbeat_at) },
+      ]);
       const second = await devices.heartbeat(device, { space_id: s.space_id, status: 'away' });
-      expect(await presenceOf(s.space_id, s.device_id)).toEqual([{ agent_id: s.agent_id, status: 'away', last_seen: new Date(second.last_heartbeat_at) }]);
+      expect(await presenceOf(s.space_id, s.device_id)).toEqual([
+        { agent_id: s.agent_id, status: 'away', last_seen: new Date(second.last_heartbeat_at) },
+      ]);
       const third = await devices.heartbeat(device, {});
       expect((await devices.get(s.owner, s.device_id)).last_heartbeat_at).toBe(third.last_heartbeat_at);
       expect(await auditOf(s.device_id)).toEqual(['device.registered']);

@@ -3,7 +3,9 @@ import { scopesBeyond, toDeviceView } from './devices.service';
 
 describe('scopesBeyond', () => {
   it('is empty when every wanted scope is held exactly or through resource:*', () => {
-    expect(scopesBeyond(['events:write', 'memories:*'], ['events:write', 'memories:read', 'memories:write'])).toEqual([]);
+    expect(scopesBeyond(['events:write', 'memories:*'], ['events:write', 'memories:read', 'memories:write'])).toEqual(
+      [],
+    );
     expect(scopesBeyond(ROLE_SCOPES.owner, [...SCOPES])).toEqual([]);
   });
 
@@ -20,7 +22,11 @@ describe('scopesBeyond', () => {
   });
 
   it('treats strings outside the registry as never covered', () => {
-    expect(scopesBeyond(ROLE_SCOPES.owner, ['root:everything', 'root:*', '*'])).toEqual(['root:everything', 'root:*', '*']);
+    expect(scopesBeyond(ROLE_SCOPES.owner, ['root:everything', 'root:*', '*'])).toEqual([
+      'root:everything',
+      'root:*',
+      '*',
+    ]);
   });
 });
 
@@ -39,7 +45,12 @@ describe('toDeviceView', () => {
   };
 
   it('marks a device remote only for metadata.is_remote === true and renders timestamps as ISO text', () => {
-    expect(toDeviceView(row)).toMatchObject({ is_remote: false, created_at: '2026-01-01T00:00:00.000Z', last_heartbeat_at: '2026-01-02T00:00:00.000Z', revoked_at: null });
+    expect(toDeviceView(row)).toMatchObject({
+      is_remote: false,
+      created_at: '2026-01-01T00:00:00.000Z',
+      last_heartbeat_at: '2026-01-02T00:00:00.000Z',
+      revoked_at: null,
+    });
     expect(toDeviceView({ ...row, metadata: { is_remote: true } }).is_remote).toBe(true);
   });
 });

@@ -77,10 +77,16 @@ export function toDeviceView(row: DeviceRecord): DeviceView {
  */
 export function scopesBeyond(held: readonly string[], wanted: readonly string[]): string[] {
   return wanted.filter((grant) => {
-    if (!isScopeGrant(grant)) return true;
-    if (!grant.endsWith(':*')) return !hasScope(held, grant as (typeof SCOPES)[number]);
+    if (!isScopeGrant(grant)) {
+      return true;
+    }
+    if (!grant.endsWith(':*')) {
+      return !hasScope(held, grant as (typeof SCOPES)[number]);
+    }
     const resource = grant.slice(0, grant.indexOf(':'));
-    if (held.includes(grant)) return false;
+    if (held.includes(grant)) {
+      return false;
+    }
     return SCOPES.filter((s) => s.startsWith(`${resource}:`)).some((s) => !hasScope(held, s));
   });
 }
@@ -104,7 +110,9 @@ export class DevicesService {
     assertAgentScope(principal, agentId, 'devices:manage');
     const scopes = [...new Set(input.scopes ?? DEFAULT_DEVICE_SCOPES)];
     const unknown = scopes.filter((s) => !isScopeGrant(s));
-    if (unknown.length > 0) throw new DomainError(ErrorCode.ValidationFailed, 'unknown scopes', { scopes: unknown });
+    if (unknown.length > 0) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'unknown scopes', { scopes: unknown });
+    }
     this.assertMayGrant(principal, agentId, scopes);
     const metadata = input.metadata ?? {};
     if (metadata['is_remote'] !== undefined && typeof metadata['is_remote'] !== 'boolean') {
@@ -134,7 +142,11 @@ export class DevicesService {
     return { device: toDeviceView(row), token };
   }
 
-  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ devices: DeviceView[]; next_cursor: string | null }> {
+  async list(
+    principal: Principal,
+    agentId: string,
+    query: ListPageQuery = {},
+  ): Promise<{ devices: DeviceView[]; next_cursor: string | null }> {
     assertAgentScope(principal, agentId, 'devices:manage');
     const page = await this.repository.list(agentId, pageRequest(query));
     return { devices: page.rows.map(toDeviceView), next_cursor: nextCursor(page) };
@@ -145,9 +157,16 @@ export class DevicesService {
   }
 
   /** The device, if the principal may manage it; a device of another agent answers like a missing one. */
-  private async findManageable(principal: Principal, deviceId: string, executor?: Executor, options?: { forUpdate?: boolean }): Promise<DeviceRecord> {
+  private async findManageable(
+    principal: Principal,
+    deviceId: string,
+    executor?: Executor,
+    options?: { forUpdate?: boolean },
+  ): Promise<DeviceRecord> {
     const device = await this.repository.find(deviceId, executor, options);
-    if (!device) throw DomainError.notFound('device', deviceId);
+    if (!device) {
+      throw DomainError.notFound('device', deviceId);
+    }
     assertAgentScope(principal, device.agent_id, 'devices:manage', { what: 'device', id: deviceId });
     return device;
   }
@@ -157,7 +176,9 @@ export class DevicesService {
     const row = await this.transactions.run(async (tx) => {
       const existing = await this.findManageable(principal, deviceId, tx.db);
       const revoked = await this.repository.revoke(tx.db, deviceId);
-      if (!revoked) return (await this.repository.find(deviceId, tx.db)) ?? existing; // already revoked
+      if (!revoked) {
+        return (await this.repository.find(deviceId, tx.db)) ?? existing;
+      } // already revoked
       await this.audit.append(tx, {
         agentId: revoked.agent_id,
         action: 'device.revoked',
@@ -180,10 +201,14 @@ export class DevicesService {
     const row = await this.transactions.run(async (tx) => {
       // Locked so a concurrent revoke cannot interleave between the check and the update.
       const existing = await this.findManageable(principal, deviceId, tx.db, { forUpdate: true });
-      if (existing.revoked_at) throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
+      if (existing.revoked_at) {
+        throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
+      }
       this.assertMayGrant(principal, existing.agent_id, existing.scopes.filter(isScopeGrant)); // stale strings grant nothing
       const rotated = await this.repository.replaceTokenHash(tx.db, deviceId, hashDeviceToken(token));
-      if (!rotated) throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
+      if (!rotated) {
+        throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
+      }
       await this.audit.append(tx, {
         agentId: rotated.agent_id,
         action: 'device.token_rotated',
@@ -203,16 +228,27 @@ export class DevicesService {
    * audited: satellites send one every 15–30 s, and they change no permission or data that
    * the audit chain vouches for; last_heartbeat_at and the presence row are their record.
    */
-  async heartbeat(principal: Principal, input: HeartbeatInput): Promise<{ device_id: string; last_heartbeat_at: string }> {
-    if (principal.type !== 'device') throw new DomainError(ErrorCode.Forbidden, 'only a device sends heartbeats (use a device token)');
+  async heartbeat(
+    principal: Principal,
+    input: HeartbeatInput,
+  ): Promise<{ device_id: string; last_heartbeat_at: string }> {
+    if (principal.type !== 'device') {
+      throw new DomainError(ErrorCode.Forbidden, 'only a device sends heartbeats (use a device token)');
+    }
     const agentId = principal.agents[0]?.agent_id;
-    if (!agentId) throw new DomainError(ErrorCode.Forbidden, 'this device acts for no agent');
+    if (!agentId) {
+      throw new DomainError(ErrorCode.Forbidden, 'this device acts for no agent');
+    }
     assertAgentScope(principal, agentId, 'presence:write');
-    const space = input.space_id ? await this.spaces.getForPrincipal(principal, input.space_id, 'presence:write') : undefined;
+    const space = input.space_id
+      ? await this.spaces.getForPrincipal(principal, input.space_id, 'presence:write')
+      : undefined;
 
     const beat = await this.transactions.run(async (tx) => {
       const stamped = await this.repository.recordHeartbeat(tx.db, principal.id);
-      if (!stamped) throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
+      if (!stamped) {
+        throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
+      }
       if (space) {
         await this.repository.upsertDevicePresence(tx.db, {
           agent_id: space.agent_id,
@@ -230,7 +266,9 @@ export class DevicesService {
   private assertMayGrant(principal: Principal, agentId: string, scopes: readonly string[]): void {
     const beyond = scopesBeyond(scopesFor(principal, agentId), scopes);
     if (beyond.length > 0) {
-      throw new DomainError(ErrorCode.Forbidden, `you cannot grant scopes you do not hold on agent ${agentId}`, { scopes: beyond });
+      throw new DomainError(ErrorCode.Forbidden, `you cannot grant scopes you do not hold on agent ${agentId}`, {
+        scopes: beyond,
+      });
     }
   }
 }

@@ -24,7 +24,14 @@ import { MembersService } from './members.service';
 import { PrincipalResolver } from './principal-resolver.service';
 import { PrincipalRevocations } from './principal-revocations';
 import { CognitoUserTokens } from './cognito-user-tokens';
-import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, type UserTokenIssuer, type UserTokenVerifier } from './user-tokens';
+import {
+  LocalUserTokens,
+  USER_TOKEN_ISSUER,
+  USER_TOKEN_VERIFIER,
+  USER_TOKENS,
+  type UserTokenIssuer,
+  type UserTokenVerifier,
+} from './user-tokens';
 
 @Module({
   imports: [AuditModule, SpacesModule],
@@ -50,16 +57,31 @@ import { LocalUserTokens, USER_TOKEN_ISSUER, USER_TOKEN_VERIFIER, USER_TOKENS, t
       provide: USER_TOKENS,
       inject: [HubConfig, CLOCK],
       useFactory: (config: HubConfig, clock: Clock): UserTokenIssuer & UserTokenVerifier => {
-        if (config.runtime !== 'aws') return new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), config.userTokenTtlSeconds, clock);
+        if (config.runtime !== 'aws') {
+          return new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), config.userTokenTtlSeconds, clock);
+        }
         const userPoolId = config.aws?.cognito?.userPoolId;
         const clientId = config.aws?.cognito?.clientId;
-        if (!userPoolId || !clientId) throw new Error('the AWS runtime needs MARVAIN_COGNITO_USER_POOL_ID and MARVAIN_COGNITO_CLIENT_ID to verify user tokens');
+        if (!userPoolId || !clientId) {
+          throw new Error(
+            'the AWS runtime needs MARVAIN_COGNITO_USER_POOL_ID and MARVAIN_COGNITO_CLIENT_ID to verify user tokens',
+          );
+        }
         return new CognitoUserTokens(userPoolId, clientId);
       },
     },
     { provide: USER_TOKEN_ISSUER, useExisting: USER_TOKENS },
     { provide: USER_TOKEN_VERIFIER, useExisting: USER_TOKENS },
   ],
-  exports: [PrincipalResolver, PrincipalRevocations, AuthGuard, BootstrapService, AccessService, DevicesService, LocalUsersService, USER_TOKEN_ISSUER],
+  exports: [
+    PrincipalResolver,
+    PrincipalRevocations,
+    AuthGuard,
+    BootstrapService,
+    AccessService,
+    DevicesService,
+    LocalUsersService,
+    USER_TOKEN_ISSUER,
+  ],
 })
 export class IdentityModule {}

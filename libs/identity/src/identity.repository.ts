@@ -3,7 +3,15 @@ import { sql, type Kysely } from 'kysely';
 import { asUuid, InjectKysely, type AgentRow, type Database, type Executor, type UserRow } from '@marvain/db';
 
 const AGENT_COLUMNS = ['agent_id', 'name', 'kind', 'disabled', 'created_at', 'updated_at'] as const;
-const USER_COLUMNS = ['user_id', 'subject', 'email', 'display_name', 'last_seen', 'created_at', 'token_version'] as const;
+const USER_COLUMNS = [
+  'user_id',
+  'subject',
+  'email',
+  'display_name',
+  'last_seen',
+  'created_at',
+  'token_version',
+] as const;
 
 export interface DeviceCredential {
   device_id: string;
@@ -30,13 +38,19 @@ export class IdentityRepository {
     return this.db;
   }
 
-
   async findAgent(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
-    return executor.selectFrom('agents').select(AGENT_COLUMNS).where('agent_id', '=', asUuid(agentId)).executeTakeFirst();
+    return executor
+      .selectFrom('agents')
+      .select(AGENT_COLUMNS)
+      .where('agent_id', '=', asUuid(agentId))
+      .executeTakeFirst();
   }
 
   async countAgents(): Promise<number> {
-    const row = await this.db.selectFrom('agents').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('agents')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
@@ -47,10 +61,19 @@ export class IdentityRepository {
   ): Promise<UserRow> {
     await executor
       .insertInto('users')
-      .values({ user_id: asUuid(user.user_id), subject: user.subject, email: user.email, display_name: user.display_name })
+      .values({
+        user_id: asUuid(user.user_id),
+        subject: user.subject,
+        email: user.email,
+        display_name: user.display_name,
+      })
       .onConflict((oc) => oc.column('subject').doNothing())
       .execute();
-    return executor.selectFrom('users').select(USER_COLUMNS).where('subject', '=', user.subject).executeTakeFirstOrThrow();
+    return executor
+      .selectFrom('users')
+      .select(USER_COLUMNS)
+      .where('subject', '=', user.subject)
+      .executeTakeFirstOrThrow();
   }
 
   async findUser(userId: string, executor: Executor = this.db): Promise<UserRow | undefined> {
@@ -61,18 +84,24 @@ export class IdentityRepository {
   async findUserWithMemberships(subject: string): Promise<UserWithMemberships | undefined> {
     const rows = await this.db
       .selectFrom('users as u')
-      .leftJoin('agent_memberships as m', (join) => join.onRef('m.user_id', '=', 'u.user_id').on('m.revoked_at', 'is', null))
+      .leftJoin('agent_memberships as m', (join) =>
+        join.onRef('m.user_id', '=', 'u.user_id').on('m.revoked_at', 'is', null),
+      )
       .leftJoin('agents as a', (join) => join.onRef('a.agent_id', '=', 'm.agent_id').on('a.disabled', '=', false))
       .select(['u.user_id', 'u.last_seen', 'u.token_version', 'a.agent_id', 'm.role'])
       .where('u.subject', '=', subject)
       .execute();
     const first = rows[0];
-    if (!first) return undefined;
+    if (!first) {
+      return undefined;
+    }
     return {
       user_id: first.user_id,
       last_seen: first.last_seen,
       token_version: first.token_version,
-      memberships: rows.filter((r) => r.agent_id !== null && r.role !== null).map((r) => ({ agent_id: r.agent_id as string, role: r.role as string })),
+      memberships: rows
+        .filter((r) => r.agent_id !== null && r.role !== null)
+        .map((r) => ({ agent_id: r.agent_id as string, role: r.role as string })),
     };
   }
 
@@ -93,11 +122,14 @@ export class IdentityRepository {
       .updateTable('users')
       .set({ last_seen: sql`now()` })
       .where('user_id', '=', asUuid(userId))
-      .where((eb) => eb.or([eb('last_seen', 'is', null), eb('last_seen', '<', sql<Date>`now() - make_interval(secs => ${withinSeconds}::int)`)]))
+      .where((eb) =>
+        eb.or([
+          eb('last_seen', 'is', null),
+          eb('last_seen', '<', sql<Date>`now() - make_interval(secs => ${withinSeconds}::int)`),
+        ]),
+      )
       .execute();
   }
-
-
 
   /** The device a token hash belongs to, with what decides whether it may act; one round trip. */
   async findDeviceCredential(tokenHash: string): Promise<DeviceCredential | undefined> {

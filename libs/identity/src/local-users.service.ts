@@ -40,7 +40,10 @@ export class LocalUsersService {
     const normalized = email.trim().toLowerCase();
     const user = await this.transactions.run(async (tx) => {
       if (await this.repository.findLocalUserByEmail(normalized, tx.db)) {
-        throw new DomainError(ErrorCode.Conflict, `a local user with email ${normalized} already exists; use "marvain token issue --email ${normalized}"`);
+        throw new DomainError(
+          ErrorCode.Conflict,
+          `a local user with email ${normalized} already exists; use "marvain token issue --email ${normalized}"`,
+        );
       }
       const created = await this.repository.upsertUser(tx.db, {
         user_id: this.ids.random(),
@@ -67,9 +70,14 @@ export class LocalUsersService {
       : by.email
         ? await this.repository.findLocalUserByEmail(by.email.trim().toLowerCase())
         : undefined;
-    if (!user) throw DomainError.notFound('user', by.userId ?? by.email);
+    if (!user) {
+      throw DomainError.notFound('user', by.userId ?? by.email);
+    }
     if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'this user signs in through Cognito; the local hub does not issue its tokens');
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        'this user signs in through Cognito; the local hub does not issue its tokens',
+      );
     }
     return this.issueFor(user);
   }
@@ -78,19 +86,29 @@ export class LocalUsersService {
    * Revokes every token the user holds, from their next request on: the user's token version is
    * raised (audited in the system chain), and tokens carry the version they were issued at.
    */
-  async revokeTokens(by: { userId?: string; email?: string }, actor: { type: 'user' | 'system'; id: string }): Promise<RevokedUserTokens> {
+  async revokeTokens(
+    by: { userId?: string; email?: string },
+    actor: { type: 'user' | 'system'; id: string },
+  ): Promise<RevokedUserTokens> {
     return this.transactions.run(async (tx) => {
       const user = by.userId
         ? await this.repository.findUser(by.userId, tx.db)
         : by.email
           ? await this.repository.findLocalUserByEmail(by.email.trim().toLowerCase(), tx.db)
           : undefined;
-      if (!user) throw DomainError.notFound('user', by.userId ?? by.email);
+      if (!user) {
+        throw DomainError.notFound('user', by.userId ?? by.email);
+      }
       if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
-        throw new DomainError(ErrorCode.ValidationFailed, "this user signs in through Cognito; revoke their tokens there (Cognito's global sign-out)");
+        throw new DomainError(
+          ErrorCode.ValidationFailed,
+          "this user signs in through Cognito; revoke their tokens there (Cognito's global sign-out)",
+        );
       }
       const version = await this.repository.raiseTokenVersion(tx.db, user.user_id);
-      if (version === undefined) throw DomainError.notFound('user', user.user_id);
+      if (version === undefined) {
+        throw DomainError.notFound('user', user.user_id);
+      }
       await this.audit.append(tx, {
         agentId: null,
         action: 'user.tokens_revoked',
@@ -104,7 +122,12 @@ export class LocalUsersService {
   }
 
   private async issueFor(user: UserRow): Promise<IssuedUserToken> {
-    const token = await this.tokens.issue({ subject: user.subject, email: user.email, displayName: user.display_name, tokenVersion: user.token_version });
+    const token = await this.tokens.issue({
+      subject: user.subject,
+      email: user.email,
+      displayName: user.display_name,
+      tokenVersion: user.token_version,
+    });
     return { user_id: user.user_id, email: user.email, user_token: token };
   }
 }

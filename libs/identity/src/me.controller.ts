@@ -12,18 +12,37 @@ export class MeController {
 
   @Get()
   @Authenticated()
-  @ApiOperation({ summary: 'Who the caller is: principal type and id, and the agents it may act for with its scopes there' })
-  me(@CurrentPrincipal() principal: Principal): { type: string; id: string; agents: Array<{ agent_id: string; scopes: readonly string[] }> } {
-    return { type: principal.type, id: principal.id, agents: principal.agents.map((a) => ({ agent_id: a.agent_id, scopes: a.scopes })) };
+  @ApiOperation({
+    summary: 'Who the caller is: principal type and id, and the agents it may act for with its scopes there',
+  })
+  me(@CurrentPrincipal() principal: Principal): {
+    type: string;
+    id: string;
+    agents: Array<{ agent_id: string; scopes: readonly string[] }>;
+  } {
+    return {
+      type: principal.type,
+      id: principal.id,
+      agents: principal.agents.map((a) => ({ agent_id: a.agent_id, scopes: a.scopes })),
+    };
   }
 
   @Post('tokens/revoke')
   @Authenticated()
   @HttpCode(200)
-  @ApiOperation({ summary: "Revoke every token of the calling user, this one included; new ones must be issued (marvain token issue)" })
-  @ApiOkResponse({ description: '`{user_id, token_version}`: tokens issued before this version are refused from the next request on' })
+  @ApiOperation({
+    summary: 'Revoke every token of the calling user, this one included; new ones must be issued (marvain token issue)',
+  })
+  @ApiOkResponse({
+    description: '`{user_id, token_version}`: tokens issued before this version are refused from the next request on',
+  })
   async revokeTokens(@CurrentPrincipal() principal: Principal): Promise<RevokedUserTokens> {
-    if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, 'only a user can revoke their own tokens (devices are revoked through their agent)');
+    if (principal.type !== 'user') {
+      throw new DomainError(
+        ErrorCode.Forbidden,
+        'only a user can revoke their own tokens (devices are revoked through their agent)',
+      );
+    }
     return this.users.revokeTokens({ userId: principal.id }, { type: 'user', id: principal.id });
   }
 }

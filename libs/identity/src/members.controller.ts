@@ -1,9 +1,23 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiTags,
+} from '@nestjs/swagger';
 import { IsIn, IsUUID } from 'class-validator';
 import { MEMBERSHIP_ROLES, type Principal } from '@marvain/contracts';
 import { Authenticated, CurrentPrincipal, ListPageQuery, PagedList, RequireScope } from '@marvain/platform';
-import { GRANTABLE_ROLES, MembersService, type GrantableRole, type MemberView, type OwnershipTransferView } from './members.service';
+import {
+  GRANTABLE_ROLES,
+  MembersService,
+  type GrantableRole,
+  type MemberView,
+  type OwnershipTransferView,
+} from './members.service';
 
 const ROLE_MESSAGE = 'role must be admin, member or guest (ownership moves only through transfer-ownership)';
 
@@ -69,7 +83,11 @@ export class MembersController {
   @RequireScope('agents:read')
   @ApiOperation({ summary: "The agent's active members, oldest first" })
   @ApiOkResponse({ type: MemberListResponse })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: MembersRouteParams, @Query() query: ListPageQuery): Promise<MemberListResponse> {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: MembersRouteParams,
+    @Query() query: ListPageQuery,
+  ): Promise<MemberListResponse> {
     return this.members.list(principal, params.agent_id, query);
   }
 
@@ -78,7 +96,11 @@ export class MembersController {
   @ApiOperation({ summary: 'Add a user as admin, member or guest (audited); never as owner' })
   @ApiCreatedResponse({ type: MemberResponse })
   @ApiConflictResponse({ description: '`conflict` with details.reason `already_member`' })
-  async add(@CurrentPrincipal() principal: Principal, @Param() params: MembersRouteParams, @Body() body: AddMemberDto): Promise<MemberView> {
+  async add(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: MembersRouteParams,
+    @Body() body: AddMemberDto,
+  ): Promise<MemberView> {
     return this.members.add(principal, params.agent_id, body.user_id, body.role);
   }
 
@@ -87,7 +109,11 @@ export class MembersController {
   @ApiOperation({ summary: "Change a member's role (audited); the owner's role changes only by transfer" })
   @ApiOkResponse({ type: MemberResponse })
   @ApiConflictResponse({ description: '`conflict` with details.reason `owner_role_fixed`' })
-  async changeRole(@CurrentPrincipal() principal: Principal, @Param() params: MemberRouteParams, @Body() body: ChangeMemberRoleDto): Promise<MemberView> {
+  async changeRole(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: MemberRouteParams,
+    @Body() body: ChangeMemberRoleDto,
+  ): Promise<MemberView> {
     return this.members.changeRole(principal, params.agent_id, params.user_id, body.role);
   }
 
@@ -114,7 +140,9 @@ export class MembersController {
   @Post('transfer-ownership')
   @HttpCode(200)
   @RequireScope('agents:manage')
-  @ApiOperation({ summary: 'Make another active member the owner; the current owner becomes an admin (one transaction, audited)' })
+  @ApiOperation({
+    summary: 'Make another active member the owner; the current owner becomes an admin (one transaction, audited)',
+  })
   @ApiOkResponse({ type: OwnershipTransferResponse })
   @ApiConflictResponse({ description: '`conflict` with details.reason `ownership_changed` or `already_owner`' })
   async transferOwnership(

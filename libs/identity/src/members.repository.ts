@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { asUuid, InjectKysely, keysetPage, type AgentMembershipsTable, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
+import {
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type AgentMembershipsTable,
+  type Database,
+  type Executor,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
 export type MembershipRow = Selectable<AgentMembershipsTable>;
 
@@ -54,14 +63,21 @@ export class MembersRepository {
   }
 
   /** The user's active membership on the agent; with `lock`, the row stays locked until the transaction ends. */
-  async findActive(executor: Executor, agentId: string, userId: string, options: { lock?: boolean } = {}): Promise<MembershipRow | undefined> {
+  async findActive(
+    executor: Executor,
+    agentId: string,
+    userId: string,
+    options: { lock?: boolean } = {},
+  ): Promise<MembershipRow | undefined> {
     let query = executor
       .selectFrom('agent_memberships')
       .select(MEMBERSHIP_COLUMNS)
       .where('agent_id', '=', asUuid(agentId))
       .where('user_id', '=', asUuid(userId))
       .where('revoked_at', 'is', null);
-    if (options.lock) query = query.forUpdate();
+    if (options.lock) {
+      query = query.forUpdate();
+    }
     return query.executeTakeFirst();
   }
 
@@ -81,7 +97,10 @@ export class MembersRepository {
       .executeTakeFirst();
   }
 
-  async insert(executor: Executor, membership: { membership_id: string; agent_id: string; user_id: string; role: string }): Promise<MembershipRow> {
+  async insert(
+    executor: Executor,
+    membership: { membership_id: string; agent_id: string; user_id: string; role: string },
+  ): Promise<MembershipRow> {
     return executor
       .insertInto('agent_memberships')
       .values({
@@ -117,7 +136,11 @@ export class MembersRepository {
   }
 
   async userExists(executor: Executor, userId: string): Promise<boolean> {
-    const row = await executor.selectFrom('users').select('user_id').where('user_id', '=', asUuid(userId)).executeTakeFirst();
+    const row = await executor
+      .selectFrom('users')
+      .select('user_id')
+      .where('user_id', '=', asUuid(userId))
+      .executeTakeFirst();
     return row !== undefined;
   }
 }

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode, ROLE_SCOPES, type Principal } from '@marvain/contracts';
 import { testDatabaseEngine, testDatabaseKind } from '@marvain/db/testing';
-import { auditEntries, openFeatureTestContext, refused, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
+import {
+  auditEntries,
+  openFeatureTestContext,
+  refused,
+  type AuditEntryBody,
+  type FeatureTestContext,
+} from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import type { BootstrapResult } from './bootstrap.service';
 import { IdentityModule } from './identity.module';
@@ -29,7 +35,9 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
   afterAll(() => context.close());
 
   /** An agent whose owner is `owner`, plus users added with the given roles. */
-  async function team(...roles: Array<'admin' | 'member' | 'guest'>): Promise<{ owner: BootstrapResult; users: BootstrapResult[] }> {
+  async function team(
+    ...roles: Array<'admin' | 'member' | 'guest'>
+  ): Promise<{ owner: BootstrapResult; users: BootstrapResult[] }> {
     const owner = await seed();
     const users: BootstrapResult[] = [];
     for (const role of roles) {
@@ -42,7 +50,9 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
 
   async function activeOwners(agentId: string): Promise<string[]> {
     const result = await sql<{ user_id: string }>`
-      SELECT user_id FROM agent_memberships WHERE agent_id = ${agentId}::uuid AND role = 'owner' AND revoked_at IS NULL`.execute(context.db.db);
+      SELECT user_id FROM agent_memberships WHERE agent_id = ${agentId}::uuid AND role = 'owner' AND revoked_at IS NULL`.execute(
+      context.db.db,
+    );
     return result.rows.map((r) => r.user_id);
   }
 
@@ -77,8 +87,14 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     const actions = await agentAudit(owner.agent_id);
     expect(actions.slice(-3)).toEqual([
       expect.objectContaining({ action: 'membership.granted', details: expect.objectContaining({ role: 'member' }) }),
-      expect.objectContaining({ action: 'membership.role_changed', details: expect.objectContaining({ from: 'member', to: 'admin' }) }),
-      expect.objectContaining({ action: 'membership.revoked', details: expect.objectContaining({ role: 'admin', self: false }) }),
+      expect.objectContaining({
+        action: 'membership.role_changed',
+        details: expect.objectContaining({ from: 'member', to: 'admin' }),
+      }),
+      expect.objectContaining({
+        action: 'membership.revoked',
+        details: expect.objectContaining({ role: 'admin', self: false }),
+      }),
     ]);
     await audit.flush();
     await expect(audit.verify(owner.agent_id)).resolves.toMatchObject({ ok: true });
@@ -98,10 +114,17 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     const admin = users[0]!;
     for (const [who, call] of [
       ['owner re-roles self', async () => members.changeRole(await as(owner), owner.agent_id, owner.user_id, 'admin')],
-      ['admin re-roles owner', async () => members.changeRole(await as(admin), owner.agent_id, owner.user_id, 'member')],
+      [
+        'admin re-roles owner',
+        async () => members.changeRole(await as(admin), owner.agent_id, owner.user_id, 'member'),
+      ],
     ] as const) {
       const error = await refused(call());
-      expect({ who, code: error.code, details: error.details }).toEqual({ who, code: ErrorCode.Conflict, details: { reason: MembershipConflict.OwnerRoleFixed } });
+      expect({ who, code: error.code, details: error.details }).toEqual({
+        who,
+        code: ErrorCode.Conflict,
+        details: { reason: MembershipConflict.OwnerRoleFixed },
+      });
     }
     for (const [who, call] of [
       ['owner revokes self', async () => members.revoke(await as(owner), owner.agent_id, owner.user_id)],
@@ -109,33 +132,65 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
       ['owner leaves', async () => members.leave(await as(owner), owner.agent_id)],
     ] as const) {
       const error = await refused(call());
-      expect({ who, code: error.code, details: error.details }).toEqual({ who, code: ErrorCode.Conflict, details: { reason: MembershipConflict.LastOwner } });
+      expect({ who, code: error.code, details: error.details }).toEqual({
+        who,
+        code: ErrorCode.Conflict,
+        details: { reason: MembershipConflict.LastOwner },
+      });
     }
     expect(await activeOwners(owner.agent_id)).toEqual([owner.user_id]);
   });
 
   it('lets admins manage those below them but not other admins; anyone but the owner may step down', async () => {
     const { owner, users } = await team('admin', 'admin', 'member', 'guest');
-    const [adminA, adminB, member, guest] = users as [BootstrapResult, BootstrapResult, BootstrapResult, BootstrapResult];
+    const [adminA, adminB, member, guest] = users as [
+      BootstrapResult,
+      BootstrapResult,
+      BootstrapResult,
+      BootstrapResult,
+    ];
 
-    await expect(members.changeRole(await as(adminA), owner.agent_id, member.user_id, 'guest')).resolves.toMatchObject({ role: 'guest' });
-    expect((await refused(members.changeRole(await as(adminA), owner.agent_id, adminB.user_id, 'member'))).code).toBe(ErrorCode.Forbidden);
-    expect((await refused(members.revoke(await as(adminA), owner.agent_id, adminB.user_id))).code).toBe(ErrorCode.Forbidden);
+    await expect(members.changeRole(await as(adminA), owner.agent_id, member.user_id, 'guest')).resolves.toMatchObject({
+      role: 'guest',
+    });
+    expect((await refused(members.changeRole(await as(adminA), owner.agent_id, adminB.user_id, 'member'))).code).toBe(
+      ErrorCode.Forbidden,
+    );
+    expect((await refused(members.revoke(await as(adminA), owner.agent_id, adminB.user_id))).code).toBe(
+      ErrorCode.Forbidden,
+    );
     // members:manage is the admin's and the owner's only.
-    expect((await refused(members.add(await as(member), owner.agent_id, guest.user_id, 'guest'))).code).toBe(ErrorCode.Forbidden);
-    expect((await refused(members.revoke(await as(guest), owner.agent_id, member.user_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(members.add(await as(member), owner.agent_id, guest.user_id, 'guest'))).code).toBe(
+      ErrorCode.Forbidden,
+    );
+    expect((await refused(members.revoke(await as(guest), owner.agent_id, member.user_id))).code).toBe(
+      ErrorCode.Forbidden,
+    );
 
     // Stepping down: an admin lowers or ends their own membership; a guest leaves.
-    await expect(members.changeRole(await as(adminB), owner.agent_id, adminB.user_id, 'member')).resolves.toMatchObject({ role: 'member' });
-    expect((await refused(members.changeRole(await as(adminB), owner.agent_id, adminB.user_id, 'admin'))).code).toBe(ErrorCode.Forbidden);
-    await expect(members.revoke(await as(adminA), owner.agent_id, adminA.user_id)).resolves.toMatchObject({ revoked_at: expect.any(String) });
-    await expect(members.leave(await as(guest), owner.agent_id)).resolves.toMatchObject({ role: 'guest', revoked_at: expect.any(String) });
+    await expect(members.changeRole(await as(adminB), owner.agent_id, adminB.user_id, 'member')).resolves.toMatchObject(
+      { role: 'member' },
+    );
+    expect((await refused(members.changeRole(await as(adminB), owner.agent_id, adminB.user_id, 'admin'))).code).toBe(
+      ErrorCode.Forbidden,
+    );
+    await expect(members.revoke(await as(adminA), owner.agent_id, adminA.user_id)).resolves.toMatchObject({
+      revoked_at: expect.any(String),
+    });
+    await expect(members.leave(await as(guest), owner.agent_id)).resolves.toMatchObject({
+      role: 'guest',
+      revoked_at: expect.any(String),
+    });
     expect(scopesOn(await as(guest), owner.agent_id)).toBeUndefined();
 
-    const left = (await agentAudit(owner.agent_id)).filter((a) => a.action === 'membership.revoked').map((a) => a.details?.['self']);
+    const left = (await agentAudit(owner.agent_id))
+      .filter((a) => a.action === 'membership.revoked')
+      .map((a) => a.details?.['self']);
     expect(left).toEqual([true, true]);
     // The owner manages admins.
-    await expect(members.changeRole(await as(owner), owner.agent_id, adminB.user_id, 'admin')).resolves.toMatchObject({ role: 'admin' });
+    await expect(members.changeRole(await as(owner), owner.agent_id, adminB.user_id, 'admin')).resolves.toMatchObject({
+      role: 'admin',
+    });
   });
 
   it('transfers ownership in one step: the target becomes owner, the old owner an admin, audited', async () => {
@@ -156,7 +211,9 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     });
 
     // The old owner, now an admin, can no longer transfer; the new owner can.
-    expect((await refused(members.transferOwnership(await as(owner), owner.agent_id, owner.user_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(members.transferOwnership(await as(owner), owner.agent_id, owner.user_id))).code).toBe(
+      ErrorCode.Forbidden,
+    );
     await members.transferOwnership(await as(next), owner.agent_id, owner.user_id);
     expect(await activeOwners(owner.agent_id)).toEqual([owner.user_id]);
   });
@@ -165,7 +222,10 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     const { owner } = await team();
     const outsider = await seed('Other');
     const notMember = await refused(members.transferOwnership(await as(owner), owner.agent_id, outsider.user_id));
-    expect([notMember.code, notMember.message]).toEqual([ErrorCode.NotFound, `member ${outsider.user_id} was not found`]);
+    expect([notMember.code, notMember.message]).toEqual([
+      ErrorCode.NotFound,
+      `member ${outsider.user_id} was not found`,
+    ]);
     const self = await refused(members.transferOwnership(await as(owner), owner.agent_id, owner.user_id));
     expect([self.code, self.details]).toEqual([ErrorCode.Conflict, { reason: MembershipConflict.AlreadyOwner }]);
     expect(await activeOwners(owner.agent_id)).toEqual([owner.user_id]);
@@ -186,19 +246,31 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
     for (const attempt of attempts) {
       const foreign = await refused(attempt(owner.agent_id));
       const absent = await refused(attempt(missing));
-      expect([foreign.code, foreign.message.replace(owner.agent_id, 'ID')]).toEqual([ErrorCode.NotFound, 'agent ID was not found']);
-      expect([absent.code, absent.message.replace(missing, 'ID')]).toEqual([foreign.code, foreign.message.replace(owner.agent_id, 'ID')]);
+      expect([foreign.code, foreign.message.replace(owner.agent_id, 'ID')]).toEqual([
+        ErrorCode.NotFound,
+        'agent ID was not found',
+      ]);
+      expect([absent.code, absent.message.replace(missing, 'ID')]).toEqual([
+        foreign.code,
+        foreign.message.replace(owner.agent_id, 'ID'),
+      ]);
     }
     expect(await activeOwners(owner.agent_id)).toEqual([owner.user_id]);
   });
 
   it('refuses membership changes by devices, even when they hold the scope', async () => {
     const { owner, users } = await team('member');
-    await sql`UPDATE devices SET scopes = '["members:manage", "agents:manage", "agents:read"]'::jsonb WHERE device_id = ${owner.device_id}::uuid`.execute(context.db.db);
+    await sql`UPDATE devices SET scopes = '["members:manage", "agents:manage", "agents:read"]'::jsonb WHERE device_id = ${owner.device_id}::uuid`.execute(
+      context.db.db,
+    );
     const device = await resolver.resolve(owner.device_token);
-    expect((await refused(members.add(device, owner.agent_id, users[0]!.user_id, 'admin'))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(members.add(device, owner.agent_id, users[0]!.user_id, 'admin'))).code).toBe(
+      ErrorCode.Forbidden,
+    );
     expect((await refused(members.revoke(device, owner.agent_id, users[0]!.user_id))).code).toBe(ErrorCode.Forbidden);
-    expect((await refused(members.transferOwnership(device, owner.agent_id, users[0]!.user_id))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(members.transferOwnership(device, owner.agent_id, users[0]!.user_id))).code).toBe(
+      ErrorCode.Forbidden,
+    );
     expect((await members.list(device, owner.agent_id)).members).toHaveLength(2);
   });
 
@@ -226,7 +298,9 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
         expect(owners).toHaveLength(1);
         expect([b.user_id, c.user_id]).toContain(owners[0]);
         const memberships = await sql<{ user_id: string; role: string }>`
-          SELECT user_id, role FROM agent_memberships WHERE agent_id = ${owner.agent_id}::uuid AND revoked_at IS NULL`.execute(context.db.db);
+          SELECT user_id, role FROM agent_memberships WHERE agent_id = ${owner.agent_id}::uuid AND revoked_at IS NULL`.execute(
+          context.db.db,
+        );
         expect(memberships.rows.find((r) => r.user_id === owner.user_id)?.role).toBe('admin');
         expect(memberships.rows).toHaveLength(3);
       }
@@ -242,14 +316,19 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
           members.revoke(principal, owner.agent_id, target.user_id),
         ]);
         for (const outcome of [transfer, revoke]) {
-          if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(DomainError);
+          if (outcome.status === 'rejected') {
+            expect(outcome.reason).toBeInstanceOf(DomainError);
+          }
         }
         const owners = await activeOwners(owner.agent_id);
         expect(owners).toHaveLength(1);
         if (transfer.status === 'fulfilled') {
           // The target became the owner first, so revoking them was refused.
           expect(owners).toEqual([target.user_id]);
-          expect(revoke).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.Conflict, details: { reason: MembershipConflict.LastOwner } } });
+          expect(revoke).toMatchObject({
+            status: 'rejected',
+            reason: { code: ErrorCode.Conflict, details: { reason: MembershipConflict.LastOwner } },
+          });
         } else {
           expect(owners).toEqual([owner.user_id]);
           expect(revoke.status).toBe('fulfilled');
@@ -269,10 +348,15 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
         ]);
         const lost = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
         expect(lost).toHaveLength(1);
-        expect(lost[0]).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.AlreadyMember } });
+        expect(lost[0]).toMatchObject({
+          code: ErrorCode.Conflict,
+          details: { reason: MembershipConflict.AlreadyMember },
+        });
         const rows = await sql<{ n: string }>`
           SELECT count(*)::text AS n FROM agent_memberships
-          WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(context.db.db);
+          WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(
+          context.db.db,
+        );
         expect(rows.rows[0]?.n).toBe('1');
       }
     });
@@ -283,13 +367,21 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
      * pg_stat_activity) before the test commits; on PGlite, one connection, it queues behind.
      */
     async function waitForLockWaiter(): Promise<void> {
-      if (testDatabaseEngine() !== 'postgres') return;
+      if (testDatabaseEngine() !== 'postgres') {
+        return;
+      }
       const deadline = Date.now() + 10_000;
       for (;;) {
         const waiting = await sql<{ n: string }>`
-          SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(context.db.db);
-        if (Number(waiting.rows[0]?.n) > 0) return;
-        if (Date.now() > deadline) throw new Error('the service call never waited on a lock');
+          SELECT count(*)::text AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(
+          context.db.db,
+        );
+        if (Number(waiting.rows[0]?.n) > 0) {
+          return;
+        }
+        if (Date.now() > deadline) {
+          throw new Error('the service call never waited on a lock');
+        }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
@@ -308,10 +400,17 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
           (e: unknown) => e,
         );
         await waitForLockWaiter();
-        await sql`UPDATE agent_memberships SET role = 'admin' WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${owner.user_id}::uuid`.execute(trx);
-        await sql`UPDATE agent_memberships SET role = 'owner' WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${c.user_id}::uuid`.execute(trx);
+        await sql`UPDATE agent_memberships SET role = 'admin' WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${owner.user_id}::uuid`.execute(
+          trx,
+        );
+        await sql`UPDATE agent_memberships SET role = 'owner' WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${c.user_id}::uuid`.execute(
+          trx,
+        );
       });
-      expect(await pending).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.OwnershipChanged } });
+      expect(await pending).toMatchObject({
+        code: ErrorCode.Conflict,
+        details: { reason: MembershipConflict.OwnershipChanged },
+      });
       expect(await activeOwners(owner.agent_id)).toEqual([c.user_id]);
     });
 
@@ -330,9 +429,14 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
         );
         await waitForLockWaiter();
       });
-      expect(await pending).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.AlreadyMember } });
+      expect(await pending).toMatchObject({
+        code: ErrorCode.Conflict,
+        details: { reason: MembershipConflict.AlreadyMember },
+      });
       const roles = await sql<{ role: string }>`SELECT role FROM agent_memberships
-        WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(context.db.db);
+        WHERE agent_id = ${owner.agent_id}::uuid AND user_id = ${user.user_id}::uuid AND revoked_at IS NULL`.execute(
+        context.db.db,
+      );
       expect(roles.rows).toEqual([{ role: 'guest' }]);
     });
   });
@@ -348,7 +452,10 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
           (e: unknown) => e,
         );
       expect(error).toBeDefined();
-      expect(membershipConflictFrom(error)).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.OwnershipChanged } });
+      expect(membershipConflictFrom(error)).toMatchObject({
+        code: ErrorCode.Conflict,
+        details: { reason: MembershipConflict.OwnershipChanged },
+      });
       expect(await activeOwners(owner.agent_id)).toEqual([owner.user_id]);
     });
 
@@ -361,7 +468,10 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
           () => undefined,
           (e: unknown) => e,
         );
-      expect(membershipConflictFrom(error)).toMatchObject({ code: ErrorCode.Conflict, details: { reason: MembershipConflict.AlreadyMember } });
+      expect(membershipConflictFrom(error)).toMatchObject({
+        code: ErrorCode.Conflict,
+        details: { reason: MembershipConflict.AlreadyMember },
+      });
     });
   });
 });

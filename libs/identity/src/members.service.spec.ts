@@ -3,7 +3,11 @@ import { MembershipConflict, membershipConflictFrom, uniqueViolation } from './m
 
 /** The shape node-postgres and PGlite give a unique violation. */
 function driverError(constraint: string): Error {
-  return Object.assign(new Error(`duplicate key value violates unique constraint "${constraint}"`), { code: '23505', severity: 'ERROR', constraint });
+  return Object.assign(new Error(`duplicate key value violates unique constraint "${constraint}"`), {
+    code: '23505',
+    severity: 'ERROR',
+    constraint,
+  });
 }
 
 /** What the RDS Data API sends instead: the server error flattened into the message, SQLSTATE last. */
@@ -25,13 +29,19 @@ describe('membership unique violations', () => {
       code: ErrorCode.Conflict,
       details: { reason: MembershipConflict.OwnershipChanged },
     });
-    expect((membershipConflictFrom(make('agent_memberships_one_owner')) as DomainError).details).toEqual({ reason: 'ownership_changed' });
-    expect((membershipConflictFrom(make('agent_memberships_one_active')) as DomainError).details).toEqual({ reason: 'already_member' });
+    expect((membershipConflictFrom(make('agent_memberships_one_owner')) as DomainError).details).toEqual({
+      reason: 'ownership_changed',
+    });
+    expect((membershipConflictFrom(make('agent_memberships_one_active')) as DomainError).details).toEqual({
+      reason: 'already_member',
+    });
   });
 
   it('leave every other error alone, so it is not disguised as a conflict', () => {
     expect(membershipConflictFrom(driverError('spaces_agent_id_name_key'))).toBeUndefined();
-    expect(membershipConflictFrom(Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' }))).toBeUndefined();
+    expect(
+      membershipConflictFrom(Object.assign(new Error('deadlock detected'), { code: '40P01', severity: 'ERROR' })),
+    ).toBeUndefined();
     expect(membershipConflictFrom(new DomainError(ErrorCode.NotFound, 'member x was not found'))).toBeUndefined();
     expect(membershipConflictFrom(undefined)).toBeUndefined();
     expect(membershipConflictFrom('duplicate')).toBeUndefined();

@@ -2,7 +2,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
 import { TransactionRunner, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, nextCursor, pageRequest, refuseSelfAgentReach, type Ids, type ListPageQuery } from '@marvain/platform';
+import {
+  assertAgentScope,
+  IDS,
+  nextCursor,
+  pageRequest,
+  refuseSelfAgentReach,
+  type Ids,
+  type ListPageQuery,
+} from '@marvain/platform';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
 import { PrincipalRevocations } from './principal-revocations';
 
@@ -56,7 +64,9 @@ function conflict(reason: MembershipConflictReason, message: string): DomainErro
 }
 
 function requireUser(principal: Principal, what: string): void {
-  if (principal.type !== 'user') throw new DomainError(ErrorCode.Forbidden, `only a user who is a member of the agent can ${what}`);
+  if (principal.type !== 'user') {
+    throw new DomainError(ErrorCode.Forbidden, `only a user who is a member of the agent can ${what}`);
+  }
 }
 
 function view(row: MembershipRow, user: { email: string | null; display_name: string | null }): MemberView {
@@ -79,12 +89,18 @@ const memberView = (row: MemberRow): MemberView => view(row, row);
  * RDS Data API (which reports it only in the message); undefined for any other error.
  */
 export function uniqueViolation(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
+  if (typeof error !== 'object' || error === null) {
+    return undefined;
+  }
   const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };
   const text = typeof message === 'string' ? message : '';
   const fromMessage = /duplicate key value violates unique constraint "([^"]+)"/.exec(text)?.[1];
-  if (code === '23505') return typeof constraint === 'string' && constraint ? constraint : (fromMessage ?? 'unknown');
-  if (/SQLState: 23505\b/.test(text) || fromMessage) return fromMessage ?? 'unknown';
+  if (code === '23505') {
+    return typeof constraint === 'string' && constraint ? constraint : (fromMessage ?? 'unknown');
+  }
+  if (/SQLState: 23505\b/.test(text) || fromMessage) {
+    return fromMessage ?? 'unknown';
+  }
   return undefined;
 }
 
@@ -92,10 +108,16 @@ export function uniqueViolation(error: unknown): string | undefined {
 export function membershipConflictFrom(error: unknown): DomainError | undefined {
   const constraint = uniqueViolation(error);
   if (constraint === OWNER_INDEX) {
-    return conflict(MembershipConflict.OwnershipChanged, 'the agent already has an owner; ownership changed while this request ran');
+    return conflict(
+      MembershipConflict.OwnershipChanged,
+      'the agent already has an owner; ownership changed while this request ran',
+    );
   }
   if (constraint === ACTIVE_INDEX) {
-    return conflict(MembershipConflict.AlreadyMember, 'the user is already a member of this agent; change their role instead');
+    return conflict(
+      MembershipConflict.AlreadyMember,
+      'the user is already a member of this agent; change their role instead',
+    );
   }
   return undefined;
 }
@@ -120,7 +142,11 @@ export class MembersService {
     private readonly revocations: PrincipalRevocations,
   ) {}
 
-  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<{ members: MemberView[]; next_cursor: string | null }> {
+  async list(
+    principal: Principal,
+    agentId: string,
+    query: ListPageQuery = {},
+  ): Promise<{ members: MemberView[]; next_cursor: string | null }> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'members');
     const page = await this.repository.listActive(agentId, pageRequest(query));
@@ -135,11 +161,21 @@ export class MembersService {
       if (rank(role) > rank(caller.role)) {
         throw new DomainError(ErrorCode.Forbidden, `a ${caller.role} cannot grant the ${role} role`);
       }
-      if (!(await this.repository.userExists(tx.db, userId))) throw DomainError.notFound('user', userId);
-      if (await this.repository.findActive(tx.db, agentId, userId)) {
-        throw conflict(MembershipConflict.AlreadyMember, 'the user is already a member of this agent; change their role instead');
+      if (!(await this.repository.userExists(tx.db, userId))) {
+        throw DomainError.notFound('user', userId);
       }
-      const inserted = await this.repository.insert(tx.db, { membership_id: this.ids.random(), agent_id: agentId, user_id: userId, role });
+      if (await this.repository.findActive(tx.db, agentId, userId)) {
+        throw conflict(
+          MembershipConflict.AlreadyMember,
+          'the user is already a member of this agent; change their role instead',
+        );
+      }
+      const inserted = await this.repository.insert(tx.db, {
+        membership_id: this.ids.random(),
+        agent_id: agentId,
+        user_id: userId,
+        role,
+      });
       await this.audit.append(tx, {
         agentId,
         action: 'membership.granted',
@@ -157,15 +193,22 @@ export class MembersService {
     return this.run(async (tx) => {
       const target = await this.lockMember(tx, agentId, userId);
       if (target.role === 'owner') {
-        throw conflict(MembershipConflict.OwnerRoleFixed, "the owner's role cannot be changed; transfer ownership to another member instead");
+        throw conflict(
+          MembershipConflict.OwnerRoleFixed,
+          "the owner's role cannot be changed; transfer ownership to another member instead",
+        );
       }
       const self = userId === principal.id;
       const caller = self ? target : await this.callerMembership(tx, principal, agentId);
       if (!self && rank(target.role) >= rank(caller.role)) {
         throw new DomainError(ErrorCode.Forbidden, `a ${caller.role} cannot change the role of a ${target.role}`);
       }
-      if (rank(role) > rank(caller.role)) throw new DomainError(ErrorCode.Forbidden, `a ${caller.role} cannot grant the ${role} role`);
-      if (target.role === role) return this.current(tx, agentId, userId);
+      if (rank(role) > rank(caller.role)) {
+        throw new DomainError(ErrorCode.Forbidden, `a ${caller.role} cannot grant the ${role} role`);
+      }
+      if (target.role === role) {
+        return this.current(tx, agentId, userId);
+      }
       await this.repository.setRole(tx.db, target.membership_id, role);
       await this.audit.append(tx, {
         agentId,
@@ -188,7 +231,9 @@ export class MembersService {
 
   /** The caller leaves the agent; any member but the owner may. */
   async leave(principal: Principal, agentId: string): Promise<MemberView> {
-    if (!principal.agents.some((a) => a.agent_id === agentId)) throw DomainError.notFound('agent', agentId);
+    if (!principal.agents.some((a) => a.agent_id === agentId)) {
+      throw DomainError.notFound('agent', agentId);
+    }
     requireUser(principal, 'leave it');
     return this.end(principal, agentId, principal.id);
   }
@@ -203,11 +248,16 @@ export class MembersService {
     // agents:manage belongs to the owner role only; the locked owner row below is what decides.
     assertAgentScope(principal, agentId, 'agents:manage');
     requireUser(principal, 'transfer ownership');
-    if (userId === principal.id) throw conflict(MembershipConflict.AlreadyOwner, 'the caller is already the owner');
+    if (userId === principal.id) {
+      throw conflict(MembershipConflict.AlreadyOwner, 'the caller is already the owner');
+    }
     return this.run(async (tx) => {
       const owner = await this.repository.lockOwner(tx.db, agentId);
       if (owner?.user_id !== principal.id) {
-        throw conflict(MembershipConflict.OwnershipChanged, 'only the current owner can transfer ownership, and the caller no longer is');
+        throw conflict(
+          MembershipConflict.OwnershipChanged,
+          'only the current owner can transfer ownership, and the caller no longer is',
+        );
       }
       const target = await this.lockMember(tx, agentId, userId);
       await this.repository.setRole(tx.db, owner.membership_id, 'admin');
@@ -226,8 +276,14 @@ export class MembersService {
           new_owner_previous_role: target.role,
         },
       });
-      for (const id of [owner.user_id, userId]) this.revocations.afterCommit(tx, { principal: { type: 'user', id }, reason: 'access_changed' });
-      return { agent_id: agentId, owner: await this.current(tx, agentId, userId), previous_owner: await this.current(tx, agentId, owner.user_id) };
+      for (const id of [owner.user_id, userId]) {
+        this.revocations.afterCommit(tx, { principal: { type: 'user', id }, reason: 'access_changed' });
+      }
+      return {
+        agent_id: agentId,
+        owner: await this.current(tx, agentId, userId),
+        previous_owner: await this.current(tx, agentId, owner.user_id),
+      };
     });
   }
 
@@ -235,18 +291,26 @@ export class MembersService {
     return this.run(async (tx) => {
       const target = await this.lockMember(tx, agentId, userId);
       if (target.role === 'owner') {
-        throw conflict(MembershipConflict.LastOwner, "the agent's owner cannot be removed: it is the only owner; transfer ownership first");
+        throw conflict(
+          MembershipConflict.LastOwner,
+          "the agent's owner cannot be removed: it is the only owner; transfer ownership first",
+        );
       }
       const self = userId === principal.id;
       if (!self) {
         const caller = await this.callerMembership(tx, principal, agentId);
         if (rank(target.role) >= rank(caller.role)) {
-          throw new DomainError(ErrorCode.Forbidden, `a ${caller.role} cannot revoke the membership of a ${target.role}`);
+          throw new DomainError(
+            ErrorCode.Forbidden,
+            `a ${caller.role} cannot revoke the membership of a ${target.role}`,
+          );
         }
       }
       const before = await this.current(tx, agentId, userId);
       const revoked = await this.repository.revoke(tx.db, target.membership_id);
-      if (!revoked) throw DomainError.notFound('member', userId);
+      if (!revoked) {
+        throw DomainError.notFound('member', userId);
+      }
       await this.audit.append(tx, {
         agentId,
         action: 'membership.revoked',
@@ -285,20 +349,26 @@ export class MembersService {
   /** The target's active membership, locked for the rest of the transaction; 404 when there is none. */
   private async lockMember(tx: Tx, agentId: string, userId: string): Promise<MembershipRow> {
     const row = await this.repository.findActive(tx.db, agentId, userId, { lock: true });
-    if (!row) throw DomainError.notFound('member', userId);
+    if (!row) {
+      throw DomainError.notFound('member', userId);
+    }
     return row;
   }
 
   /** The caller's membership as it is now; gone since the request was authorised → the agent is gone for them. */
   private async callerMembership(tx: Tx, principal: Principal, agentId: string): Promise<MembershipRow> {
     const row = await this.repository.findActive(tx.db, agentId, principal.id);
-    if (!row) throw DomainError.notFound('agent', agentId);
+    if (!row) {
+      throw DomainError.notFound('agent', agentId);
+    }
     return row;
   }
 
   private async current(tx: Tx, agentId: string, userId: string): Promise<MemberView> {
     const row = await this.repository.findActiveMember(tx.db, agentId, userId);
-    if (!row) throw DomainError.notFound('member', userId);
+    if (!row) {
+      throw DomainError.notFound('member', userId);
+    }
     return memberView(row);
   }
 }

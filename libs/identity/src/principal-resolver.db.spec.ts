@@ -51,7 +51,11 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
     handle = await createTestDatabase();
     config = testHubConfig();
     moduleRef = await Test.createTestingModule({
-      imports: [DbModule.forRoot({ target: config.database, migrate: false, handle }), PlatformModule.forRoot(config), IdentityModule],
+      imports: [
+        DbModule.forRoot({ target: config.database, migrate: false, handle }),
+        PlatformModule.forRoot(config),
+        IdentityModule,
+      ],
     })
       .overrideProvider(CLOCK)
       .useValue(clock)
@@ -85,7 +89,9 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
 
     it('drop scope strings outside the registry instead of granting them', async () => {
       const s = await seed();
-      await sql`UPDATE devices SET scopes = '["events:write", "root:everything", "actions:*"]'::jsonb WHERE device_id = ${s.device_id}::uuid`.execute(handle.db);
+      await sql`UPDATE devices SET scopes = '["events:write", "root:everything", "actions:*"]'::jsonb WHERE device_id = ${s.device_id}::uuid`.execute(
+        handle.db,
+      );
       const principal = await resolver.resolve(s.device_token);
       expect(principal.agents).toEqual([{ agent_id: s.agent_id, scopes: ['events:write', 'actions:*'] }]);
     });
@@ -123,7 +129,9 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
 
     it('signed with another key are refused', async () => {
       const s = await seed();
-      const owner = await sql<{ subject: string }>`SELECT subject FROM users WHERE user_id = ${s.user_id}::uuid`.execute(handle.db);
+      const owner = await sql<{
+        subject: string;
+      }>`SELECT subject FROM users WHERE user_id = ${s.user_id}::uuid`.execute(handle.db);
       const elsewhere = mkdtempSync(path.join(tmpdir(), 'marvain-other-key-'));
       const forger = new LocalUserTokens(LocalUserTokens.keyFileIn(elsewhere), 3600, clock);
       const forged = await forger.issue({ subject: owner.rows[0]!.subject, email: null, displayName: null });
@@ -142,7 +150,9 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
 
     it('issued by a clock in the past and already expired are refused', async () => {
       const s = await seed();
-      const owner = await sql<{ subject: string }>`SELECT subject FROM users WHERE user_id = ${s.user_id}::uuid`.execute(handle.db);
+      const owner = await sql<{
+        subject: string;
+      }>`SELECT subject FROM users WHERE user_id = ${s.user_id}::uuid`.execute(handle.db);
       const past: Clock = { now: () => new Date(Date.now() - 2 * 3600 * 1000) };
       const oldIssuer = new LocalUserTokens(LocalUserTokens.keyFileIn(config.dataDir), 3600, past);
       const stale = await oldIssuer.issue({ subject: owner.rows[0]!.subject, email: null, displayName: null });
@@ -158,8 +168,13 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
 
     it('signed with the hub’s key but not shaped as an access token are refused', async () => {
       const s = await seed();
-      const owner = await sql<{ subject: string }>`SELECT subject FROM users WHERE user_id = ${s.user_id}::uuid`.execute(handle.db);
-      const stored = JSON.parse(await readFile(LocalUserTokens.keyFileIn(config.dataDir), 'utf8')) as { kid: string; private: JWK };
+      const owner = await sql<{
+        subject: string;
+      }>`SELECT subject FROM users WHERE user_id = ${s.user_id}::uuid`.execute(handle.db);
+      const stored = JSON.parse(await readFile(LocalUserTokens.keyFileIn(config.dataDir), 'utf8')) as {
+        kid: string;
+        private: JWK;
+      };
       const key = await importJWK(stored.private, 'EdDSA');
       const sign = (claims: Record<string, unknown>, issuerName = LOCAL_ISSUER): Promise<string> =>
         new SignJWT(claims)
@@ -171,15 +186,23 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
           .sign(key);
 
       // The control: correctly shaped, it is accepted.
-      await expect(resolver.resolve(await sign({ token_use: 'access', client_id: LOCAL_CLIENT_ID }))).resolves.toMatchObject({ id: s.user_id });
+      await expect(
+        resolver.resolve(await sign({ token_use: 'access', client_id: LOCAL_CLIENT_ID })),
+      ).resolves.toMatchObject({ id: s.user_id });
       await unauthenticated(resolver.resolve(await sign({ token_use: 'id', client_id: LOCAL_CLIENT_ID })));
       await unauthenticated(resolver.resolve(await sign({ token_use: 'access', client_id: 'someone-else' })));
-      await unauthenticated(resolver.resolve(await sign({ token_use: 'access', client_id: LOCAL_CLIENT_ID }, 'https://issuer.example')));
+      await unauthenticated(
+        resolver.resolve(await sign({ token_use: 'access', client_id: LOCAL_CLIENT_ID }, 'https://issuer.example')),
+      );
     });
 
     it('for a verified subject no Marvain user has yet link a new user with no agents (first sight)', async () => {
       await seed();
-      const token = await issuer.issue({ subject: 'local:newcomer', email: 'new@example.com', displayName: 'Newcomer' });
+      const token = await issuer.issue({
+        subject: 'local:newcomer',
+        email: 'new@example.com',
+        displayName: 'Newcomer',
+      });
       const first = await resolver.resolve(token);
       expect(first).toMatchObject({ type: 'user', agents: [] });
       const row = await sql<{ email: string; display_name: string; last_seen: Date | null }>`
@@ -187,7 +210,9 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
       expect(row.rows).toEqual([{ email: 'new@example.com', display_name: 'Newcomer', last_seen: expect.any(Date) }]);
       // Seen again: the same user, not a second one.
       expect((await resolver.resolve(token)).id).toBe(first.id);
-      const count = await sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE subject = 'local:newcomer'`.execute(handle.db);
+      const count = await sql<{
+        n: number;
+      }>`SELECT count(*)::int AS n FROM users WHERE subject = 'local:newcomer'`.execute(handle.db);
       expect(count.rows[0]?.n).toBe(1);
     });
 
@@ -197,10 +222,16 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
       const before = await resolver.resolve(s.user_token);
       expect(before.agents.map((a) => a.agent_id).sort()).toEqual([s.agent_id, second.agent_id].sort());
 
-      await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(handle.db);
+      await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(
+        handle.db,
+      );
 
       const after = await resolver.resolve(s.user_token);
-      expect(after).toEqual({ type: 'user', id: s.user_id, agents: [{ agent_id: second.agent_id, scopes: ROLE_SCOPES.owner }] });
+      expect(after).toEqual({
+        type: 'user',
+        id: s.user_id,
+        agents: [{ agent_id: second.agent_id, scopes: ROLE_SCOPES.owner }],
+      });
     });
 
     it('lose a disabled agent', async () => {
@@ -216,7 +247,10 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
     ['a bearer prefix', 'Bearer abc'],
     ['three dotted parts', 'a.b.c'],
     ['an unsigned JWT', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'],
-    ['a JWT claiming alg none with a dummy signature', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwidG9rZW5fdXNlIjoiYWNjZXNzIn0.c2ln'],
+    [
+      'a JWT claiming alg none with a dummy signature',
+      'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwidG9rZW5fdXNlIjoiYWNjZXNzIn0.c2ln',
+    ],
     ['a short device-looking token', 'mvd_abc'],
     ['a device prefix with the right length but bad characters', `mvd_${'!'.repeat(43)}`],
     ['a very long string', 'x'.repeat(10_000)],

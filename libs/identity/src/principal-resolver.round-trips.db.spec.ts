@@ -93,10 +93,14 @@ describe(`PrincipalResolver round trips per resolve() (${testDatabaseKind()})`, 
   });
 
   const setLastSeen = (ago: string): Promise<unknown> =>
-    sql`UPDATE users SET last_seen = now() - ${ago}::interval WHERE user_id = ${home.user_id}::uuid`.execute(context.db.db);
+    sql`UPDATE users SET last_seen = now() - ${ago}::interval WHERE user_id = ${home.user_id}::uuid`.execute(
+      context.db.db,
+    );
 
   it('(the counter itself: a transaction with one statement is three round trips, BEGIN and COMMIT included)', async () => {
-    const { roundTrips } = await counted(() => context.db.db.transaction().execute((trx) => sql`SELECT 1`.execute(trx)));
+    const { roundTrips } = await counted(() =>
+      context.db.db.transaction().execute((trx) => sql`SELECT 1`.execute(trx)),
+    );
     expect(roundTrips).toHaveLength(3);
   });
 
@@ -127,7 +131,9 @@ describe(`PrincipalResolver round trips per resolve() (${testDatabaseKind()})`, 
   it('an agent assertion: two (the key lookup, then, once the signature verifies, the jti record)', async () => {
     const owner: Principal = await resolver.resolve(home.user_token);
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    await context.moduleRef.get(AgentCredentialsService).register(owner, home.agent_id, 'EdDSA', { ...(await exportJWK(publicKey)) });
+    await context.moduleRef
+      .get(AgentCredentialsService)
+      .register(owner, home.agent_id, 'EdDSA', { ...(await exportJWK(publicKey)) });
     const now = Math.floor(Date.now() / 1000);
     const assertion = await new SignJWT({})
       .setProtectedHeader({ alg: 'EdDSA' })
@@ -140,7 +146,11 @@ describe(`PrincipalResolver round trips per resolve() (${testDatabaseKind()})`, 
       .sign(privateKey);
 
     const { result, roundTrips } = await counted(() => resolver.resolve(assertion));
-    expect(result).toEqual({ type: 'agent', id: home.agent_id, agents: [{ agent_id: home.agent_id, scopes: ['agents:read'] }] });
+    expect(result).toEqual({
+      type: 'agent',
+      id: home.agent_id,
+      agents: [{ agent_id: home.agent_id, scopes: ['agents:read'] }],
+    });
     expect(roundTrips).toHaveLength(2);
   });
 });

@@ -31,7 +31,9 @@ export class PrincipalResolver {
   ) {}
 
   async resolve(token: string): Promise<Principal> {
-    if (looksLikeDeviceToken(token)) return this.resolveDevice(token);
+    if (looksLikeDeviceToken(token)) {
+      return this.resolveDevice(token);
+    }
     if (JWT_SHAPE.test(token)) {
       const assertion = peekAgentAssertion(token, this.clock.now());
       return assertion ? this.resolveAgent(token, assertion) : this.resolveUser(token);
@@ -46,11 +48,25 @@ export class PrincipalResolver {
   private async resolveAgent(token: string, assertion: AssertionClaims): Promise<Principal> {
     // Verify before anything is written: an unauthenticated request must leave no jti row.
     const key = await this.agentCredentials.activeKey(assertion.agentId);
-    if (!key) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
-    if (key.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
+    if (!key) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent has no active key');
+    }
+    if (key.agent_disabled) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: the agent is disabled');
+    }
     await verifyAgentAssertion(token, assertion, key, this.clock.now());
-    const fresh = await this.agentCredentials.claimJti(assertion.agentId, key.credential_id, assertion.jti, assertion.expiresAt);
-    if (!fresh) throw new DomainError(ErrorCode.Unauthenticated, 'agent assertion refused: it was already used (each jti is accepted once)');
+    const fresh = await this.agentCredentials.claimJti(
+      assertion.agentId,
+      key.credential_id,
+      assertion.jti,
+      assertion.expiresAt,
+    );
+    if (!fresh) {
+      throw new DomainError(
+        ErrorCode.Unauthenticated,
+        'agent assertion refused: it was already used (each jti is accepted once)',
+      );
+    }
     return { type: 'agent', id: assertion.agentId, agents: [{ agent_id: assertion.agentId, scopes: ['agents:read'] }] };
   }
 
@@ -62,23 +78,39 @@ export class PrincipalResolver {
   async stillValid(principal: Principal, token: string): Promise<PrincipalStanding> {
     let current: Principal;
     try {
-      if (principal.type === 'agent') return (await this.agentCredentials.hasUsableKey(principal.id)) ? 'valid' : 'revoked';
+      if (principal.type === 'agent') {
+        return (await this.agentCredentials.hasUsableKey(principal.id)) ? 'valid' : 'revoked';
+      }
       current = principal.type === 'device' ? await this.resolveDevice(token) : await this.resolveUser(token);
     } catch (error) {
-      if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) return 'revoked';
+      if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) {
+        return 'revoked';
+      }
       throw error;
     }
-    if (current.type !== principal.type || current.id !== principal.id) return 'revoked';
+    if (current.type !== principal.type || current.id !== principal.id) {
+      return 'revoked';
+    }
     return sameAccess(current, principal) ? 'valid' : 'changed';
   }
 
   private async resolveDevice(token: string): Promise<Principal> {
     const hash = hashDeviceToken(token);
     const device = await this.repository.findDeviceCredential(hash);
-    if (!device || !sameHash(device.token_hash, hash)) throw new DomainError(ErrorCode.Unauthenticated, 'unknown device token');
-    if (device.revoked) throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
-    if (device.agent_disabled) throw new DomainError(ErrorCode.Unauthenticated, "this device's agent is disabled");
-    return { type: 'device', id: device.device_id, agents: [{ agent_id: device.agent_id, scopes: device.scopes.filter(isScopeGrant) }] };
+    if (!device || !sameHash(device.token_hash, hash)) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'unknown device token');
+    }
+    if (device.revoked) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
+    }
+    if (device.agent_disabled) {
+      throw new DomainError(ErrorCode.Unauthenticated, "this device's agent is disabled");
+    }
+    return {
+      type: 'device',
+      id: device.device_id,
+      agents: [{ agent_id: device.agent_id, scopes: device.scopes.filter(isScopeGrant) }],
+    };
   }
 
   private async resolveUser(token: string): Promise<Principal> {
@@ -93,15 +125,23 @@ export class PrincipalResolver {
         display_name: verified.displayName,
       });
       user = await this.repository.findUserWithMemberships(verified.subject);
-      if (!user) throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
+      if (!user) {
+        throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
+      }
     }
     // Local tokens carry the version they were issued at; revocation raised the user's since.
     if (verified.tokenVersion !== undefined && verified.tokenVersion !== user.token_version) {
-      throw new DomainError(ErrorCode.Unauthenticated, 'this token was revoked; issue a new one ("marvain token issue")');
+      throw new DomainError(
+        ErrorCode.Unauthenticated,
+        'this token was revoked; issue a new one ("marvain token issue")',
+      );
     }
     // last_seen is kept to the minute, not per request: a write only when it is stale.
-    const stale = !user.last_seen || this.clock.now().getTime() - user.last_seen.getTime() > LAST_SEEN_RESOLUTION_SECONDS * 1000;
-    if (stale) await this.repository.touchLastSeen(user.user_id, LAST_SEEN_RESOLUTION_SECONDS);
+    const stale =
+      !user.last_seen || this.clock.now().getTime() - user.last_seen.getTime() > LAST_SEEN_RESOLUTION_SECONDS * 1000;
+    if (stale) {
+      await this.repository.touchLastSeen(user.user_id, LAST_SEEN_RESOLUTION_SECONDS);
+    }
     return {
       type: 'user',
       id: user.user_id,

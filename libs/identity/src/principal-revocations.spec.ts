@@ -6,11 +6,21 @@ import { PrincipalRevocations, revocationConcerns, type PrincipalRevocation } fr
 /** A transaction stand-in: afterCommit callbacks run on commit(), never on rollback. */
 function fakeTx(): { tx: Tx; commit: () => void } {
   const callbacks: Array<() => void | Promise<void>> = [];
-  return { tx: { db: null as never, afterCommit: (callback) => void callbacks.push(callback) }, commit: () => callbacks.forEach((c) => void c()) };
+  return {
+    tx: { db: null as never, afterCommit: (callback) => void callbacks.push(callback) },
+    commit: () => callbacks.forEach((c) => void c()),
+  };
 }
 
 const DEVICE: Principal = { type: 'device', id: 'd1', agents: [{ agent_id: 'a1', scopes: ['events:write'] }] };
-const USER: Principal = { type: 'user', id: 'u1', agents: [{ agent_id: 'a1', scopes: [] }, { agent_id: 'a2', scopes: [] }] };
+const USER: Principal = {
+  type: 'user',
+  id: 'u1',
+  agents: [
+    { agent_id: 'a1', scopes: [] },
+    { agent_id: 'a2', scopes: [] },
+  ],
+};
 
 describe('PrincipalRevocations', () => {
   it('announces a revocation only once its transaction commits, to every listener, past one that throws', () => {
@@ -39,8 +49,12 @@ describe('PrincipalRevocations', () => {
   });
 
   it('concerns the principal itself, or every principal acting for a named agent', () => {
-    expect(revocationConcerns({ principal: { type: 'device', id: 'd1' }, reason: 'credential_revoked' }, DEVICE)).toBe(true);
-    expect(revocationConcerns({ principal: { type: 'user', id: 'd1' }, reason: 'credential_revoked' }, DEVICE)).toBe(false);
+    expect(revocationConcerns({ principal: { type: 'device', id: 'd1' }, reason: 'credential_revoked' }, DEVICE)).toBe(
+      true,
+    );
+    expect(revocationConcerns({ principal: { type: 'user', id: 'd1' }, reason: 'credential_revoked' }, DEVICE)).toBe(
+      false,
+    );
     expect(revocationConcerns({ agentId: 'a2', reason: 'credential_revoked' }, USER)).toBe(true);
     expect(revocationConcerns({ agentId: 'a2', reason: 'credential_revoked' }, DEVICE)).toBe(false);
   });

@@ -56,6 +56,12 @@ export class PrincipalRevocations {
 
 /** Whether a revocation concerns this principal. */
 export function revocationConcerns(revocation: PrincipalRevocation, principal: Principal): boolean {
-  if (revocation.principal && revocation.principal.type === principal.type && revocation.principal.id === principal.id) return true;
+  if (
+    revocation.principal &&
+    revocation.principal.type === principal.type &&
+    revocation.principal.id === principal.id
+  ) {
+    return true;
+  }
   return revocation.agentId !== undefined && principal.agents.some((agent) => agent.agent_id === revocation.agentId);
 }

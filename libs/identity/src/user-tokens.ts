@@ -46,7 +46,8 @@ interface StoredKey {
  * data folder (mode 0600), so the CLI and the hub on one machine issue and accept the same tokens.
  */
 export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
-  private keys: Promise<{ kid: string; privateKey: KeyLike | Uint8Array; publicKey: KeyLike | Uint8Array }> | null = null;
+  private keys: Promise<{ kid: string; privateKey: KeyLike | Uint8Array; publicKey: KeyLike | Uint8Array }> | null =
+    null;
 
   constructor(
     private readonly keyFile: string,
@@ -95,11 +96,17 @@ export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
       const name = typeof payload['name'] === 'string' ? payload['name'] : null;
       // Tokens issued before versions existed carry none: they belong to version 0.
       const tv = payload['tv'] ?? 0;
-      if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0) throw new DomainError(ErrorCode.Unauthenticated, 'the token is not a Marvain access token');
+      if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0) {
+        throw new DomainError(ErrorCode.Unauthenticated, 'the token is not a Marvain access token');
+      }
       return { subject: payload.sub, email, displayName: name, tokenVersion: tv };
     } catch (error) {
-      if (error instanceof DomainError) throw error;
-      if (error instanceof errors.JWTExpired) throw new DomainError(ErrorCode.Unauthenticated, 'the token has expired');
+      if (error instanceof DomainError) {
+        throw error;
+      }
+      if (error instanceof errors.JWTExpired) {
+        throw new DomainError(ErrorCode.Unauthenticated, 'the token has expired');
+      }
       if (error instanceof errors.JWTClaimValidationFailed && error.reason === 'missing') {
         throw new DomainError(ErrorCode.Unauthenticated, `the token is not valid: it carries no ${error.claim} claim`);
       }
@@ -123,10 +130,16 @@ export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
     try {
       return JSON.parse(await readFile(this.keyFile, 'utf8')) as StoredKey;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw error;
+      }
     }
     const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-    const stored: StoredKey = { kid: randomUUID(), private: await exportJWK(privateKey), public: await exportJWK(publicKey) };
+    const stored: StoredKey = {
+      kid: randomUUID(),
+      private: await exportJWK(privateKey),
+      public: await exportJWK(publicKey),
+    };
     await mkdir(path.dirname(this.keyFile), { recursive: true, mode: 0o700 });
     // Write the whole key to a private temp file, then link it into place: another process
     // either finds no key file or a complete one, and the first link wins.
@@ -142,7 +155,9 @@ export class LocalUserTokens implements UserTokenIssuer, UserTokenVerifier {
       await link(temp, this.keyFile);
       return stored;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(await readFile(this.keyFile, 'utf8')) as StoredKey;
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        return JSON.parse(await readFile(this.keyFile, 'utf8')) as StoredKey;
+      }
       throw error;
     } finally {
       await unlink(temp).catch(() => undefined);

@@ -29,7 +29,9 @@ describe('FeatureHashingEmbedder', () => {
     const texts = ['alpha', 'beta gamma', 'delta'];
     const vectors = await embedder.embed(texts);
     expect(vectors).toHaveLength(3);
-    for (const [i, text] of texts.entries()) expect(vectors[i]).toEqual((await embedder.embed([text]))[0]);
+    for (const [i, text] of texts.entries()) {
+      expect(vectors[i]).toEqual((await embedder.embed([text]))[0]);
+    }
     expect(await embedder.embed([])).toEqual([]);
   });
 
@@ -45,10 +47,13 @@ describe('FeatureHashingEmbedder', () => {
     expect(a).toEqual(b);
   });
 
-  it.each(['the package arrived', 'Sam likes green tea', 'x', 'Zoë mag Kaffee ☕ sehr', 'a '.repeat(500)])('returns a unit-length vector for %p', async (text) => {
-    const [vector] = await embedder.embed([text]);
-    expect(norm(vector as number[])).toBeCloseTo(1, 4);
-  });
+  it.each(['the package arrived', 'Sam likes green tea', 'x', 'Zoë mag Kaffee ☕ sehr', 'a '.repeat(500)])(
+    'returns a unit-length vector for %p',
+    async (text) => {
+      const [vector] = await embedder.embed([text]);
+      expect(norm(vector as number[])).toBeCloseTo(1, 4);
+    },
+  );
 
   it('places similar texts closer together than unrelated ones', async () => {
     const [tea, teaAgain, package1, package2, weather] = await embedder.embed([

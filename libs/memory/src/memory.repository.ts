@@ -1,9 +1,29 @@
 import { Injectable } from '@nestjs/common';
 import type { Kysely } from 'kysely';
-import { asJson, asUuid, asVector, InjectKysely, keysetPage, type Database, type Executor, type MemoryRow, type Page, type PageRequest } from '@marvain/db';
+import {
+  asJson,
+  asUuid,
+  asVector,
+  InjectKysely,
+  keysetPage,
+  type Database,
+  type Executor,
+  type MemoryRow,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
 /** The default select list: never the embedding (only recall reads vectors). */
-export const MEMORY_COLUMNS = ['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'source_event_id', 'provenance', 'created_at'] as const;
+export const MEMORY_COLUMNS = [
+  'memory_id',
+  'agent_id',
+  'space_id',
+  'tier',
+  'content',
+  'source_event_id',
+  'provenance',
+  'created_at',
+] as const;
 
 export interface NewMemory {
   memory_id: string;
@@ -44,10 +64,18 @@ export class MemoryRepository {
   }
 
   /** One page of the agent's memories, newest first (ties by id). */
-  async list(query: { agentId: string; tier?: string; spaceId?: string }, page: PageRequest, executor: Executor = this.db): Promise<Page<MemoryRow>> {
+  async list(
+    query: { agentId: string; tier?: string; spaceId?: string },
+    page: PageRequest,
+    executor: Executor = this.db,
+  ): Promise<Page<MemoryRow>> {
     let select = executor.selectFrom('memories').select(MEMORY_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
-    if (query.tier) select = select.where('tier', '=', query.tier);
-    if (query.spaceId) select = select.where('space_id', '=', asUuid(query.spaceId));
+    if (query.tier) {
+      select = select.where('tier', '=', query.tier);
+    }
+    if (query.spaceId) {
+      select = select.where('space_id', '=', asUuid(query.spaceId));
+    }
     return keysetPage(select, { at: 'created_at', id: 'memory_id', direction: 'desc' }, page);
   }
 }

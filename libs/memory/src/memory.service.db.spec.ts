@@ -15,13 +15,19 @@ type NewMemoryInput = Parameters<MemoryService['write']>[1][number];
 
 /** True for anything that looks like an embedding: a long list of numbers, or pgvector's text form. */
 function looksLikeVector(value: unknown): boolean {
-  if (Array.isArray(value)) return value.length >= 16 && value.every((x) => typeof x === 'number');
-  if (typeof value === 'string') return /^\s*\[\s*-?\d+(\.\d+)?(e-?\d+)?\s*(,\s*-?\d+(\.\d+)?(e-?\d+)?\s*){15,}\]\s*$/i.test(value);
+  if (Array.isArray(value)) {
+    return value.length >= 16 && value.every((x) => typeof x === 'number');
+  }
+  if (typeof value === 'string') {
+    return /^\s*\[\s*-?\d+(\.\d+)?(e-?\d+)?\s*(,\s*-?\d+(\.\d+)?(e-?\d+)?\s*){15,}\]\s*$/i.test(value);
+  }
   return false;
 }
 
 function expectNoVectors(value: unknown, path = '$'): void {
-  if (looksLikeVector(value)) throw new Error(`${path} looks like a vector`);
+  if (looksLikeVector(value)) {
+    throw new Error(`${path} looks like a vector`);
+  }
   if (value && typeof value === 'object') {
     for (const [key, inner] of Object.entries(value)) {
       expect(key).not.toBe('embedding');
@@ -76,7 +82,9 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
 
   /** Writes each memory in its own transaction, in order, so each is strictly newer than the one before. */
   async function writeInOrder(items: NewMemoryInput[]): Promise<void> {
-    for (const item of items) await transactions.run((tx) => memories.write(tx, [item]));
+    for (const item of items) {
+      await transactions.run((tx) => memories.write(tx, [item]));
+    }
   }
 
   async function embeddingColumnExists(): Promise<boolean> {
@@ -96,17 +104,23 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     }
   });
 
-  it('stores the embedding of each memory\'s content where vector search exists, and still stores the memory where it does not', async () => {
+  it("stores the embedding of each memory's content where vector search exists, and still stores the memory where it does not", async () => {
     const written = memory({ content: 'Sam likes green tea in the morning', tier: 'semantic', space_id: null });
     const count = await transactions.run((tx) => memories.write(tx, [written]));
     expect(count).toBe(1);
 
-    const row = await db.selectFrom('memories').select(['content', 'tier']).where('memory_id', '=', asUuid(written.memory_id)).executeTakeFirst();
+    const row = await db
+      .selectFrom('memories')
+      .select(['content', 'tier'])
+      .where('memory_id', '=', asUuid(written.memory_id))
+      .executeTakeFirst();
     expect(row).toEqual({ content: 'Sam likes green tea in the morning', tier: 'semantic' });
 
     if (info.vector) {
       const stored = await sql<{ has: boolean; text: string }>`
-        SELECT embedding IS NOT NULL AS has, embedding::text AS text FROM memories WHERE memory_id = ${written.memory_id}::uuid`.execute(db);
+        SELECT embedding IS NOT NULL AS has, embedding::text AS text FROM memories WHERE memory_id = ${written.memory_id}::uuid`.execute(
+        db,
+      );
       expect(stored.rows[0]?.has).toBe(true);
       const vector = JSON.parse(stored.rows[0]?.text ?? '[]') as number[];
       const [expected] = await new FeatureHashingEmbedder().embed([written.content]);
@@ -118,20 +132,34 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
   });
 
   it('stores embeddings for every memory of a batch', async () => {
-    const batch = [memory({ content: 'first of a batch' }), memory({ content: 'second of a batch' }), memory({ content: 'third', tier: 'semantic' })];
+    const batch = [
+      memory({ content: 'first of a batch' }),
+      memory({ content: 'second of a batch' }),
+      memory({ content: 'third', tier: 'semantic' }),
+    ];
     expect(await transactions.run((tx) => memories.write(tx, batch))).toBe(3);
-    if (!info.vector) return;
+    if (!info.vector) {
+      return;
+    }
     const ids = batch.map((m) => m.memory_id);
     const result = await sql<{ n: number }>`
-      SELECT count(*)::int AS n FROM memories WHERE embedding IS NOT NULL AND memory_id::text IN (${sql.join(ids)})`.execute(db);
+      SELECT count(*)::int AS n FROM memories WHERE embedding IS NOT NULL AND memory_id::text IN (${sql.join(ids)})`.execute(
+      db,
+    );
     expect(result.rows[0]?.n).toBe(3);
   });
 
   it('writes nothing twice when the same memory ids are written again (a retried write-back)', async () => {
     const first = memory({ content: 'retried write-back' });
     expect(await transactions.run((tx) => memories.write(tx, [first]))).toBe(1);
-    expect(await transactions.run((tx) => memories.write(tx, [first, { ...first, content: 'a changed retry' }]))).toBe(0);
-    const rows = await db.selectFrom('memories').select('content').where('memory_id', '=', asUuid(first.memory_id)).execute();
+    expect(await transactions.run((tx) => memories.write(tx, [first, { ...first, content: 'a changed retry' }]))).toBe(
+      0,
+    );
+    const rows = await db
+      .selectFrom('memories')
+      .select('content')
+      .where('memory_id', '=', asUuid(first.memory_id))
+      .execute();
     expect(rows).toEqual([{ content: 'retried write-back' }]);
   });
 
@@ -143,12 +171,19 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
         throw new Error('planner failed after writing');
       }),
     ).rejects.toThrow('planner failed after writing');
-    const rows = await db.selectFrom('memories').select('memory_id').where('memory_id', '=', asUuid(lost.memory_id)).execute();
+    const rows = await db
+      .selectFrom('memories')
+      .select('memory_id')
+      .where('memory_id', '=', asUuid(lost.memory_id))
+      .execute();
     expect(rows).toEqual([]);
   });
 
   it('never returns an embedding, or anything that looks like a vector, from list', async () => {
-    await writeInOrder([memory({ content: 'listable one' }), memory({ content: 'listable two', tier: 'semantic', space_id: null })]);
+    await writeInOrder([
+      memory({ content: 'listable one' }),
+      memory({ content: 'listable two', tier: 'semantic', space_id: null }),
+    ]);
     const views: MemoryView[] = [];
     for (const query of [
       { agent_id: home.agent_id },
@@ -160,7 +195,16 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
       views.push(...list.memories);
     }
     for (const view of views) {
-      expect(Object.keys(view).sort()).toEqual(['agent_id', 'content', 'created_at', 'memory_id', 'provenance', 'source_event_id', 'space_id', 'tier']);
+      expect(Object.keys(view).sort()).toEqual([
+        'agent_id',
+        'content',
+        'created_at',
+        'memory_id',
+        'provenance',
+        'source_event_id',
+        'space_id',
+        'tier',
+      ]);
       expectNoVectors(view);
     }
     expect(JSON.stringify(views)).not.toMatch(/embedding/);
@@ -190,9 +234,19 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     const contents = async (query: Omit<Parameters<MemoryService['list']>[1], 'agent_id'>): Promise<string[]> =>
       (await memories.list(principal, { agent_id: fresh.agent_id, ...query })).memories.map((m) => m.content);
 
-    expect(await contents({})).toEqual(['m5 semantic', 'm4 porch episodic', 'm3 shed episodic', 'm2 semantic', 'm1 porch episodic']);
+    expect(await contents({})).toEqual([
+      'm5 semantic',
+      'm4 porch episodic',
+      'm3 shed episodic',
+      'm2 semantic',
+      'm1 porch episodic',
+    ]);
     expect(await contents({ tier: 'semantic' })).toEqual(['m5 semantic', 'm2 semantic']);
-    expect(await contents({ tier: 'episodic' })).toEqual(['m4 porch episodic', 'm3 shed episodic', 'm1 porch episodic']);
+    expect(await contents({ tier: 'episodic' })).toEqual([
+      'm4 porch episodic',
+      'm3 shed episodic',
+      'm1 porch episodic',
+    ]);
     expect(await contents({ space_id: fresh.space_id })).toEqual(['m4 porch episodic', 'm1 porch episodic']);
     expect(await contents({ space_id: shedId, tier: 'episodic' })).toEqual(['m3 shed episodic']);
     expect(await contents({ space_id: shedId, tier: 'semantic' })).toEqual([]);
@@ -200,11 +254,17 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     expect(await contents({ tier: 'episodic', limit: 1 })).toEqual(['m4 porch episodic']);
 
     const list = await memories.list(principal, { agent_id: fresh.agent_id, limit: 1 });
-    expect(list.memories[0]).toMatchObject({ agent_id: fresh.agent_id, tier: 'semantic', space_id: null, source_event_id: null, provenance: { test: true } });
+    expect(list.memories[0]).toMatchObject({
+      agent_id: fresh.agent_id,
+      tier: 'semantic',
+      space_id: null,
+      source_event_id: null,
+      provenance: { test: true },
+    });
     expect(new Date(list.memories[0]?.created_at as string).toISOString()).toBe(list.memories[0]?.created_at);
   });
 
-  it('never lists another agent\'s memories, not even when asked for that agent\'s space', async () => {
+  it("never lists another agent's memories, not even when asked for that agent's space", async () => {
     await writeInOrder([memory({ agent_id: other.agent_id, space_id: other.space_id, content: 'other agent secret' })]);
     const mine = await memories.list(owner, { agent_id: home.agent_id, limit: 200 });
     expect(mine.memories.length).toBeGreaterThan(0);
@@ -230,7 +290,9 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     const bootstrap = context.moduleRef.get(BootstrapService, { strict: false });
     const busy = await bootstrap.bootstrap({ agentName: 'Busy', spaceName: 'Hall', ownerUserId: home.user_id });
     const principal = await context.moduleRef.get(PrincipalResolver, { strict: false }).resolve(busy.user_token);
-    const many = Array.from({ length: 55 }, (_, i) => memory({ agent_id: busy.agent_id, space_id: busy.space_id, content: `note ${i}` }));
+    const many = Array.from({ length: 55 }, (_, i) =>
+      memory({ agent_id: busy.agent_id, space_id: busy.space_id, content: `note ${i}` }),
+    );
     await transactions.run((tx) => memories.write(tx, many));
     expect((await memories.list(principal, { agent_id: busy.agent_id })).memories).toHaveLength(50);
     expect((await memories.list(principal, { agent_id: busy.agent_id, limit: 200 })).memories).toHaveLength(55);

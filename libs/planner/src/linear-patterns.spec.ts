@@ -32,16 +32,31 @@ function oldPlan(raw: string): unknown {
   const semantic: Array<{ content: string }> = [];
   const actions: unknown[] = [];
   const name = OLD.name.exec(text);
-  if (name?.[1]) semantic.push({ content: `The speaker's name is ${name[1]}.` });
+  if (name?.[1]) {
+    semantic.push({ content: `The speaker's name is ${name[1]}.` });
+  }
   const preference = OLD.preference.exec(text);
-  if (preference?.[1] && preference[2]) semantic.push({ content: clip(`The speaker ${preference[1].toLowerCase()}s ${preference[2]}.`, 2000) });
+  if (preference?.[1] && preference[2]) {
+    semantic.push({ content: clip(`The speaker ${preference[1].toLowerCase()}s ${preference[2]}.`, 2000) });
+  }
   const remember = OLD.remember.exec(text);
-  if (remember?.[1]) semantic.push({ content: clip(remember[1].replace(/^./, (c) => c.toUpperCase()), 2000) });
+  if (remember?.[1]) {
+    semantic.push({
+      content: clip(
+        remember[1].replace(/^./, (c) => c.toUpperCase()),
+        2000,
+      ),
+    });
+  }
   const message = OLD.message.exec(text);
   const recipient = message?.[1] ?? message?.[2];
   if (recipient && message?.[3]) {
     const to = recipient.replace(/^./u, (c) => c.toUpperCase());
-    actions.push({ kind: 'send_message', payload: { to, text: clip(message[3], 2000) }, reason: `The transcript asks to pass a message on to ${to}.` });
+    actions.push({
+      kind: 'send_message',
+      payload: { to, text: clip(message[3], 2000) },
+      reason: `The transcript asks to pass a message on to ${to}.`,
+    });
   }
   return { episodic: [{ content: clip(text, 2000) }], semantic, actions };
 }
@@ -51,7 +66,12 @@ const plan = (text: string): Promise<unknown> =>
   model.plan({
     agentId: '00000000-0000-4000-8000-000000000001',
     spaceId: '00000000-0000-4000-8000-000000000002',
-    event: { event_id: '00000000-0000-4000-8000-000000000003', type: 'transcript_chunk', text, created_at: '2026-11-01T10:00:00.000Z' },
+    event: {
+      event_id: '00000000-0000-4000-8000-000000000003',
+      type: 'transcript_chunk',
+      text,
+      created_at: '2026-11-01T10:00:00.000Z',
+    },
     recentEvents: [],
     memories: [],
   } satisfies PlannerContext);
@@ -91,17 +111,52 @@ const ADVERSARIAL: string[] = [
 ];
 
 describe('the linear patterns find what the old ones found', () => {
-  it.each(ADVERSARIAL.map((text) => [text.length > 40 ? `${text.slice(0, 40)}… (${text.length} chars)` : text, text]))('plans %p as before', async (_label, text) => {
-    expect(await plan(text)).toEqual(oldPlan(text));
-  });
+  it.each(ADVERSARIAL.map((text) => [text.length > 40 ? `${text.slice(0, 40)}… (${text.length} chars)` : text, text]))(
+    'plans %p as before',
+    async (_label, text) => {
+      expect(await plan(text)).toEqual(oldPlan(text));
+    },
+  );
 
   it('plans random sentences as before', async () => {
-    const words = ['tell', 'let', 'know', 'that', 'remember', 'I', 'really', 'like', 'hate', 'my', 'name', 'is', 'Sam', 'Zoë', "O'Brien", 'me', 'the', 'cats', 'dinner', ',', '.', '!', '?', '...', ' ', '\n', 'a@b.co'];
+    const words = [
+      'tell',
+      'let',
+      'know',
+      'that',
+      'remember',
+      'I',
+      'really',
+      'like',
+      'hate',
+      'my',
+      'name',
+      'is',
+      'Sam',
+      'Zoë',
+      "O'Brien",
+      'me',
+      'the',
+      'cats',
+      'dinner',
+      ',',
+      '.',
+      '!',
+      '?',
+      '...',
+      ' ',
+      '\n',
+      'a@b.co',
+    ];
     const next = random(8);
     const failures: string[] = [];
     for (let i = 0; i < 2000; i++) {
-      const text = Array.from({ length: 1 + Math.floor(next() * 14) }, () => pick(next, words)).join(next() < 0.5 ? ' ' : '');
-      if (JSON.stringify(await plan(text)) !== JSON.stringify(oldPlan(text))) failures.push(JSON.stringify(text));
+      const text = Array.from({ length: 1 + Math.floor(next() * 14) }, () => pick(next, words)).join(
+        next() < 0.5 ? ' ' : '',
+      );
+      if (JSON.stringify(await plan(text)) !== JSON.stringify(oldPlan(text))) {
+        failures.push(JSON.stringify(text));
+      }
     }
     expect(failures).toEqual([]);
   });
@@ -115,19 +170,28 @@ describe('the linear patterns find what the old ones found', () => {
       `x@${'a-'.repeat(RUN / 2)}.io`,
       'a@b.co_x@d.com',
       'a@b@c.com',
-      ...Array.from({ length: 3000 }, () => Array.from({ length: 1 + Math.floor(next() * 24) }, () => pick(next, alphabet)).join('')),
+      ...Array.from({ length: 3000 }, () =>
+        Array.from({ length: 1 + Math.floor(next() * 24) }, () => pick(next, alphabet)).join(''),
+      ),
     ];
     // Without digits there are no cards or phones: the email step alone decides the result.
-    const failures = texts.filter((text) => !/\d/.test(text) && redactPii(text).text !== text.replace(OLD.email, '[redacted:email]'));
+    const failures = texts.filter(
+      (text) => !/\d/.test(text) && redactPii(text).text !== text.replace(OLD.email, '[redacted:email]'),
+    );
     expect(failures).toEqual([]);
   });
 
   it('plans only the first RULES_PLANNER_MAX_CHARS characters of a transcript', async () => {
     const filler = 'and then we talked about the weather '.repeat(Math.ceil(RULES_PLANNER_MAX_CHARS / 37));
-    const late = (await plan(`${filler} tell Sam the package arrived`)) as { actions: unknown[]; episodic: Array<{ content: string }> };
+    const late = (await plan(`${filler} tell Sam the package arrived`)) as {
+      actions: unknown[];
+      episodic: Array<{ content: string }>;
+    };
     expect(late.actions).toEqual([]);
     expect(late.episodic[0]?.content.startsWith('and then we talked')).toBe(true);
-    const early = (await plan(`tell Sam the package arrived. ${filler}`)) as { actions: Array<{ payload: { to: string } }> };
+    const early = (await plan(`tell Sam the package arrived. ${filler}`)) as {
+      actions: Array<{ payload: { to: string } }>;
+    };
     expect(early.actions.map((a) => a.payload.to)).toEqual(['Sam']);
   });
 

@@ -4,7 +4,9 @@ function valid(): PlannerOutput {
   return {
     episodic: [{ content: 'Heard: tell Sam the package arrived' }],
     semantic: [{ content: 'The speaker likes green tea.' }],
-    actions: [{ kind: 'send_message', payload: { to: 'Sam', text: 'the package arrived' }, reason: 'asked to pass it on' }],
+    actions: [
+      { kind: 'send_message', payload: { to: 'Sam', text: 'the package arrived' }, reason: 'asked to pass it on' },
+    ],
   };
 }
 
@@ -18,7 +20,9 @@ function variant(edit: (output: Record<string, any>) => void): unknown {
 function expectRejected(raw: unknown): string[] {
   const result = validatePlannerOutput(raw);
   expect(result.ok).toBe(false);
-  if (result.ok) return [];
+  if (result.ok) {
+    return [];
+  }
   expect(result.errors.length).toBeGreaterThan(0);
   return result.errors;
 }
@@ -35,8 +39,12 @@ describe('validatePlannerOutput', () => {
 
   it('accepts output exactly at every bound', () => {
     const atBounds: PlannerOutput = {
-      episodic: Array.from({ length: PLANNER_LIMITS.episodic }, () => ({ content: 'e'.repeat(PLANNER_LIMITS.memoryChars) })),
-      semantic: Array.from({ length: PLANNER_LIMITS.semantic }, () => ({ content: 's'.repeat(PLANNER_LIMITS.memoryChars) })),
+      episodic: Array.from({ length: PLANNER_LIMITS.episodic }, () => ({
+        content: 'e'.repeat(PLANNER_LIMITS.memoryChars),
+      })),
+      semantic: Array.from({ length: PLANNER_LIMITS.semantic }, () => ({
+        content: 's'.repeat(PLANNER_LIMITS.memoryChars),
+      })),
       actions: Array.from({ length: PLANNER_LIMITS.actions }, () => ({
         kind: 'send_message' as const,
         payload: { to: 'T'.repeat(100), text: 't'.repeat(PLANNER_LIMITS.messageChars) },
@@ -94,9 +102,18 @@ describe('validatePlannerOutput', () => {
   });
 
   it.each<[string, (o: Record<string, any>) => void]>([
-    ['too many episodic memories', (o) => (o['episodic'] = Array.from({ length: PLANNER_LIMITS.episodic + 1 }, () => ({ content: 'x' })))],
-    ['too many semantic memories', (o) => (o['semantic'] = Array.from({ length: PLANNER_LIMITS.semantic + 1 }, () => ({ content: 'x' })))],
-    ['too many actions', (o) => (o['actions'] = Array.from({ length: PLANNER_LIMITS.actions + 1 }, () => valid().actions[0]))],
+    [
+      'too many episodic memories',
+      (o) => (o['episodic'] = Array.from({ length: PLANNER_LIMITS.episodic + 1 }, () => ({ content: 'x' }))),
+    ],
+    [
+      'too many semantic memories',
+      (o) => (o['semantic'] = Array.from({ length: PLANNER_LIMITS.semantic + 1 }, () => ({ content: 'x' }))),
+    ],
+    [
+      'too many actions',
+      (o) => (o['actions'] = Array.from({ length: PLANNER_LIMITS.actions + 1 }, () => valid().actions[0])),
+    ],
   ])('rejects %s', (_what, edit) => {
     expectRejected(variant(edit));
   });
@@ -110,9 +127,12 @@ describe('validatePlannerOutput', () => {
     expectRejected(variant(edit));
   });
 
-  it.each(['http_request', 'device_command', 'SEND_MESSAGE', 'delete_everything', ''])('rejects the unknown action kind %p', (kind) => {
-    expectRejected(variant((o) => (o['actions'][0]['kind'] = kind)));
-  });
+  it.each(['http_request', 'device_command', 'SEND_MESSAGE', 'delete_everything', ''])(
+    'rejects the unknown action kind %p',
+    (kind) => {
+      expectRejected(variant((o) => (o['actions'][0]['kind'] = kind)));
+    },
+  );
 
   it('rejects the whole output when only one item of many is bad', () => {
     expectRejected(

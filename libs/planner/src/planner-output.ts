@@ -7,7 +7,14 @@ export interface PlannerOutput {
   actions: Array<{ kind: 'send_message'; payload: { to: string; text: string }; reason: string }>;
 }
 
-export const PLANNER_LIMITS = { memoryChars: 2000, episodic: 5, semantic: 5, actions: 3, reasonChars: 500, messageChars: 2000 } as const;
+export const PLANNER_LIMITS = {
+  memoryChars: 2000,
+  episodic: 5,
+  semantic: 5,
+  actions: 3,
+  reasonChars: 500,
+  messageChars: 2000,
+} as const;
 
 const memoryItem = {
   type: 'object',
@@ -51,14 +58,19 @@ export const PLANNER_OUTPUT_SCHEMA = {
 // Compiled on first use, not at load: every entry that imports the planner library pays for the
 // compile otherwise, and only the planner validates.
 let compiled: ValidateFunction<PlannerOutput> | undefined;
-const validator = (): ValidateFunction<PlannerOutput> => (compiled ??= new Ajv({ allErrors: true, strict: true }).compile<PlannerOutput>(PLANNER_OUTPUT_SCHEMA));
+const validator = (): ValidateFunction<PlannerOutput> =>
+  (compiled ??= new Ajv({ allErrors: true, strict: true }).compile<PlannerOutput>(PLANNER_OUTPUT_SCHEMA));
 
 export type PlannerValidation = { ok: true; output: PlannerOutput } | { ok: false; errors: string[] };
 
 /** Strict validation: unknown fields, wrong types, or anything over the bounds rejects the whole output. */
 export function validatePlannerOutput(raw: unknown): PlannerValidation {
   const validate = validator();
-  if (validate(raw)) return { ok: true, output: raw };
-  const errors = (validate.errors ?? []).map((e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+  if (validate(raw)) {
+    return { ok: true, output: raw };
+  }
+  const errors = (validate.errors ?? []).map(
+    (e: ErrorObject) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`,
+  );
   return { ok: false, errors };
 }

@@ -5,7 +5,11 @@ import { PlannerService } from './planner.service';
 
 @Injectable()
 export class PlannerConsumer extends QueueConsumer<EventReference> {
-  constructor(config: HubConfig, @Inject(MESSAGE_QUEUE) queue: MessageQueue, private readonly planner: PlannerService) {
+  constructor(
+    config: HubConfig,
+    @Inject(MESSAGE_QUEUE) queue: MessageQueue,
+    private readonly planner: PlannerService,
+  ) {
     super(config, queue, QueueNames.Transcripts, 10);
   }
 

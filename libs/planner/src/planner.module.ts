@@ -11,7 +11,12 @@ import { RulesPlannerModel } from './rules-planner.model';
 
 @Module({
   imports: [ActionsModule, AuditModule, EventsModule, MemoryModule],
-  providers: [PlannerRepository, PlannerService, PlannerConsumer, { provide: PLANNER_MODEL, useFactory: () => new RulesPlannerModel() }],
+  providers: [
+    PlannerRepository,
+    PlannerService,
+    PlannerConsumer,
+    { provide: PLANNER_MODEL, useFactory: () => new RulesPlannerModel() },
+  ],
   exports: [PlannerService, PlannerConsumer],
 })
 export class PlannerModule {}

@@ -7,14 +7,26 @@ export class PlannerRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
   async runExists(eventId: string): Promise<boolean> {
-    const row = await this.db.selectFrom('planner_runs').select('run_id').where('event_id', '=', asUuid(eventId)).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('planner_runs')
+      .select('run_id')
+      .where('event_id', '=', asUuid(eventId))
+      .executeTakeFirst();
     return row !== undefined;
   }
 
   /** Claims the event's single run record; false when another delivery already wrote it. */
   async insertRun(
     executor: Executor,
-    run: { run_id: string; event_id: string; agent_id: string; model: string; status: string; output: Record<string, unknown> | null; error: string | null },
+    run: {
+      run_id: string;
+      event_id: string;
+      agent_id: string;
+      model: string;
+      status: string;
+      output: Record<string, unknown> | null;
+      error: string | null;
+    },
   ): Promise<boolean> {
     const result = await executor
       .insertInto('planner_runs')

@@ -10,7 +10,12 @@ import { AuditService } from '@marvain/audit';
 import { EventsService } from '@marvain/events';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
 import { MESSAGE_QUEUE, PoisonMessageError, type MessageQueue } from '@marvain/platform';
-import { auditEntries, openFeatureTestContext, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
+import {
+  auditEntries,
+  openFeatureTestContext,
+  type AuditEntryBody,
+  type FeatureTestContext,
+} from '@marvain/platform/testing';
 import { PLANNER_MODEL, type PlannerContext, type PlannerModel } from './planner-model';
 import { PLANNER_LIMITS } from './planner-output';
 import { PlannerConsumer } from './planner.consumer';
@@ -57,7 +62,9 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     events = context.moduleRef.get(EventsService, { strict: false });
     audit = context.moduleRef.get(AuditService, { strict: false });
     db = context.moduleRef.get<Kysely<Database>>(KYSELY);
-    home = await context.moduleRef.get(BootstrapService, { strict: false }).bootstrap({ agentName: 'Home', spaceName: 'Kitchen' });
+    home = await context.moduleRef
+      .get(BootstrapService, { strict: false })
+      .bootstrap({ agentName: 'Home', spaceName: 'Kitchen' });
     device = await context.moduleRef.get(PrincipalResolver, { strict: false }).resolve(home.device_token);
   });
 
@@ -84,11 +91,25 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   }
 
   const memoriesOf = (eventId: string) =>
-    db.selectFrom('memories').select(['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'provenance']).where('source_event_id', '=', asUuid(eventId)).orderBy('tier').orderBy('content').execute();
+    db
+      .selectFrom('memories')
+      .select(['memory_id', 'agent_id', 'space_id', 'tier', 'content', 'provenance'])
+      .where('source_event_id', '=', asUuid(eventId))
+      .orderBy('tier')
+      .orderBy('content')
+      .execute();
   const actionsOf = (eventId: string) =>
-    db.selectFrom('actions').select(['action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason']).where('source_event_id', '=', asUuid(eventId)).execute();
+    db
+      .selectFrom('actions')
+      .select(['action_id', 'agent_id', 'space_id', 'kind', 'payload', 'required_scopes', 'status', 'reason'])
+      .where('source_event_id', '=', asUuid(eventId))
+      .execute();
   const runsOf = (eventId: string) =>
-    db.selectFrom('planner_runs').select(['run_id', 'agent_id', 'model', 'status', 'output', 'error']).where('event_id', '=', asUuid(eventId)).execute();
+    db
+      .selectFrom('planner_runs')
+      .select(['run_id', 'agent_id', 'model', 'status', 'output', 'error'])
+      .where('event_id', '=', asUuid(eventId))
+      .execute();
 
   const agentAudit = (agentId: string): Promise<AuditEntryBody[]> => auditEntries(db, { agentId });
 
@@ -106,7 +127,12 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
 
     const memories = await memoriesOf(reference.event_id);
     expect(memories).toHaveLength(1);
-    expect(memories[0]).toMatchObject({ agent_id: home.agent_id, space_id: home.space_id, tier: 'episodic', content: 'tell Sam the package arrived' });
+    expect(memories[0]).toMatchObject({
+      agent_id: home.agent_id,
+      space_id: home.space_id,
+      tier: 'episodic',
+      content: 'tell Sam the package arrived',
+    });
     expect(memories[0]?.provenance).toMatchObject({ model: 'rules-v1' });
 
     const actions = await actionsOf(reference.event_id);
@@ -123,13 +149,17 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     const runs = await runsOf(reference.event_id);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ agent_id: home.agent_id, model: 'rules-v1', status: 'succeeded', error: null });
-    expect(runs[0]?.output).toMatchObject({ actions: [{ kind: 'send_message', payload: { to: 'Sam', text: 'the package arrived' } }] });
+    expect(runs[0]?.output).toMatchObject({
+      actions: [{ kind: 'send_message', payload: { to: 'Sam', text: 'the package arrived' } }],
+    });
   });
 
   it('plans a transcript without a request into one episodic memory and no action', async () => {
     const reference = await ingest({ text: 'the weather is lovely today' });
     expect(await planner.handle(reference)).toBe('planned');
-    expect((await memoriesOf(reference.event_id)).map((m) => [m.tier, m.content])).toEqual([['episodic', 'the weather is lovely today']]);
+    expect((await memoriesOf(reference.event_id)).map((m) => [m.tier, m.content])).toEqual([
+      ['episodic', 'the weather is lovely today'],
+    ]);
     expect(await actionsOf(reference.event_id)).toEqual([]);
   });
 
@@ -137,7 +167,9 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     const reference = await ingest({ transcript: 'my name is Ada and I love jazz' }, 'transcript_chunk');
     expect(await planner.handle(reference)).toBe('planned');
     const semantic = (await memoriesOf(reference.event_id)).filter((m) => m.tier === 'semantic');
-    expect(semantic.map((m) => m.content).sort()).toEqual(["The speaker loves jazz.", "The speaker's name is Ada."].sort());
+    expect(semantic.map((m) => m.content).sort()).toEqual(
+      ['The speaker loves jazz.', "The speaker's name is Ada."].sort(),
+    );
     expect(semantic.every((m) => m.space_id === null)).toBe(true);
   });
 
@@ -172,7 +204,11 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
       planner_runs: before.planner_runs + 1,
       audit_entries: before.audit_entries + 3,
     });
-    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'action.proposed', 'planner.completed']);
+    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual([
+      'event.ingested',
+      'action.proposed',
+      'planner.completed',
+    ]);
   });
 
   it('skips an event that is not a transcript, recording a run and writing no memories or actions', async () => {
@@ -185,7 +221,10 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     ]);
     expect(await memoriesOf(reference.event_id)).toEqual([]);
     expect(await actionsOf(reference.event_id)).toEqual([]);
-    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'planner.skipped']);
+    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual([
+      'event.ingested',
+      'planner.skipped',
+    ]);
     expect(await planner.handle(reference)).toBe('duplicate');
   });
 
@@ -193,7 +232,14 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     model.script = () => ({
       episodic: [{ content: 'tell Sam the package arrived' }],
       semantic: [],
-      actions: [{ kind: 'send_message', payload: { to: 'Sam', text: 'the package arrived' }, reason: 'asked', auto_approve: true }],
+      actions: [
+        {
+          kind: 'send_message',
+          payload: { to: 'Sam', text: 'the package arrived' },
+          reason: 'asked',
+          auto_approve: true,
+        },
+      ],
     });
     const reference = await ingest({ text: 'tell Sam the package arrived' });
 
@@ -206,7 +252,10 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect(runs[0]?.error).toMatch(/additional properties/);
     expect(await memoriesOf(reference.event_id)).toEqual([]);
     expect(await actionsOf(reference.event_id)).toEqual([]);
-    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual(['event.ingested', 'planner.rejected']);
+    expect(aboutEvent(await agentAudit(home.agent_id), reference.event_id)).toEqual([
+      'event.ingested',
+      'planner.rejected',
+    ]);
 
     // A rejected event is settled: a redelivery does not ask the model again.
     const calls = model.calls;
@@ -217,8 +266,22 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   it.each<[string, unknown]>([
     ['not an object', 'tell Sam the package arrived'],
     ['null', null],
-    ['too many actions', { episodic: [], semantic: [], actions: Array.from({ length: 4 }, () => ({ kind: 'send_message', payload: { to: 'Sam', text: 'x' }, reason: 'r' })) }],
-    ['an unknown action kind', { episodic: [], semantic: [], actions: [{ kind: 'http_request', payload: { to: 'x', text: 'y' }, reason: 'r' }] }],
+    [
+      'too many actions',
+      {
+        episodic: [],
+        semantic: [],
+        actions: Array.from({ length: 4 }, () => ({
+          kind: 'send_message',
+          payload: { to: 'Sam', text: 'x' },
+          reason: 'r',
+        })),
+      },
+    ],
+    [
+      'an unknown action kind',
+      { episodic: [], semantic: [], actions: [{ kind: 'http_request', payload: { to: 'x', text: 'y' }, reason: 'r' }] },
+    ],
     ['an over-long memory', { episodic: [{ content: 'x'.repeat(2001) }], semantic: [], actions: [] }],
   ])('rejects model output that is %s without writing memories', async (_what, output) => {
     model.script = () => output;
@@ -232,7 +295,9 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   it('writes nothing when the model fails, so the retried message can plan the event later', async () => {
     let fail = true;
     model.script = () => {
-      if (fail) throw new Error('model unavailable');
+      if (fail) {
+        throw new Error('model unavailable');
+      }
       return { episodic: [{ content: 'planned on the retry' }], semantic: [], actions: [] };
     };
     const reference = await ingest({ text: 'something worth remembering' });
@@ -246,7 +311,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect((await memoriesOf(reference.event_id)).map((m) => m.content)).toEqual(['planned on the retry']);
   });
 
-  it('gives the model the event text and the space\'s recent events as context', async () => {
+  it("gives the model the event text and the space's recent events as context", async () => {
     const earlier = await ingest({ text: 'an earlier remark' });
     expect(await planner.handle(earlier)).toBe('planned');
     let seen: PlannerContext | undefined;
@@ -256,8 +321,14 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     };
     const reference = await ingest({ text: 'the remark being planned' });
     expect(await planner.handle(reference)).toBe('planned');
-    expect(seen).toMatchObject({ agentId: home.agent_id, spaceId: home.space_id, event: { event_id: reference.event_id, type: 'transcript', text: 'the remark being planned' } });
-    expect(seen?.recentEvents.map((e) => e.text)).toEqual(expect.arrayContaining(['an earlier remark', 'the remark being planned']));
+    expect(seen).toMatchObject({
+      agentId: home.agent_id,
+      spaceId: home.space_id,
+      event: { event_id: reference.event_id, type: 'transcript', text: 'the remark being planned' },
+    });
+    expect(seen?.recentEvents.map((e) => e.text)).toEqual(
+      expect.arrayContaining(['an earlier remark', 'the remark being planned']),
+    );
     expect(seen?.memories.map((m) => m.content)).toContain('an earlier remark');
   });
 
@@ -286,7 +357,9 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   it('throws PoisonMessageError for a reference naming the wrong agent, and writes nothing', async () => {
     const reference = await ingest({ text: 'tell Sam the package arrived' });
     const before = await totals();
-    await expect(planner.handle({ event_id: reference.event_id, agent_id: randomUUID() })).rejects.toBeInstanceOf(PoisonMessageError);
+    await expect(planner.handle({ event_id: reference.event_id, agent_id: randomUUID() })).rejects.toBeInstanceOf(
+      PoisonMessageError,
+    );
     expect(await totals()).toEqual(before);
   });
 
@@ -297,11 +370,17 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect(await planner.handle(reference)).toBe('planned');
 
     const memories = await memoriesOf(reference.event_id);
-    expect(memories.map((m) => m.content)).toEqual(['tell Sam to email [redacted:email] or call [redacted:phone] about card [redacted:card]']);
+    expect(memories.map((m) => m.content)).toEqual([
+      'tell Sam to email [redacted:email] or call [redacted:phone] about card [redacted:card]',
+    ]);
     const actions = await actionsOf(reference.event_id);
-    expect(actions.map((a) => a.payload)).toEqual([{ to: 'Sam', text: 'to email [redacted:email] or call [redacted:phone] about card [redacted:card]' }]);
+    expect(actions.map((a) => a.payload)).toEqual([
+      { to: 'Sam', text: 'to email [redacted:email] or call [redacted:phone] about card [redacted:card]' },
+    ]);
     const written = JSON.stringify([memories, actions, await runsOf(reference.event_id)]);
-    for (const secret of ['ada.lovelace@example.com', '555-123-4567', '4111 1111 1111 1111']) expect(written).not.toContain(secret);
+    for (const secret of ['ada.lovelace@example.com', '555-123-4567', '4111 1111 1111 1111']) {
+      expect(written).not.toContain(secret);
+    }
   });
 
   it('redacts personal data from semantic memories too', async () => {
@@ -346,9 +425,15 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect(ingested?.actor).toEqual({ type: 'device', id: home.device_id });
     expect(ingested?.details).toMatchObject({ type: 'transcript', space_id: home.space_id });
     expect(JSON.stringify(ingested)).not.toContain('the audit works');
-    expect(proposed?.details).toMatchObject({ kind: 'send_message', required_scopes: ['messages:send'], source_event_id: reference.event_id });
+    expect(proposed?.details).toMatchObject({
+      kind: 'send_message',
+      required_scopes: ['messages:send'],
+      source_event_id: reference.event_id,
+    });
     expect(completed?.details).toMatchObject({ action_ids: [action?.action_id], model: 'rules-v1' });
-    expect((completed?.details?.['memory_ids'] as string[]).sort()).toEqual((await memoriesOf(reference.event_id)).map((m) => m.memory_id).sort());
+    expect((completed?.details?.['memory_ids'] as string[]).sort()).toEqual(
+      (await memoriesOf(reference.event_id)).map((m) => m.memory_id).sort(),
+    );
 
     // The write-once copies under the audit folder hold the same entries.
     const dir = path.join(context.config.auditDir, 'chains', home.agent_id);
@@ -356,14 +441,19 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     expect(files).toHaveLength(entries.length);
     const fromFiles = files.map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as AuditEntryBody);
     expect(fromFiles.map((e) => e.action)).toEqual(entries.map((e) => e.action));
-    expect(fromFiles.filter((e) => e.subject?.id === reference.event_id).map((e) => e.action)).toEqual(['event.ingested', 'planner.completed']);
+    expect(fromFiles.filter((e) => e.subject?.id === reference.event_id).map((e) => e.action)).toEqual([
+      'event.ingested',
+      'planner.completed',
+    ]);
   });
 
   it('as the queue worker: plans and acks a queued event, dead-letters a malformed reference, and retries an unknown event', async () => {
     const queue = context.moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
     const consumer = context.moduleRef.get(PlannerConsumer);
     // Earlier tests handled their events directly; their references are still queued.
-    while ((await consumer.drainOnce()) > 0);
+    while ((await consumer.drainOnce()) > 0) {
+      // drain
+    }
 
     const reference = await ingest({ text: 'tell Sam the worker ran' });
     const unknown = { event_id: randomUUID(), agent_id: home.agent_id };
@@ -376,35 +466,46 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
       expect(await consumer.drainOnce()).toBe(3);
       // The operator can see what happened to each problem message.
       expect(errorLog.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/dead-lettered as poison/);
-      expect(warnLog.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(new RegExp(`retrying in \\d+s: EventNotFoundYetError`));
+      expect(warnLog.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(
+        new RegExp(`retrying in \\d+s: EventNotFoundYetError`),
+      );
     } finally {
       errorLog.mockRestore();
       warnLog.mockRestore();
     }
 
     expect((await runsOf(reference.event_id)).map((r) => r.status)).toEqual(['succeeded']);
-    expect((await actionsOf(reference.event_id)).map((a) => a.payload)).toEqual([{ to: 'Sam', text: 'the worker ran' }]);
+    expect((await actionsOf(reference.event_id)).map((a) => a.payload)).toEqual([
+      { to: 'Sam', text: 'the worker ran' },
+    ]);
     const rows = await sql<{ event_id: string; state: string; receive_count: number; last_error: string | null }>`
       SELECT body->>'event_id' AS event_id, state, receive_count, last_error FROM queue_messages
       WHERE queue = ${QueueNames.Transcripts} ORDER BY created_at`.execute(db);
     expect(rows.rows.find((r) => r.event_id === reference.event_id)).toBeUndefined();
-    expect(rows.rows.find((r) => r.event_id === 'garbage')).toMatchObject({ state: 'dead', last_error: expect.stringMatching(/^PoisonMessageError/) });
+    expect(rows.rows.find((r) => r.event_id === 'garbage')).toMatchObject({
+      state: 'dead',
+      last_error: expect.stringMatching(/^PoisonMessageError/),
+    });
     expect(rows.rows.find((r) => r.event_id === unknown.event_id)).toMatchObject({
       state: 'ready',
       receive_count: 1,
       last_error: expect.stringMatching(/^EventNotFoundYetError/),
     });
   });
-  it('records an event whose planning was given up (dead-lettered) in its agent\'s audit chain', async () => {
+  it("records an event whose planning was given up (dead-lettered) in its agent's audit chain", async () => {
     const queue = context.moduleRef.get<MessageQueue>(MESSAGE_QUEUE);
     const consumer = context.moduleRef.get(PlannerConsumer);
-    while ((await consumer.drainOnce()) > 0);
+    while ((await consumer.drainOnce()) > 0) {
+      // drain
+    }
     const reference = await ingest({ text: 'the model will keep failing on this one' });
     model.script = () => {
       throw new Error('model unavailable');
     };
     // The message has already used all but one of its receives.
-    await sql`UPDATE queue_messages SET receive_count = ${context.config.queue.maxReceives - 1}::int WHERE body->>'event_id' = ${reference.event_id}`.execute(db);
+    await sql`UPDATE queue_messages SET receive_count = ${context.config.queue.maxReceives - 1}::int WHERE body->>'event_id' = ${reference.event_id}`.execute(
+      db,
+    );
     const warnLog = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {
       const [message] = await queue.receive(QueueNames.Transcripts, { max: 1, visibilityTimeoutSeconds: 30 });

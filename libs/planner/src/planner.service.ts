@@ -53,13 +53,21 @@ export class PlannerService {
     if (!reference || typeof reference.event_id !== 'string' || !UUID.test(reference.event_id)) {
       throw new PoisonMessageError('event reference without a valid event_id');
     }
-    if (await this.repository.runExists(reference.event_id)) return 'duplicate';
+    if (await this.repository.runExists(reference.event_id)) {
+      return 'duplicate';
+    }
     const event = await this.events.get(reference.event_id);
-    if (!event) throw new EventNotFoundYetError(reference.event_id);
-    if (event.agent_id !== reference.agent_id) throw new PoisonMessageError(`event ${event.event_id} belongs to another agent`);
+    if (!event) {
+      throw new EventNotFoundYetError(reference.event_id);
+    }
+    if (event.agent_id !== reference.agent_id) {
+      throw new PoisonMessageError(`event ${event.event_id} belongs to another agent`);
+    }
 
     const text = TRANSCRIPT_EVENT_TYPES.includes(event.type) ? transcriptText(event.payload) : null;
-    if (text === null) return this.record(event, { status: 'skipped', output: null, error: null });
+    if (text === null) {
+      return this.record(event, { status: 'skipped', output: null, error: null });
+    }
 
     const raw = await this.model.plan({
       agentId: event.agent_id,
@@ -75,7 +83,11 @@ export class PlannerService {
     const validation = validatePlannerOutput(raw);
     if (!validation.ok) {
       this.logger.warn(`planner output for event ${event.event_id} rejected: ${validation.errors.join('; ')}`);
-      return this.record(event, { status: 'failed', output: null, error: `invalid planner output: ${validation.errors.join('; ')}`.slice(0, 2000) });
+      return this.record(event, {
+        status: 'failed',
+        output: null,
+        error: `invalid planner output: ${validation.errors.join('; ')}`.slice(0, 2000),
+      });
     }
     return this.record(event, { status: 'succeeded', output: redactOutput(validation.output), error: null });
   }
@@ -83,9 +95,13 @@ export class PlannerService {
   /** Audits an event whose planning was given up (dead-lettered), when the reference names a real event. */
   async recordDeadLetter(body: unknown, error: string): Promise<void> {
     const eventId = (body as Partial<EventReference> | null)?.event_id;
-    if (typeof eventId !== 'string' || !UUID.test(eventId)) return;
+    if (typeof eventId !== 'string' || !UUID.test(eventId)) {
+      return;
+    }
     const event = await this.events.get(eventId);
-    if (!event) return;
+    if (!event) {
+      return;
+    }
     await this.transactions.run((tx) =>
       this.audit.append(tx, {
         agentId: event.agent_id,
@@ -97,7 +113,10 @@ export class PlannerService {
     );
   }
 
-  private async record(event: EventRow, run: { status: 'succeeded' | 'skipped' | 'failed'; output: PlannerOutput | null; error: string | null }): Promise<PlanOutcome> {
+  private async record(
+    event: EventRow,
+    run: { status: 'succeeded' | 'skipped' | 'failed'; output: PlannerOutput | null; error: string | null },
+  ): Promise<PlanOutcome> {
     const runId = this.ids.derived(`planner-run:${event.event_id}`);
     const written = await this.transactions.run(async (tx): Promise<{ memories: number; actions: number } | null> => {
       const claimed = await this.repository.insertRun(tx.db, {
@@ -109,13 +128,18 @@ export class PlannerService {
         output: run.output ? { ...run.output } : null,
         error: run.error,
       });
-      if (!claimed) return null;
+      if (!claimed) {
+        return null;
+      }
       const actor = { type: 'system' as const, id: 'planner' };
       // Ingestion is audited here rather than on the hot ingest path, so ingest takes no chain lock.
       await this.audit.append(tx, {
         agentId: event.agent_id,
         action: 'event.ingested',
-        actor: { type: event.source_type === 'system' ? 'system' : (event.source_type as 'user' | 'device' | 'agent'), id: event.source_id },
+        actor: {
+          type: event.source_type === 'system' ? 'system' : (event.source_type as 'user' | 'device' | 'agent'),
+          id: event.source_id,
+        },
         subject: { type: 'event', id: event.event_id },
         details: {
           type: event.type,
@@ -159,7 +183,12 @@ export class PlannerService {
       }
       await this.audit.append(tx, {
         agentId: event.agent_id,
-        action: run.status === 'failed' ? 'planner.rejected' : run.status === 'skipped' ? 'planner.skipped' : 'planner.completed',
+        action:
+          run.status === 'failed'
+            ? 'planner.rejected'
+            : run.status === 'skipped'
+              ? 'planner.skipped'
+              : 'planner.completed',
         actor,
         subject: { type: 'event', id: event.event_id },
         details: {
@@ -172,11 +201,22 @@ export class PlannerService {
       });
       return { memories: memoryRows.length, actions: actionIds.length };
     });
-    if (!written) return 'duplicate';
+    if (!written) {
+      return 'duplicate';
+    }
     // One line per planned event; the memories and actions it wrote are counted here (each action also gets its own line).
-    const line = { msg: `event ${run.status === 'succeeded' ? 'planned' : run.status === 'skipped' ? 'skipped' : 'rejected'}`, event_id: event.event_id, agent_id: event.agent_id, type: event.type, ...written };
-    if (run.status === 'succeeded') this.logger.log(line);
-    else this.logger.debug(line);
+    const line = {
+      msg: `event ${run.status === 'succeeded' ? 'planned' : run.status === 'skipped' ? 'skipped' : 'rejected'}`,
+      event_id: event.event_id,
+      agent_id: event.agent_id,
+      type: event.type,
+      ...written,
+    };
+    if (run.status === 'succeeded') {
+      this.logger.log(line);
+    } else {
+      this.logger.debug(line);
+    }
     return run.status === 'succeeded' ? 'planned' : run.status === 'skipped' ? 'skipped' : 'rejected';
   }
 }

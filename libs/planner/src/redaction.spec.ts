@@ -34,7 +34,9 @@ describe('redactPii', () => {
 
   it('redacts several kinds in one text and lists each redaction', () => {
     const result = redactPii('email sam@example.com or call 555-123-4567 or 555-987-6543; card 4111 1111 1111 1111');
-    expect(result.text).toBe('email [redacted:email] or call [redacted:phone] or [redacted:phone]; card [redacted:card]');
+    expect(result.text).toBe(
+      'email [redacted:email] or call [redacted:phone] or [redacted:phone]; card [redacted:card]',
+    );
     expect([...result.redactions].sort()).toEqual(['card', 'email', 'phone', 'phone']);
     expect(result.text).not.toMatch(/\d{3}/);
   });

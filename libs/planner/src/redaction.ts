@@ -8,7 +8,14 @@ const RULES: ReadonlyArray<{ kind: string; replace: (text: string, redact: (matc
   // Bounded quantifiers only: the work per starting position is bounded, so these stay linear.
   { kind: 'card', replace: (text, redact) => text.replace(/\b(?:\d[ -]?){12,18}\d\b/g, redact) },
   // Never starts inside a digit run (that left a number's first digits behind, and cut into year ranges).
-  { kind: 'phone', replace: (text, redact) => text.replace(/(?<![\d+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,5}[ .-]?\d{3,4}(?:[ .-]?\d{3,4})?\b/g, redact) },
+  {
+    kind: 'phone',
+    replace: (text, redact) =>
+      text.replace(
+        /(?<![\d+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,5}[ .-]?\d{3,4}(?:[ .-]?\d{3,4})?\b/g,
+        redact,
+      ),
+  },
 ];
 
 const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -25,11 +32,17 @@ const isLocalChar = (c: number): boolean => isDomainChar(c) || c === 95 || c ===
  */
 function domainEnd(text: string, at: number): number {
   let runEnd = at + 1;
-  while (runEnd < text.length && isDomainChar(text.charCodeAt(runEnd))) runEnd++;
+  while (runEnd < text.length && isDomainChar(text.charCodeAt(runEnd))) {
+    runEnd++;
+  }
   for (let dot = runEnd - 3; dot >= at + 2; dot--) {
-    if (text.charCodeAt(dot) !== 46 || !isLetter(text.charCodeAt(dot + 1)) || !isLetter(text.charCodeAt(dot + 2))) continue;
+    if (text.charCodeAt(dot) !== 46 || !isLetter(text.charCodeAt(dot + 1)) || !isLetter(text.charCodeAt(dot + 2))) {
+      continue;
+    }
     let end = dot + 3;
-    while (end < text.length && isLetter(text.charCodeAt(end))) end++;
+    while (end < text.length && isLetter(text.charCodeAt(end))) {
+      end++;
+    }
     return end;
   }
   return -1;
@@ -44,9 +57,11 @@ function domainEnd(text: string, at: number): number {
 function replaceEmails(text: string, redact: (match: string) => string): string {
   let out = '';
   let done = 0;
-  for (let at = text.indexOf('@'); at !== -1; ) {
+  for (let at = text.indexOf('@'); at !== -1;) {
     let start = at;
-    while (start > done && isLocalChar(text.charCodeAt(start - 1))) start--;
+    while (start > done && isLocalChar(text.charCodeAt(start - 1))) {
+      start--;
+    }
     const end = start < at ? domainEnd(text, at) : -1;
     if (end === -1) {
       at = text.indexOf('@', at + 1);
@@ -73,7 +88,9 @@ export function redactPii(input: string): Redacted {
   for (const rule of RULES) {
     text = rule.replace(text, (match) => {
       // Short digit runs (times, counts, years) are not phone numbers.
-      if (rule.kind === 'phone' && (match.replace(/\D/g, '').length < 7 || YEAR_RUN.test(match))) return match;
+      if (rule.kind === 'phone' && (match.replace(/\D/g, '').length < 7 || YEAR_RUN.test(match))) {
+        return match;
+      }
       redactions.push(rule.kind);
       return `[redacted:${rule.kind}]`;
     });

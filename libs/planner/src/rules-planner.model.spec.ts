@@ -8,7 +8,12 @@ function context(text: string): PlannerContext {
   return {
     agentId: '00000000-0000-4000-8000-000000000001',
     spaceId: '00000000-0000-4000-8000-000000000002',
-    event: { event_id: '00000000-0000-4000-8000-000000000003', type: 'transcript', text, created_at: '2026-11-01T10:00:00.000Z' },
+    event: {
+      event_id: '00000000-0000-4000-8000-000000000003',
+      type: 'transcript',
+      text,
+      created_at: '2026-11-01T10:00:00.000Z',
+    },
     recentEvents: [],
     memories: [],
   };
@@ -18,7 +23,11 @@ function context(text: string): PlannerContext {
 async function plan(text: string): Promise<PlannerOutput> {
   const raw = await model.plan(context(text));
   const validation = validatePlannerOutput(raw);
-  if (!validation.ok) throw new Error(`rules planner produced invalid output for ${JSON.stringify(text)}: ${validation.errors.join('; ')}`);
+  if (!validation.ok) {
+    throw new Error(
+      `rules planner produced invalid output for ${JSON.stringify(text)}: ${validation.errors.join('; ')}`,
+    );
+  }
   return validation.output;
 }
 
@@ -26,7 +35,10 @@ describe('RulesPlannerModel', () => {
   it('turns "tell Sam the package arrived" into exactly one send_message to Sam with the message text', async () => {
     const output = await plan('tell Sam the package arrived');
     expect(output.actions).toHaveLength(1);
-    expect(output.actions[0]).toMatchObject({ kind: 'send_message', payload: { to: 'Sam', text: 'the package arrived' } });
+    expect(output.actions[0]).toMatchObject({
+      kind: 'send_message',
+      payload: { to: 'Sam', text: 'the package arrived' },
+    });
     expect(output.actions[0]?.reason).toMatch(/Sam/);
   });
 

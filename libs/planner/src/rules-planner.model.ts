@@ -37,14 +37,20 @@ const ENDING_PUNCTUATION = new Set(['.', '!', '?']);
 function restOf(text: string, match: RegExpExecArray): string {
   const from = match.index + match[0].length;
   let end = text.length;
-  while (end > from && ENDING_PUNCTUATION.has(text.charAt(end - 1))) end--;
-  while (end > from && /\s/.test(text.charAt(end - 1))) end--;
+  while (end > from && ENDING_PUNCTUATION.has(text.charAt(end - 1))) {
+    end--;
+  }
+  while (end > from && /\s/.test(text.charAt(end - 1))) {
+    end--;
+  }
   return text.slice(from, Math.max(end, from + 1));
 }
 
 /** The first `max` UTF-16 units of `text`, never ending in half a surrogate pair. */
 function head(text: string, max: number): string {
-  if (text.length <= max) return text;
+  if (text.length <= max) {
+    return text;
+  }
   const last = text.charCodeAt(max - 1);
   return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
@@ -63,15 +69,30 @@ export class RulesPlannerModel implements PlannerModel {
 
   plan(context: PlannerContext): Promise<PlannerOutput> {
     // Every whitespace run becomes one space; single spaces, the usual case, are left as they are.
-    const text = head(context.event.text, RULES_PLANNER_MAX_CHARS).trim().replace(/\s{2,}|[^\S ]/g, ' ');
+    const text = head(context.event.text, RULES_PLANNER_MAX_CHARS)
+      .trim()
+      .replace(/\s{2,}|[^\S ]/g, ' ');
     const output: PlannerOutput = { episodic: [{ content: clip(text, 2000) }], semantic: [], actions: [] };
 
     const name = NAME.exec(text);
-    if (name?.[1]) output.semantic.push({ content: `The speaker's name is ${name[1]}.` });
+    if (name?.[1]) {
+      output.semantic.push({ content: `The speaker's name is ${name[1]}.` });
+    }
     const preference = PREFERENCE.exec(text);
-    if (preference?.[1]) output.semantic.push({ content: clip(`The speaker ${preference[1].toLowerCase()}s ${restOf(text, preference)}.`, 2000) });
+    if (preference?.[1]) {
+      output.semantic.push({
+        content: clip(`The speaker ${preference[1].toLowerCase()}s ${restOf(text, preference)}.`, 2000),
+      });
+    }
     const remember = REMEMBER.exec(text);
-    if (remember) output.semantic.push({ content: clip(restOf(text, remember).replace(/^./, (c) => c.toUpperCase()), 2000) });
+    if (remember) {
+      output.semantic.push({
+        content: clip(
+          restOf(text, remember).replace(/^./, (c) => c.toUpperCase()),
+          2000,
+        ),
+      });
+    }
 
     const message = MESSAGE_REQUEST.exec(text);
     const recipient = message?.[1] ?? message?.[2];

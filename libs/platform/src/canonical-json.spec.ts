@@ -32,11 +32,15 @@ describe('canonicalJson', () => {
   it('writes Dates as ISO strings, at the top level and nested', () => {
     const when = new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6));
     expect(canonicalJson(when)).toBe('"2024-01-02T03:04:05.006Z"');
-    expect(canonicalJson({ at: when, list: [when] })).toBe('{"at":"2024-01-02T03:04:05.006Z","list":["2024-01-02T03:04:05.006Z"]}');
+    expect(canonicalJson({ at: when, list: [when] })).toBe(
+      '{"at":"2024-01-02T03:04:05.006Z","list":["2024-01-02T03:04:05.006Z"]}',
+    );
   });
 
   it('escapes strings and keys as JSON does', () => {
-    expect(canonicalJson({ 'quote"key': 'line\nbreak "q" \\ \u0001' })).toBe('{"quote\\"key":"line\\nbreak \\"q\\" \\\\ \\u0001"}');
+    expect(canonicalJson({ 'quote"key': 'line\nbreak "q" \\ \u0001' })).toBe(
+      '{"quote\\"key":"line\\nbreak \\"q\\" \\\\ \\u0001"}',
+    );
   });
 
   it('writes primitives as JSON', () => {

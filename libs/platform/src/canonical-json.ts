@@ -5,14 +5,24 @@
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite numbers have no JSON form');
-    if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new TypeError('non-finite numbers have no JSON form');
+    }
+    if (typeof value === 'bigint') {
+      return value.toString();
+    }
     // JSON has no undefined, functions or symbols; like JSON.stringify in arrays, they become null.
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return 'null';
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+      return 'null';
+    }
     return JSON.stringify(value);
   }
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
+  if (value instanceof Date) {
+    return JSON.stringify(value.toISOString());
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((item) => canonicalJson(item === undefined ? null : item)).join(',')}]`;
+  }
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

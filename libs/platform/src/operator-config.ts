@@ -29,7 +29,8 @@ export interface OperatorConfig {
   [key: string]: unknown;
 }
 
-const HEADER = '# Marvain operator config. It contains credentials: keep it private (the hub writes it with mode 0600).\n';
+const HEADER =
+  '# Marvain operator config. It contains credentials: keep it private (the hub writes it with mode 0600).\n';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ID_KEYS = ['agent_id', 'space_id', 'device_id', 'user_id'] as const;
@@ -41,11 +42,15 @@ function problemsOf(file: string, config: Record<string, unknown>): string[] {
   const check = (where: string, values: Record<string, unknown>): void => {
     for (const key of ID_KEYS) {
       const value = values[key];
-      if (value !== undefined && (typeof value !== 'string' || !UUID.test(value))) problems.push(`${file}: ${where}${key} must be a UUID (got ${JSON.stringify(value)})`);
+      if (value !== undefined && (typeof value !== 'string' || !UUID.test(value))) {
+        problems.push(`${file}: ${where}${key} must be a UUID (got ${JSON.stringify(value)})`);
+      }
     }
     for (const key of TEXT_KEYS) {
       const value = values[key];
-      if (value !== undefined && (typeof value !== 'string' || value === '')) problems.push(`${file}: ${where}${key} must be a non-empty string`);
+      if (value !== undefined && (typeof value !== 'string' || value === '')) {
+        problems.push(`${file}: ${where}${key} must be a non-empty string`);
+      }
     }
   };
   check('', config);
@@ -55,12 +60,18 @@ function problemsOf(file: string, config: Record<string, unknown>): string[] {
   }
   const agents = config['agents'];
   if (agents !== undefined && agents !== null) {
-    if (typeof agents !== 'object' || Array.isArray(agents)) problems.push(`${file}: agents must be a mapping of agent ids to their credentials`);
-    else {
+    if (typeof agents !== 'object' || Array.isArray(agents)) {
+      problems.push(`${file}: agents must be a mapping of agent ids to their credentials`);
+    } else {
       for (const [agentId, entry] of Object.entries(agents)) {
-        if (!UUID.test(agentId)) problems.push(`${file}: agents.${agentId} must be keyed by a UUID agent id`);
-        if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) problems.push(`${file}: agents.${agentId} must be a mapping`);
-        else check(`agents.${agentId}.`, entry as Record<string, unknown>);
+        if (!UUID.test(agentId)) {
+          problems.push(`${file}: agents.${agentId} must be keyed by a UUID agent id`);
+        }
+        if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+          problems.push(`${file}: agents.${agentId} must be a mapping`);
+        } else {
+          check(`agents.${agentId}.`, entry as Record<string, unknown>);
+        }
       }
     }
   }
@@ -76,19 +87,29 @@ export async function readOperatorConfig(file: string): Promise<OperatorConfig |
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return null;
+    }
     throw new ConfigError([`${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
   }
   let parsed: unknown;
   try {
     parsed = parse(text);
   } catch (error) {
-    throw new ConfigError([`${file}: is not valid YAML (${error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error)})`]);
+    throw new ConfigError([
+      `${file}: is not valid YAML (${error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error)})`,
+    ]);
   }
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${file}: must be a YAML mapping of keys to values`]);
+  if (parsed === null || parsed === undefined) {
+    return {};
+  }
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError([`${file}: must be a YAML mapping of keys to values`]);
+  }
   const problems = problemsOf(file, parsed as Record<string, unknown>);
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
   return parsed as OperatorConfig;
 }
 
@@ -118,7 +139,12 @@ export interface BootstrappedAgent {
  * top-level keys). The previous default agent's credentials stay under its own entry (a file
  * written before entries existed gets one for its agent first), so no device token is lost.
  */
-export async function saveBootstrappedAgent(file: string, hubUrl: string, name: string, agent: BootstrappedAgent): Promise<OperatorConfig> {
+export async function saveBootstrappedAgent(
+  file: string,
+  hubUrl: string,
+  name: string,
+  agent: BootstrappedAgent,
+): Promise<OperatorConfig> {
   const saved = (await readOperatorConfig(file)) ?? {};
   const agents: Record<string, OperatorAgentEntry> = { ...(saved.agents ?? {}) };
   if (saved.agent_id && !agents[saved.agent_id]) {
@@ -131,7 +157,16 @@ export async function saveBootstrappedAgent(file: string, hubUrl: string, name: 
   }
   const { agent_id, space_id, device_id, device_token, user_id, user_token } = agent;
   agents[agent_id] = { name, space_id, device_id, device_token, user_id };
-  return writeOperatorConfig(file, { hub_url: hubUrl, agent_id, space_id, device_id, device_token, user_id, user_token, agents });
+  return writeOperatorConfig(file, {
+    hub_url: hubUrl,
+    agent_id,
+    space_id,
+    device_id,
+    device_token,
+    user_id,
+    user_token,
+    agents,
+  });
 }
 
 /**
@@ -145,17 +180,23 @@ export async function loadHubConfigWithOperatorFile(env: NodeJS.ProcessEnv): Pro
   try {
     settings = loadHubSettings(env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError)) {
+      throw error;
+    }
     problems.push(...error.problems);
   }
   if (settings?.firstRunBootstrap ?? true) {
     try {
       await readOperatorConfig(settings?.configFile ?? path.resolve(env['MARVAIN_CONFIG'] || defaultConfigFile(env)));
     } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
+      if (!(error instanceof ConfigError)) {
+        throw error;
+      }
       problems.push(...error.problems);
     }
   }
-  if (problems.length > 0 || !settings) throw new ConfigError(problems);
+  if (problems.length > 0 || !settings) {
+    throw new ConfigError(problems);
+  }
   return new HubConfig(settings);
 }

@@ -1,4 +1,8 @@
-import { ApiGatewayManagementApiClient, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ApiGatewayManagementApiClient,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -48,7 +52,9 @@ async function compile(config: HubConfig): Promise<TestingModule> {
 describe('PlatformModule.forRoot', () => {
   const modules: TestingModule[] = [];
   afterEach(async () => {
-    for (const module of modules.splice(0)) await module.close();
+    for (const module of modules.splice(0)) {
+      await module.close();
+    }
   });
 
   it('in the local runtime provides the queue table, write-once files, memory connections and ws push', async () => {
@@ -72,7 +78,13 @@ describe('PlatformModule.forRoot', () => {
     const module = await compile(testHubConfig());
     modules.push(module);
     const store = module.get<ConnectionStore>(CONNECTION_STORE);
-    await store.put({ connection_id: 'c1', principal: { type: 'user', id: 'u1', agents: [] }, agent_ids: [], connected_at: '', expires_at: 4_000_000_000 });
+    await store.put({
+      connection_id: 'c1',
+      principal: { type: 'user', id: 'u1', agents: [] },
+      agent_ids: [],
+      connected_at: '',
+      expires_at: 4_000_000_000,
+    });
     expect(await module.get<ConnectionPush>(CONNECTION_PUSH).send('c1', { type: 'pong' })).toBe('gone');
     expect(await store.get('c1')).toBeNull();
   });
@@ -83,10 +95,14 @@ describe('PlatformModule.forRoot', () => {
     const dynamo = mockClient(DynamoDBDocumentClient);
     const apigw = mockClient(ApiGatewayManagementApiClient);
     afterAll(() => {
-      for (const mock of [sqs, s3, dynamo, apigw]) mock.restore();
+      for (const mock of [sqs, s3, dynamo, apigw]) {
+        mock.restore();
+      }
     });
     beforeEach(() => {
-      for (const mock of [sqs, s3, dynamo, apigw]) mock.reset();
+      for (const mock of [sqs, s3, dynamo, apigw]) {
+        mock.reset();
+      }
     });
 
     async function awsModule(): Promise<TestingModule> {
@@ -108,11 +124,16 @@ describe('PlatformModule.forRoot', () => {
     it('wires each adapter to the configured queue URLs, bucket, lock mode, table, region and endpoint', async () => {
       const module = await awsModule();
       await module.get<MessageQueue>(MESSAGE_QUEUE).send(QueueNames.Actions, { action_id: 'x' });
-      expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.QueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions');
+      expect(sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.QueueUrl).toBe(
+        'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions',
+      );
       expect(await (sqs.call(0).thisValue as SQSClient).config.region()).toBe('eu-west-1');
 
       await module.get<AuditSink>(AUDIT_SINK).put('chains/c1/000000000001.json', '{}');
-      expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ Bucket: 'marvain-audit-123456789012', ObjectLockMode: 'COMPLIANCE' });
+      expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({
+        Bucket: 'marvain-audit-123456789012',
+        ObjectLockMode: 'COMPLIANCE',
+      });
 
       dynamo.on(GetCommand).resolves({});
       expect(await module.get<ConnectionStore>(CONNECTION_STORE).get('c1')).toBeNull();
@@ -122,9 +143,15 @@ describe('PlatformModule.forRoot', () => {
       expect(await module.get<ConnectionPush>(CONNECTION_PUSH).send('c1', { type: 'pong' })).toBe('gone');
       const client = apigw.call(0).thisValue as ApiGatewayManagementApiClient;
       expect(await client.config.region()).toBe('eu-west-1');
-      expect(await client.config.endpoint?.()).toMatchObject({ protocol: 'https:', hostname: 'abc123.execute-api.eu-west-1.amazonaws.com', path: '/prod' });
+      expect(await client.config.endpoint?.()).toMatchObject({
+        protocol: 'https:',
+        hostname: 'abc123.execute-api.eu-west-1.amazonaws.com',
+        path: '/prod',
+      });
       // The gone connection is deleted from the DynamoDB table the store uses.
-      expect(dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toStrictEqual([{ TableName: 'marvain-connections', Key: { connection_id: 'c1' } }]);
+      expect(dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toStrictEqual([
+        { TableName: 'marvain-connections', Key: { connection_id: 'c1' } },
+      ]);
     });
 
     it('refuses to start without the AWS settings', () => {

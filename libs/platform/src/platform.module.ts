@@ -54,12 +54,17 @@ function localProviders(config: HubConfig): Provider[] {
     {
       provide: MESSAGE_QUEUE,
       inject: [KYSELY],
-      useFactory: (db: Kysely<Database>) => new TableQueue(db, config.queue.maxReceives, new ProcessReceiver(config.dataDir)),
+      useFactory: (db: Kysely<Database>) =>
+        new TableQueue(db, config.queue.maxReceives, new ProcessReceiver(config.dataDir)),
     },
     { provide: AUDIT_SINK, useFactory: () => new FileAuditSink(config.auditDir) },
     { provide: DATABASE_BINDING, inject: [AUDIT_SINK], useFactory: (sink: AuditSink) => new AuditFolderBinding(sink) },
     { provide: CONNECTION_STORE, inject: [CLOCK], useFactory: (clock: Clock) => new MemoryConnectionStore(clock) },
-    { provide: WebSocketPush, inject: [CONNECTION_STORE], useFactory: (store: ConnectionStore) => new WebSocketPush(store) },
+    {
+      provide: WebSocketPush,
+      inject: [CONNECTION_STORE],
+      useFactory: (store: ConnectionStore) => new WebSocketPush(store),
+    },
     { provide: CONNECTION_PUSH, useExisting: WebSocketPush },
   ];
 }
@@ -67,13 +72,27 @@ function localProviders(config: HubConfig): Provider[] {
 /** SQS, S3 with Object Lock, DynamoDB and the API Gateway Management API. */
 function awsProviders(config: HubConfig): Provider[] {
   const aws: AwsSettings | undefined = config.aws;
-  if (!aws) throw new Error('the AWS runtime needs config.aws (loadHubSettings reads it when MARVAIN_RUNTIME=aws)');
+  if (!aws) {
+    throw new Error('the AWS runtime needs config.aws (loadHubSettings reads it when MARVAIN_RUNTIME=aws)');
+  }
   return [
     { provide: MESSAGE_QUEUE, useFactory: () => awsAdapters.messageQueue(aws, config.queue) },
     { provide: AUDIT_SINK, inject: [CLOCK], useFactory: (clock: Clock) => awsAdapters.auditSink(aws, clock) },
-    { provide: CONNECTION_STORE, inject: [CLOCK], useFactory: (clock: Clock) => awsAdapters.connectionStore(aws, clock) },
-    { provide: CONNECTION_PUSH, inject: [CONNECTION_STORE], useFactory: (store: ConnectionStore) => awsAdapters.connectionPush(aws, store) },
+    {
+      provide: CONNECTION_STORE,
+      inject: [CLOCK],
+      useFactory: (clock: Clock) => awsAdapters.connectionStore(aws, clock),
+    },
+    {
+      provide: CONNECTION_PUSH,
+      inject: [CONNECTION_STORE],
+      useFactory: (store: ConnectionStore) => awsAdapters.connectionPush(aws, store),
+    },
     // No local sockets exist on AWS; the registry stays empty, so code that registers sockets still resolves.
-    { provide: WebSocketPush, inject: [CONNECTION_STORE], useFactory: (store: ConnectionStore) => new WebSocketPush(store) },
+    {
+      provide: WebSocketPush,
+      inject: [CONNECTION_STORE],
+      useFactory: (store: ConnectionStore) => new WebSocketPush(store),
+    },
   ];
 }

@@ -62,7 +62,9 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       socket.on('error', () => undefined);
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
-    http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(wss, request, socket, head));
+    http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.onUpgrade(wss, request, socket, head),
+    );
     this.server = wss;
     this.unsubscribe = this.revocations.subscribe((revocation) => this.onRevocation(revocation));
     this.revalidateTimer = setInterval(() => void this.revalidate(), this.limits.revalidateEveryMs);
@@ -72,12 +74,18 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   async close(): Promise<void> {
     this.stopBackground();
     const wss = this.server;
-    if (!wss) return;
+    if (!wss) {
+      return;
+    }
     this.server = null;
-    for (const connection of this.connections) this.closeConnection(connection, WsCloseCode.GoingAway, 'hub shutting down');
+    for (const connection of this.connections) {
+      this.closeConnection(connection, WsCloseCode.GoingAway, 'hub shutting down');
+    }
     // Clients get a moment to answer the close; one that does not (or does not read) is dropped.
     const dropLaggards = setTimeout(() => {
-      for (const client of wss.clients) client.terminate();
+      for (const client of wss.clients) {
+        client.terminate();
+      }
     }, SHUTDOWN_CLOSE_GRACE_MS);
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     clearTimeout(dropLaggards);
@@ -95,7 +103,9 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   private stopBackground(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.revalidateTimer) clearInterval(this.revalidateTimer);
+    if (this.revalidateTimer) {
+      clearInterval(this.revalidateTimer);
+    }
     this.revalidateTimer = null;
   }
 
@@ -109,7 +119,12 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       return;
     }
     if (this.connections.size >= this.limits.maxConnections) {
-      const body = JSON.stringify({ error: { code: ErrorCode.Unavailable, message: 'the hub holds as many WebSocket connections as it accepts; try again later' } });
+      const body = JSON.stringify({
+        error: {
+          code: ErrorCode.Unavailable,
+          message: 'the hub holds as many WebSocket connections as it accepts; try again later',
+        },
+      });
       socket.end(
         `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
@@ -132,7 +147,11 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     this.connections.add(connection);
     connection.helloTimer = setTimeout(() => {
       if (!connection.state.principal) {
-        this.closeConnection(connection, WsCloseCode.Unauthenticated, `no successful hello within ${this.limits.helloTimeoutMs / 1000} s`);
+        this.closeConnection(
+          connection,
+          WsCloseCode.Unauthenticated,
+          `no successful hello within ${this.limits.helloTimeoutMs / 1000} s`,
+        );
       }
     }, this.limits.helloTimeoutMs);
     connection.helloTimer.unref();
@@ -140,18 +159,24 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     // The library closes the socket itself on a protocol error (1002, 1007, 1009) and then emits
     // 'error'; with no listener that event would end the process.
     ws.on('error', (error: Error & { code?: string }) => {
-      this.logger.log(`connection ${connection.state.connectionId} closed: ${error.message}${error.code ? ` (${error.code})` : ''}`);
+      this.logger.log(
+        `connection ${connection.state.connectionId} closed: ${error.message}${error.code ? ` (${error.code})` : ''}`,
+      );
     });
     ws.on('close', () => this.forget(connection));
     ws.on('ping', (data) => {
-      if (this.admit(connection) && this.roomToSend(connection)) ws.pong(data);
+      if (this.admit(connection) && this.roomToSend(connection)) {
+        ws.pong(data);
+      }
     });
     ws.on('pong', () => void this.admit(connection));
     ws.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
   }
 
   private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
-    if (!this.admit(connection)) return;
+    if (!this.admit(connection)) {
+      return;
+    }
     if (isBinary) {
       this.refuse(connection, this.gateway.binaryRefused());
       return;
@@ -175,7 +200,9 @@ export class LocalWebSocketServer implements OnModuleDestroy {
 
   /** Takes a token for one frame; a frame past the rate is dropped (the first of a run answered). */
   private admit(connection: Connection): boolean {
-    if (connection.closing || connection.ws.readyState !== connection.ws.OPEN) return false; // closing: frames still in flight are ignored
+    if (connection.closing || connection.ws.readyState !== connection.ws.OPEN) {
+      return false;
+    } // closing: frames still in flight are ignored
     if (connection.bucket.take()) {
       connection.throttled = false;
       return true;
@@ -188,18 +215,28 @@ export class LocalWebSocketServer implements OnModuleDestroy {
 
   /** Counts a refused frame, answering it when given a reply; too many close the socket (1008). */
   private refuse(connection: Connection, reply: ServerMessage | null): void {
-    if (connection.closing) return;
+    if (connection.closing) {
+      return;
+    }
     connection.refused += 1;
     if (connection.refused > this.limits.maxRefusedFrames) {
-      this.logger.log(`connection ${connection.state.connectionId}: closed after ${this.limits.maxRefusedFrames} refused frames`);
+      this.logger.log(
+        `connection ${connection.state.connectionId}: closed after ${this.limits.maxRefusedFrames} refused frames`,
+      );
       // After the replies to the frames it was admitted: the client learns what was answered.
       connection.closing = true;
       this.enqueue(connection, () => {
-        this.closeConnection(connection, WsCloseCode.PolicyViolation, 'too many refused frames (binary, or past the rate limit)');
+        this.closeConnection(
+          connection,
+          WsCloseCode.PolicyViolation,
+          'too many refused frames (binary, or past the rate limit)',
+        );
       });
       return;
     }
-    if (reply) this.enqueue(connection, () => this.send(connection, reply));
+    if (reply) {
+      this.enqueue(connection, () => this.send(connection, reply));
+    }
   }
 
   /** Runs after the connection's earlier work; a failure is logged, never left as an unhandled rejection (which ends the process). */
@@ -210,15 +247,23 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   }
 
   private send(connection: Connection, reply: ServerMessage): void {
-    if (connection.ws.readyState !== connection.ws.OPEN) return;
-    if (!this.roomToSend(connection)) return;
+    if (connection.ws.readyState !== connection.ws.OPEN) {
+      return;
+    }
+    if (!this.roomToSend(connection)) {
+      return;
+    }
     connection.ws.send(JSON.stringify(reply));
   }
 
   /** False (and the socket closed with 1013) once the client has left too much unread. */
   private roomToSend(connection: Connection): boolean {
-    if (connection.ws.bufferedAmount <= this.limits.maxSendBufferBytes) return true;
-    this.logger.log(`connection ${connection.state.connectionId}: closed, it left over ${this.limits.maxSendBufferBytes} bytes unread`);
+    if (connection.ws.bufferedAmount <= this.limits.maxSendBufferBytes) {
+      return true;
+    }
+    this.logger.log(
+      `connection ${connection.state.connectionId}: closed, it left over ${this.limits.maxSendBufferBytes} bytes unread`,
+    );
     this.closeConnection(connection, WsCloseCode.TryAgainLater, 'replies are not being read');
     return false;
   }
@@ -227,11 +272,15 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     const { ws } = connection;
     connection.closing = true;
     // A client that never answers the close frame is dropped by the library after 30 s.
-    if (ws.readyState === ws.OPEN) ws.close(code, reason);
+    if (ws.readyState === ws.OPEN) {
+      ws.close(code, reason);
+    }
   }
 
   private forget(connection: Connection): void {
-    if (connection.helloTimer) clearTimeout(connection.helloTimer);
+    if (connection.helloTimer) {
+      clearTimeout(connection.helloTimer);
+    }
     connection.helloTimer = null;
     this.connections.delete(connection);
   }
@@ -239,7 +288,9 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   private onRevocation(revocation: PrincipalRevocation): void {
     for (const connection of this.connections) {
       const principal = connection.state.principal;
-      if (!principal || !revocationConcerns(revocation, principal)) continue;
+      if (!principal || !revocationConcerns(revocation, principal)) {
+        continue;
+      }
       // A user loses one agent (disabled, membership ended) but keeps their token: hello again.
       const own = revocation.principal?.type === principal.type && revocation.principal.id === principal.id;
       const credentialGone = revocation.reason === 'credential_revoked' && (own || principal.type !== 'user');
@@ -253,15 +304,22 @@ export class LocalWebSocketServer implements OnModuleDestroy {
 
   /** Re-checks every authenticated connection, one at a time (a backstop: changes made by another process). */
   private async revalidate(): Promise<void> {
-    if (this.revalidating) return;
+    if (this.revalidating) {
+      return;
+    }
     this.revalidating = true;
     try {
       for (const connection of [...this.connections]) {
-        if (!connection.state.principal) continue;
+        if (!connection.state.principal) {
+          continue;
+        }
         try {
           const standing = await this.gateway.standing(connection.state);
-          if (standing === 'revoked') this.closeConnection(connection, WsCloseCode.Unauthenticated, 'the credential is no longer accepted');
-          else if (standing === 'changed') this.closeConnection(connection, WsCloseCode.AccessChanged, 'access changed; send hello again');
+          if (standing === 'revoked') {
+            this.closeConnection(connection, WsCloseCode.Unauthenticated, 'the credential is no longer accepted');
+          } else if (standing === 'changed') {
+            this.closeConnection(connection, WsCloseCode.AccessChanged, 'access changed; send hello again');
+          }
         } catch (error) {
           this.logger.warn(`could not re-check connection ${connection.state.connectionId}: ${String(error)}`);
         }
@@ -273,6 +331,8 @@ export class LocalWebSocketServer implements OnModuleDestroy {
 }
 
 function frameText(data: RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (Array.isArray(data)) {
+    return Buffer.concat(data).toString('utf8');
+  }
   return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(new Uint8Array(data)).toString('utf8');
 }

@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, WS_MAX_ID_CHARS, type ClientMessage, type Principal, type ServerMessage } from '@marvain/contracts';
+import {
+  DomainError,
+  ErrorCode,
+  WS_MAX_ID_CHARS,
+  type ClientMessage,
+  type Principal,
+  type ServerMessage,
+} from '@marvain/contracts';
 import { PrincipalResolver, type PrincipalStanding } from '@marvain/identity';
 import { CLOCK, type Clock } from '@marvain/platform';
 
@@ -31,7 +38,9 @@ export class RealtimeGateway {
   ) {}
 
   async handleFrame(state: ConnectionState, raw: string): Promise<ServerMessage> {
-    if (Buffer.byteLength(raw, 'utf8') > MAX_MESSAGE_BYTES) return error(undefined, ErrorCode.PayloadTooLarge, 'messages are limited to 64 KiB');
+    if (Buffer.byteLength(raw, 'utf8') > MAX_MESSAGE_BYTES) {
+      return error(undefined, ErrorCode.PayloadTooLarge, 'messages are limited to 64 KiB');
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -44,9 +53,15 @@ export class RealtimeGateway {
     const message = parsed as ClientMessage;
     const rawId: unknown = message.id;
     // An id is echoed only when it is a short string: a reply never carries more than WS_MAX_ID_CHARS of it.
-    if (rawId !== undefined && typeof rawId !== 'string') return error(undefined, ErrorCode.ValidationFailed, '"id" must be a string');
+    if (rawId !== undefined && typeof rawId !== 'string') {
+      return error(undefined, ErrorCode.ValidationFailed, '"id" must be a string');
+    }
     if (typeof rawId === 'string' && rawId.length > WS_MAX_ID_CHARS) {
-      return error(rawId.slice(0, WS_MAX_ID_CHARS), ErrorCode.ValidationFailed, `"id" is limited to ${WS_MAX_ID_CHARS} characters`);
+      return error(
+        rawId.slice(0, WS_MAX_ID_CHARS),
+        ErrorCode.ValidationFailed,
+        `"id" is limited to ${WS_MAX_ID_CHARS} characters`,
+      );
     }
     const id = rawId;
     if (!state.principal && !BEFORE_HELLO.has(message.type)) {
@@ -59,10 +74,16 @@ export class RealtimeGateway {
         case 'ping':
           return { type: 'pong', ...(id ? { id } : {}), ts: this.clock.now().toISOString() };
         default:
-          return error(id, ErrorCode.ValidationFailed, `unknown message type "${shorten((message as { type: string }).type)}"`);
+          return error(
+            id,
+            ErrorCode.ValidationFailed,
+            `unknown message type "${shorten((message as { type: string }).type)}"`,
+          );
       }
     } catch (caught) {
-      if (caught instanceof DomainError) return error(id, caught.code, caught.message);
+      if (caught instanceof DomainError) {
+        return error(id, caught.code, caught.message);
+      }
       throw caught;
     }
   }
@@ -74,17 +95,25 @@ export class RealtimeGateway {
 
   /** The reply to a frame past the connection's rate limit (the frame is dropped unread). */
   rateLimited(framesPerSecond: number): ServerMessage {
-    return error(undefined, ErrorCode.RateLimited, `too many frames: at most ${framesPerSecond} per second; this one was dropped`);
+    return error(
+      undefined,
+      ErrorCode.RateLimited,
+      `too many frames: at most ${framesPerSecond} per second; this one was dropped`,
+    );
   }
 
   /** Whether the connection's principal still stands (consumes nothing); 'valid' for a connection without one. */
   async standing(state: ConnectionState): Promise<PrincipalStanding> {
-    if (!state.principal || state.token === undefined) return 'valid';
+    if (!state.principal || state.token === undefined) {
+      return 'valid';
+    }
     return this.resolver.stillValid(state.principal, state.token);
   }
 
   private async hello(state: ConnectionState, id: string | undefined, token: unknown): Promise<ServerMessage> {
-    if (typeof token !== 'string' || token === '') return error(id, ErrorCode.ValidationFailed, 'hello needs a "token"');
+    if (typeof token !== 'string' || token === '') {
+      return error(id, ErrorCode.ValidationFailed, 'hello needs a "token"');
+    }
     const principal = await this.resolver.resolve(token);
     state.principal = principal;
     state.token = token;

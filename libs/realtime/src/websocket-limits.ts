@@ -67,7 +67,9 @@ export class TokenBucket {
     const now = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.perSecond);
     this.last = now;
-    if (this.tokens < 1) return false;
+    if (this.tokens < 1) {
+      return false;
+    }
     this.tokens -= 1;
     return true;
   }

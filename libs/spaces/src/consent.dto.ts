@@ -13,8 +13,12 @@ export const CONSENT_STATUSES = ['active', 'expired', 'revoked'] as const;
 export type ConsentStatus = (typeof CONSENT_STATUSES)[number];
 
 export function consentStatus(row: Pick<ConsentGrantRow, 'revoked_at' | 'expires_at'>, now: Date): ConsentStatus {
-  if (row.revoked_at) return 'revoked';
-  if (row.expires_at && row.expires_at.getTime() <= now.getTime()) return 'expired';
+  if (row.revoked_at) {
+    return 'revoked';
+  }
+  if (row.expires_at && row.expires_at.getTime() <= now.getTime()) {
+    return 'expired';
+  }
   return 'active';
 }
 

@@ -1,10 +1,28 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { asTimestamp, asUuid, InjectKysely, keysetPage, type ConsentGrantsTable, type Database, type Executor, type Page, type PageRequest } from '@marvain/db';
+import {
+  asTimestamp,
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type ConsentGrantsTable,
+  type Database,
+  type Executor,
+  type Page,
+  type PageRequest,
+} from '@marvain/db';
 
 export type ConsentGrantRow = Selectable<ConsentGrantsTable>;
 
-const CONSENT_COLUMNS = ['consent_id', 'agent_id', 'person_id', 'consent_type', 'granted_at', 'expires_at', 'revoked_at'] as const;
+const CONSENT_COLUMNS = [
+  'consent_id',
+  'agent_id',
+  'person_id',
+  'consent_type',
+  'granted_at',
+  'expires_at',
+  'revoked_at',
+] as const;
 
 @Injectable()
 export class ConsentRepository {
@@ -12,7 +30,14 @@ export class ConsentRepository {
 
   async insert(
     executor: Executor,
-    grant: { consent_id: string; agent_id: string; person_id: string; consent_type: string; granted_at: Date; expires_at: Date | null },
+    grant: {
+      consent_id: string;
+      agent_id: string;
+      person_id: string;
+      consent_type: string;
+      granted_at: Date;
+      expires_at: Date | null;
+    },
   ): Promise<ConsentGrantRow> {
     return executor
       .insertInto('consent_grants')
@@ -29,7 +54,12 @@ export class ConsentRepository {
   }
 
   /** Ends the person's grants of this type that are still in force at `now` (neither revoked nor expired). */
-  async revokeInForce(executor: Executor, personId: string, consentType: string, now: Date): Promise<ConsentGrantRow[]> {
+  async revokeInForce(
+    executor: Executor,
+    personId: string,
+    consentType: string,
+    now: Date,
+  ): Promise<ConsentGrantRow[]> {
     return executor
       .updateTable('consent_grants')
       .set({ revoked_at: asTimestamp(now) })
@@ -52,8 +82,15 @@ export class ConsentRepository {
       .executeTakeFirst();
   }
 
-  async findById(consentId: string, executor: Executor = this.db, options: { forUpdate?: boolean } = {}): Promise<ConsentGrantRow | undefined> {
-    const query = executor.selectFrom('consent_grants').select(CONSENT_COLUMNS).where('consent_id', '=', asUuid(consentId));
+  async findById(
+    consentId: string,
+    executor: Executor = this.db,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<ConsentGrantRow | undefined> {
+    const query = executor
+      .selectFrom('consent_grants')
+      .select(CONSENT_COLUMNS)
+      .where('consent_id', '=', asUuid(consentId));
     return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
   }
 
@@ -69,11 +106,19 @@ export class ConsentRepository {
     executor: Executor = this.db,
   ): Promise<Page<ConsentGrantRow>> {
     let query = executor.selectFrom('consent_grants').select(CONSENT_COLUMNS).where('person_id', '=', asUuid(personId));
-    if (filter.consent_type !== undefined) query = query.where('consent_type', '=', filter.consent_type);
+    if (filter.consent_type !== undefined) {
+      query = query.where('consent_type', '=', filter.consent_type);
+    }
     const now = asTimestamp(filter.now);
-    if (filter.status === 'revoked') query = query.where('revoked_at', 'is not', null);
-    if (filter.status === 'expired') query = query.where('revoked_at', 'is', null).where(sql<boolean>`expires_at <= ${now}`);
-    if (filter.status === 'active') query = query.where('revoked_at', 'is', null).where(sql<boolean>`(expires_at IS NULL OR expires_at > ${now})`);
+    if (filter.status === 'revoked') {
+      query = query.where('revoked_at', 'is not', null);
+    }
+    if (filter.status === 'expired') {
+      query = query.where('revoked_at', 'is', null).where(sql<boolean>`expires_at <= ${now}`);
+    }
+    if (filter.status === 'active') {
+      query = query.where('revoked_at', 'is', null).where(sql<boolean>`(expires_at IS NULL OR expires_at > ${now})`);
+    }
     return keysetPage(query, { at: 'granted_at', id: 'consent_id', direction: 'desc' }, page);
   }
 }

@@ -2,7 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type Principal } from '@marvain/contracts';
 import { TransactionRunner } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, CLOCK, IDS, nextCursor, pageRequest, type Clock, type Ids, type ListPageQuery } from '@marvain/platform';
+import {
+  assertAgentScope,
+  CLOCK,
+  IDS,
+  nextCursor,
+  pageRequest,
+  type Clock,
+  type Ids,
+  type ListPageQuery,
+} from '@marvain/platform';
 import { consentStatus, toConsentView, type ConsentStatus, type ConsentType, type ConsentView } from './consent.dto';
 import { ConsentRepository } from './consent.repository';
 import { PeopleService } from './people.service';
@@ -24,15 +33,25 @@ export class ConsentService {
     @Inject(IDS) private readonly ids: Ids,
   ) {}
 
-  async grant(principal: Principal, personId: string, input: { consent_type: ConsentType; expires_at?: string | undefined }): Promise<ConsentView> {
+  async grant(
+    principal: Principal,
+    personId: string,
+    input: { consent_type: ConsentType; expires_at?: string | undefined },
+  ): Promise<ConsentView> {
     const now = this.clock.now();
     const expiresAt = input.expires_at === undefined ? null : new Date(input.expires_at);
-    if (expiresAt && Number.isNaN(expiresAt.getTime())) throw fieldError('expires_at', 'expires_at must be a valid date-time');
-    if (expiresAt && expiresAt.getTime() <= now.getTime()) throw fieldError('expires_at', 'expires_at must be in the future');
+    if (expiresAt && Number.isNaN(expiresAt.getTime())) {
+      throw fieldError('expires_at', 'expires_at must be a valid date-time');
+    }
+    if (expiresAt && expiresAt.getTime() <= now.getTime()) {
+      throw fieldError('expires_at', 'expires_at must be in the future');
+    }
 
     const row = await this.transactions.run(async (tx) => {
       // Locking the person makes concurrent grants for them take turns: one grant in force per type.
-      const person = await this.people.getForPrincipal(principal, personId, 'spaces:manage', tx.db, { forUpdate: true });
+      const person = await this.people.getForPrincipal(principal, personId, 'spaces:manage', tx.db, {
+        forUpdate: true,
+      });
       const replaced = await this.repository.revokeInForce(tx.db, personId, input.consent_type, now);
       const inserted = await this.repository.insert(tx.db, {
         consent_id: this.ids.random(),
@@ -67,7 +86,11 @@ export class ConsentService {
   ): Promise<{ consents: ConsentView[]; next_cursor: string | null }> {
     await this.people.getForPrincipal(principal, personId, 'spaces:read');
     const now = this.clock.now();
-    const page = await this.repository.listByPerson(personId, { consent_type: query.consent_type, status: query.status, now }, pageRequest(query));
+    const page = await this.repository.listByPerson(
+      personId,
+      { consent_type: query.consent_type, status: query.status, now },
+      pageRequest(query),
+    );
     return { consents: page.rows.map((row) => toConsentView(row, now)), next_cursor: nextCursor(page) };
   }
 
@@ -76,10 +99,14 @@ export class ConsentService {
     const now = this.clock.now();
     const row = await this.transactions.run(async (tx) => {
       const grant = await this.repository.findById(consentId, tx.db, { forUpdate: true });
-      if (!grant) throw DomainError.notFound('consent', consentId);
+      if (!grant) {
+        throw DomainError.notFound('consent', consentId);
+      }
       assertAgentScope(principal, grant.agent_id, 'spaces:manage', { what: 'consent', id: consentId });
       const revoked = await this.repository.revoke(tx.db, consentId, now);
-      if (!revoked) return grant;
+      if (!revoked) {
+        return grant;
+      }
       await this.audit.append(tx, {
         agentId: grant.agent_id,
         action: 'consent.revoked',

@@ -2,7 +2,14 @@ export * from './spaces.service';
 export * from './spaces.module';
 export * from './people.service';
 export * from './consent.service';
-export { CONSENT_TYPES, CONSENT_STATUSES, consentStatus, type ConsentType, type ConsentStatus, type ConsentView } from './consent.dto';
+export {
+  CONSENT_TYPES,
+  CONSENT_STATUSES,
+  consentStatus,
+  type ConsentType,
+  type ConsentStatus,
+  type ConsentView,
+} from './consent.dto';
 export type { SpaceView } from './spaces.dto';
 export type { PersonView } from './people.dto';
 export type { PersonRow } from './people.repository';

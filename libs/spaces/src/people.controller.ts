@@ -1,5 +1,13 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
 import { CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
 import { CreatePersonDto, PersonList, PersonView, toPersonView } from './people.dto';
@@ -9,7 +17,9 @@ import { AgentScopedParams } from './spaces.dto';
 @ApiTags('people')
 @ApiBearerAuth()
 @ApiBadRequestResponse({ description: '`validation_failed` with details.fields' })
-@ApiNotFoundResponse({ description: "`not_found`: no such agent, or one you are not a member of (the two answer alike)" })
+@ApiNotFoundResponse({
+  description: '`not_found`: no such agent, or one you are not a member of (the two answer alike)',
+})
 @Controller('v1/agents/:agent_id/people')
 export class PeopleController {
   constructor(private readonly people: PeopleService) {}
@@ -18,7 +28,11 @@ export class PeopleController {
   @RequireScope('spaces:manage')
   @ApiOperation({ summary: 'Record a person the agent knows (the subject of consent grants)' })
   @ApiCreatedResponse({ type: PersonView })
-  async create(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Body() body: CreatePersonDto): Promise<PersonView> {
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentScopedParams,
+    @Body() body: CreatePersonDto,
+  ): Promise<PersonView> {
     return toPersonView(await this.people.create(principal, params.agent_id, body.display_name));
   }
 
@@ -26,7 +40,11 @@ export class PeopleController {
   @RequireScope('spaces:read')
   @ApiOperation({ summary: 'List the people the agent knows, oldest first' })
   @ApiOkResponse({ type: PersonList })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Query() query: ListPageQuery): Promise<PersonList> {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentScopedParams,
+    @Query() query: ListPageQuery,
+  ): Promise<PersonList> {
     const page = await this.people.list(principal, params.agent_id, query);
     return { people: page.rows.map(toPersonView), next_cursor: nextCursor(page) };
   }

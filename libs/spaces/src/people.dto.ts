@@ -27,5 +27,10 @@ export class PersonList extends PagedList {
 }
 
 export function toPersonView(row: PersonRow): PersonView {
-  return { person_id: row.person_id, agent_id: row.agent_id, display_name: row.display_name, created_at: row.created_at.toISOString() };
+  return {
+    person_id: row.person_id,
+    agent_id: row.agent_id,
+    display_name: row.display_name,
+    created_at: row.created_at.toISOString(),
+  };
 }

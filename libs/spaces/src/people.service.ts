@@ -29,9 +29,17 @@ export class PeopleService {
    * The person, if the principal may use it with `scope`; a person of an agent the principal
    * cannot see answers exactly like a missing one. Pass a transaction and `forUpdate` to lock the row.
    */
-  async getForPrincipal(principal: Principal, personId: string, scope: Scope, executor?: Executor, options: { forUpdate?: boolean } = {}): Promise<PersonRow> {
+  async getForPrincipal(
+    principal: Principal,
+    personId: string,
+    scope: Scope,
+    executor?: Executor,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<PersonRow> {
     const person = await this.repository.findById(personId, executor, options);
-    if (!person) throw DomainError.notFound('person', personId);
+    if (!person) {
+      throw DomainError.notFound('person', personId);
+    }
     assertAgentScope(principal, person.agent_id, scope, { what: 'person', id: personId });
     return person;
   }

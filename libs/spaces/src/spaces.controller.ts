@@ -11,10 +11,18 @@ import {
 } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
 import { CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
-import { AgentScopedParams, CreateSpaceDto, SpaceIdParams, SpaceList, SpaceView, toSpaceView, UpdateSpaceDto } from './spaces.dto';
+import {
+  AgentScopedParams,
+  CreateSpaceDto,
+  SpaceIdParams,
+  SpaceList,
+  SpaceView,
+  toSpaceView,
+  UpdateSpaceDto,
+} from './spaces.dto';
 import { SpacesService } from './spaces.service';
 
-const NOT_FOUND = "`not_found`: no such id, or one of an agent you are not a member of (the two answer alike)";
+const NOT_FOUND = '`not_found`: no such id, or one of an agent you are not a member of (the two answer alike)';
 const CONFLICT = '`conflict` with details.reason `space_name_taken`: the agent already has a space of that name';
 
 @ApiTags('spaces')
@@ -30,7 +38,11 @@ export class SpacesController {
   @ApiCreatedResponse({ type: SpaceView })
   @ApiConflictResponse({ description: CONFLICT })
   @ApiNotFoundResponse({ description: NOT_FOUND })
-  async create(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Body() body: CreateSpaceDto): Promise<SpaceView> {
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentScopedParams,
+    @Body() body: CreateSpaceDto,
+  ): Promise<SpaceView> {
     return toSpaceView(await this.spaces.create(principal, params.agent_id, body));
   }
 
@@ -39,7 +51,11 @@ export class SpacesController {
   @ApiOperation({ summary: "List the agent's spaces, oldest first" })
   @ApiOkResponse({ type: SpaceList })
   @ApiNotFoundResponse({ description: NOT_FOUND })
-  async list(@CurrentPrincipal() principal: Principal, @Param() params: AgentScopedParams, @Query() query: ListPageQuery): Promise<SpaceList> {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: AgentScopedParams,
+    @Query() query: ListPageQuery,
+  ): Promise<SpaceList> {
     const page = await this.spaces.list(principal, params.agent_id, query);
     return { spaces: page.rows.map(toSpaceView), next_cursor: nextCursor(page) };
   }
@@ -59,7 +75,11 @@ export class SpacesController {
   @ApiOkResponse({ type: SpaceView })
   @ApiConflictResponse({ description: CONFLICT })
   @ApiNotFoundResponse({ description: NOT_FOUND })
-  async update(@CurrentPrincipal() principal: Principal, @Param() params: SpaceIdParams, @Body() body: UpdateSpaceDto): Promise<SpaceView> {
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: SpaceIdParams,
+    @Body() body: UpdateSpaceDto,
+  ): Promise<SpaceView> {
     return toSpaceView(await this.spaces.update(principal, params.space_id, body));
   }
 }

@@ -15,11 +15,19 @@ export class SpaceIdParams {
 }
 
 export class CreateSpaceDto {
-  @ApiProperty({ minLength: 1, maxLength: SPACE_NAME_MAX, example: 'kitchen', description: 'Unique per agent; trimmed' })
+  @ApiProperty({
+    minLength: 1,
+    maxLength: SPACE_NAME_MAX,
+    example: 'kitchen',
+    description: 'Unique per agent; trimmed',
+  })
   @DisplayText(SPACE_NAME_MAX)
   name!: string;
 
-  @ApiPropertyOptional({ default: false, description: 'When on, events sent to the space are accepted but neither stored nor queued' })
+  @ApiPropertyOptional({
+    default: false,
+    description: 'When on, events sent to the space are accepted but neither stored nor queued',
+  })
   @OptionalButNotNull()
   @IsBoolean()
   privacy_mode?: boolean;

@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { asUuid, InjectKysely, keysetPage, type Database, type Executor, type Page, type PageRequest, type SpaceRow } from '@marvain/db';
+import {
+  asUuid,
+  InjectKysely,
+  keysetPage,
+  type Database,
+  type Executor,
+  type Page,
+  type PageRequest,
+  type SpaceRow,
+} from '@marvain/db';
 
 const SPACE_COLUMNS = ['space_id', 'agent_id', 'name', 'privacy_mode', 'created_at', 'updated_at'] as const;
 
@@ -34,10 +43,16 @@ export class SpacesRepository {
    * followed by a write cannot race (a failed statement would end the transaction on the Data API).
    */
   async lockName(executor: Executor, agentId: string, name: string): Promise<void> {
-    await sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`space-name:${agentId}:${name}`}::text, 0))) AS l`.execute(executor);
+    await sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`space-name:${agentId}:${name}`}::text, 0))) AS l`.execute(
+      executor,
+    );
   }
 
-  async findById(spaceId: string, executor: Executor = this.db, options: { forUpdate?: boolean } = {}): Promise<SpaceRow | undefined> {
+  async findById(
+    spaceId: string,
+    executor: Executor = this.db,
+    options: { forUpdate?: boolean } = {},
+  ): Promise<SpaceRow | undefined> {
     const query = executor.selectFrom('spaces').select(SPACE_COLUMNS).where('space_id', '=', asUuid(spaceId));
     return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
   }
@@ -58,7 +73,11 @@ export class SpacesRepository {
   }
 
   /** Applies the changes; throws the database's unique violation when the new name is taken. */
-  async update(executor: Executor, spaceId: string, changes: { name?: string; privacy_mode?: boolean }): Promise<SpaceRow> {
+  async update(
+    executor: Executor,
+    spaceId: string,
+    changes: { name?: string; privacy_mode?: boolean },
+  ): Promise<SpaceRow> {
     return executor
       .updateTable('spaces')
       .set({ ...changes, updated_at: sql<Date>`now()` })

@@ -1,7 +1,14 @@
 import { ErrorCode, type Principal } from '@marvain/contracts';
 import { TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
-import { auditEntries, insertAgents, openFeatureTestContext, refused, type AuditEntryBody, type FeatureTestContext } from '@marvain/platform/testing';
+import {
+  auditEntries,
+  insertAgents,
+  openFeatureTestContext,
+  refused,
+  type AuditEntryBody,
+  type FeatureTestContext,
+} from '@marvain/platform/testing';
 import { SpacesModule } from './spaces.module';
 import { SPACE_NAME_TAKEN, SpacesService } from './spaces.service';
 
@@ -29,7 +36,11 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     expect(other.space.space_id).not.toBe(first.space.space_id);
   });
 
-  const owner = (agentId: string): Principal => ({ type: 'user', id: '11111111-1111-4111-8111-111111111111', agents: [{ agent_id: agentId, scopes: ['spaces:read', 'spaces:manage'] }] });
+  const owner = (agentId: string): Principal => ({
+    type: 'user',
+    id: '11111111-1111-4111-8111-111111111111',
+    agents: [{ agent_id: agentId, scopes: ['spaces:read', 'spaces:manage'] }],
+  });
 
   const agentAudit = (agentId: string): Promise<AuditEntryBody[]> => auditEntries(context.db.db, { agentId });
 
@@ -48,20 +59,31 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     expect(listed.map((s) => s.name)).toEqual(expect.arrayContaining(['home', 'office', 'hall']));
     expect(listed.every((s) => s.agent_id === agentA)).toBe(true);
     expect((await agentAudit(agentA)).filter((e) => e.action === 'space.created').map((e) => e.details)).toEqual(
-      expect.arrayContaining([{ name: 'office', privacy_mode: true }, { name: 'hall', privacy_mode: false }]),
+      expect.arrayContaining([
+        { name: 'office', privacy_mode: true },
+        { name: 'hall', privacy_mode: false },
+      ]),
     );
   });
 
   it('audits each privacy mode change once, with the value it replaced, and nothing for a no-op or a rename', async () => {
     const space = await spaces.create(owner(agentA), agentA, { name: 'study' });
     const before = (await agentAudit(agentA)).length;
-    await expect(spaces.update(owner(agentA), space.space_id, { privacy_mode: true })).resolves.toMatchObject({ privacy_mode: true, name: 'study' });
-    await expect(spaces.update(owner(agentA), space.space_id, { privacy_mode: true })).resolves.toMatchObject({ privacy_mode: true });
+    await expect(spaces.update(owner(agentA), space.space_id, { privacy_mode: true })).resolves.toMatchObject({
+      privacy_mode: true,
+      name: 'study',
+    });
+    await expect(spaces.update(owner(agentA), space.space_id, { privacy_mode: true })).resolves.toMatchObject({
+      privacy_mode: true,
+    });
     const renamed = await spaces.update(owner(agentA), space.space_id, { name: 'library' });
     expect(renamed).toMatchObject({ name: 'library', privacy_mode: true });
     expect(renamed.updated_at.getTime()).toBeGreaterThanOrEqual(space.updated_at.getTime());
     await spaces.update(owner(agentA), space.space_id, { privacy_mode: false });
-    await expect(spaces.update(owner(agentA), space.space_id, {})).resolves.toMatchObject({ name: 'library', privacy_mode: false });
+    await expect(spaces.update(owner(agentA), space.space_id, {})).resolves.toMatchObject({
+      name: 'library',
+      privacy_mode: false,
+    });
 
     const added = (await agentAudit(agentA)).slice(before);
     expect(added.map((e) => [e.action, e.subject?.id, e.details])).toEqual([
@@ -74,16 +96,29 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     const space = await spaces.create(owner(agentA), agentA, { name: 'attic' });
     const rename = await refused(spaces.update(owner(agentA), space.space_id, { name: 'hall', privacy_mode: true }));
     expect(rename).toMatchObject({ code: ErrorCode.Conflict, details: { reason: SPACE_NAME_TAKEN } });
-    await expect(spaces.getForPrincipal(owner(agentA), space.space_id, 'spaces:read')).resolves.toMatchObject({ name: 'attic', privacy_mode: false });
-    expect((await agentAudit(agentA)).filter((e) => e.subject?.id === space.space_id && e.action === 'space.privacy_mode_changed')).toEqual([]);
+    await expect(spaces.getForPrincipal(owner(agentA), space.space_id, 'spaces:read')).resolves.toMatchObject({
+      name: 'attic',
+      privacy_mode: false,
+    });
+    expect(
+      (await agentAudit(agentA)).filter(
+        (e) => e.subject?.id === space.space_id && e.action === 'space.privacy_mode_changed',
+      ),
+    ).toEqual([]);
   });
 
   it('lets exactly one of two simultaneous creates or renames to one name win; the other gets 409', async () => {
-    const creates = await Promise.allSettled([spaces.create(owner(agentA), agentA, { name: 'race' }), spaces.create(owner(agentA), agentA, { name: 'race' })]);
+    const creates = await Promise.allSettled([
+      spaces.create(owner(agentA), agentA, { name: 'race' }),
+      spaces.create(owner(agentA), agentA, { name: 'race' }),
+    ]);
     expect(creates.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     expect(creates.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: ErrorCode.Conflict } });
 
-    const [x, y] = await Promise.all([spaces.create(owner(agentA), agentA, { name: 'x' }), spaces.create(owner(agentA), agentA, { name: 'y' })]);
+    const [x, y] = await Promise.all([
+      spaces.create(owner(agentA), agentA, { name: 'x' }),
+      spaces.create(owner(agentA), agentA, { name: 'y' }),
+    ]);
     const renames = await Promise.allSettled([
       spaces.update(owner(agentA), x.space_id, { name: 'race-2' }),
       spaces.update(owner(agentA), y.space_id, { name: 'race-2' }),
@@ -104,10 +139,14 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     const missingList = await refused(spaces.list(outsider, missingId));
     expect(foreignList.message).toBe(missingList.message.replace(missingId, agentB));
     expect((await refused(spaces.create(outsider, agentB, { name: 'mine now' }))).code).toBe(ErrorCode.NotFound);
-    await expect(spaces.getForPrincipal(owner(agentB), space.space_id, 'spaces:read')).resolves.toMatchObject({ privacy_mode: false });
+    await expect(spaces.getForPrincipal(owner(agentB), space.space_id, 'spaces:read')).resolves.toMatchObject({
+      privacy_mode: false,
+    });
 
     const reader: Principal = { type: 'user', id: 'r', agents: [{ agent_id: agentB, scopes: ['spaces:read'] }] };
-    expect((await refused(spaces.update(reader, space.space_id, { privacy_mode: true }))).code).toBe(ErrorCode.Forbidden);
+    expect((await refused(spaces.update(reader, space.space_id, { privacy_mode: true }))).code).toBe(
+      ErrorCode.Forbidden,
+    );
     expect((await refused(spaces.create(reader, agentB, { name: 'new' }))).code).toBe(ErrorCode.Forbidden);
   });
 
@@ -115,14 +154,21 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     const transactions = context.moduleRef.get(TransactionRunner);
     const { space } = await transactions.run((tx) => spaces.ensure(tx, agentB, 'garage'));
     const outsider: Principal = { type: 'user', id: 'u', agents: [{ agent_id: agentA, scopes: ['events:write'] }] };
-    const missing = await refused(spaces.getForPrincipal(outsider, '00000000-0000-4000-8000-000000000000', 'events:write'));
+    const missing = await refused(
+      spaces.getForPrincipal(outsider, '00000000-0000-4000-8000-000000000000', 'events:write'),
+    );
     const foreign = await refused(spaces.getForPrincipal(outsider, space.space_id, 'events:write'));
     expect(foreign.code).toBe(ErrorCode.NotFound);
     expect(foreign.message).toBe(missing.message.replace('00000000-0000-4000-8000-000000000000', space.space_id));
     expect(foreign.message).not.toContain(agentB);
 
     const reader: Principal = { type: 'device', id: 'd', agents: [{ agent_id: agentB, scopes: ['spaces:read'] }] };
-    expect((await refused(spaces.getForPrincipal(reader, space.space_id, 'events:write'))).code).toBe(ErrorCode.Forbidden);
-    await expect(spaces.getForPrincipal(reader, space.space_id, 'spaces:read')).resolves.toMatchObject({ space_id: space.space_id, agent_id: agentB });
+    expect((await refused(spaces.getForPrincipal(reader, space.space_id, 'events:write'))).code).toBe(
+      ErrorCode.Forbidden,
+    );
+    await expect(spaces.getForPrincipal(reader, space.space_id, 'spaces:read')).resolves.toMatchObject({
+      space_id: space.space_id,
+      agent_id: agentB,
+    });
   });
 });

@@ -10,7 +10,10 @@ import { isUniqueViolation } from './spaces.validation';
 export const SPACE_NAME_TAKEN = 'space_name_taken';
 
 function nameTaken(name: string): DomainError {
-  return new DomainError(ErrorCode.Conflict, `the agent already has a space named "${name}"`, { reason: SPACE_NAME_TAKEN, field: 'name' });
+  return new DomainError(ErrorCode.Conflict, `the agent already has a space named "${name}"`, {
+    reason: SPACE_NAME_TAKEN,
+    field: 'name',
+  });
 }
 
 @Injectable()
@@ -25,20 +28,31 @@ export class SpacesService {
   /** Creates a space, or returns the agent's space of that name when it already exists. */
   async ensure(tx: Tx, agentId: string, name: string): Promise<{ space: SpaceRow; created: boolean }> {
     const existing = await this.repository.findByName(agentId, name, tx.db);
-    if (existing) return { space: existing, created: false };
-    return { space: await this.repository.insert(tx.db, { space_id: this.ids.random(), agent_id: agentId, name }), created: true };
+    if (existing) {
+      return { space: existing, created: false };
+    }
+    return {
+      space: await this.repository.insert(tx.db, { space_id: this.ids.random(), agent_id: agentId, name }),
+      created: true,
+    };
   }
 
   /** The space, if the principal may use it with `scope`; otherwise the same 404 as a missing space. */
   async getForPrincipal(principal: Principal, spaceId: string, scope: Scope): Promise<SpaceRow> {
     const space = await this.repository.findById(spaceId);
-    if (!space) throw DomainError.notFound('space', spaceId);
+    if (!space) {
+      throw DomainError.notFound('space', spaceId);
+    }
     assertAgentScope(principal, space.agent_id, scope, { what: 'space', id: spaceId });
     return space;
   }
 
   /** Creates a space for the agent; a name the agent already uses answers 409 (details.reason space_name_taken). */
-  async create(principal: Principal, agentId: string, input: { name: string; privacy_mode?: boolean | undefined }): Promise<SpaceRow> {
+  async create(
+    principal: Principal,
+    agentId: string,
+    input: { name: string; privacy_mode?: boolean | undefined },
+  ): Promise<SpaceRow> {
     assertAgentScope(principal, agentId, 'spaces:manage');
     return this.transactions.run(async (tx) => {
       await this.repository.lockName(tx.db, agentId, input.name);
@@ -48,7 +62,9 @@ export class SpacesService {
         name: input.name,
         ...(input.privacy_mode !== undefined ? { privacy_mode: input.privacy_mode } : {}),
       });
-      if (!space) throw nameTaken(input.name);
+      if (!space) {
+        throw nameTaken(input.name);
+      }
       await this.audit.append(tx, {
         agentId,
         action: 'space.created',
@@ -70,19 +86,33 @@ export class SpacesService {
    * each privacy change is audited exactly once with the value it replaced; setting a value the
    * space already has changes (and audits) nothing.
    */
-  async update(principal: Principal, spaceId: string, patch: { name?: string | undefined; privacy_mode?: boolean | undefined }): Promise<SpaceRow> {
+  async update(
+    principal: Principal,
+    spaceId: string,
+    patch: { name?: string | undefined; privacy_mode?: boolean | undefined },
+  ): Promise<SpaceRow> {
     return this.transactions.run(async (tx) => {
       const space = await this.repository.findById(spaceId, tx.db, { forUpdate: true });
-      if (!space) throw DomainError.notFound('space', spaceId);
+      if (!space) {
+        throw DomainError.notFound('space', spaceId);
+      }
       assertAgentScope(principal, space.agent_id, 'spaces:manage', { what: 'space', id: spaceId });
 
       const changes: { name?: string; privacy_mode?: boolean } = {};
-      if (patch.name !== undefined && patch.name !== space.name) changes.name = patch.name;
-      if (patch.privacy_mode !== undefined && patch.privacy_mode !== space.privacy_mode) changes.privacy_mode = patch.privacy_mode;
-      if (changes.name === undefined && changes.privacy_mode === undefined) return space;
+      if (patch.name !== undefined && patch.name !== space.name) {
+        changes.name = patch.name;
+      }
+      if (patch.privacy_mode !== undefined && patch.privacy_mode !== space.privacy_mode) {
+        changes.privacy_mode = patch.privacy_mode;
+      }
+      if (changes.name === undefined && changes.privacy_mode === undefined) {
+        return space;
+      }
       if (changes.name !== undefined) {
         await this.repository.lockName(tx.db, space.agent_id, changes.name);
-        if (await this.repository.findByName(space.agent_id, changes.name, tx.db)) throw nameTaken(changes.name);
+        if (await this.repository.findByName(space.agent_id, changes.name, tx.db)) {
+          throw nameTaken(changes.name);
+        }
       }
 
       let updated: SpaceRow;
@@ -90,7 +120,9 @@ export class SpacesService {
         updated = await this.repository.update(tx.db, spaceId, changes);
       } catch (error) {
         // Backstop for a writer that does not take the name lock (ensure() at bootstrap).
-        if (changes.name !== undefined && isUniqueViolation(error)) throw nameTaken(changes.name);
+        if (changes.name !== undefined && isUniqueViolation(error)) {
+          throw nameTaken(changes.name);
+        }
         throw error;
       }
       if (changes.privacy_mode !== undefined) {

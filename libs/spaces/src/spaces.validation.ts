@@ -6,7 +6,6 @@ import { DomainError, ErrorCode } from '@marvain/contracts';
 /** No control characters (newlines, tabs, NUL, escape sequences) in names shown to people. */
 const PRINTABLE = /^[^\p{Cc}]*$/u;
 
-
 /** A display name: trimmed, 1 to `max` characters, printable. */
 export const DisplayText = (max: number): PropertyDecorator =>
   applyDecorators(
@@ -25,11 +24,18 @@ export const UuidParam = (): PropertyDecorator =>
 
 /** A validation failure found by a service, in the same shape the validation pipe reports. */
 export function fieldError(field: string, problem: string): DomainError {
-  return new DomainError(ErrorCode.ValidationFailed, 'the request is not valid', { fields: [{ field, problems: [problem] }] });
+  return new DomainError(ErrorCode.ValidationFailed, 'the request is not valid', {
+    fields: [{ field, problems: [problem] }],
+  });
 }
 
 /** True when the database refused a write because of a unique constraint (PGlite, node-postgres, Data API). */
 export function isUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (error as { code?: unknown }).code === '23505' || /duplicate key value violates unique constraint/i.test(error.message);
+  if (!(error instanceof Error)) {
+    return false;
+  }
+  return (
+    (error as { code?: unknown }).code === '23505' ||
+    /duplicate key value violates unique constraint/i.test(error.message)
+  );
 }

@@ -16,7 +16,11 @@ export interface BootstrapOptions {
  * running: a running hub that holds the embedded database is asked through its local control
  * endpoint. Working on the database directly, the file is written before the transaction commits.
  */
-export async function bootstrapCommand(config: HubConfig, options: BootstrapOptions, out: (text: string) => void): Promise<BootstrapResult> {
+export async function bootstrapCommand(
+  config: HubConfig,
+  options: BootstrapOptions,
+  out: (text: string) => void,
+): Promise<BootstrapResult> {
   const saved = await readOperatorConfig(config.configFile);
   const request = {
     agentName: options.agentName,
@@ -43,7 +47,9 @@ export async function bootstrapCommand(config: HubConfig, options: BootstrapOpti
         },
       }),
   );
-  if (via) await saveBootstrappedAgent(config.configFile, via.url, options.agentName, result);
+  if (via) {
+    await saveBootstrappedAgent(config.configFile, via.url, options.agentName, result);
+  }
   const previous = saved?.agent_id && saved.agent_id !== result.agent_id ? saved.agent_id : null;
   if (options.json) {
     const { agent_id, space_id, device_id, device_token, user_token } = result;

@@ -13,7 +13,14 @@ export function lambdaConfig(entry: string, env: NodeJS.ProcessEnv = process.env
     return new HubConfig(loadHubSettings(env, { workers: false, firstRunBootstrap: false }));
   } catch (error) {
     if (error instanceof ConfigError) {
-      const line = { level: 'fatal', time: new Date().toISOString(), service: 'marvain-hub', entry, msg: `invalid configuration for the ${entry} Lambda`, problems: error.problems };
+      const line = {
+        level: 'fatal',
+        time: new Date().toISOString(),
+        service: 'marvain-hub',
+        entry,
+        msg: `invalid configuration for the ${entry} Lambda`,
+        problems: error.problems,
+      };
       process.stderr.write(`${JSON.stringify(line)}\n`);
     }
     throw error;

@@ -17,7 +17,9 @@ const proxy = once(async () => {
   const app = await createHubApp(config);
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();
-  const routed = { handler: (request: IncomingMessage, response: ServerResponse) => fastify.routing(request, response) };
+  const routed = {
+    handler: (request: IncomingMessage, response: ServerResponse) => fastify.routing(request, response),
+  };
   return serverlessExpress<APIGatewayProxyEvent, APIGatewayProxyResult>({ app: routed as unknown as RequestListener });
 });
 

@@ -60,10 +60,15 @@ async function createBundleDatabase(): Promise<BundleDatabase> {
   const before = process.env['MARVAIN_TEST_DB'];
   process.env['MARVAIN_TEST_DB'] = 'data-api';
   const handle = await createTestDatabase().finally(() => {
-    if (before === undefined) delete process.env['MARVAIN_TEST_DB'];
-    else process.env['MARVAIN_TEST_DB'] = before;
+    if (before === undefined) {
+      delete process.env['MARVAIN_TEST_DB'];
+    } else {
+      process.env['MARVAIN_TEST_DB'] = before;
+    }
   });
-  if (!handle.dataApi) throw new Error(`expected a database behind the local Data API endpoint, got ${handle.label}`);
+  if (!handle.dataApi) {
+    throw new Error(`expected a database behind the local Data API endpoint, got ${handle.label}`);
+  }
   return {
     kind: 'data-api',
     env: {
@@ -98,7 +103,9 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     // Run copies from outside the repository: a bundle must not need node_modules.
     bundleDir = mkdtempSync(path.join(tmpdir(), 'marvain-lambda-'));
     cleanup.push(() => rmSync(bundleDir, { recursive: true, force: true }));
-    for (const entry of ENTRIES) cpSync(path.join(ROOT, 'dist/lambda', entry), path.join(bundleDir, entry), { recursive: true });
+    for (const entry of ENTRIES) {
+      cpSync(path.join(ROOT, 'dist/lambda', entry), path.join(bundleDir, entry), { recursive: true });
+    }
 
     database = await createBundleDatabase();
     cleanup.push(() => database.close());
@@ -109,7 +116,12 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
 
     // The local runtime's adapters (queue table, audit files, in-memory connections) on the shared
     // database and data folder: everything but AWS. Migrations are already applied.
-    const common: NodeJS.ProcessEnv = { PATH: process.env['PATH'], AWS_REGION: 'eu-west-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...database.env };
+    const common: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      AWS_REGION: 'eu-west-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...database.env,
+    };
     const env: NodeJS.ProcessEnv = {
       ...common,
       MARVAIN_RUNTIME: 'local',
@@ -147,7 +159,9 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
   }, 120_000);
 
   afterAll(async () => {
-    for (const undo of cleanup.reverse()) await undo();
+    for (const undo of cleanup.reverse()) {
+      await undo();
+    }
   });
 
   it.each(ENTRIES)('%s is a CommonJS bundle of at most 5 MiB that exports handler and carries no PGlite', (entry) => {
@@ -162,30 +176,48 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     const http = containers.http;
     const health = await http.invoke<APIGatewayProxyResult>(restEvent('GET', '/v1/health'));
     expect(health.statusCode).toBe(200);
-    expect(json(health)).toMatchObject({ status: 'ok', runtime: 'local', database: { kind: database.kind, schema_version: SCHEMA_VERSION } });
+    expect(json(health)).toMatchObject({
+      status: 'ok',
+      runtime: 'local',
+      database: { kind: database.kind, schema_version: SCHEMA_VERSION },
+    });
 
-    const list = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.user_token }));
+    const list = await http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.user_token }),
+    );
     expect(list.statusCode).toBe(200);
     expect(json(list)).toEqual({ actions: [], next_cursor: null });
 
-    const refused = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`));
+    const refused = await http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`),
+    );
     expect(refused.statusCode).toBe(401);
     expect(json(refused)).toMatchObject({ error: { code: 'unauthenticated' } });
 
     // Nest's validation (decorator metadata survived the bundling): an unknown status is a 400.
-    const invalid = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=nonsense`, { token: creds.user_token }));
+    const invalid = await http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=nonsense`, { token: creds.user_token }),
+    );
     expect(invalid.statusCode).toBe(400);
     expect(json(invalid)).toMatchObject({ error: { code: 'validation_failed' } });
   });
 
   it('http in the AWS runtime serves from the already migrated database without migrating', async () => {
     expect(awsFirstHealth.statusCode).toBe(200);
-    expect(json(awsFirstHealth)).toMatchObject({ status: 'ok', runtime: 'aws', database: { kind: database.kind, schema_version: SCHEMA_VERSION } });
-    const list = await awsHttp.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.device_token }));
+    expect(json(awsFirstHealth)).toMatchObject({
+      status: 'ok',
+      runtime: 'aws',
+      database: { kind: database.kind, schema_version: SCHEMA_VERSION },
+    });
+    const list = await awsHttp.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}`, { token: creds.device_token }),
+    );
     expect(list.statusCode).toBe(200);
     expect(json(list)).toMatchObject({ actions: expect.any(Array) });
     // The scope guard runs as it does locally: a device holds no memories:read.
-    const forbidden = await awsHttp.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/memories?agent_id=${creds.agent_id}`, { token: creds.device_token }));
+    const forbidden = await awsHttp.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/memories?agent_id=${creds.agent_id}`, { token: creds.device_token }),
+    );
     expect(forbidden.statusCode).toBe(403);
   });
 
@@ -193,19 +225,31 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     const ws = containers.ws;
     const refused = await ws.invoke<WebSocketResult>(connectEvent('conn-anon'));
     expect(refused.statusCode).toBe(401);
-    expect((await ws.invoke<WebSocketResult>(connectEvent('conn-bad', { query: 'mvd_not-a-real-token' }))).statusCode).toBe(401);
+    expect(
+      (await ws.invoke<WebSocketResult>(connectEvent('conn-bad', { query: 'mvd_not-a-real-token' }))).statusCode,
+    ).toBe(401);
 
-    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-1', { query: creds.device_token }))).toEqual({ statusCode: 200 });
+    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-1', { query: creds.device_token }))).toEqual({
+      statusCode: 200,
+    });
     const pong = await ws.invoke<WebSocketResult>(messageEvent('conn-1', { type: 'ping', id: 'p1' }));
     expect(pong.statusCode).toBe(200);
     expect(JSON.parse(pong.body ?? '')).toEqual({ type: 'pong', id: 'p1', ts: expect.any(String) });
 
-    const hello = await ws.invoke<WebSocketResult>(messageEvent('conn-1', { type: 'hello', id: 'h1', token: creds.user_token }));
-    expect(JSON.parse(hello.body ?? '')).toEqual({ type: 'hello_ok', id: 'h1', principal: { type: 'user', id: creds.user_id, agent_ids: [creds.agent_id] } });
+    const hello = await ws.invoke<WebSocketResult>(
+      messageEvent('conn-1', { type: 'hello', id: 'h1', token: creds.user_token }),
+    );
+    expect(JSON.parse(hello.body ?? '')).toEqual({
+      type: 'hello_ok',
+      id: 'h1',
+      principal: { type: 'user', id: creds.user_id, agent_ids: [creds.agent_id] },
+    });
     const garbage = await ws.invoke<WebSocketResult>(messageEvent('conn-1', 'not json'));
     expect(JSON.parse(garbage.body ?? '')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
 
-    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-2', { header: creds.user_token }))).toEqual({ statusCode: 200 });
+    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-2', { header: creds.user_token }))).toEqual({
+      statusCode: 200,
+    });
     expect(await ws.invoke<WebSocketResult>(disconnectEvent('conn-1'))).toEqual({ statusCode: 200 });
     expect(await ws.invoke<WebSocketResult>(disconnectEvent('conn-2'))).toEqual({ statusCode: 200 });
   });
@@ -213,7 +257,10 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
   it('planner and tool-runner handle SQS batches record by record, reporting only transient failures', async () => {
     const http = containers.http;
     const ingest = await http.invoke<APIGatewayProxyResult>(
-      restEvent('POST', '/v1/events', { token: creds.device_token, body: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'tell Sam the package arrived' } } }),
+      restEvent('POST', '/v1/events', {
+        token: creds.device_token,
+        body: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'tell Sam the package arrived' } },
+      }),
     );
     expect(ingest.statusCode).toBe(202);
     const eventId: string = json(ingest).event_id;
@@ -228,10 +275,18 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(planned).toEqual({ batchItemFailures: [{ itemIdentifier: planBatch.Records[1]?.messageId }] });
     expect(await containers.planner.waitForLog(/dead-lettered as poison/)).toContain(planBatch.Records[2]?.messageId);
 
-    const proposed = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=proposed`, { token: creds.user_token }));
+    const proposed = await http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/actions?agent_id=${creds.agent_id}&status=proposed`, { token: creds.user_token }),
+    );
     const [action] = json(proposed).actions;
-    expect(action).toMatchObject({ kind: 'send_message', status: 'proposed', payload: { to: 'Sam', text: 'the package arrived' } });
-    const approved = await http.invoke<APIGatewayProxyResult>(restEvent('POST', `/v1/actions/${action.action_id}/approve`, { token: creds.user_token }));
+    expect(action).toMatchObject({
+      kind: 'send_message',
+      status: 'proposed',
+      payload: { to: 'Sam', text: 'the package arrived' },
+    });
+    const approved = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', `/v1/actions/${action.action_id}/approve`, { token: creds.user_token }),
+    );
     expect(approved.statusCode).toBe(200);
 
     // good: the approved action; transient: an action not visible yet; poison: no action id.
@@ -240,12 +295,20 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       { body: { action_id: randomUUID(), agent_id: creds.agent_id } },
       { body: { agent_id: creds.agent_id } },
     ]);
-    expect(await containers['tool-runner'].invoke<SQSBatchResponse>(runBatch)).toEqual({ batchItemFailures: [{ itemIdentifier: runBatch.Records[1]?.messageId }] });
-    const executed = await http.invoke<APIGatewayProxyResult>(restEvent('GET', `/v1/actions/${action.action_id}`, { token: creds.user_token }));
+    expect(await containers['tool-runner'].invoke<SQSBatchResponse>(runBatch)).toEqual({
+      batchItemFailures: [{ itemIdentifier: runBatch.Records[1]?.messageId }],
+    });
+    const executed = await http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/actions/${action.action_id}`, { token: creds.user_token }),
+    );
     expect(json(executed)).toMatchObject({ status: 'executed', result: { to: 'Sam' } });
 
     // A redelivery of the handled record changes nothing and is not reported.
-    expect(await containers.planner.invoke<SQSBatchResponse>(sqsEvent('marvain-transcripts', [{ body: { event_id: eventId, agent_id: creds.agent_id }, receiveCount: 2 }]))).toEqual({
+    expect(
+      await containers.planner.invoke<SQSBatchResponse>(
+        sqsEvent('marvain-transcripts', [{ body: { event_id: eventId, agent_id: creds.agent_id }, receiveCount: 2 }]),
+      ),
+    ).toEqual({
       batchItemFailures: [],
     });
   });

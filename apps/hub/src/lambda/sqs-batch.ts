@@ -1,7 +1,13 @@
 import type { LoggerService } from '@nestjs/common';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { QueueName } from '@marvain/contracts';
-import { QueueWorker, toReceivedMessage, type HubSettings, type MessageQueue, type ReceivedMessage } from '@marvain/platform';
+import {
+  QueueWorker,
+  toReceivedMessage,
+  type HubSettings,
+  type MessageQueue,
+  type ReceivedMessage,
+} from '@marvain/platform';
 
 /** What a feature does with one message body, and (optionally) with one it gave up on. */
 export interface QueueHandlers<T> {
@@ -87,10 +93,14 @@ export async function processSqsBatch<T>(
       pollIntervalMs: queue.pollIntervalMs,
       // A failed record comes back when its visibility timeout ends; the worker's log says so.
       backoffSeconds: () => queue.visibilityTimeoutSeconds,
-      ...(deadLettered ? { onDeadLetter: (message: ReceivedMessage<never>, error: string) => deadLettered(message.body, error) } : {}),
+      ...(deadLettered
+        ? { onDeadLetter: (message: ReceivedMessage<never>, error: string) => deadLettered(message.body, error) }
+        : {}),
     },
     logger,
   );
-  for (const record of event.Records) await worker.process(toReceivedMessage<T>(record));
+  for (const record of event.Records) {
+    await worker.process(toReceivedMessage<T>(record));
+  }
   return { batchItemFailures: batch.failures() };
 }

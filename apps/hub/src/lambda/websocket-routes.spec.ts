@@ -22,9 +22,15 @@ const USER: Principal = {
 /** Knows two tokens; anything else is unauthenticated, and "boom" fails as a database outage would. */
 const resolver = {
   resolve: (token: string): Promise<Principal> => {
-    if (token === 'device-token') return Promise.resolve(DEVICE);
-    if (token === 'user-token') return Promise.resolve(USER);
-    if (token === 'boom') return Promise.reject(new Error('connection refused'));
+    if (token === 'device-token') {
+      return Promise.resolve(DEVICE);
+    }
+    if (token === 'user-token') {
+      return Promise.resolve(USER);
+    }
+    if (token === 'boom') {
+      return Promise.reject(new Error('connection refused'));
+    }
     return Promise.reject(new DomainError(ErrorCode.Unauthenticated, 'unknown device token'));
   },
 } as PrincipalResolver;
@@ -67,7 +73,10 @@ describe('WebSocketRoutes', () => {
 
   it('$connect refuses a connection without credentials or with unknown ones, storing nothing', async () => {
     expect(await routes.handle(connectEvent('c1'))).toMatchObject({ statusCode: 401 });
-    expect(await routes.handle(connectEvent('c2', { query: 'stolen' }))).toEqual({ statusCode: 401, body: 'unknown device token' });
+    expect(await routes.handle(connectEvent('c2', { query: 'stolen' }))).toEqual({
+      statusCode: 401,
+      body: 'unknown device token',
+    });
     expect(await routes.handle(connectEvent('c3', { header: 'stolen' }))).toMatchObject({ statusCode: 401 });
     expect(await store.get('c1')).toBeNull();
     expect(await store.get('c2')).toBeNull();
@@ -89,14 +98,22 @@ describe('WebSocketRoutes', () => {
   it('$default applies the protocol rules the local server does: short ids only, nothing but hello and ping without a principal', async () => {
     await routes.handle(connectEvent('c1', { query: 'device-token' }));
     const long = await routes.handle(messageEvent('c1', { type: 'ping', id: 'x'.repeat(5000) }));
-    expect(JSON.parse(long.body ?? '')).toEqual({ type: 'error', id: 'x'.repeat(64), error: { code: 'validation_failed', message: expect.any(String) } });
+    expect(JSON.parse(long.body ?? '')).toEqual({
+      type: 'error',
+      id: 'x'.repeat(64),
+      error: { code: 'validation_failed', message: expect.any(String) },
+    });
     // A connection whose row has gone holds no principal until it says hello.
-    expect(JSON.parse((await routes.handle(messageEvent('gone', { type: 'list_actions', id: 'a' }))).body ?? '')).toMatchObject({
+    expect(
+      JSON.parse((await routes.handle(messageEvent('gone', { type: 'list_actions', id: 'a' }))).body ?? ''),
+    ).toMatchObject({
       type: 'error',
       id: 'a',
       error: { code: 'unauthenticated' },
     });
-    expect(JSON.parse((await routes.handle(messageEvent('gone', { type: 'ping', id: 'p' }))).body ?? '')).toMatchObject({ type: 'pong', id: 'p' });
+    expect(JSON.parse((await routes.handle(messageEvent('gone', { type: 'ping', id: 'p' }))).body ?? '')).toMatchObject(
+      { type: 'pong', id: 'p' },
+    );
   });
 
   it('$default decodes a base64 body', async () => {
@@ -110,7 +127,11 @@ describe('WebSocketRoutes', () => {
     await routes.handle(connectEvent('c1', { query: 'device-token' }));
     const before = await store.get('c1');
     const hello = await routes.handle(messageEvent('c1', { type: 'hello', id: 'h1', token: 'user-token' }));
-    expect(JSON.parse(hello.body ?? '')).toEqual({ type: 'hello_ok', id: 'h1', principal: { type: 'user', id: 'user-1', agent_ids: ['agent-1', 'agent-2'] } });
+    expect(JSON.parse(hello.body ?? '')).toEqual({
+      type: 'hello_ok',
+      id: 'h1',
+      principal: { type: 'user', id: 'user-1', agent_ids: ['agent-1', 'agent-2'] },
+    });
     expect(await store.get('c1')).toEqual({ ...before, principal: USER, agent_ids: ['agent-1', 'agent-2'] });
   });
 
@@ -123,7 +144,9 @@ describe('WebSocketRoutes', () => {
   });
 
   it('a connection whose row is gone can still ping, and a hello stores it again', async () => {
-    expect(JSON.parse((await routes.handle(messageEvent('lost', { type: 'ping' }))).body ?? '')).toMatchObject({ type: 'pong' });
+    expect(JSON.parse((await routes.handle(messageEvent('lost', { type: 'ping' }))).body ?? '')).toMatchObject({
+      type: 'pong',
+    });
     expect(await store.get('lost')).toBeNull();
     await routes.handle(messageEvent('lost', { type: 'hello', token: 'device-token' }));
     expect(await store.get('lost')).toMatchObject({ connection_id: 'lost', principal: DEVICE, agent_ids: ['agent-1'] });
@@ -132,7 +155,10 @@ describe('WebSocketRoutes', () => {
   it('an unexpected failure answers an internal error frame and is logged', async () => {
     jest.spyOn(gateway, 'handleFrame').mockRejectedValueOnce(new Error('pool exhausted'));
     const reply = await routes.handle(messageEvent('c1', { type: 'ping' }));
-    expect(JSON.parse(reply.body ?? '')).toEqual({ type: 'error', error: { code: 'internal', message: 'internal error' } });
+    expect(JSON.parse(reply.body ?? '')).toEqual({
+      type: 'error',
+      error: { code: 'internal', message: 'internal error' },
+    });
     expect(String(logger.error.mock.calls[0]?.[0])).toContain('pool exhausted');
   });
 

@@ -62,12 +62,16 @@ export class WebSocketRoutes {
 
   private async connect(event: WebSocketEvent): Promise<WebSocketResult> {
     const token = connectionToken(event);
-    if (!token) return { statusCode: 401, body: 'send credentials as "Authorization: Bearer <token>" or ?token=<token>' };
+    if (!token) {
+      return { statusCode: 401, body: 'send credentials as "Authorization: Bearer <token>" or ?token=<token>' };
+    }
     let principal: Principal;
     try {
       principal = await this.resolver.resolve(token);
     } catch (error) {
-      if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) return { statusCode: 401, body: error.message };
+      if (error instanceof DomainError && error.code === ErrorCode.Unauthenticated) {
+        return { statusCode: 401, body: error.message };
+      }
       throw error;
     }
     await this.store.put(this.record(event, principal));
@@ -79,12 +83,20 @@ export class WebSocketRoutes {
     const stored = await this.store.get(connectionId);
     // A connection whose row has gone (expired, or lost) may still ping, and a hello re-authenticates it.
     const state: ConnectionState = { connectionId, principal: stored?.principal ?? null };
-    const raw = !event.body ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    const raw = !event.body
+      ? ''
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
     let reply: ServerMessage;
     try {
       reply = await this.gateway.handleFrame(state, raw);
       if (state.principal && state.principal !== stored?.principal) {
-        await this.store.put(stored ? { ...stored, principal: state.principal, agent_ids: agentIds(state.principal) } : this.record(event, state.principal));
+        await this.store.put(
+          stored
+            ? { ...stored, principal: state.principal, agent_ids: agentIds(state.principal) }
+            : this.record(event, state.principal),
+        );
       }
     } catch (error) {
       this.logger.error(`connection ${connectionId}: ${String(error)}`);
@@ -94,7 +106,9 @@ export class WebSocketRoutes {
   }
 
   private record(event: WebSocketEvent, principal: Principal): StoredConnection {
-    const connectedAt = event.requestContext.connectedAt ? new Date(event.requestContext.connectedAt) : this.clock.now();
+    const connectedAt = event.requestContext.connectedAt
+      ? new Date(event.requestContext.connectedAt)
+      : this.clock.now();
     return {
       connection_id: event.requestContext.connectionId,
       principal,
@@ -110,7 +124,9 @@ function agentIds(principal: Principal): string[] {
 }
 
 function connectionToken(event: WebSocketEvent): string | null {
-  const authorization = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  const authorization = Object.entries(event.headers ?? {}).find(
+    ([name]) => name.toLowerCase() === 'authorization',
+  )?.[1];
   const bearer = authorization ? /^Bearer\s+(\S+)$/i.exec(authorization)?.[1] : undefined;
   return bearer || event.queryStringParameters?.['token'] || null;
 }

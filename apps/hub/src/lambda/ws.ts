@@ -10,7 +10,12 @@ const config = lambdaConfig('ws');
 /** The hub's modules (no HTTP server, workers off), created on the first event and kept for the container's life. */
 const routes = once(async () => {
   const app = await createHubContext(config);
-  return new WebSocketRoutes(app.get(RealtimeGateway), app.get(PrincipalResolver), app.get<ConnectionStore>(CONNECTION_STORE), app.get<Clock>(CLOCK));
+  return new WebSocketRoutes(
+    app.get(RealtimeGateway),
+    app.get(PrincipalResolver),
+    app.get<ConnectionStore>(CONNECTION_STORE),
+    app.get<Clock>(CLOCK),
+  );
 });
 
 /** The WebSocket API's one function, for $connect, $disconnect and $default. */

@@ -29,7 +29,11 @@ describe(`first start (${testDatabaseKind()})`, () => {
     const first = await runFirstStart(app, config, 'http://127.0.0.1:8080');
     expect(first.kind).toBe('bootstrapped');
     const saved = await readOperatorConfig(config.configFile);
-    expect(saved).toMatchObject({ hub_url: 'http://127.0.0.1:8080', agent_id: expect.any(String), space_id: expect.any(String) });
+    expect(saved).toMatchObject({
+      hub_url: 'http://127.0.0.1:8080',
+      agent_id: expect.any(String),
+      space_id: expect.any(String),
+    });
     expect(statSync(config.configFile).mode & 0o777).toBe(0o600);
     expect(saved?.agents?.[saved.agent_id as string]).toEqual({
       name: 'Marvain',
@@ -54,7 +58,9 @@ describe(`first start (${testDatabaseKind()})`, () => {
     await rm(config.configFile);
     const outcome = await runFirstStart(app, config, 'http://127.0.0.1:8080');
     expect(outcome).toEqual({ kind: 'foreign-database', advice: expect.stringContaining(config.configFile) });
-    expect(outcome.kind === 'foreign-database' && outcome.advice).toContain('./bin/marvain bootstrap --agent-name Marvain --space-name home');
+    expect(outcome.kind === 'foreign-database' && outcome.advice).toContain(
+      './bin/marvain bootstrap --agent-name Marvain --space-name home',
+    );
     expect(await readOperatorConfig(config.configFile)).toBeNull();
   });
 });
@@ -66,7 +72,10 @@ describe(`first start that cannot save its credentials (${testDatabaseKind()})`,
     // The config file's folder is a dangling link: the file reads as absent, but saving it fails,
     // as it would if the process died there.
     symlinkSync(path.join(dir, 'missing', 'folder'), path.join(dir, 'config'));
-    const config = testHubConfig({ firstRunBootstrap: true, configFile: path.join(dir, 'config', 'marvain-config.yaml') });
+    const config = testHubConfig({
+      firstRunBootstrap: true,
+      configFile: path.join(dir, 'config', 'marvain-config.yaml'),
+    });
     const app = await createHubApp(config, { databaseHandle: db });
     try {
       await expect(runFirstStart(app, config, 'http://127.0.0.1:8080')).rejects.toThrow('ENOENT');

@@ -20,15 +20,25 @@ export const FIRST_SPACE_NAME = 'home';
  * moment leaves either both or an empty database (and a file naming an agent that does not
  * exist, which the next start replaces), never an agent whose credentials were lost.
  */
-export async function runFirstStart(app: INestApplicationContext, config: HubConfig, hubUrl: string): Promise<FirstRunOutcome> {
-  if (!config.firstRunBootstrap) return { kind: 'disabled' };
+export async function runFirstStart(
+  app: INestApplicationContext,
+  config: HubConfig,
+  hubUrl: string,
+): Promise<FirstRunOutcome> {
+  if (!config.firstRunBootstrap) {
+    return { kind: 'disabled' };
+  }
   const bootstrap = app.get(BootstrapService);
   const saved = await readOperatorConfig(config.configFile);
   if (saved?.agent_id && (await bootstrap.agentExists(saved.agent_id))) {
-    if (saved.hub_url !== hubUrl) await writeOperatorConfig(config.configFile, { hub_url: hubUrl });
+    if (saved.hub_url !== hubUrl) {
+      await writeOperatorConfig(config.configFile, { hub_url: hubUrl });
+    }
     return { kind: 'reused', agentId: saved.agent_id };
   }
-  if (await bootstrap.hasAnyAgent()) return { kind: 'foreign-database', advice: foreignDatabaseAdvice(config) };
+  if (await bootstrap.hasAnyAgent()) {
+    return { kind: 'foreign-database', advice: foreignDatabaseAdvice(config) };
+  }
   const result = await bootstrap.bootstrap(
     { agentName: FIRST_AGENT_NAME, spaceName: FIRST_SPACE_NAME },
     {
@@ -37,7 +47,13 @@ export async function runFirstStart(app: INestApplicationContext, config: HubCon
       },
     },
   );
-  return { kind: 'bootstrapped', agentId: result.agent_id, spaceId: result.space_id, deviceToken: result.device_token, userToken: result.user_token };
+  return {
+    kind: 'bootstrapped',
+    agentId: result.agent_id,
+    spaceId: result.space_id,
+    deviceToken: result.device_token,
+    userToken: result.user_token,
+  };
 }
 
 function foreignDatabaseAdvice(config: HubConfig): string {

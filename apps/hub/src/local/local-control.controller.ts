@@ -59,6 +59,9 @@ export class LocalControlController {
   @Public()
   @HttpCode(201)
   async issueToken(@Body() body: LocalUserRefDto): Promise<IssuedUserToken> {
-    return this.users.issue({ ...(body.user_id ? { userId: body.user_id } : {}), ...(body.email ? { email: body.email } : {}) });
+    return this.users.issue({
+      ...(body.user_id ? { userId: body.user_id } : {}),
+      ...(body.email ? { email: body.email } : {}),
+    });
   }
 }

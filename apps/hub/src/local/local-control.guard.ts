@@ -19,7 +19,9 @@ export class LocalControlGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const headers = context.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers;
+    const headers = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers;
     this.checkSecret(single(headers[LOCAL_CONTROL_HEADER]));
     this.checkDeadline(headers[CONTROL_DEADLINE_HEADER]);
     return true;
@@ -35,11 +37,21 @@ export class LocalControlGuard implements CanActivate {
 
   /** No header, no deadline (curl, older CLIs). */
   private checkDeadline(header: string | string[] | undefined): void {
-    if (header === undefined) return;
-    if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) throw new DomainError(ErrorCode.ValidationFailed, `${CONTROL_DEADLINE_HEADER} must be milliseconds since the epoch`);
+    if (header === undefined) {
+      return;
+    }
+    if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) {
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        `${CONTROL_DEADLINE_HEADER} must be milliseconds since the epoch`,
+      );
+    }
     const late = this.clock.now().getTime() - Number(header);
     if (late >= 0) {
-      throw new DomainError(ErrorCode.DeadlineExceeded, `the request reached the hub ${late} ms after its deadline, so nothing was done; the client had already given up`);
+      throw new DomainError(
+        ErrorCode.DeadlineExceeded,
+        `the request reached the hub ${late} ms after its deadline, so nothing was done; the client had already given up`,
+      );
     }
   }
 }

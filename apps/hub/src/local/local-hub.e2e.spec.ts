@@ -56,7 +56,9 @@ function answers(port: number): Promise<boolean> {
 
 /** Polls until the condition holds (the jest timeout bounds it). */
 async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (!(await condition())) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Reads one HTTP response (Content-Length bodies only) from a raw socket. */
@@ -66,11 +68,17 @@ function readResponse(socket: Socket): Promise<{ status: number; headers: Record
     const onData = (chunk: Buffer): void => {
       buffer += chunk.toString();
       const end = buffer.indexOf('\r\n\r\n');
-      if (end < 0) return;
+      if (end < 0) {
+        return;
+      }
       const [statusLine = '', ...lines] = buffer.slice(0, end).split('\r\n');
-      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      const headers = Object.fromEntries(
+        lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
       const length = Number(headers['content-length'] ?? 0);
-      if (buffer.length - end - 4 < length) return;
+      if (buffer.length - end - 4 < length) {
+        return;
+      }
       socket.off('data', onData);
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: buffer.slice(end + 4, end + 4 + length) });
     };
@@ -97,7 +105,9 @@ describe('the local hub process', () => {
   });
   afterEach(async () => {
     for (const hub of hubs.splice(0)) {
-      if (hub.child.exitCode === null) hub.child.kill('SIGKILL');
+      if (hub.child.exitCode === null) {
+        hub.child.kill('SIGKILL');
+      }
       await hub.exited;
     }
     await rm(dir, { recursive: true, force: true });
@@ -112,19 +122,31 @@ describe('the local hub process', () => {
     const port = await freePort();
     const hub = run({ MARVAIN_PORT: String(port) });
     // Served, not merely connectable: start-up binds the port for a moment to check it is free.
-    await until(async () => (await fetch(`http://127.0.0.1:${port}/v1/health`).catch(() => null)) !== null || hub.child.exitCode !== null);
+    await until(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/v1/health`).catch(() => null)) !== null || hub.child.exitCode !== null,
+    );
     // At the first moment the port answers, the credentials are already saved.
     const saved = await readOperatorConfig(env['MARVAIN_CONFIG'] as string);
-    expect(saved).toMatchObject({ agent_id: expect.any(String), device_token: expect.stringMatching(/^mvd_/), hub_url: `http://127.0.0.1:${port}` });
+    expect(saved).toMatchObject({
+      agent_id: expect.any(String),
+      device_token: expect.stringMatching(/^mvd_/),
+      hub_url: `http://127.0.0.1:${port}`,
+    });
   });
 
   it('keeps stdout to JSON log lines when it is not a terminal: the banner goes to stderr', async () => {
     const hub = run({ MARVAIN_PORT: '0', MARVAIN_LOG_LEVEL: 'info' });
     await until(() => hub.stderr().includes('Marvain hub listening on') || hub.child.exitCode !== null);
     expect(hub.stderr()).toContain('First start: created agent');
-    const lines = hub.stdout().split('\n').filter((line) => line.trim() !== '');
+    const lines = hub
+      .stdout()
+      .split('\n')
+      .filter((line) => line.trim() !== '');
     expect(lines.length).toBeGreaterThan(0);
-    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    for (const line of lines) {
+      expect(() => JSON.parse(line) as unknown).not.toThrow();
+    }
   });
 
   it('on SIGTERM answers the request in flight, closes every connection, loses nothing and exits 0', async () => {
@@ -138,7 +160,12 @@ describe('the local hub process', () => {
     const busy = connect(port);
     busy.write('GET /v1/health HTTP/1.1\r\nHost: hub\r\n\r\n');
     expect((await readResponse(busy)).headers['connection']).toBe('keep-alive');
-    const body = JSON.stringify({ space_id: saved?.space_id, type: 'note', payload: { text: 'in flight at SIGTERM' }, client_event_id: 'sigterm-1' });
+    const body = JSON.stringify({
+      space_id: saved?.space_id,
+      type: 'note',
+      payload: { text: 'in flight at SIGTERM' },
+      client_event_id: 'sigterm-1',
+    });
     busy.write(
       `POST /v1/events HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${saved?.device_token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
     );
@@ -182,7 +209,9 @@ describe('the local hub process', () => {
       againPort = (await readLiveLock(env['MARVAIN_DATA_DIR'] as string))?.port ?? 0;
       return (againPort > 0 && (await answers(againPort))) || again.child.exitCode !== null;
     });
-    if (again.child.exitCode !== null) throw new Error(`the restarted hub exited with ${again.child.exitCode}: ${again.stderr()}`);
+    if (again.child.exitCode !== null) {
+      throw new Error(`the restarted hub exited with ${again.child.exitCode}: ${again.stderr()}`);
+    }
     const repeat = await fetch(`http://127.0.0.1:${againPort}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${saved?.device_token}`, 'content-type': 'application/json' },
@@ -225,10 +254,14 @@ describe('the local hub process', () => {
       const hub = run({ MARVAIN_PORT: String(port), MARVAIN_AUDIT_DIR: audit });
       expect(await hub.exited).toBe(1);
       expect(hub.stderr()).toContain(`MARVAIN_PORT: port ${port} on 127.0.0.1 is already in use`);
-      expect(hub.stdout()).toContain(`the folder ${data} could be read by other users (mode 0755); made it private (mode 0700)`);
+      expect(hub.stdout()).toContain(
+        `the folder ${data} could be read by other users (mode 0755); made it private (mode 0700)`,
+      );
       expect(statSync(data).mode & 0o777).toBe(0o700);
       expect(statSync(audit).mode & 0o777).toBe(0o700);
-      expect(hub.stdout()).toContain(`the file ${file} could be read by other users (mode 0644); made it private (mode 0600)`);
+      expect(hub.stdout()).toContain(
+        `the file ${file} could be read by other users (mode 0644); made it private (mode 0600)`,
+      );
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(existsSync(lockFileIn(data))).toBe(false);
     } finally {

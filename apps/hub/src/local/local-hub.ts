@@ -4,7 +4,13 @@ import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { probeDatabase } from '@marvain/db';
-import { createRootLogger, DataDirLock, tightenPrivatePaths, type HubConfig, type PrivatePath } from '@marvain/platform';
+import {
+  createRootLogger,
+  DataDirLock,
+  tightenPrivatePaths,
+  type HubConfig,
+  type PrivatePath,
+} from '@marvain/platform';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import { createHubApp, type HubAppOptions } from '../setup';
 import { runFirstStart, type FirstRunOutcome } from './first-run';
@@ -48,7 +54,9 @@ export interface LocalHubOptions extends Omit<HubAppOptions, 'localControlSecret
 export async function startLocalHub(config: HubConfig, options: LocalHubOptions = {}): Promise<RunningLocalHub> {
   const { signal, ...appOptions } = options;
   const logger = createRootLogger(config, appOptions.logDestination);
-  for (const line of await tightenPrivatePaths(privatePaths(config))) logger.warn(line);
+  for (const line of await tightenPrivatePaths(privatePaths(config))) {
+    logger.warn(line);
+  }
 
   const embedded = config.database.kind === 'pglite' && config.database.dataDir !== 'memory';
   const lock = embedded ? await DataDirLock.acquire(config.dataDir, config.host, config.port) : null;
@@ -57,7 +65,10 @@ export async function startLocalHub(config: HubConfig, options: LocalHubOptions 
     const port = await checkPort(config.host, config.port);
     await probeDatabase(config.database);
     signal?.throwIfAborted();
-    app = await createHubApp(config, { ...appOptions, ...(lock ? { localControlSecret: lock.info.control_secret } : {}) });
+    app = await createHubApp(config, {
+      ...appOptions,
+      ...(lock ? { localControlSecret: lock.info.control_secret } : {}),
+    });
     signal?.throwIfAborted();
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const outcome = await runFirstStart(app, config, url);
@@ -82,7 +93,10 @@ export async function startLocalHub(config: HubConfig, options: LocalHubOptions 
         (stopping ??= (async () => {
           try {
             const drained = http.close();
-            await Promise.race([websocket.close(), new Promise((resolve) => setTimeout(resolve, WEBSOCKET_CLOSE_GRACE_MS).unref())]);
+            await Promise.race([
+              websocket.close(),
+              new Promise((resolve) => setTimeout(resolve, WEBSOCKET_CLOSE_GRACE_MS).unref()),
+            ]);
             // A WebSocket client that did not answer the close would hold the server open: cut it off.
             http.destroyUpgraded();
             await drained;
@@ -102,8 +116,13 @@ export async function startLocalHub(config: HubConfig, options: LocalHubOptions 
 /** The data folder, the audit folder, the embedded database's folder and the config file. */
 function privatePaths(config: HubConfig): PrivatePath[] {
   const folders = [config.dataDir, config.auditDir];
-  if (config.database.kind === 'pglite' && config.database.dataDir !== 'memory') folders.push(config.database.dataDir);
-  return [...folders.map((folder) => ({ path: path.resolve(folder), kind: 'folder' as const })), { path: config.configFile, kind: 'file' }];
+  if (config.database.kind === 'pglite' && config.database.dataDir !== 'memory') {
+    folders.push(config.database.dataDir);
+  }
+  return [
+    ...folders.map((folder) => ({ path: path.resolve(folder), kind: 'folder' as const })),
+    { path: config.configFile, kind: 'file' },
+  ];
 }
 
 /**
@@ -124,9 +143,19 @@ function checkPort(host: string, port: number): Promise<number> {
 
 function listenError(error: unknown, host: string, port: number): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new StartupError(`MARVAIN_PORT: port ${port} on ${host} is already in use; stop what is using it or set MARVAIN_PORT to a free port (0 picks one)`);
-  if (code === 'EACCES') return new StartupError(`MARVAIN_PORT: this user may not listen on port ${port}; choose a port above 1023`);
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StartupError(`MARVAIN_HOST: cannot listen on ${host} (${code}); use an address of this machine, e.g. 127.0.0.1`);
+  if (code === 'EADDRINUSE') {
+    return new StartupError(
+      `MARVAIN_PORT: port ${port} on ${host} is already in use; stop what is using it or set MARVAIN_PORT to a free port (0 picks one)`,
+    );
+  }
+  if (code === 'EACCES') {
+    return new StartupError(`MARVAIN_PORT: this user may not listen on port ${port}; choose a port above 1023`);
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new StartupError(
+      `MARVAIN_HOST: cannot listen on ${host} (${code}); use an address of this machine, e.g. 127.0.0.1`,
+    );
+  }
   return error instanceof Error ? error : new Error(String(error));
 }
 
@@ -140,7 +169,9 @@ function closeGracefully(server: Server): { close(): Promise<void>; destroyUpgra
   const upgraded = new Set<Duplex>();
   let closing = false;
   server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
-    if (closing) response.setHeader('connection', 'close');
+    if (closing) {
+      response.setHeader('connection', 'close');
+    }
     inFlight.add(response);
     response.once('close', () => inFlight.delete(response));
   });
@@ -150,12 +181,18 @@ function closeGracefully(server: Server): { close(): Promise<void>; destroyUpgra
   });
   return {
     destroyUpgraded: () => {
-      for (const socket of upgraded) socket.destroy();
+      for (const socket of upgraded) {
+        socket.destroy();
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
-        for (const response of inFlight) if (!response.headersSent) response.setHeader('connection', 'close');
+        for (const response of inFlight) {
+          if (!response.headersSent) {
+            response.setHeader('connection', 'close');
+          }
+        }
         server.close(() => resolve());
         server.closeIdleConnections();
       }),
@@ -168,18 +205,25 @@ function closeGracefully(server: Server): { close(): Promise<void>; destroyUpgra
  * the signal the hub has SHUTDOWN_BOUND_MS to stop; then it exits with code 1 (the queue keeps
  * every message not yet acknowledged, so nothing acknowledged is lost either way).
  */
-export function handleStopSignals(onSignal: (signal: string) => void, onOverrun: () => void): { signal: AbortSignal; running(hub: RunningLocalHub): void } {
+export function handleStopSignals(
+  onSignal: (signal: string) => void,
+  onOverrun: () => void,
+): { signal: AbortSignal; running(hub: RunningLocalHub): void } {
   const controller = new AbortController();
   let hub: RunningLocalHub | null = null;
   const stop = (signal: string): void => {
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted) {
+      return;
+    }
     controller.abort(new Error(`${signal} during start-up`));
     onSignal(signal);
     setTimeout(() => {
       onOverrun();
       process.exit(1);
     }, SHUTDOWN_BOUND_MS).unref();
-    if (hub) void hub.stop().then(() => process.exit(0));
+    if (hub) {
+      void hub.stop().then(() => process.exit(0));
+    }
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -187,7 +231,9 @@ export function handleStopSignals(onSignal: (signal: string) => void, onOverrun:
     signal: controller.signal,
     running(started) {
       hub = started;
-      if (controller.signal.aborted) void started.stop().then(() => process.exit(0));
+      if (controller.signal.aborted) {
+        void started.stop().then(() => process.exit(0));
+      }
     },
   };
 }

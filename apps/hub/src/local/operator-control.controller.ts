@@ -30,8 +30,13 @@ export class OperatorControlController {
   @Public()
   @HttpCode(200)
   async revokeTokens(@Body() body: LocalUserRefDto): Promise<RevokedUserTokens> {
-    if (!body.user_id === !body.email) throw new DomainError(ErrorCode.ValidationFailed, 'name the user with exactly one of user_id or email');
-    return this.users.revokeTokens({ ...(body.user_id ? { userId: body.user_id } : {}), ...(body.email ? { email: body.email } : {}) }, { type: 'system', id: 'operator' });
+    if (!body.user_id === !body.email) {
+      throw new DomainError(ErrorCode.ValidationFailed, 'name the user with exactly one of user_id or email');
+    }
+    return this.users.revokeTokens(
+      { ...(body.user_id ? { userId: body.user_id } : {}), ...(body.email ? { email: body.email } : {}) },
+      { type: 'system', id: 'operator' },
+    );
   }
 
   @Post('audit/verify')

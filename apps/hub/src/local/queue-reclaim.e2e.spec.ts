@@ -24,13 +24,24 @@ describe('a local hub restarted after a crash', () => {
   const config = (workers: boolean): HubConfig =>
     new HubConfig(
       loadHubSettings(
-        { MARVAIN_DATA_DIR: path.join(folder, 'data'), MARVAIN_CONFIG: path.join(folder, 'marvain-config.yaml'), MARVAIN_LOG_LEVEL: process.env['MARVAIN_TEST_LOG_LEVEL'] || 'silent' },
-        { port: 0, firstRunBootstrap: true, workers, queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 } },
+        {
+          MARVAIN_DATA_DIR: path.join(folder, 'data'),
+          MARVAIN_CONFIG: path.join(folder, 'marvain-config.yaml'),
+          MARVAIN_LOG_LEVEL: process.env['MARVAIN_TEST_LOG_LEVEL'] || 'silent',
+        },
+        {
+          port: 0,
+          firstRunBootstrap: true,
+          workers,
+          queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 },
+        },
       ),
     );
 
   afterAll(async () => {
-    for (const hub of running.splice(0)) await hub.stop();
+    for (const hub of running.splice(0)) {
+      await hub.stop();
+    }
     rmSync(folder, { recursive: true, force: true });
   });
 
@@ -38,12 +49,18 @@ describe('a local hub restarted after a crash', () => {
     // First life: an event is ingested; its planner message is received by a process that then dies.
     const first = await startLocalHub(config(false));
     running.push(first);
-    if (first.outcome.kind !== 'bootstrapped') throw new Error(`expected a first-run bootstrap, got ${first.outcome.kind}`);
+    if (first.outcome.kind !== 'bootstrapped') {
+      throw new Error(`expected a first-run bootstrap, got ${first.outcome.kind}`);
+    }
     const { deviceToken, userToken, spaceId, agentId } = first.outcome;
     const ingest = await fetch(`${first.url}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ space_id: spaceId, type: 'transcript_chunk', payload: { text: 'tell Sam the package arrived' } }),
+      body: JSON.stringify({
+        space_id: spaceId,
+        type: 'transcript_chunk',
+        payload: { text: 'tell Sam the package arrived' },
+      }),
     });
     expect(ingest.status).toBe(202);
     const crashed = new ProcessReceiver(path.join(folder, 'data'), pidOfAnExitedProcess());
@@ -58,11 +75,17 @@ describe('a local hub restarted after a crash', () => {
     // Second life, on the same data folder: the planner gets the message back at start.
     const second = await startLocalHub(config(true));
     running.push(second);
-    const memories = await eventually(async () => {
-      const response = await fetch(`${second.url}/v1/memories?agent_id=${agentId}`, { headers: { authorization: `Bearer ${userToken}` } });
-      const body = (await response.json()) as { memories: Array<{ content: string }> };
-      return body.memories.length > 0 ? body.memories : undefined;
-    }, 'the reclaimed event to be planned', 20_000);
+    const memories = await eventually(
+      async () => {
+        const response = await fetch(`${second.url}/v1/memories?agent_id=${agentId}`, {
+          headers: { authorization: `Bearer ${userToken}` },
+        });
+        const body = (await response.json()) as { memories: Array<{ content: string }> };
+        return body.memories.length > 0 ? body.memories : undefined;
+      },
+      'the reclaimed event to be planned',
+      20_000,
+    );
     expect(memories.map((m) => m.content)).toEqual(['tell Sam the package arrived']);
   });
 });

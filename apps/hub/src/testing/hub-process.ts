@@ -94,11 +94,19 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
   });
 
   const cleanup = (): void => {
-    if (!options.home) rmSync(home, { recursive: true, force: true });
+    if (!options.home) {
+      rmSync(home, { recursive: true, force: true });
+    }
   };
   let port: number;
   try {
-    port = await waitForListening(child, () => output, () => exited, dataDir, options.startTimeoutMs ?? 60_000);
+    port = await waitForListening(
+      child,
+      () => output,
+      () => exited,
+      dataDir,
+      options.startTimeoutMs ?? 60_000,
+    );
   } catch (error) {
     child.kill('SIGKILL');
     await exitPromise;
@@ -121,8 +129,12 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
       const deadline = Date.now() + 30_000;
       for (;;) {
         const config = await readOperatorConfig(configFile).catch(() => null);
-        if (config?.device_token) return config;
-        if (Date.now() > deadline) throw new Error(`the hub saved no credentials in ${configFile}:\n${output}`);
+        if (config?.device_token) {
+          return config;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`the hub saved no credentials in ${configFile}:\n${output}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
@@ -136,7 +148,9 @@ export async function startHubProcess(options: HubProcessOptions = {}): Promise<
         await exitPromise;
       }
       const info = exitInfo();
-      if (!info) throw new Error('the hub process exited without an exit status');
+      if (!info) {
+        throw new Error('the hub process exited without an exit status');
+      }
       return info;
     },
     async stop(graceMs = 10_000) {
@@ -164,12 +178,20 @@ async function waitForListening(
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (exited()) throw new Error(`the hub exited during start-up:\n${output()}`);
+    if (exited()) {
+      throw new Error(`the hub exited during start-up:\n${output()}`);
+    }
     // The banner is printed after first-run bootstrap, so credentials are saved by then.
     const banner = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output());
     const port = banner ? Number(banner[1]) : lockedPort(dataDir, child.pid as number);
-    if (port && (await healthy(port))) return port;
-    if (Date.now() > deadline) throw new Error(`the hub (pid ${String(child.pid)}, data ${dataDir}) did not start within ${timeoutMs} ms:\n${output()}`);
+    if (port && (await healthy(port))) {
+      return port;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the hub (pid ${String(child.pid)}, data ${dataDir}) did not start within ${timeoutMs} ms:\n${output()}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -196,6 +218,8 @@ function lockedPort(dataDir: string, pid: number): number | null {
 function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)?.[1];
-  if (!kib) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  if (!kib) {
+    throw new Error(`no VmRSS in /proc/${pid}/status`);
+  }
   return Number(kib) * 1024;
 }

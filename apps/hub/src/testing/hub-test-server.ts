@@ -32,7 +32,13 @@ export interface HubTestServer {
    * One request. An object body is sent as JSON; a string body is sent as it is (with a JSON
    * content type), for malformed-JSON cases.
    */
-  call(method: string, url: string, token: string | null, body?: unknown, headers?: Record<string, string>): Promise<HttpReply>;
+  call(
+    method: string,
+    url: string,
+    token: string | null,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<HttpReply>;
   /** An owner with an agent, a space and a device, as first-run bootstrap makes them. */
   bootstrap(agentName?: string, spaceName?: string): Promise<BootstrapResult>;
   /** The audit actions recorded for an agent, oldest first. */
@@ -41,7 +47,12 @@ export interface HubTestServer {
 }
 
 export async function openHubTestServer(
-  options: { config?: HubConfig; localControlSecret?: string; beforeListen?: (app: NestFastifyApplication) => void; logDestination?: LogDestination } = {},
+  options: {
+    config?: HubConfig;
+    localControlSecret?: string;
+    beforeListen?: (app: NestFastifyApplication) => void;
+    logDestination?: LogDestination;
+  } = {},
 ): Promise<HubTestServer> {
   const db = await createTestDatabase();
   const config = options.config ?? testHubConfig();
@@ -80,9 +91,12 @@ export async function openHubTestServer(
       }
       return { status: response.status, text, json };
     },
-    bootstrap: (agentName = 'Forge', spaceName = 'home') => app.get(BootstrapService).bootstrap({ agentName, spaceName }),
+    bootstrap: (agentName = 'Forge', spaceName = 'home') =>
+      app.get(BootstrapService).bootstrap({ agentName, spaceName }),
     async auditActions(agentId) {
-      const rows = await sql<{ body: string }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(kysely);
+      const rows = await sql<{
+        body: string;
+      }>`SELECT body FROM audit_entries WHERE agent_id = ${agentId}::uuid ORDER BY seq`.execute(kysely);
       return rows.rows.map((r) => (JSON.parse(r.body) as { action: string }).action);
     },
     async close() {
@@ -102,7 +116,10 @@ export interface AgentKey {
 }
 
 export async function newAgentKey(alg: 'EdDSA' | 'ES256' = 'EdDSA'): Promise<AgentKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { crv: alg === 'EdDSA' ? 'Ed25519' : 'P-256', extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair(alg, {
+    crv: alg === 'EdDSA' ? 'Ed25519' : 'P-256',
+    extractable: true,
+  });
   return { alg, privateKey, publicJwk: await exportJWK(publicKey) };
 }
 

@@ -13,7 +13,8 @@ export interface RawFrame {
 }
 
 export function encodeFrame(frame: RawFrame): Buffer {
-  const payload = typeof frame.payload === 'string' ? Buffer.from(frame.payload, 'utf8') : (frame.payload ?? Buffer.alloc(0));
+  const payload =
+    typeof frame.payload === 'string' ? Buffer.from(frame.payload, 'utf8') : (frame.payload ?? Buffer.alloc(0));
   const masked = frame.masked ?? true;
   const first = ((frame.fin ?? true) ? 0x80 : 0) | ((frame.rsv ?? 0) << 4) | (frame.opcode & 0x0f);
   let header: Buffer;
@@ -30,11 +31,15 @@ export function encodeFrame(frame: RawFrame): Buffer {
     header[1] = 127;
     header.writeBigUInt64BE(BigInt(payload.length), 2);
   }
-  if (!masked) return Buffer.concat([header, payload]);
+  if (!masked) {
+    return Buffer.concat([header, payload]);
+  }
   header[1] = (header[1] as number) | 0x80;
   const key = randomBytes(4);
   const body = Buffer.alloc(payload.length);
-  for (let i = 0; i < payload.length; i++) body[i] = (payload[i] as number) ^ (key[i % 4] as number);
+  for (let i = 0; i < payload.length; i++) {
+    body[i] = (payload[i] as number) ^ (key[i % 4] as number);
+  }
   return Buffer.concat([header, key, body]);
 }
 
@@ -78,7 +83,9 @@ export class RawWebSocket {
       const onData = (chunk: Buffer): void => {
         head = Buffer.concat([head, chunk]);
         const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
+        if (end < 0) {
+          return;
+        }
         socket.off('data', onData);
         const status = head.subarray(0, end).toString('latin1');
         if (!/^HTTP\/1\.1 101 /.test(status)) {
@@ -88,7 +95,9 @@ export class RawWebSocket {
         }
         const client = new RawWebSocket(socket);
         const rest = head.subarray(end + 4);
-        if (rest.length > 0) socket.emit('data', rest);
+        if (rest.length > 0) {
+          socket.emit('data', rest);
+        }
         resolve(client);
       };
       socket.on('data', onData);
@@ -132,7 +141,9 @@ export class RawWebSocket {
   async closed(): Promise<{ code: number | null; reason: string }> {
     await this.until(() => this.ended || this.closeFrame() !== undefined, 'a close', true);
     const frame = this.closeFrame();
-    if (!frame || frame.payload.length < 2) return { code: null, reason: '' };
+    if (!frame || frame.payload.length < 2) {
+      return { code: null, reason: '' };
+    }
     return { code: frame.payload.readUInt16BE(0), reason: frame.payload.subarray(2).toString('utf8') };
   }
 
@@ -161,30 +172,42 @@ export class RawWebSocket {
   }
 
   private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    for (const waiter of [...this.waiters]) {
+      waiter();
+    }
   }
 
   private parse(): void {
     for (;;) {
-      if (this.buffer.length < 2) return;
+      if (this.buffer.length < 2) {
+        return;
+      }
       const opcode = (this.buffer[0] as number) & 0x0f;
       let length = (this.buffer[1] as number) & 0x7f;
       let offset = 2;
       if (length === 126) {
-        if (this.buffer.length < 4) return;
+        if (this.buffer.length < 4) {
+          return;
+        }
         length = this.buffer.readUInt16BE(2);
         offset = 4;
       } else if (length === 127) {
-        if (this.buffer.length < 10) return;
+        if (this.buffer.length < 10) {
+          return;
+        }
         length = Number(this.buffer.readBigUInt64BE(2));
         offset = 10;
       }
-      if (this.buffer.length < offset + length) return;
+      if (this.buffer.length < offset + length) {
+        return;
+      }
       const payload = Buffer.from(this.buffer.subarray(offset, offset + length));
       this.frames.push({ opcode, payload });
       this.buffer = this.buffer.subarray(offset + length);
       // Answer a close as a client does, so the server need not wait out its close timeout.
-      if (opcode === 0x8 && !this.socket.writableEnded) this.socket.end(encodeFrame({ opcode: 0x8, payload: payload.subarray(0, 2) }));
+      if (opcode === 0x8 && !this.socket.writableEnded) {
+        this.socket.end(encodeFrame({ opcode: 0x8, payload: payload.subarray(0, 2) }));
+      }
     }
   }
 }

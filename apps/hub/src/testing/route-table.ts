@@ -6,7 +6,8 @@ import type { Scope } from '@marvain/contracts';
 import { AUTHENTICATED_ROUTE_KEY, PUBLIC_ROUTE_KEY, REQUIRED_SCOPE_KEY } from '@marvain/platform';
 
 /** What a route declares about who may call it (the AuthGuard reads the same metadata). */
-export type RouteAccess = { kind: 'public' } | { kind: 'authenticated' } | { kind: 'scope'; scope: Scope } | { kind: 'undeclared' };
+export type RouteAccess =
+  { kind: 'public' } | { kind: 'authenticated' } | { kind: 'scope'; scope: Scope } | { kind: 'undeclared' };
 
 export interface RouteEntry {
   method: string;
@@ -21,7 +22,8 @@ export interface RouteEntry {
   declarations: number;
 }
 
-const asList = (value: unknown): string[] => (Array.isArray(value) ? (value as string[]) : [typeof value === 'string' ? value : '']);
+const asList = (value: unknown): string[] =>
+  Array.isArray(value) ? (value as string[]) : [typeof value === 'string' ? value : ''];
 
 function joinPath(...parts: string[]): string {
   const joined = parts
@@ -46,12 +48,16 @@ export function routeTable(app: INestApplication): RouteEntry[] {
   for (const module of app.get(ModulesContainer).values()) {
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as Type | null;
-      if (!controller) continue;
+      if (!controller) {
+        continue;
+      }
       const prefixes = asList(Reflect.getMetadata(PATH_METADATA, controller));
       for (const name of scanner.getAllMethodNames(controller.prototype as object)) {
         const handler = (controller.prototype as Record<string, unknown>)[name] as object;
         const paths = Reflect.getMetadata(PATH_METADATA, handler) as unknown;
-        if (paths === undefined) continue;
+        if (paths === undefined) {
+          continue;
+        }
         const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
         const isPublic = metadata(PUBLIC_ROUTE_KEY, handler, controller) === true;
         const isAuthenticated = metadata(AUTHENTICATED_ROUTE_KEY, handler, controller) === true;
@@ -67,7 +73,15 @@ export function routeTable(app: INestApplication): RouteEntry[] {
         for (const prefix of prefixes) {
           for (const suffix of asList(paths)) {
             const path = joinPath(prefix, suffix);
-            routes.push({ method, path, key: `${method} ${path}`, controller: controller.name, handler: name, access, declarations });
+            routes.push({
+              method,
+              path,
+              key: `${method} ${path}`,
+              controller: controller.name,
+              handler: name,
+              access,
+              declarations,
+            });
           }
         }
       }

@@ -23,8 +23,12 @@ export class SendMessageTool implements Tool {
   async execute(action: ActionRow): Promise<Record<string, unknown>> {
     const to = action.payload['to'];
     const text = action.payload['text'];
-    if (typeof to !== 'string' || typeof text !== 'string' || !to || !text) throw new ToolError('send_message needs payload.to and payload.text');
-    if (!action.space_id) throw new ToolError('send_message needs the space to post into');
+    if (typeof to !== 'string' || typeof text !== 'string' || !to || !text) {
+      throw new ToolError('send_message needs payload.to and payload.text');
+    }
+    if (!action.space_id) {
+      throw new ToolError('send_message needs the space to post into');
+    }
     const eventId = this.ids.derived(`send_message:${action.action_id}`);
     const written = await this.events.recordSystemEvent({
       event_id: eventId,

@@ -54,7 +54,9 @@ async function loadLocalDataApi(): Promise<LocalDataApiModule> {
 
 /** The kind of handle createTestDatabase() returns in this run. */
 export function testDatabaseKind(): DatabaseKind {
-  if (process.env['MARVAIN_TEST_DB'] === 'data-api') return 'data-api';
+  if (process.env['MARVAIN_TEST_DB'] === 'data-api') {
+    return 'data-api';
+  }
   return testDatabaseEngine();
 }
 
@@ -65,14 +67,20 @@ export function testDatabaseEngine(): 'pglite' | 'postgres' {
 
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const shouldMigrate = options.migrate ?? true;
-  if (process.env['MARVAIN_TEST_DB'] === 'data-api') return createDataApiDatabase(shouldMigrate);
+  if (process.env['MARVAIN_TEST_DB'] === 'data-api') {
+    return createDataApiDatabase(shouldMigrate);
+  }
   return createDirectDatabase(shouldMigrate);
 }
 
 async function createDirectDatabase(shouldMigrate: boolean): Promise<TestDatabase> {
   const url = process.env['DATABASE_URL'];
-  if (url) return createPostgresDatabase(url, shouldMigrate);
-  if (!shouldMigrate) return { ...(await openDatabase({ kind: 'pglite', dataDir: 'memory' })), label: 'pglite(empty)' };
+  if (url) {
+    return createPostgresDatabase(url, shouldMigrate);
+  }
+  if (!shouldMigrate) {
+    return { ...(await openDatabase({ kind: 'pglite', dataDir: 'memory' })), label: 'pglite(empty)' };
+  }
   const template = await migratedTemplate();
   const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory', loadDataDir: new Blob([template]) });
   return { ...handle, label: 'pglite' };
@@ -87,7 +95,9 @@ async function createPostgresDatabase(url: string, shouldMigrate: boolean): Prom
   const dbUrl = new URL(url);
   dbUrl.pathname = `/${name}`;
   const handle = await openDatabase({ kind: 'postgres', url: dbUrl.toString(), poolSize: 5 });
-  if (shouldMigrate) await migrate(handle.db);
+  if (shouldMigrate) {
+    await migrate(handle.db);
+  }
   return {
     ...handle,
     label: `postgres(${name})`,
@@ -124,7 +134,9 @@ async function createDataApiDatabase(shouldMigrate: boolean): Promise<TestDataba
     const { startDataApiServer } = await loadLocalDataApi();
     const server = await startDataApiServer({
       // The backing handle's own Kysely is never used, so closing it would not close PGlite: the endpoint does.
-      database: backing.pglite ? { pglite: backing.pglite, closeOnStop: true } : { url: postgresUrlOf(url as string, backing.label) },
+      database: backing.pglite
+        ? { pglite: backing.pglite, closeOnStop: true }
+        : { url: postgresUrlOf(url as string, backing.label) },
       resourceArn: TEST_DATA_API_TARGET.resourceArn,
       secretArn: TEST_DATA_API_TARGET.secretArn,
       databaseName: TEST_DATA_API_TARGET.database,
@@ -157,7 +169,9 @@ async function createDataApiDatabase(shouldMigrate: boolean): Promise<TestDataba
 /** The URL of the database createPostgresDatabase made (its name is in the label). */
 function postgresUrlOf(url: string, label: string): string {
   const name = /^postgres\((.+)\)$/.exec(label)?.[1];
-  if (!name) throw new Error(`not a test PostgreSQL database: ${label}`);
+  if (!name) {
+    throw new Error(`not a test PostgreSQL database: ${label}`);
+  }
   const dbUrl = new URL(url);
   dbUrl.pathname = `/${name}`;
   return dbUrl.toString();
@@ -169,7 +183,9 @@ async function migratedTemplate(): Promise<Buffer> {
     .map((m) => m.checksum.slice(0, 12))
     .join('-');
   const file = path.join(tmpdir(), `marvain-pglite-template-${hash(key)}.tar`);
-  if (existsSync(file)) return readFileSync(file);
+  if (existsSync(file)) {
+    return readFileSync(file);
+  }
   const handle = await openDatabase({ kind: 'pglite', dataDir: 'memory' });
   try {
     await migrate(handle.db);

@@ -16,7 +16,8 @@ export interface OwnerFixtures {
  */
 export function ownerFixtures(context: () => FeatureTestContext): OwnerFixtures {
   return {
-    seed: (agentName = 'Forge') => context().moduleRef.get(BootstrapService).bootstrap({ agentName, spaceName: 'home' }),
+    seed: (agentName = 'Forge') =>
+      context().moduleRef.get(BootstrapService).bootstrap({ agentName, spaceName: 'home' }),
     as: (seed) => context().moduleRef.get(PrincipalResolver).resolve(seed.user_token),
   };
 }

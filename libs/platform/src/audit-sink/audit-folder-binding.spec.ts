@@ -29,20 +29,28 @@ describe('AuditFolderBinding', () => {
 
     const other = binding.check({ fresh: false, databaseId: B }, pg);
     await expect(other).rejects.toBeInstanceOf(AuditFolderMismatchError);
-    await expect(binding.check({ fresh: false, databaseId: B }, pg)).rejects.toThrow(`holds the audit trail of database ${A}, but this database (PostgreSQL at db.example:5432/hub) is database ${B}`);
-    await expect(binding.check({ fresh: true, databaseId: null }, pg)).rejects.toThrow(/is new and empty\. Nothing was written/);
+    await expect(binding.check({ fresh: false, databaseId: B }, pg)).rejects.toThrow(
+      `holds the audit trail of database ${A}, but this database (PostgreSQL at db.example:5432/hub) is database ${B}`,
+    );
+    await expect(binding.check({ fresh: true, databaseId: null }, pg)).rejects.toThrow(
+      /is new and empty\. Nothing was written/,
+    );
     await expect(binding.record(B)).rejects.toBeInstanceOf(AuditFolderMismatchError);
   });
 
   it('never prints the database password', async () => {
     await binding.record(A);
-    const message = await binding.check({ fresh: false, databaseId: B }, pg).catch((error: unknown) => (error as Error).message);
+    const message = await binding
+      .check({ fresh: false, databaseId: B }, pg)
+      .catch((error: unknown) => (error as Error).message);
     expect(message).not.toContain('secret');
   });
 
   it('treats a folder written before identities existed as taken for a new database, but lets its own (older) database bind it', async () => {
     await sink.put('chains/system/000000000001.json', '{}');
-    await expect(binding.check({ fresh: true, databaseId: null }, pg)).rejects.toThrow(/holds the audit trail of an earlier database/);
+    await expect(binding.check({ fresh: true, databaseId: null }, pg)).rejects.toThrow(
+      /holds the audit trail of an earlier database/,
+    );
     await expect(binding.check({ fresh: false, databaseId: null }, pg)).resolves.toBeUndefined();
   });
 

@@ -29,18 +29,30 @@ export class AuditFolderBinding implements DatabaseBinding {
   constructor(private readonly sink: AuditSink) {}
 
   async beforeOpen(target: DatabaseTarget): Promise<void> {
-    if (target.kind !== 'pglite' || target.dataDir === 'memory') return;
+    if (target.kind !== 'pglite' || target.dataDir === 'memory') {
+      return;
+    }
     // PG_VERSION is the first thing initdb writes: without it, opening creates a new database.
-    if (existsSync(path.join(target.dataDir, 'PG_VERSION'))) return;
+    if (existsSync(path.join(target.dataDir, 'PG_VERSION'))) {
+      return;
+    }
     const bound = await this.boundTo();
-    if (bound.databaseId === null && !bound.hasChains) return;
-    throw this.mismatch(bound.databaseId, `the embedded database ${target.dataDir} does not exist, so starting would create a new, empty one there`, target);
+    if (bound.databaseId === null && !bound.hasChains) {
+      return;
+    }
+    throw this.mismatch(
+      bound.databaseId,
+      `the embedded database ${target.dataDir} does not exist, so starting would create a new, empty one there`,
+      target,
+    );
   }
 
   async check(state: DatabaseIdentityState, target: DatabaseTarget): Promise<void> {
     const bound = await this.boundTo();
     if (bound.databaseId !== null) {
-      if (state.databaseId === bound.databaseId) return;
+      if (state.databaseId === bound.databaseId) {
+        return;
+      }
       const what = state.fresh
         ? `this database (${describe(target)}) is new and empty`
         : state.databaseId
@@ -49,24 +61,32 @@ export class AuditFolderBinding implements DatabaseBinding {
       throw this.mismatch(bound.databaseId, what, target);
     }
     // A folder written before databases had identities: only an empty database is surely not its own.
-    if (state.fresh && bound.hasChains) throw this.mismatch(null, `this database (${describe(target)}) is new and empty`, target);
+    if (state.fresh && bound.hasChains) {
+      throw this.mismatch(null, `this database (${describe(target)}) is new and empty`, target);
+    }
   }
 
   async record(databaseId: string): Promise<void> {
     const body = `${JSON.stringify({ database_id: databaseId })}\n`;
-    if ((await this.sink.get(DATABASE_BINDING_KEY)) === body) return;
+    if ((await this.sink.get(DATABASE_BINDING_KEY)) === body) {
+      return;
+    }
     try {
       await this.sink.put(DATABASE_BINDING_KEY, body);
     } catch (error) {
       // Another process bound the folder to another database between check and record.
-      if (error instanceof AuditSinkConflictError) throw this.mismatch(await this.boundTo().then((b) => b.databaseId), `this database is ${databaseId}`, null);
+      if (error instanceof AuditSinkConflictError) {
+        throw this.mismatch(await this.boundTo().then((b) => b.databaseId), `this database is ${databaseId}`, null);
+      }
       throw error;
     }
   }
 
   private async boundTo(): Promise<{ databaseId: string | null; hasChains: boolean }> {
     const [body, chains] = await Promise.all([this.sink.get(DATABASE_BINDING_KEY), this.sink.list('chains')]);
-    if (body === null) return { databaseId: null, hasChains: chains.length > 0 };
+    if (body === null) {
+      return { databaseId: null, hasChains: chains.length > 0 };
+    }
     let databaseId: unknown;
     try {
       databaseId = (JSON.parse(body) as { database_id?: unknown }).database_id;
@@ -74,7 +94,9 @@ export class AuditFolderBinding implements DatabaseBinding {
       databaseId = undefined;
     }
     if (typeof databaseId !== 'string' || !databaseId) {
-      throw new AuditFolderMismatchError(`the audit folder ${this.sink.location} has a ${DATABASE_BINDING_KEY} that names no database; it was edited by hand. Move the folder away or restore that file.`);
+      throw new AuditFolderMismatchError(
+        `the audit folder ${this.sink.location} has a ${DATABASE_BINDING_KEY} that names no database; it was edited by hand. Move the folder away or restore that file.`,
+      );
     }
     return { databaseId, hasChains: chains.length > 0 };
   }
@@ -99,7 +121,9 @@ export class AuditFolderBinding implements DatabaseBinding {
 function describe(target: DatabaseTarget): string {
   switch (target.kind) {
     case 'pglite':
-      return target.dataDir === 'memory' ? 'an in-memory embedded database' : `the embedded database in ${target.dataDir}`;
+      return target.dataDir === 'memory'
+        ? 'an in-memory embedded database'
+        : `the embedded database in ${target.dataDir}`;
     case 'postgres': {
       try {
         const url = new URL(target.url);

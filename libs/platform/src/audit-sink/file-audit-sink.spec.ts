@@ -39,7 +39,9 @@ describe('FileAuditSink', () => {
     await sink.put('chains/c1/00000001.json', 'original');
     const attempt = sink.put('chains/c1/00000001.json', 'tampered');
     await expect(attempt).rejects.toBeInstanceOf(AuditSinkConflictError);
-    await expect(sink.put('chains/c1/00000001.json', 'tampered')).rejects.toMatchObject({ key: 'chains/c1/00000001.json' });
+    await expect(sink.put('chains/c1/00000001.json', 'tampered')).rejects.toMatchObject({
+      key: 'chains/c1/00000001.json',
+    });
     expect(await sink.get('chains/c1/00000001.json')).toBe('original');
     expect(readFileSync(path.join(root, 'chains', 'c1', '00000001.json'), 'utf8')).toBe('original');
   });
@@ -50,7 +52,9 @@ describe('FileAuditSink', () => {
   });
 
   it('lists the keys under a prefix in ascending order, and nothing for an unknown prefix', async () => {
-    for (const seq of ['00000010', '00000002', '00000001', '00000003']) await sink.put(`chains/c1/${seq}.json`, seq);
+    for (const seq of ['00000010', '00000002', '00000001', '00000003']) {
+      await sink.put(`chains/c1/${seq}.json`, seq);
+    }
     await sink.put('chains/c2/00000001.json', 'other chain');
     expect(await sink.list('chains/c1')).toEqual([
       'chains/c1/00000001.json',
@@ -75,10 +79,13 @@ describe('FileAuditSink', () => {
     expect(await Promise.all(keys.map((key) => sink.get(key)))).toEqual(['A', 'B']);
   });
 
-  it.each(['../escape', 'chains/../../escape', 'chains//c1', '/chains/c1', 'chains/c1/', '', '..'])('refuses the key %j', async (key) => {
-    await expect(sink.put(key, 'x')).rejects.toThrow(/invalid audit key/);
-    await expect(sink.get(key)).rejects.toThrow(/invalid audit key/);
-  });
+  it.each(['../escape', 'chains/../../escape', 'chains//c1', '/chains/c1', 'chains/c1/', '', '..'])(
+    'refuses the key %j',
+    async (key) => {
+      await expect(sink.put(key, 'x')).rejects.toThrow(/invalid audit key/);
+      await expect(sink.get(key)).rejects.toThrow(/invalid audit key/);
+    },
+  );
 
   it.each(['..', '../escape', 'chains/../..', 'chains//c1'])('refuses to list the prefix %j', async (prefix) => {
     await expect(sink.list(prefix)).rejects.toThrow(/invalid audit key/);

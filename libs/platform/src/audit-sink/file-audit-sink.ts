@@ -20,7 +20,10 @@ export class FileAuditSink implements AuditSink {
     await mkdir(path.dirname(file), { recursive: true });
     // Write a complete, read-only temp file, then link it into place: link() fails if the key
     // exists, so an object appears whole or not at all and is never overwritten.
-    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const temp = path.join(
+      path.dirname(file),
+      `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+    );
     const handle = await open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(body, 'utf8');
@@ -32,9 +35,13 @@ export class FileAuditSink implements AuditSink {
       await chmod(temp, 0o444);
       await link(temp, file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
       const existing = await readFile(file, 'utf8');
-      if (existing !== body) throw new AuditSinkConflictError(key);
+      if (existing !== body) {
+        throw new AuditSinkConflictError(key);
+      }
     } finally {
       await unlink(temp).catch(() => undefined);
     }
@@ -44,7 +51,9 @@ export class FileAuditSink implements AuditSink {
     try {
       return await readFile(this.pathOf(key), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return null;
+      }
       throw error;
     }
   }
@@ -54,15 +63,22 @@ export class FileAuditSink implements AuditSink {
     const dir = this.pathOf(base);
     try {
       const names = await readdir(dir);
-      return names.filter((n) => !n.startsWith('.') && !n.endsWith('.tmp')).sort().map((n) => `${base}/${n}`);
+      return names
+        .filter((n) => !n.startsWith('.') && !n.endsWith('.tmp'))
+        .sort()
+        .map((n) => `${base}/${n}`);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return [];
+      }
       throw error;
     }
   }
 
   private pathOf(key: string): string {
-    if (key.split('/').some((part) => part === '..' || part === '')) throw new Error(`invalid audit key ${key}`);
+    if (key.split('/').some((part) => part === '..' || part === '')) {
+      throw new Error(`invalid audit key ${key}`);
+    }
     return path.join(this.root, ...key.split('/'));
   }
 }

@@ -1,4 +1,9 @@
-import { ApiGatewayManagementApiClient, ForbiddenException, GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import {
+  ApiGatewayManagementApiClient,
+  ForbiddenException,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MemoryConnectionStore } from '../realtime/memory-connection-store';
 import { ApiGatewayPush } from './api-gateway-push';
@@ -21,7 +26,10 @@ async function setup(): Promise<{ push: ApiGatewayPush; store: MemoryConnectionS
       expires_at: Date.parse('2026-11-20T11:00:00.000Z') / 1000,
     });
   }
-  const client = new ApiGatewayManagementApiClient({ region: 'eu-west-1', endpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod' });
+  const client = new ApiGatewayManagementApiClient({
+    region: 'eu-west-1',
+    endpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+  });
   return { push: new ApiGatewayPush(() => client, store), store };
 }
 
@@ -35,7 +43,10 @@ describe('ApiGatewayPush', () => {
     apigw.on(PostToConnectionCommand).resolves({});
     expect(await push.send('Gk1abcd=', { type: 'action_updated', action_id: 'x1' })).toBe('sent');
     expect(sent()).toStrictEqual([
-      { command: 'PostToConnectionCommand', input: { ConnectionId: 'Gk1abcd=', Data: '{"type":"action_updated","action_id":"x1"}' } },
+      {
+        command: 'PostToConnectionCommand',
+        input: { ConnectionId: 'Gk1abcd=', Data: '{"type":"action_updated","action_id":"x1"}' },
+      },
     ]);
     expect(await store.get('Gk1abcd=')).not.toBeNull();
   });
@@ -50,7 +61,9 @@ describe('ApiGatewayPush', () => {
 
   it('passes other failures on and keeps the connection', async () => {
     const { push, store } = await setup();
-    apigw.on(PostToConnectionCommand).rejects(new ForbiddenException({ $metadata: { httpStatusCode: 403 }, message: 'Forbidden' }));
+    apigw
+      .on(PostToConnectionCommand)
+      .rejects(new ForbiddenException({ $metadata: { httpStatusCode: 403 }, message: 'Forbidden' }));
     await expect(push.send('Gk1abcd=', { type: 'pong' })).rejects.toBeInstanceOf(ForbiddenException);
     expect(await store.get('Gk1abcd=')).not.toBeNull();
   });

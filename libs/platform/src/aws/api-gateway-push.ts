@@ -16,10 +16,14 @@ export class ApiGatewayPush implements ConnectionPush {
 
   async send(connectionId: string, message: object): Promise<'sent' | 'gone'> {
     try {
-      await this.client().send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(message) }));
+      await this.client().send(
+        new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify(message) }),
+      );
       return 'sent';
     } catch (error) {
-      if (!(error instanceof Error) || error.name !== 'GoneException') throw error;
+      if (!(error instanceof Error) || error.name !== 'GoneException') {
+        throw error;
+      }
       await this.store.delete(connectionId);
       return 'gone';
     }

@@ -23,18 +23,33 @@ export function once<T>(make: () => T): () => T {
  */
 export const awsAdapters = {
   messageQueue: (aws: AwsSettings, queue: HubSettings['queue']): SqsMessageQueue =>
-    new SqsMessageQueue(once(() => new SQSClient({ region: aws.region })), {
-      queueUrls: aws.queueUrls,
-      deadLetterQueueUrls: aws.deadLetterQueueUrls,
-      maxReceives: queue.maxReceives,
-    }),
-  auditSink: (aws: AwsSettings, clock: Clock): S3AuditSink => new S3AuditSink(once(() => new S3Client({ region: aws.region })), aws.audit, clock),
+    new SqsMessageQueue(
+      once(() => new SQSClient({ region: aws.region })),
+      {
+        queueUrls: aws.queueUrls,
+        deadLetterQueueUrls: aws.deadLetterQueueUrls,
+        maxReceives: queue.maxReceives,
+      },
+    ),
+  auditSink: (aws: AwsSettings, clock: Clock): S3AuditSink =>
+    new S3AuditSink(
+      once(() => new S3Client({ region: aws.region })),
+      aws.audit,
+      clock,
+    ),
   connectionStore: (aws: AwsSettings, clock: Clock): DynamoConnectionStore =>
     new DynamoConnectionStore(
-      once(() => DynamoDBDocumentClient.from(new DynamoDBClient({ region: aws.region }), { marshallOptions: { removeUndefinedValues: true } })),
+      once(() =>
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: aws.region }), {
+          marshallOptions: { removeUndefinedValues: true },
+        }),
+      ),
       aws.connectionsTable,
       clock,
     ),
   connectionPush: (aws: AwsSettings, store: ConnectionStore): ApiGatewayPush =>
-    new ApiGatewayPush(once(() => new ApiGatewayManagementApiClient({ region: aws.region, endpoint: aws.websocketEndpoint })), store),
+    new ApiGatewayPush(
+      once(() => new ApiGatewayManagementApiClient({ region: aws.region, endpoint: aws.websocketEndpoint })),
+      store,
+    ),
 };

@@ -37,9 +37,15 @@ interface CannedResponse {
 }
 
 function bodyText(body: unknown): string {
-  if (body === undefined || body === null) return '';
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (body === undefined || body === null) {
+    return '';
+  }
+  if (typeof body === 'string') {
+    return body;
+  }
+  if (body instanceof Uint8Array) {
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  }
   throw new Error(`unexpected request body ${typeof body}`);
 }
 
@@ -47,7 +53,14 @@ function bodyText(body: unknown): string {
 function fakeAws(...responses: CannedResponse[]) {
   const requests: RecordedRequest[] = [];
   const handler = {
-    handle: (request: { method: string; hostname: string; path: string; query?: RecordedRequest['query']; headers: Record<string, string>; body?: unknown }) => {
+    handle: (request: {
+      method: string;
+      hostname: string;
+      path: string;
+      query?: RecordedRequest['query'];
+      headers: Record<string, string>;
+      body?: unknown;
+    }) => {
       requests.push({
         method: request.method,
         hostname: request.hostname,
@@ -57,13 +70,24 @@ function fakeAws(...responses: CannedResponse[]) {
         body: bodyText(request.body),
       });
       const response = responses.shift();
-      if (!response) throw new Error(`unexpected request ${request.method} ${request.path}`);
+      if (!response) {
+        throw new Error(`unexpected request ${request.method} ${request.path}`);
+      }
       return Promise.resolve({
-        response: { statusCode: response.statusCode, headers: response.headers ?? {}, body: Readable.from([Buffer.from(response.body ?? '', 'utf8')]) },
+        response: {
+          statusCode: response.statusCode,
+          headers: response.headers ?? {},
+          body: Readable.from([Buffer.from(response.body ?? '', 'utf8')]),
+        },
       });
     },
   };
-  const config = { region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, requestHandler: handler, maxAttempts: 1 };
+  const config = {
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    requestHandler: handler,
+    maxAttempts: 1,
+  };
   return { requests, config };
 }
 
@@ -78,13 +102,22 @@ describe('S3AuditSink on the wire', () => {
   const KEY = 'chains/c1/000000000001.json';
   const ENTRY = '{"seq":1,"text":"héllo"}';
   const sinkWith = (aws: ReturnType<typeof fakeAws>) =>
-    new S3AuditSink(() => new S3Client(aws.config), { bucket: BUCKET, lockMode: 'COMPLIANCE', retentionDays: 3650 }, clock);
+    new S3AuditSink(
+      () => new S3Client(aws.config),
+      { bucket: BUCKET, lockMode: 'COMPLIANCE', retentionDays: 3650 },
+      clock,
+    );
 
   it('PUTs the bytes with Object Lock, SHA-256 checksum and If-None-Match headers', async () => {
     const aws = fakeAws({ statusCode: 200 });
     await sinkWith(aws).put(KEY, ENTRY);
     const [put] = aws.requests;
-    expect(put).toMatchObject({ method: 'PUT', hostname: `${BUCKET}.s3.eu-west-1.amazonaws.com`, path: `/${KEY}`, body: ENTRY });
+    expect(put).toMatchObject({
+      method: 'PUT',
+      hostname: `${BUCKET}.s3.eu-west-1.amazonaws.com`,
+      path: `/${KEY}`,
+      body: ENTRY,
+    });
     expect(put!.headers).toMatchObject({
       'content-type': 'application/json',
       'if-none-match': '*',
@@ -94,7 +127,9 @@ describe('S3AuditSink on the wire', () => {
       'content-length': String(Buffer.byteLength(ENTRY, 'utf8')),
     });
     // No second checksum (the SDK's default CRC32) rides along.
-    expect(Object.keys(put!.headers).filter((name) => name.startsWith('x-amz-checksum-'))).toEqual(['x-amz-checksum-sha256']);
+    expect(Object.keys(put!.headers).filter((name) => name.startsWith('x-amz-checksum-'))).toEqual([
+      'x-amz-checksum-sha256',
+    ]);
   });
 
   const preconditionFailed: CannedResponse = {
@@ -104,13 +139,21 @@ describe('S3AuditSink on the wire', () => {
   };
 
   it('parses S3’s 412 and reads the key back: the same bytes are a harmless retry', async () => {
-    const aws = fakeAws(preconditionFailed, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: ENTRY });
+    const aws = fakeAws(preconditionFailed, {
+      statusCode: 200,
+      headers: { 'content-type': 'application/json' },
+      body: ENTRY,
+    });
     await expect(sinkWith(aws).put(KEY, ENTRY)).resolves.toBeUndefined();
     expect(aws.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`PUT /${KEY}`, `GET /${KEY}`]);
   });
 
   it('parses S3’s 412 and reads the key back: different bytes are a conflict', async () => {
-    const aws = fakeAws(preconditionFailed, { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"seq":1,"text":"other"}' });
+    const aws = fakeAws(preconditionFailed, {
+      statusCode: 200,
+      headers: { 'content-type': 'application/json' },
+      body: '{"seq":1,"text":"other"}',
+    });
     await expect(sinkWith(aws).put(KEY, ENTRY)).rejects.toBeInstanceOf(AuditSinkConflictError);
   });
 
@@ -130,7 +173,10 @@ describe('S3AuditSink on the wire', () => {
       { statusCode: 200, headers: xml, body: page(['chains/c1/000000000002.json'], 'tok/2+=') },
       { statusCode: 200, headers: xml, body: page(['chains/c1/000000000001.json']) },
     );
-    expect(await sinkWith(aws).list('chains/c1')).toEqual(['chains/c1/000000000001.json', 'chains/c1/000000000002.json']);
+    expect(await sinkWith(aws).list('chains/c1')).toEqual([
+      'chains/c1/000000000001.json',
+      'chains/c1/000000000002.json',
+    ]);
     expect(aws.requests.map((r) => r.query)).toEqual([
       { 'list-type': '2', prefix: 'chains/c1/', delimiter: '/' },
       { 'list-type': '2', prefix: 'chains/c1/', delimiter: '/', 'continuation-token': 'tok/2+=' },
@@ -141,11 +187,18 @@ describe('S3AuditSink on the wire', () => {
 describe('SqsMessageQueue on the wire', () => {
   const URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts';
   const queueWith = (aws: ReturnType<typeof fakeAws>) =>
-    new SqsMessageQueue(() => new SQSClient(aws.config), { queueUrls: { transcripts: URL, actions: `${URL}-actions` }, maxReceives: 5 });
+    new SqsMessageQueue(() => new SQSClient(aws.config), {
+      queueUrls: { transcripts: URL, actions: `${URL}-actions` },
+      maxReceives: 5,
+    });
 
   it('sends SendMessage with the body and the idempotency_key attribute', async () => {
     const body = '{"event_id":"e-1","agent_id":"a-1"}';
-    const aws = fakeAws({ statusCode: 200, headers: json10, body: JSON.stringify({ MessageId: 'm-1', MD5OfMessageBody: md5(body) }) });
+    const aws = fakeAws({
+      statusCode: 200,
+      headers: json10,
+      body: JSON.stringify({ MessageId: 'm-1', MD5OfMessageBody: md5(body) }),
+    });
     await queueWith(aws).send(QueueNames.Transcripts, { event_id: 'e-1', agent_id: 'a-1' }, { dedupKey: 'event:e-1' });
     const [request] = aws.requests;
     expect(request!.headers['x-amz-target']).toBe('AmazonSQS.SendMessage');
@@ -162,11 +215,21 @@ describe('SqsMessageQueue on the wire', () => {
     const aws = fakeAws({
       statusCode: 200,
       headers: json10,
-      body: JSON.stringify({ Messages: [{ MessageId: 'm-2', ReceiptHandle: 'rh-2', Body: body, MD5OfBody: md5(body), Attributes: { ApproximateReceiveCount: '4' } }] }),
+      body: JSON.stringify({
+        Messages: [
+          {
+            MessageId: 'm-2',
+            ReceiptHandle: 'rh-2',
+            Body: body,
+            MD5OfBody: md5(body),
+            Attributes: { ApproximateReceiveCount: '4' },
+          },
+        ],
+      }),
     });
-    expect(await queueWith(aws).receive(QueueNames.Transcripts, { max: 10, visibilityTimeoutSeconds: 30 })).toStrictEqual([
-      { id: 'm-2', receipt: 'rh-2', body: { event_id: 'e-2' }, receiveCount: 4 },
-    ]);
+    expect(
+      await queueWith(aws).receive(QueueNames.Transcripts, { max: 10, visibilityTimeoutSeconds: 30 }),
+    ).toStrictEqual([{ id: 'm-2', receipt: 'rh-2', body: { event_id: 'e-2' }, receiveCount: 4 }]);
     expect(aws.requests[0]!.headers['x-amz-target']).toBe('AmazonSQS.ReceiveMessage');
     expect(JSON.parse(aws.requests[0]!.body)).toStrictEqual({
       QueueUrl: URL,
@@ -180,7 +243,14 @@ describe('SqsMessageQueue on the wire', () => {
 
 describe('DynamoConnectionStore on the wire', () => {
   const storeWith = (aws: ReturnType<typeof fakeAws>) =>
-    new DynamoConnectionStore(() => DynamoDBDocumentClient.from(new DynamoDBClient(aws.config), { marshallOptions: { removeUndefinedValues: true } }), 'marvain-connections', clock);
+    new DynamoConnectionStore(
+      () =>
+        DynamoDBDocumentClient.from(new DynamoDBClient(aws.config), {
+          marshallOptions: { removeUndefinedValues: true },
+        }),
+      'marvain-connections',
+      clock,
+    );
   const expiresAt = NOW.getTime() / 1000 + 60;
 
   it('writes connection_id as S, the TTL attribute expires_at as N and agent_ids as a list', async () => {
@@ -197,7 +267,13 @@ describe('DynamoConnectionStore on the wire', () => {
       TableName: 'marvain-connections',
       Item: {
         connection_id: { S: 'Gk1abcd=' },
-        principal: { M: { type: { S: 'device' }, id: { S: 'd1' }, agents: { L: [{ M: { agent_id: { S: 'a1' }, scopes: { L: [{ S: 'events:write' }] } } }] } } },
+        principal: {
+          M: {
+            type: { S: 'device' },
+            id: { S: 'd1' },
+            agents: { L: [{ M: { agent_id: { S: 'a1' }, scopes: { L: [{ S: 'events:write' }] } } }] },
+          },
+        },
         agent_ids: { L: [{ S: 'a1' }] },
         connected_at: { S: '2026-11-20T10:00:00.000Z' },
         expires_at: { N: String(expiresAt) },
@@ -224,7 +300,13 @@ describe('DynamoConnectionStore on the wire', () => {
       }),
     });
     expect(await storeWith(aws).listByAgent('a1')).toStrictEqual([
-      { connection_id: 'c1', principal: { type: 'user', id: 'u1', agents: [] }, agent_ids: ['a1'], connected_at: '2026-11-20T10:00:00.000Z', expires_at: expiresAt },
+      {
+        connection_id: 'c1',
+        principal: { type: 'user', id: 'u1', agents: [] },
+        agent_ids: ['a1'],
+        connected_at: '2026-11-20T10:00:00.000Z',
+        expires_at: expiresAt,
+      },
     ]);
     expect(JSON.parse(aws.requests[0]!.body)).toMatchObject({
       FilterExpression: 'contains(agent_ids, :agent_id) AND expires_at > :now',
@@ -236,7 +318,10 @@ describe('DynamoConnectionStore on the wire', () => {
     const aws = fakeAws({
       statusCode: 400,
       headers: json10,
-      body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed' }),
+      body: JSON.stringify({
+        __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+        message: 'The conditional request failed',
+      }),
     });
     expect(await storeWith(aws).touch('gone', expiresAt)).toBe(false);
   });
@@ -245,22 +330,42 @@ describe('DynamoConnectionStore on the wire', () => {
 describe('ApiGatewayPush on the wire', () => {
   const ENDPOINT = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod';
 
-  async function pushWith(aws: ReturnType<typeof fakeAws>): Promise<{ push: ApiGatewayPush; store: MemoryConnectionStore }> {
+  async function pushWith(
+    aws: ReturnType<typeof fakeAws>,
+  ): Promise<{ push: ApiGatewayPush; store: MemoryConnectionStore }> {
     const store = new MemoryConnectionStore(clock);
-    await store.put({ connection_id: 'Gk1abcd=', principal: { type: 'user', id: 'u1', agents: [] }, agent_ids: [], connected_at: NOW.toISOString(), expires_at: NOW.getTime() / 1000 + 60 });
-    return { push: new ApiGatewayPush(() => new ApiGatewayManagementApiClient({ ...aws.config, endpoint: ENDPOINT }), store), store };
+    await store.put({
+      connection_id: 'Gk1abcd=',
+      principal: { type: 'user', id: 'u1', agents: [] },
+      agent_ids: [],
+      connected_at: NOW.toISOString(),
+      expires_at: NOW.getTime() / 1000 + 60,
+    });
+    return {
+      push: new ApiGatewayPush(() => new ApiGatewayManagementApiClient({ ...aws.config, endpoint: ENDPOINT }), store),
+      store,
+    };
   }
 
   it('POSTs the JSON to @connections/<id> under the stage path of the endpoint', async () => {
     const aws = fakeAws({ statusCode: 200 });
     const { push } = await pushWith(aws);
     expect(await push.send('Gk1abcd=', { type: 'pong' })).toBe('sent');
-    expect(aws.requests[0]).toMatchObject({ method: 'POST', hostname: 'abc123.execute-api.eu-west-1.amazonaws.com', path: '/prod/@connections/Gk1abcd%3D', body: '{"type":"pong"}' });
+    expect(aws.requests[0]).toMatchObject({
+      method: 'POST',
+      hostname: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      path: '/prod/@connections/Gk1abcd%3D',
+      body: '{"type":"pong"}',
+    });
     expect(aws.requests[0]!.headers['authorization']).toContain('/eu-west-1/execute-api/aws4_request');
   });
 
   it('reads a 410 GoneException as gone and deletes the connection', async () => {
-    const aws = fakeAws({ statusCode: 410, headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }, body: '{"message":null}' });
+    const aws = fakeAws({
+      statusCode: 410,
+      headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' },
+      body: '{"message":null}',
+    });
     const { push, store } = await pushWith(aws);
     expect(await push.send('Gk1abcd=', { type: 'pong' })).toBe('gone');
     expect(await store.get('Gk1abcd=')).toBeNull();

@@ -17,13 +17,21 @@ function sent(): Array<{ command: string; input: unknown }> {
 }
 
 function store(): DynamoConnectionStore {
-  return new DynamoConnectionStore(() => DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })), TABLE, clock);
+  return new DynamoConnectionStore(
+    () => DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+    TABLE,
+    clock,
+  );
 }
 
 function connection(id: string, expiresAt = NOW_SECONDS + 3600, agentIds = ['a1']): StoredConnection {
   return {
     connection_id: id,
-    principal: { type: 'device', id: 'd1', agents: agentIds.map((agent_id) => ({ agent_id, scopes: ['events:write', 'memories:read'] })) },
+    principal: {
+      type: 'device',
+      id: 'd1',
+      agents: agentIds.map((agent_id) => ({ agent_id, scopes: ['events:write', 'memories:read'] })),
+    },
     agent_ids: agentIds,
     connected_at: '2026-11-20T10:00:00.000Z',
     expires_at: expiresAt,
@@ -41,17 +49,25 @@ describe('DynamoConnectionStore', () => {
 
   it('puts the connection as one item keyed by connection_id', async () => {
     await store().put(connection('Gk1abcd='));
-    expect(sent()).toStrictEqual([{ command: 'PutCommand', input: { TableName: TABLE, Item: connection('Gk1abcd=') } }]);
+    expect(sent()).toStrictEqual([
+      { command: 'PutCommand', input: { TableName: TABLE, Item: connection('Gk1abcd=') } },
+    ]);
   });
 
   it('gets a live connection with a consistent read', async () => {
     documents.on(GetCommand).resolves({ Item: connection('c1') });
     expect(await store().get('c1')).toEqual(connection('c1'));
-    expect(sent()).toStrictEqual([{ command: 'GetCommand', input: { TableName: TABLE, Key: { connection_id: 'c1' }, ConsistentRead: true } }]);
+    expect(sent()).toStrictEqual([
+      { command: 'GetCommand', input: { TableName: TABLE, Key: { connection_id: 'c1' }, ConsistentRead: true } },
+    ]);
   });
 
   it('answers null for a missing connection, and for an expired one TTL has not deleted yet', async () => {
-    documents.on(GetCommand).resolvesOnce({}).resolvesOnce({ Item: connection('c1', NOW_SECONDS) }).resolvesOnce({ Item: connection('c1', NOW_SECONDS + 1) });
+    documents
+      .on(GetCommand)
+      .resolvesOnce({})
+      .resolvesOnce({ Item: connection('c1', NOW_SECONDS) })
+      .resolvesOnce({ Item: connection('c1', NOW_SECONDS + 1) });
     expect(await store().get('c1')).toBeNull();
     expect(await store().get('c1')).toBeNull();
     expect(await store().get('c1')).not.toBeNull();
@@ -59,7 +75,9 @@ describe('DynamoConnectionStore', () => {
 
   it('deletes by key', async () => {
     await store().delete('c1');
-    expect(sent()).toStrictEqual([{ command: 'DeleteCommand', input: { TableName: TABLE, Key: { connection_id: 'c1' } } }]);
+    expect(sent()).toStrictEqual([
+      { command: 'DeleteCommand', input: { TableName: TABLE, Key: { connection_id: 'c1' } } },
+    ]);
   });
 
   it('touch sets expires_at only on an existing, unexpired item', async () => {

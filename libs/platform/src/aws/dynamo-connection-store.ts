@@ -31,7 +31,9 @@ export class DynamoConnectionStore implements ConnectionStore {
   }
 
   async get(connectionId: string): Promise<StoredConnection | null> {
-    const result = await this.client().send(new GetCommand({ TableName: this.table, Key: { connection_id: connectionId }, ConsistentRead: true }));
+    const result = await this.client().send(
+      new GetCommand({ TableName: this.table, Key: { connection_id: connectionId }, ConsistentRead: true }),
+    );
     const item = result.Item as StoredConnection | undefined;
     return item && isLive(item, this.clock.now()) ? item : null;
   }
@@ -53,7 +55,9 @@ export class DynamoConnectionStore implements ConnectionStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+        return false;
+      }
       throw error;
     }
   }
@@ -72,7 +76,11 @@ export class DynamoConnectionStore implements ConnectionStore {
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const item of (page.Items ?? []) as StoredConnection[]) if (isLive(item, now)) found.push(item);
+      for (const item of (page.Items ?? []) as StoredConnection[]) {
+        if (isLive(item, now)) {
+          found.push(item);
+        }
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return found;

@@ -1,4 +1,11 @@
-import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AuditSinkConflictError } from '../audit-sink/audit-sink';
 import type { Clock } from '../ports';
@@ -15,16 +22,25 @@ function sent(): Array<{ command: string; input: unknown }> {
 }
 
 function sink(options: Partial<ConstructorParameters<typeof S3AuditSink>[1]> = {}): S3AuditSink {
-  return new S3AuditSink(() => new S3Client({ region: 'eu-west-1' }), { bucket: BUCKET, lockMode: 'GOVERNANCE', retentionDays: 3650, ...options }, clock);
+  return new S3AuditSink(
+    () => new S3Client({ region: 'eu-west-1' }),
+    { bucket: BUCKET, lockMode: 'GOVERNANCE', retentionDays: 3650, ...options },
+    clock,
+  );
 }
 
 /** A GetObject body as the SDK returns it (only the method the sink reads). */
-const objectBody = (text: string) => ({ transformToString: (encoding?: string) => Promise.resolve(Buffer.from(text, 'utf8').toString((encoding ?? 'utf-8') as BufferEncoding)) }) as never;
+const objectBody = (text: string) =>
+  ({
+    transformToString: (encoding?: string) =>
+      Promise.resolve(Buffer.from(text, 'utf8').toString((encoding ?? 'utf-8') as BufferEncoding)),
+  }) as never;
 
 const s3Error = (name: string, status: number, message = name): S3ServiceException =>
   new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message });
 
-const preconditionFailed = (): S3ServiceException => s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
+const preconditionFailed = (): S3ServiceException =>
+  s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold');
 
 const ENTRY = '{"chain_id":"c1","seq":1,"text":"héllo"}\n';
 // Computed independently: printf '…' | openssl dgst -sha256 -binary | base64
@@ -96,7 +112,9 @@ describe('S3AuditSink', () => {
     it('compares with the stored object after a concurrent conditional write (409), and rethrows if none landed', async () => {
       const conflict = s3Error('ConditionalRequestConflict', 409);
       s3.on(PutObjectCommand).rejects(conflict);
-      s3.on(GetObjectCommand).resolvesOnce({ Body: objectBody(ENTRY) }).rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' }));
+      s3.on(GetObjectCommand)
+        .resolvesOnce({ Body: objectBody(ENTRY) })
+        .rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' }));
       await expect(sink().put(KEY, ENTRY)).resolves.toBeUndefined();
       await expect(sink().put(KEY, ENTRY)).rejects.toBe(conflict);
     });
@@ -117,7 +135,9 @@ describe('S3AuditSink', () => {
     });
 
     it('returns null for a key that does not exist', async () => {
-      s3.on(GetObjectCommand).rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' }));
+      s3.on(GetObjectCommand).rejects(
+        new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' }),
+      );
       expect(await sink().get('chains/c1/000000000099.json')).toBeNull();
     });
 
@@ -136,7 +156,10 @@ describe('S3AuditSink', () => {
           NextContinuationToken: 'token-2',
           Contents: [{ Key: 'chains/c1/000000000003.json' }, { Key: 'chains/c1/000000000001.json' }],
         })
-        .resolvesOnce({ IsTruncated: false, Contents: [{ Key: 'chains/c1/000000000002.json' }, { Key: 'chains/c1/000000000010.json' }] });
+        .resolvesOnce({
+          IsTruncated: false,
+          Contents: [{ Key: 'chains/c1/000000000002.json' }, { Key: 'chains/c1/000000000010.json' }],
+        });
       expect(await sink().list('chains/c1')).toEqual([
         'chains/c1/000000000001.json',
         'chains/c1/000000000002.json',
@@ -145,7 +168,10 @@ describe('S3AuditSink', () => {
       ]);
       expect(sent()).toStrictEqual([
         { command: 'ListObjectsV2Command', input: { Bucket: BUCKET, Prefix: 'chains/c1/', Delimiter: '/' } },
-        { command: 'ListObjectsV2Command', input: { Bucket: BUCKET, Prefix: 'chains/c1/', Delimiter: '/', ContinuationToken: 'token-2' } },
+        {
+          command: 'ListObjectsV2Command',
+          input: { Bucket: BUCKET, Prefix: 'chains/c1/', Delimiter: '/', ContinuationToken: 'token-2' },
+        },
       ]);
     });
 
@@ -153,15 +179,21 @@ describe('S3AuditSink', () => {
       s3.on(ListObjectsV2Command).resolves({ KeyCount: 0 });
       expect(await sink().list('chains/c1/')).toEqual([]);
       expect(await sink().list('chains/c1')).toEqual([]);
-      expect(s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input.Prefix)).toEqual(['chains/c1/', 'chains/c1/']);
+      expect(s3.commandCalls(ListObjectsV2Command).map((call) => call.args[0].input.Prefix)).toEqual([
+        'chains/c1/',
+        'chains/c1/',
+      ]);
     });
   });
 
-  it.each(['../escape', 'chains//c1', '/chains/c1', 'chains/c1/', '', '..'])('refuses the key %j without calling S3', async (key) => {
-    await expect(sink().put(key, 'x')).rejects.toThrow(/invalid audit key/);
-    await expect(sink().get(key)).rejects.toThrow(/invalid audit key/);
-    expect(s3.calls()).toHaveLength(0);
-  });
+  it.each(['../escape', 'chains//c1', '/chains/c1', 'chains/c1/', '', '..'])(
+    'refuses the key %j without calling S3',
+    async (key) => {
+      await expect(sink().put(key, 'x')).rejects.toThrow(/invalid audit key/);
+      await expect(sink().get(key)).rejects.toThrow(/invalid audit key/);
+      expect(s3.calls()).toHaveLength(0);
+    },
+  );
 
   it.each(['..', 'chains//c1', ''])('refuses to list the prefix %j', async (prefix) => {
     await expect(sink().list(prefix)).rejects.toThrow(/invalid audit key/);

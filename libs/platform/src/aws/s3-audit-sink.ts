@@ -52,10 +52,16 @@ export class S3AuditSink implements AuditSink {
     } catch (error) {
       // 412: the key exists. 409: another conditional write to the key is under way; if it has
       // landed, compare with it, otherwise the caller retries later (the audit flush does).
-      if (!isError(error, 'PreconditionFailed', 412) && !isError(error, 'ConditionalRequestConflict')) throw error;
+      if (!isError(error, 'PreconditionFailed', 412) && !isError(error, 'ConditionalRequestConflict')) {
+        throw error;
+      }
       const existing = await this.get(key);
-      if (existing === null) throw error;
-      if (existing !== body) throw new AuditSinkConflictError(key);
+      if (existing === null) {
+        throw error;
+      }
+      if (existing !== body) {
+        throw new AuditSinkConflictError(key);
+      }
     }
   }
 
@@ -63,10 +69,14 @@ export class S3AuditSink implements AuditSink {
     checkKey(key);
     try {
       const result = await this.client().send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key }));
-      if (!result.Body) return '';
+      if (!result.Body) {
+        return '';
+      }
       return await result.Body.transformToString('utf-8');
     } catch (error) {
-      if (isError(error, 'NoSuchKey')) return null;
+      if (isError(error, 'NoSuchKey')) {
+        return null;
+      }
       throw error;
     }
   }
@@ -86,7 +96,11 @@ export class S3AuditSink implements AuditSink {
           ...(token ? { ContinuationToken: token } : {}),
         }),
       );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      for (const object of page.Contents ?? []) {
+        if (object.Key) {
+          keys.push(object.Key);
+        }
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys.sort();
@@ -95,12 +109,20 @@ export class S3AuditSink implements AuditSink {
 
 /** The same key rules as the file sink, so a key that works in one runtime works in the other. */
 function checkKey(key: string): void {
-  if (key.split('/').some((part) => part === '..' || part === '')) throw new Error(`invalid audit key ${key}`);
+  if (key.split('/').some((part) => part === '..' || part === '')) {
+    throw new Error(`invalid audit key ${key}`);
+  }
 }
 
 /** An S3 error by its code, or (where the code alone can be missing) by its HTTP status. */
 function isError(error: unknown, name: string, status?: number): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === name) return true;
-  return status !== undefined && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === status;
+  if (!(error instanceof Error)) {
+    return false;
+  }
+  if (error.name === name) {
+    return true;
+  }
+  return (
+    status !== undefined && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === status
+  );
 }

@@ -38,7 +38,9 @@ function fakeTx(): Tx & { commit(): void } {
     db: undefined as never,
     afterCommit: (callback) => void callbacks.push(callback),
     commit: () => {
-      for (const callback of callbacks) void callback();
+      for (const callback of callbacks) {
+        void callback();
+      }
     },
   };
 }
@@ -75,7 +77,10 @@ describe('SqsMessageQueue', () => {
     it('sends without message attributes when there is no key, to the URL of the queue named', async () => {
       await queue().send(QueueNames.Actions, { action_id: 'x' }, { delaySeconds: 12.4 });
       expect(sent()).toStrictEqual([
-        { command: 'SendMessageCommand', input: { QueueUrl: ACTIONS_URL, MessageBody: '{"action_id":"x"}', DelaySeconds: 12 } },
+        {
+          command: 'SendMessageCommand',
+          input: { QueueUrl: ACTIONS_URL, MessageBody: '{"action_id":"x"}', DelaySeconds: 12 },
+        },
       ]);
     });
 
@@ -106,7 +111,11 @@ describe('SqsMessageQueue', () => {
     });
 
     it('fails the send (so the caller rolls back) and tells no listener when SQS refuses it', async () => {
-      sqs.on(SendMessageCommand).rejects(new SQSServiceException({ name: 'QueueDoesNotExist', $fault: 'client', $metadata: {}, message: 'no queue' }));
+      sqs
+        .on(SendMessageCommand)
+        .rejects(
+          new SQSServiceException({ name: 'QueueDoesNotExist', $fault: 'client', $metadata: {}, message: 'no queue' }),
+        );
       const q = queue();
       const heard: string[] = [];
       q.onSent((name) => heard.push(name));
@@ -144,7 +153,12 @@ describe('SqsMessageQueue', () => {
     it('maps each message: id, receipt handle, parsed body and receive count', async () => {
       sqs.on(ReceiveMessageCommand).resolves({
         Messages: [
-          { MessageId: 'm-1', ReceiptHandle: 'rh-1', Body: '{"event_id":"e-1"}', Attributes: { ApproximateReceiveCount: '3' } },
+          {
+            MessageId: 'm-1',
+            ReceiptHandle: 'rh-1',
+            Body: '{"event_id":"e-1"}',
+            Attributes: { ApproximateReceiveCount: '3' },
+          },
           { MessageId: 'm-2', ReceiptHandle: 'rh-2', Body: 'not json', Attributes: { ApproximateReceiveCount: '1' } },
         ],
       });
@@ -152,27 +166,44 @@ describe('SqsMessageQueue', () => {
         { id: 'm-1', receipt: 'rh-1', body: { event_id: 'e-1' }, receiveCount: 3 },
         { id: 'm-2', receipt: 'rh-2', body: 'not json', receiveCount: 1 },
       ]);
-      expect(sqs.commandCalls(ReceiveMessageCommand)[0]!.args[0].input).toMatchObject({ MaxNumberOfMessages: 2, VisibilityTimeout: 60 });
+      expect(sqs.commandCalls(ReceiveMessageCommand)[0]!.args[0].input).toMatchObject({
+        MaxNumberOfMessages: 2,
+        VisibilityTimeout: 60,
+      });
     });
   });
 
   it('ack deletes the message by its receipt handle', async () => {
     await queue().ack(QueueNames.Actions, message(2));
-    expect(sent()).toStrictEqual([{ command: 'DeleteMessageCommand', input: { QueueUrl: ACTIONS_URL, ReceiptHandle: 'receipt-2' } }]);
+    expect(sent()).toStrictEqual([
+      { command: 'DeleteMessageCommand', input: { QueueUrl: ACTIONS_URL, ReceiptHandle: 'receipt-2' } },
+    ]);
   });
 
   describe('retry', () => {
     it('hides the message for the delay and reports retrying while receives remain', async () => {
-      expect(await queue().retry(QueueNames.Transcripts, message(4), { delaySeconds: 8, error: 'Error: boom' })).toBe('retrying');
+      expect(await queue().retry(QueueNames.Transcripts, message(4), { delaySeconds: 8, error: 'Error: boom' })).toBe(
+        'retrying',
+      );
       expect(sent()).toStrictEqual([
-        { command: 'ChangeMessageVisibilityCommand', input: { QueueUrl: TRANSCRIPTS_URL, ReceiptHandle: 'receipt-4', VisibilityTimeout: 8 } },
+        {
+          command: 'ChangeMessageVisibilityCommand',
+          input: { QueueUrl: TRANSCRIPTS_URL, ReceiptHandle: 'receipt-4', VisibilityTimeout: 8 },
+        },
       ]);
     });
 
     it('reports dead from the last allowed receive on, leaving the move to the redrive policy', async () => {
-      expect(await queue().retry(QueueNames.Transcripts, message(5), { delaySeconds: 16, error: 'Error: boom' })).toBe('dead');
-      expect(await queue({ maxReceives: 3 }).retry(QueueNames.Transcripts, message(7), { delaySeconds: 300, error: 'x' })).toBe('dead');
-      expect(sent().map((call) => call.command)).toEqual(['ChangeMessageVisibilityCommand', 'ChangeMessageVisibilityCommand']);
+      expect(await queue().retry(QueueNames.Transcripts, message(5), { delaySeconds: 16, error: 'Error: boom' })).toBe(
+        'dead',
+      );
+      expect(
+        await queue({ maxReceives: 3 }).retry(QueueNames.Transcripts, message(7), { delaySeconds: 300, error: 'x' }),
+      ).toBe('dead');
+      expect(sent().map((call) => call.command)).toEqual([
+        'ChangeMessageVisibilityCommand',
+        'ChangeMessageVisibilityCommand',
+      ]);
       expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
       expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     });
@@ -240,7 +271,9 @@ describe('toReceivedMessage', () => {
       SenderId: 'AIDAIENQZJOLO23YVJ4VO',
       ApproximateFirstReceiveTimestamp: '1545082649185',
     },
-    messageAttributes: { idempotency_key: { stringValue: 'event:e-1', dataType: 'String', stringListValues: [], binaryListValues: [] } },
+    messageAttributes: {
+      idempotency_key: { stringValue: 'event:e-1', dataType: 'String', stringListValues: [], binaryListValues: [] },
+    },
     md5OfBody: 'e4e68fb7bd0e697a0ae8f1bb342846b3',
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:marvain-transcripts',
@@ -262,7 +295,11 @@ describe('toReceivedMessage', () => {
   });
 
   it('counts a record without a usable receive count as its first receive', () => {
-    expect(toReceivedMessage(record({ attributes: { ...record().attributes, ApproximateReceiveCount: '' } })).receiveCount).toBe(1);
-    expect(toReceivedMessage(record({ attributes: { ...record().attributes, ApproximateReceiveCount: 'x' } })).receiveCount).toBe(1);
+    expect(
+      toReceivedMessage(record({ attributes: { ...record().attributes, ApproximateReceiveCount: '' } })).receiveCount,
+    ).toBe(1);
+    expect(
+      toReceivedMessage(record({ attributes: { ...record().attributes, ApproximateReceiveCount: 'x' } })).receiveCount,
+    ).toBe(1);
   });
 });

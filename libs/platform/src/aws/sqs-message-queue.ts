@@ -55,7 +55,9 @@ export class SqsMessageQueue implements MessageQueue {
 
   async send(queue: QueueName, body: Record<string, unknown>, options: SendOptions = {}): Promise<void> {
     const attributes: Record<string, MessageAttributeValue> = {};
-    if (options.dedupKey) attributes[IDEMPOTENCY_KEY_ATTRIBUTE] = { DataType: 'String', StringValue: options.dedupKey };
+    if (options.dedupKey) {
+      attributes[IDEMPOTENCY_KEY_ATTRIBUTE] = { DataType: 'String', StringValue: options.dedupKey };
+    }
     await this.client().send(
       new SendMessageCommand({
         QueueUrl: this.urlOf(queue),
@@ -66,8 +68,11 @@ export class SqsMessageQueue implements MessageQueue {
     );
     // The message is in SQS now; listeners hear of it after the commit, as the interface promises.
     const notify = (): void => this.listeners.forEach((listener) => listener(queue));
-    if (options.tx) options.tx.afterCommit(notify);
-    else notify();
+    if (options.tx) {
+      options.tx.afterCommit(notify);
+    } else {
+      notify();
+    }
   }
 
   /** Nothing to do: a message a crashed consumer held comes back when its SQS visibility timeout ends. */
@@ -75,7 +80,10 @@ export class SqsMessageQueue implements MessageQueue {
     return Promise.resolve(0);
   }
 
-  async receive<T>(queue: QueueName, options: { max: number; visibilityTimeoutSeconds: number }): Promise<ReceivedMessage<T>[]> {
+  async receive<T>(
+    queue: QueueName,
+    options: { max: number; visibilityTimeoutSeconds: number },
+  ): Promise<ReceivedMessage<T>[]> {
     const result = await this.client().send(
       new ReceiveMessageCommand({
         QueueUrl: this.urlOf(queue),
@@ -104,7 +112,11 @@ export class SqsMessageQueue implements MessageQueue {
    * dead-letter queue once it has been received maxReceiveCount times, so from that receive on
    * the answer is 'dead' (the redrive happens when SQS would next deliver it).
    */
-  async retry(queue: QueueName, message: ReceivedMessage<unknown>, options: { delaySeconds: number; error: string }): Promise<'retrying' | 'dead'> {
+  async retry(
+    queue: QueueName,
+    message: ReceivedMessage<unknown>,
+    options: { delaySeconds: number; error: string },
+  ): Promise<'retrying' | 'dead'> {
     await this.client().send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: this.urlOf(queue),
@@ -122,7 +134,9 @@ export class SqsMessageQueue implements MessageQueue {
    */
   async deadLetter(queue: QueueName, message: ReceivedMessage<unknown>, error: string): Promise<void> {
     const dlq = this.options.deadLetterQueueUrls?.[queue];
-    if (!dlq) return;
+    if (!dlq) {
+      return;
+    }
     await this.client().send(
       new SendMessageCommand({
         QueueUrl: dlq,
@@ -144,7 +158,9 @@ export class SqsMessageQueue implements MessageQueue {
 
   private urlOf(queue: QueueName): string {
     const url = this.options.queueUrls[queue] as string | undefined;
-    if (!url) throw new Error(`no SQS queue URL is configured for the queue "${queue}"`);
+    if (!url) {
+      throw new Error(`no SQS queue URL is configured for the queue "${queue}"`);
+    }
     return url;
   }
 }
@@ -163,7 +179,12 @@ export function toReceivedMessage<T = Record<string, unknown>>(record: SQSRecord
   });
 }
 
-function received<T>(raw: { id: string; receipt: string; body: string; receiveCount: string | undefined }): ReceivedMessage<T> {
+function received<T>(raw: {
+  id: string;
+  receipt: string;
+  body: string;
+  receiveCount: string | undefined;
+}): ReceivedMessage<T> {
   let body: unknown;
   try {
     body = JSON.parse(raw.body);
@@ -171,7 +192,12 @@ function received<T>(raw: { id: string; receipt: string; body: string; receiveCo
     body = raw.body;
   }
   const count = Number(raw.receiveCount);
-  return { id: raw.id, receipt: raw.receipt, body: body as T, receiveCount: Number.isInteger(count) && count > 0 ? count : 1 };
+  return {
+    id: raw.id,
+    receipt: raw.receipt,
+    body: body as T,
+    receiveCount: Number.isInteger(count) && count > 0 ? count : 1,
+  };
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -50,7 +50,10 @@ describe('loadHubSettings', () => {
     const settings = loadHubSettings({});
     expect(settings.dataDir).toBe(path.join(homedir(), '.local', 'share', 'marvain'));
     expect(settings.configFile).toBe(path.join(homedir(), '.config', 'marvain', 'marvain-config.yaml'));
-    expect(settings.database).toEqual({ kind: 'pglite', dataDir: path.join(homedir(), '.local', 'share', 'marvain', 'pglite') });
+    expect(settings.database).toEqual({
+      kind: 'pglite',
+      dataDir: path.join(homedir(), '.local', 'share', 'marvain', 'pglite'),
+    });
     expect(defaultDataDir({})).toBe(settings.dataDir);
     expect(defaultConfigFile({})).toBe(settings.configFile);
     // An empty XDG variable counts as unset.
@@ -63,8 +66,11 @@ describe('loadHubSettings', () => {
     try {
       expect(loadHubSettings().port).toBe(9123);
     } finally {
-      if (before === undefined) delete process.env['MARVAIN_PORT'];
-      else process.env['MARVAIN_PORT'] = before;
+      if (before === undefined) {
+        delete process.env['MARVAIN_PORT'];
+      } else {
+        process.env['MARVAIN_PORT'] = before;
+      }
     }
   });
 
@@ -107,8 +113,14 @@ describe('loadHubSettings', () => {
 
   it('uses PostgreSQL when DATABASE_URL is set', () => {
     const url = 'postgres://marvain:secret@db.example:5432/marvain';
-    expect(loadHubSettings({ ...XDG, DATABASE_URL: url, MARVAIN_PGLITE_DIR: 'memory' }).database).toEqual({ kind: 'postgres', url });
-    expect(loadHubSettings({ ...XDG, DATABASE_URL: 'postgresql://db/x' }).database).toEqual({ kind: 'postgres', url: 'postgresql://db/x' });
+    expect(loadHubSettings({ ...XDG, DATABASE_URL: url, MARVAIN_PGLITE_DIR: 'memory' }).database).toEqual({
+      kind: 'postgres',
+      url,
+    });
+    expect(loadHubSettings({ ...XDG, DATABASE_URL: 'postgresql://db/x' }).database).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://db/x',
+    });
   });
 
   it('refuses a DATABASE_URL that is not a postgres URL', () => {
@@ -116,8 +128,14 @@ describe('loadHubSettings', () => {
   });
 
   it('uses an in-memory PGlite when MARVAIN_PGLITE_DIR=memory, or the folder it names', () => {
-    expect(loadHubSettings({ ...XDG, MARVAIN_PGLITE_DIR: 'memory' }).database).toEqual({ kind: 'pglite', dataDir: 'memory' });
-    expect(loadHubSettings({ ...XDG, MARVAIN_PGLITE_DIR: '/tmp/pg' }).database).toEqual({ kind: 'pglite', dataDir: '/tmp/pg' });
+    expect(loadHubSettings({ ...XDG, MARVAIN_PGLITE_DIR: 'memory' }).database).toEqual({
+      kind: 'pglite',
+      dataDir: 'memory',
+    });
+    expect(loadHubSettings({ ...XDG, MARVAIN_PGLITE_DIR: '/tmp/pg' }).database).toEqual({
+      kind: 'pglite',
+      dataDir: '/tmp/pg',
+    });
   });
 
   it('uses the RDS Data API when a cluster ARN and secret ARN are given', () => {
@@ -159,7 +177,9 @@ describe('loadHubSettings', () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    for (const name of ['MARVAIN_PORT', 'MARVAIN_RUNTIME', 'MARVAIN_WORKERS', 'MARVAIN_DB_SECRET_ARN']) expect(message).toContain(name);
+    for (const name of ['MARVAIN_PORT', 'MARVAIN_RUNTIME', 'MARVAIN_WORKERS', 'MARVAIN_DB_SECRET_ARN']) {
+      expect(message).toContain(name);
+    }
   });
 
   it.each([
@@ -228,7 +248,12 @@ describe('loadHubSettings in the AWS runtime', () => {
   });
 
   it('leaves out the AWS settings in the local runtime, even when AWS variables are set', () => {
-    const settings = loadHubSettings({ ...XDG, ...AWS_ENV, MARVAIN_RUNTIME: 'local', MARVAIN_AUDIT_LOCK_MODE: 'bogus' });
+    const settings = loadHubSettings({
+      ...XDG,
+      ...AWS_ENV,
+      MARVAIN_RUNTIME: 'local',
+      MARVAIN_AUDIT_LOCK_MODE: 'bogus',
+    });
     expect(settings.runtime).toBe('local');
     expect('aws' in settings).toBe(false);
     expect('aws' in loadHubSettings({ ...XDG })).toBe(false);
@@ -236,7 +261,14 @@ describe('loadHubSettings in the AWS runtime', () => {
 
   it('names every missing required AWS variable at once', () => {
     const problems = problemsOf({ ...XDG, MARVAIN_RUNTIME: 'aws' });
-    const missing = ['AWS_REGION', 'MARVAIN_TRANSCRIPT_QUEUE_URL', 'MARVAIN_ACTION_QUEUE_URL', 'MARVAIN_AUDIT_BUCKET', 'MARVAIN_CONNECTIONS_TABLE', 'MARVAIN_WS_ENDPOINT'];
+    const missing = [
+      'AWS_REGION',
+      'MARVAIN_TRANSCRIPT_QUEUE_URL',
+      'MARVAIN_ACTION_QUEUE_URL',
+      'MARVAIN_AUDIT_BUCKET',
+      'MARVAIN_CONNECTIONS_TABLE',
+      'MARVAIN_WS_ENDPOINT',
+    ];
     expect([...problems].sort()).toEqual(missing.map((name) => `${name} is required when MARVAIN_RUNTIME=aws`).sort());
   });
 
@@ -274,7 +306,9 @@ describe('loadHubSettings in the AWS runtime', () => {
       'MARVAIN_COGNITO_CLIENT_ID',
     ];
     expect(problems).toHaveLength(names.length);
-    for (const name of names) expect(problems.filter((p) => p.startsWith(`${name} `))).toHaveLength(1);
+    for (const name of names) {
+      expect(problems.filter((p) => p.startsWith(`${name} `))).toHaveLength(1);
+    }
   });
 
   it.each([

@@ -105,11 +105,16 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string 
 }
 
 /** Reads and validates settings from the environment; lists every problem at once. */
-export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubSettings> = {}): HubSettings {
+export function loadHubSettings(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<HubSettings> = {},
+): HubSettings {
   const problems: string[] = [];
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
+    if (raw === undefined || raw === '') {
+      return fallback;
+    }
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
@@ -119,21 +124,33 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
   };
   const bool = (name: string, fallback: boolean): boolean => {
     const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+    if (raw === undefined || raw === '') {
+      return fallback;
+    }
+    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) {
+      return true;
+    }
+    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) {
+      return false;
+    }
     problems.push(`${name} must be true or false (got "${raw}")`);
     return fallback;
   };
 
   const runtimeRaw = env['MARVAIN_RUNTIME'] || 'local';
-  if (runtimeRaw !== 'local' && runtimeRaw !== 'aws') problems.push(`MARVAIN_RUNTIME must be "local" or "aws" (got "${runtimeRaw}")`);
+  if (runtimeRaw !== 'local' && runtimeRaw !== 'aws') {
+    problems.push(`MARVAIN_RUNTIME must be "local" or "aws" (got "${runtimeRaw}")`);
+  }
   const runtime: Runtime = runtimeRaw === 'aws' ? 'aws' : 'local';
 
   const logLevelRaw = (env['MARVAIN_LOG_LEVEL'] || 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevelRaw)) problems.push(`MARVAIN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);
+  if (!LOG_LEVELS.includes(logLevelRaw)) {
+    problems.push(`MARVAIN_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);
+  }
   const logFormatRaw = (env['MARVAIN_LOG_FORMAT'] || 'auto') as LogFormat;
-  if (!LOG_FORMATS.includes(logFormatRaw)) problems.push(`MARVAIN_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')} (got "${logFormatRaw}")`);
+  if (!LOG_FORMATS.includes(logFormatRaw)) {
+    problems.push(`MARVAIN_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')} (got "${logFormatRaw}")`);
+  }
 
   const dataDir = path.resolve(env['MARVAIN_DATA_DIR'] || defaultDataDir(env));
   const database = databaseTarget(env, dataDir, problems);
@@ -160,25 +177,40 @@ export function loadHubSettings(env: NodeJS.ProcessEnv = process.env, overrides:
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
   return settings;
 }
 
 function databaseTarget(env: NodeJS.ProcessEnv, dataDir: string, problems: string[]): DatabaseTarget {
   const url = env['DATABASE_URL'];
   if (url) {
-    if (!/^postgres(ql)?:\/\//.test(url)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    }
     return { kind: 'postgres', url };
   }
   const resourceArn = env['MARVAIN_DB_CLUSTER_ARN'];
   if (resourceArn) {
     const secretArn = env['MARVAIN_DB_SECRET_ARN'];
     const database = env['MARVAIN_DB_NAME'] || 'marvain';
-    if (!secretArn) problems.push('MARVAIN_DB_SECRET_ARN is required with MARVAIN_DB_CLUSTER_ARN');
-    return { kind: 'data-api', resourceArn, secretArn: secretArn ?? '', database, ...(env['MARVAIN_DATA_API_ENDPOINT'] ? { endpoint: env['MARVAIN_DATA_API_ENDPOINT'] } : {}) };
+    if (!secretArn) {
+      problems.push('MARVAIN_DB_SECRET_ARN is required with MARVAIN_DB_CLUSTER_ARN');
+    }
+    return {
+      kind: 'data-api',
+      resourceArn,
+      secretArn: secretArn ?? '',
+      database,
+      ...(env['MARVAIN_DATA_API_ENDPOINT'] ? { endpoint: env['MARVAIN_DATA_API_ENDPOINT'] } : {}),
+    };
   }
   const pglite = env['MARVAIN_PGLITE_DIR'];
-  return { kind: 'pglite', dataDir: pglite === 'memory' ? 'memory' : path.resolve(pglite || path.join(dataDir, 'pglite')) };
+  return {
+    kind: 'pglite',
+    dataDir: pglite === 'memory' ? 'memory' : path.resolve(pglite || path.join(dataDir, 'pglite')),
+  };
 }
 
 const AUDIT_LOCK_MODES: AuditLockMode[] = ['GOVERNANCE', 'COMPLIANCE'];
@@ -195,14 +227,20 @@ function awsSettings(
       return '';
     }
     const problem = check(value);
-    if (problem) problems.push(`${name} ${problem} (got "${value}")`);
+    if (problem) {
+      problems.push(`${name} ${problem} (got "${value}")`);
+    }
     return value;
   };
   const optional = (name: string, check: (value: string) => string | null): string | undefined => {
     const value = env[name];
-    if (value === undefined || value === '') return undefined;
+    if (value === undefined || value === '') {
+      return undefined;
+    }
     const problem = check(value);
-    if (problem) problems.push(`${name} ${problem} (got "${value}")`);
+    if (problem) {
+      problems.push(`${name} ${problem} (got "${value}")`);
+    }
     return value;
   };
 
@@ -213,11 +251,17 @@ function awsSettings(
   const transcriptDlq = optional('MARVAIN_TRANSCRIPT_DLQ_URL', httpsUrl);
   const actionDlq = optional('MARVAIN_ACTION_DLQ_URL', httpsUrl);
   const artifactBucket = optional('MARVAIN_ARTIFACT_BUCKET', bucketName);
-  const userPoolId = optional('MARVAIN_COGNITO_USER_POOL_ID', (v) => (/^[\w-]+_[0-9a-zA-Z]+$/.test(v) ? null : 'must be a Cognito user pool id such as eu-west-1_AbCdEf123'));
-  const clientId = optional('MARVAIN_COGNITO_CLIENT_ID', (v) => (/^[\w+]+$/.test(v) ? null : 'must be a Cognito app client id'));
+  const userPoolId = optional('MARVAIN_COGNITO_USER_POOL_ID', (v) =>
+    /^[\w-]+_[0-9a-zA-Z]+$/.test(v) ? null : 'must be a Cognito user pool id such as eu-west-1_AbCdEf123',
+  );
+  const clientId = optional('MARVAIN_COGNITO_CLIENT_ID', (v) =>
+    /^[\w+]+$/.test(v) ? null : 'must be a Cognito app client id',
+  );
 
   return {
-    region: required('AWS_REGION', (v) => (/^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? null : 'must be an AWS region such as eu-west-1')),
+    region: required('AWS_REGION', (v) =>
+      /^[a-z]{2}(-[a-z]+)+-\d+$/.test(v) ? null : 'must be an AWS region such as eu-west-1',
+    ),
     queueUrls: {
       [QueueNames.Transcripts]: required('MARVAIN_TRANSCRIPT_QUEUE_URL', httpsUrl),
       [QueueNames.Actions]: required('MARVAIN_ACTION_QUEUE_URL', httpsUrl),
@@ -231,10 +275,14 @@ function awsSettings(
       lockMode: AUDIT_LOCK_MODES.includes(lockModeRaw as AuditLockMode) ? (lockModeRaw as AuditLockMode) : 'GOVERNANCE',
       retentionDays: int('MARVAIN_AUDIT_RETENTION_DAYS', 3650, 1, 36_500),
     },
-    connectionsTable: required('MARVAIN_CONNECTIONS_TABLE', (v) => (/^[\w.-]{3,255}$/.test(v) ? null : 'must be a DynamoDB table name')),
+    connectionsTable: required('MARVAIN_CONNECTIONS_TABLE', (v) =>
+      /^[\w.-]{3,255}$/.test(v) ? null : 'must be a DynamoDB table name',
+    ),
     websocketEndpoint: required('MARVAIN_WS_ENDPOINT', httpsUrl).replace(/\/+$/, ''),
     ...(artifactBucket ? { artifactBucket } : {}),
-    ...(userPoolId || clientId ? { cognito: { ...(userPoolId ? { userPoolId } : {}), ...(clientId ? { clientId } : {}) } } : {}),
+    ...(userPoolId || clientId
+      ? { cognito: { ...(userPoolId ? { userPoolId } : {}), ...(clientId ? { clientId } : {}) } }
+      : {}),
   };
 }
 
@@ -245,8 +293,12 @@ function httpsUrl(value: string): string | null {
   } catch {
     return 'must be an https:// URL';
   }
-  if (url.protocol !== 'https:' || url.hostname === '') return 'must be an https:// URL';
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return 'must be an https:// URL without query, fragment or credentials';
+  if (url.protocol !== 'https:' || url.hostname === '') {
+    return 'must be an https:// URL';
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    return 'must be an https:// URL without query, fragment or credentials';
+  }
   return null;
 }
 

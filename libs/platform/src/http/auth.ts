@@ -18,7 +18,9 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 /** The principal the auth guard resolved for this request. */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
   const request = context.switchToHttp().getRequest<{ principal?: Principal }>();
-  if (!request.principal) throw new DomainError(ErrorCode.Unauthenticated, 'authentication required');
+  if (!request.principal) {
+    throw new DomainError(ErrorCode.Unauthenticated, 'authentication required');
+  }
   return request.principal;
 });
 
@@ -33,7 +35,9 @@ export function assertAgentScope(
   scope: Scope,
   subject: { what: string; id: string } = { what: 'agent', id: agentId },
 ): void {
-  if (!principal.agents.some((a) => a.agent_id === agentId)) throw DomainError.notFound(subject.what, subject.id);
+  if (!principal.agents.some((a) => a.agent_id === agentId)) {
+    throw DomainError.notFound(subject.what, subject.id);
+  }
   if (!hasScope(scopesFor(principal, agentId), scope)) {
     throw new DomainError(ErrorCode.Forbidden, `this ${principal.type} lacks the ${scope} scope on agent ${agentId}`);
   }
@@ -50,6 +54,9 @@ export function holdsScopeAnywhere(principal: Principal, scope: Scope): boolean 
  */
 export function refuseSelfAgentReach(principal: Principal, agentId: string, what: string): void {
   if (principal.type === 'agent' && principal.id === agentId) {
-    throw new DomainError(ErrorCode.Forbidden, `an agent principal may read only its own agent record, not its ${what}, until a delegation contract allows more`);
+    throw new DomainError(
+      ErrorCode.Forbidden,
+      `an agent principal may read only its own agent record, not its ${what}, until a delegation contract allows more`,
+    );
   }
 }

@@ -31,7 +31,10 @@ describe('list cursors', () => {
     ['invalid UTF-8', Buffer.from([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d]).toString('base64url')],
     ['a cursor with a character changed', `${encodeCursor(KEY).slice(0, 10)}~${encodeCursor(KEY).slice(11)}`],
     ['a cursor cut short', encodeCursor(KEY).slice(0, -3)],
-    ['a cursor with stray bits in its last character', `${encodeCursor(KEY).slice(0, -1)}${encodeCursor(KEY).endsWith('A') ? 'B' : 'A'}`],
+    [
+      'a cursor with stray bits in its last character',
+      `${encodeCursor(KEY).slice(0, -1)}${encodeCursor(KEY).endsWith('A') ? 'B' : 'A'}`,
+    ],
     ['an oversized text', 'A'.repeat(10_000)],
   ])('refuses %s', (_label, text) => {
     expect(parseCursor(text)).toBeNull();

@@ -24,7 +24,9 @@ export function encodeCursor(key: PageKey): string {
 /** A real calendar instant PostgreSQL accepts (a month 13 or a 31 February is not one). */
 function isKeyInstant(at: string): boolean {
   const match = KEY_AT.exec(at);
-  if (!match || Number(match[1]) < 1970) return false;
+  if (!match || Number(match[1]) < 1970) {
+    return false;
+  }
   const millis = `${at.slice(0, 23)}Z`;
   const parsed = new Date(millis);
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString() === millis;
@@ -32,21 +34,31 @@ function isKeyInstant(at: string): boolean {
 
 /** The position a cursor names, or null when `text` is not a cursor the hub could have issued. */
 export function parseCursor(text: string): PageKey | null {
-  if (text.length === 0 || text.length > CURSOR_MAX_LENGTH || !BASE64URL.test(text)) return null;
+  if (text.length === 0 || text.length > CURSOR_MAX_LENGTH || !BASE64URL.test(text)) {
+    return null;
+  }
   const bytes = Buffer.from(text, 'base64url');
   // Canonical encoding only: stray bits in the last character would make two texts one cursor.
-  if (bytes.toString('base64url') !== text) return null;
+  if (bytes.toString('base64url') !== text) {
+    return null;
+  }
   const json = bytes.toString('utf8');
-  if (!Buffer.from(json, 'utf8').equals(bytes)) return null;
+  if (!Buffer.from(json, 'utf8').equals(bytes)) {
+    return null;
+  }
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch {
     return null;
   }
-  if (!Array.isArray(value) || value.length !== 2) return null;
+  if (!Array.isArray(value) || value.length !== 2) {
+    return null;
+  }
   const [at, id] = value as unknown[];
-  if (typeof at !== 'string' || typeof id !== 'string' || !isKeyInstant(at) || !UUID.test(id)) return null;
+  if (typeof at !== 'string' || typeof id !== 'string' || !isKeyInstant(at) || !UUID.test(id)) {
+    return null;
+  }
   return { at, id: id.toLowerCase() };
 }
 
@@ -54,9 +66,15 @@ const CURSOR_PROBLEM = 'cursor must be a next_cursor value returned by this list
 
 /** The position of an optional cursor; a malformed one is `validation_failed` naming the field. */
 export function decodeCursor(text: string | undefined): PageKey | null {
-  if (text === undefined) return null;
+  if (text === undefined) {
+    return null;
+  }
   const key = parseCursor(text);
-  if (!key) throw new DomainError(ErrorCode.ValidationFailed, 'the request is not valid', { fields: [{ field: 'cursor', problems: [CURSOR_PROBLEM] }] });
+  if (!key) {
+    throw new DomainError(ErrorCode.ValidationFailed, 'the request is not valid', {
+      fields: [{ field: 'cursor', problems: [CURSOR_PROBLEM] }],
+    });
+  }
   return key;
 }
 

@@ -15,7 +15,9 @@ describe('toErrorResponse for framework errors', () => {
   });
 
   it('cuts a long framework message (it can quote the request path)', () => {
-    const { body } = toErrorResponse(Object.assign(new Error(`Cannot GET /${'x'.repeat(20_000)}`), { statusCode: 404 }));
+    const { body } = toErrorResponse(
+      Object.assign(new Error(`Cannot GET /${'x'.repeat(20_000)}`), { statusCode: 404 }),
+    );
     expect(body.error.message.length).toBeLessThanOrEqual(200);
     expect(body.error.message.startsWith('Cannot GET /xxx')).toBe(true);
   });

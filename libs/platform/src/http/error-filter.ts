@@ -25,11 +25,16 @@ const clip = (text: string, max: number): string => (text.length <= max ? text :
 export function toErrorResponse(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof DomainError) {
     const body: ErrorBody = { error: { code: error.code, message: error.message } };
-    if (error.details !== undefined) body.error.details = error.details;
+    if (error.details !== undefined) {
+      body.error.details = error.details;
+    }
     return { status: ERROR_HTTP_STATUS[error.code], body };
   }
   // Framework errors (unknown route, body too large, malformed JSON) carry a status of their own.
-  const status = error instanceof HttpException ? error.getStatus() : (error as { statusCode?: unknown } | null | undefined)?.statusCode;
+  const status =
+    error instanceof HttpException
+      ? error.getStatus()
+      : (error as { statusCode?: unknown } | null | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = STATUS_CODES[status] ?? ErrorCode.ValidationFailed;
     // Cut: a framework message can quote the request ("Cannot GET /<a 15 KB path>").
@@ -45,7 +50,9 @@ export class DomainErrorFilter implements ExceptionFilter {
 
   catch(error: unknown, host: ArgumentsHost): void {
     const { status, body } = toErrorResponse(error);
-    if (status >= 500) this.logger.error(error instanceof Error ? error.stack ?? error.message : String(error));
+    if (status >= 500) {
+      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    }
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }

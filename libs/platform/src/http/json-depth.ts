@@ -6,9 +6,15 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
   const pending: Array<[unknown, number]> = [[value, 0]];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [item, depth] = next;
-    if (item === null || typeof item !== 'object') continue;
-    if (depth + 1 > limit) return true;
-    for (const child of Array.isArray(item) ? (item as unknown[]) : Object.values(item as Record<string, unknown>)) pending.push([child, depth + 1]);
+    if (item === null || typeof item !== 'object') {
+      continue;
+    }
+    if (depth + 1 > limit) {
+      return true;
+    }
+    for (const child of Array.isArray(item) ? (item as unknown[]) : Object.values(item as Record<string, unknown>)) {
+      pending.push([child, depth + 1]);
+    }
   }
   return false;
 }

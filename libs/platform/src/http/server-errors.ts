@@ -28,7 +28,9 @@ function clientErrorOf(code: string | undefined): { code: ErrorCode; message: st
  */
 export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
   // A reset connection has nobody left to answer.
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (error.code === 'ECONNRESET' || socket.destroyed) {
+    return;
+  }
   const { code, message } = clientErrorOf(error.code);
   const status = ERROR_HTTP_STATUS[code];
   const body: ErrorBody = { error: { code, message } };
@@ -41,7 +43,12 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
   socket.destroy();
 }
 
-const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+};
 const statusText = (status: number): string => STATUS_TEXT[status] ?? 'Error';
 
 /**

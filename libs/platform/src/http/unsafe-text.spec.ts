@@ -1,5 +1,11 @@
 import { ErrorCode } from '@marvain/contracts';
-import { describePath, findUnsafeText, undecodableQueryParameter, unsafeRequestText, unsafeTextProblem } from './unsafe-text';
+import {
+  describePath,
+  findUnsafeText,
+  undecodableQueryParameter,
+  unsafeRequestText,
+  unsafeTextProblem,
+} from './unsafe-text';
 
 describe('unsafe text (NUL and lone surrogates)', () => {
   it.each([
@@ -28,7 +34,11 @@ describe('unsafe text (NUL and lone surrogates)', () => {
       inKey: false,
       problem: 'contains a NUL character (U+0000)',
     });
-    expect(findUnsafeText({ metadata: { ['k\udc00']: 1 } })).toEqual({ path: ['metadata', 'k\udc00'], inKey: true, problem: 'is a key that contains a lone UTF-16 surrogate' });
+    expect(findUnsafeText({ metadata: { ['k\udc00']: 1 } })).toEqual({
+      path: ['metadata', 'k\udc00'],
+      inKey: true,
+      problem: 'is a key that contains a lone UTF-16 surrogate',
+    });
     expect(findUnsafeText('\u0000')).toEqual({ path: [], inKey: false, problem: 'contains a NUL character (U+0000)' });
     expect(findUnsafeText({ first: 'a\u0000', second: 'b\ud800' })?.path).toEqual(['first']);
   });
@@ -40,7 +50,9 @@ describe('unsafe text (NUL and lone surrogates)', () => {
 
   it('walks a deeply nested value without exhausting the stack', () => {
     let deep: unknown = 'bottom\u0000';
-    for (let i = 0; i < 100_000; i++) deep = [deep];
+    for (let i = 0; i < 100_000; i++) {
+      deep = [deep];
+    }
     expect(findUnsafeText(deep)?.problem).toBe('contains a NUL character (U+0000)');
   });
 
@@ -57,9 +69,15 @@ describe('unsafe text (NUL and lone surrogates)', () => {
     const error = unsafeRequestText({ params: { agent_id: 'ok' }, query: {}, body: { payload: { text: 'a\u0000' } } });
     expect(error?.code).toBe(ErrorCode.ValidationFailed);
     expect(error?.message).toBe('body field payload.text contains a NUL character (U+0000)');
-    expect(error?.details).toEqual({ fields: [{ field: 'payload.text', problems: ['payload.text contains a NUL character (U+0000)'] }] });
-    expect(unsafeRequestText({ params: { agent_id: '\u0000' }, query: {}, body: undefined })?.message).toBe('path parameter agent_id contains a NUL character (U+0000)');
-    expect(unsafeRequestText({ params: {}, query: {}, body: '\ud800' })?.message).toBe('the request body contains a lone UTF-16 surrogate');
+    expect(error?.details).toEqual({
+      fields: [{ field: 'payload.text', problems: ['payload.text contains a NUL character (U+0000)'] }],
+    });
+    expect(unsafeRequestText({ params: { agent_id: '\u0000' }, query: {}, body: undefined })?.message).toBe(
+      'path parameter agent_id contains a NUL character (U+0000)',
+    );
+    expect(unsafeRequestText({ params: {}, query: {}, body: '\ud800' })?.message).toBe(
+      'the request body contains a lone UTF-16 surrogate',
+    );
     expect(unsafeRequestText({ params: {}, query: { q: 'fine' }, body: { a: ['b'] } })).toBeNull();
   });
 });
@@ -72,7 +90,9 @@ describe('query strings that do not decode', () => {
     ['an undecodable name', '/v1/x?%ED%A0%80=1', '%ED%A0%80'],
   ])('names the parameter with %s', (_label, url, name) => {
     expect(undecodableQueryParameter(url)).toBe(name);
-    expect(unsafeRequestText({ params: {}, query: {}, body: undefined, url })?.details).toEqual({ fields: [{ field: name, problems: [`${name} is not valid %-encoded UTF-8`] }] });
+    expect(unsafeRequestText({ params: {}, query: {}, body: undefined, url })?.details).toEqual({
+      fields: [{ field: name, problems: [`${name} is not valid %-encoded UTF-8`] }],
+    });
   });
 
   it('accepts well-formed queries', () => {

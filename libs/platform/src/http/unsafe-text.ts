@@ -19,7 +19,9 @@ export interface UnsafeText {
 export function unsafeTextProblem(text: string): string | null {
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
-    if (unit === 0) return 'contains a NUL character (U+0000)';
+    if (unit === 0) {
+      return 'contains a NUL character (U+0000)';
+    }
     if (unit >= 0xd800 && unit <= 0xdbff) {
       const next = i + 1 < text.length ? text.charCodeAt(i + 1) : -1;
       if (next >= 0xdc00 && next <= 0xdfff) {
@@ -28,7 +30,9 @@ export function unsafeTextProblem(text: string): string | null {
       }
       return 'contains a lone UTF-16 surrogate';
     }
-    if (unit >= 0xdc00 && unit <= 0xdfff) return 'contains a lone UTF-16 surrogate';
+    if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return 'contains a lone UTF-16 surrogate';
+    }
   }
   return null;
 }
@@ -45,10 +49,14 @@ export function findUnsafeText(value: unknown): UnsafeText | null {
     const [item, at] = next;
     if (typeof item === 'string') {
       const problem = unsafeTextProblem(item);
-      if (problem) return { path: pathOf(at), inKey: false, problem };
+      if (problem) {
+        return { path: pathOf(at), inKey: false, problem };
+      }
       continue;
     }
-    if (item === null || typeof item !== 'object') continue;
+    if (item === null || typeof item !== 'object') {
+      continue;
+    }
     const children: Array<[unknown, PathLink]> = [];
     if (Array.isArray(item)) {
       (item as unknown[]).forEach((child, index) => children.push([child, { parent: at, segment: index }]));
@@ -56,12 +64,16 @@ export function findUnsafeText(value: unknown): UnsafeText | null {
       for (const [key, child] of Object.entries(item as Record<string, unknown>)) {
         const link = { parent: at, segment: key };
         const problem = unsafeTextProblem(key);
-        if (problem) return { path: pathOf(link), inKey: true, problem: `is a key that ${problem}` };
+        if (problem) {
+          return { path: pathOf(link), inKey: true, problem: `is a key that ${problem}` };
+        }
         children.push([child, link]);
       }
     }
     // Reversed onto the stack so the first child is looked at first.
-    for (let i = children.length - 1; i >= 0; i--) pending.push(children[i] as [unknown, PathLink]);
+    for (let i = children.length - 1; i >= 0; i--) {
+      pending.push(children[i] as [unknown, PathLink]);
+    }
   }
   return null;
 }
@@ -73,7 +85,9 @@ interface PathLink {
 
 function pathOf(link: PathLink | null): Array<string | number> {
   const path: Array<string | number> = [];
-  for (let at = link; at !== null; at = at.parent) path.push(at.segment);
+  for (let at = link; at !== null; at = at.parent) {
+    path.push(at.segment);
+  }
   return path.reverse();
 }
 
@@ -87,7 +101,9 @@ const MAX_SEGMENT_CHARS = 64;
 export function describePath(path: ReadonlyArray<string | number>): string {
   return path
     .map((segment) => {
-      if (typeof segment === 'number') return String(segment);
+      if (typeof segment === 'number') {
+        return String(segment);
+      }
       const cut = segment.length > MAX_SEGMENT_CHARS ? `${segment.slice(0, MAX_SEGMENT_CHARS)}…` : segment;
       return escapeUnsafe(cut);
     })
@@ -98,7 +114,12 @@ function escapeUnsafe(text: string): string {
   let out = '';
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
-    const pair = unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) <= 0xdfff;
+    const pair =
+      unit >= 0xd800 &&
+      unit <= 0xdbff &&
+      i + 1 < text.length &&
+      text.charCodeAt(i + 1) >= 0xdc00 &&
+      text.charCodeAt(i + 1) <= 0xdfff;
     if (pair) {
       out += text.slice(i, i + 2);
       i++;
@@ -126,7 +147,9 @@ const REQUEST_PARTS = [
  */
 export function undecodableQueryParameter(url: string): string | null {
   const start = url.indexOf('?');
-  if (start < 0) return null;
+  if (start < 0) {
+    return null;
+  }
   for (const part of url.slice(start + 1).split('&')) {
     try {
       decodeURIComponent(part.replace(/\+/g, ' '));
@@ -146,13 +169,19 @@ const refusal = (field: string, message: string, problem: string): DomainError =
   new DomainError(ErrorCode.ValidationFailed, message, { fields: [{ field, problems: [`${field} ${problem}`] }] });
 
 /** The 400 for the first unsafe string in a request's path parameters, query or body; null when there is none. */
-export function unsafeRequestText(request: Pick<FastifyRequest, 'params' | 'query' | 'body'> & { url?: string }): DomainError | null {
+export function unsafeRequestText(
+  request: Pick<FastifyRequest, 'params' | 'query' | 'body'> & { url?: string },
+): DomainError | null {
   for (const { part, where } of REQUEST_PARTS) {
     const found = findUnsafeText(request[part]);
-    if (!found) continue;
+    if (!found) {
+      continue;
+    }
     const field = describePath(found.path);
     // A body that is itself one bad string has no field name; it is "the body".
-    if (field === '') return refusal(part, `the ${part === 'body' ? 'request body' : where} ${found.problem}`, found.problem);
+    if (field === '') {
+      return refusal(part, `the ${part === 'body' ? 'request body' : where} ${found.problem}`, found.problem);
+    }
     return refusal(field, `${where} ${field} ${found.problem}`, found.problem);
   }
   const undecodable = request.url === undefined ? null : undecodableQueryParameter(request.url);
@@ -171,7 +200,10 @@ export function unsafeRequestText(request: Pick<FastifyRequest, 'params' | 'quer
 export function refuseUnsafeRequestText(fastify: FastifyInstance): void {
   fastify.addHook('preValidation', (request, _reply, done) => {
     const refused = unsafeRequestText(request);
-    if (refused) done(refused as DomainError & FastifyError);
-    else done();
+    if (refused) {
+      done(refused as DomainError & FastifyError);
+    } else {
+      done();
+    }
   });
 }

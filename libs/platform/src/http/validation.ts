@@ -1,4 +1,11 @@
-import { Injectable, ValidationPipe, type CallHandler, type ExecutionContext, type NestInterceptor, type ValidationError } from '@nestjs/common';
+import {
+  Injectable,
+  ValidationPipe,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+  type ValidationError,
+} from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import { ValidateIf } from 'class-validator';
@@ -29,10 +36,13 @@ export function createValidationPipe(): ValidationPipe {
  * An optional field that, when present, must be valid: unlike @IsOptional() it does not let
  * `null` through, so `{"name": null}` is a bad request rather than a value the handler must cope with.
  */
-export const OptionalButNotNull = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== undefined);
+export const OptionalButNotNull = (): PropertyDecorator =>
+  ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 const isEmptyBody = (body: unknown): boolean =>
-  body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+  body === undefined ||
+  body === null ||
+  (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
 
 const unknownFields = (names: string[]): { fields: Array<{ field: string; problems: string[] }> } => ({
   fields: names.map((field) => ({ field, problems: [`property ${field} should not exist`] })),
@@ -48,16 +58,25 @@ export class RefuseUndeclaredInput implements NestInterceptor {
   private readonly declared = new WeakMap<object, { body: boolean; query: boolean }>();
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
+    if (context.getType() !== 'http') {
+      return next.handle();
+    }
     const declared = this.declaredInputs(context);
     const request = context.switchToHttp().getRequest<{ body?: unknown; query?: Record<string, unknown> }>();
     const queryNames = Object.keys(request.query ?? {});
     if (!declared.query && queryNames.length > 0) {
-      throw new DomainError(ErrorCode.ValidationFailed, 'this route takes no query parameters', unknownFields(queryNames));
+      throw new DomainError(
+        ErrorCode.ValidationFailed,
+        'this route takes no query parameters',
+        unknownFields(queryNames),
+      );
     }
     if (!declared.body && !isEmptyBody(request.body)) {
       const body = request.body;
-      const details = typeof body === 'object' && body !== null && !Array.isArray(body) ? unknownFields(Object.keys(body)) : undefined;
+      const details =
+        typeof body === 'object' && body !== null && !Array.isArray(body)
+          ? unknownFields(Object.keys(body))
+          : undefined;
       throw new DomainError(ErrorCode.ValidationFailed, 'this route takes no request body', details);
     }
     return next.handle();
@@ -68,7 +87,10 @@ export class RefuseUndeclaredInput implements NestInterceptor {
     const handler = context.getHandler();
     let declared = this.declared.get(handler);
     if (!declared) {
-      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<string, unknown>;
+      const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, context.getClass(), handler.name) ?? {}) as Record<
+        string,
+        unknown
+      >;
       const kinds = new Set(Object.keys(args).map((key) => Number(key.split(':')[0])));
       const whole = kinds.has(RouteParamtypes.REQUEST);
       declared = {

@@ -23,8 +23,12 @@ describe('DataDirLock', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'marvain-lock-'));
   });
   afterEach(async () => {
-    for (const lock of held.splice(0)) await lock.release();
-    for (const child of children.splice(0)) child.kill('SIGKILL');
+    for (const lock of held.splice(0)) {
+      await lock.release();
+    }
+    for (const child of children.splice(0)) {
+      child.kill('SIGKILL');
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -34,24 +38,40 @@ describe('DataDirLock', () => {
     return lock;
   };
   const leaveLock = (info: Record<string, unknown>): Promise<void> =>
-    writeFile(lockFileIn(dir), JSON.stringify({ host: '127.0.0.1', port: 8080, control_secret: 'old', started_at: '2020-01-01T00:00:00Z', ...info }));
+    writeFile(
+      lockFileIn(dir),
+      JSON.stringify({
+        host: '127.0.0.1',
+        port: 8080,
+        control_secret: 'old',
+        started_at: '2020-01-01T00:00:00Z',
+        ...info,
+      }),
+    );
 
   it('takes over a leftover lock naming its own pid (pid 1 in a restarted container)', async () => {
     await leaveLock({ pid: process.pid });
     expect(await readLiveLock(dir)).toBeNull();
     const lock = await acquire();
-    expect(JSON.parse(readFileSync(lockFileIn(dir), 'utf8'))).toMatchObject({ pid: process.pid, control_secret: lock.info.control_secret });
+    expect(JSON.parse(readFileSync(lockFileIn(dir), 'utf8'))).toMatchObject({
+      pid: process.pid,
+      control_secret: lock.info.control_secret,
+    });
     expect(await readLiveLock(dir)).toMatchObject({ control_secret: lock.info.control_secret });
   });
 
   it('refuses while this process or another live Marvain process holds the folder', async () => {
     await acquire();
-    await expect(DataDirLock.acquire(dir, '127.0.0.1', 0)).rejects.toThrow(`another Marvain process (pid ${process.pid}) is using ${dir}`);
+    await expect(DataDirLock.acquire(dir, '127.0.0.1', 0)).rejects.toThrow(
+      `another Marvain process (pid ${process.pid}) is using ${dir}`,
+    );
     await held.pop()?.release();
 
     // The parent of this test worker runs node, and the lock records its real start time.
     await leaveLock({ pid: process.ppid, process_start: procStart(process.ppid) });
-    await expect(DataDirLock.acquire(dir, '127.0.0.1', 0)).rejects.toThrow(`another Marvain process (pid ${process.ppid})`);
+    await expect(DataDirLock.acquire(dir, '127.0.0.1', 0)).rejects.toThrow(
+      `another Marvain process (pid ${process.ppid})`,
+    );
     expect(readFileSync(lockFileIn(dir), 'utf8')).toContain('"control_secret":"old"');
   });
 
@@ -76,9 +96,15 @@ describe('DataDirLock', () => {
         const results = await Promise.allSettled([0, 1, 2, 3].map(() => DataDirLock.acquire(dir, '127.0.0.1', 0)));
         const winners = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
         expect(winners).toHaveLength(1);
-        for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toContain('another Marvain process');
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            expect(String(r.reason)).toContain('another Marvain process');
+          }
+        }
         const winner = winners[0] as DataDirLock;
-        expect(JSON.parse(readFileSync(lockFileIn(dir), 'utf8'))).toMatchObject({ control_secret: winner.info.control_secret });
+        expect(JSON.parse(readFileSync(lockFileIn(dir), 'utf8'))).toMatchObject({
+          control_secret: winner.info.control_secret,
+        });
         await winner.release();
         expect(readdirSync(dir)).toEqual([]);
       }
@@ -88,7 +114,14 @@ describe('DataDirLock', () => {
   it('gives a stale lock to exactly one of several processes starting at once', async () => {
     // Each racer is a real process running this module, told to go at the same moment.
     const bundle = path.join(dir, 'lock.cjs');
-    buildSync({ entryPoints: [path.join(__dirname, 'data-dir-lock.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'silent' });
+    buildSync({
+      entryPoints: [path.join(__dirname, 'data-dir-lock.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      outfile: bundle,
+      logLevel: 'silent',
+    });
     const script = `const { DataDirLock } = require(${JSON.stringify(bundle)});
       process.stdin.once('data', () => DataDirLock.acquire(process.argv[1], '127.0.0.1', 0).then(
         () => process.stdout.write('won\\n'),
@@ -99,14 +132,23 @@ describe('DataDirLock', () => {
       await mkdir(data);
       await writeFile(lockFileIn(data), JSON.stringify({ pid: DEAD_PID, control_secret: 'old' }));
       // stdin is buffered until a racer listens, so all of them go as soon as each is ready.
-      const racers = [0, 1, 2, 3].map(() => spawn(process.execPath, ['-e', script, data], { stdio: ['pipe', 'pipe', 'ignore'] }));
+      const racers = [0, 1, 2, 3].map(() =>
+        spawn(process.execPath, ['-e', script, data], { stdio: ['pipe', 'pipe', 'ignore'] }),
+      );
       children.push(...racers);
       const outcomes = racers.map(
-        (racer) => new Promise<string>((resolve) => racer.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))),
+        (racer) =>
+          new Promise<string>((resolve) =>
+            racer.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())),
+          ),
       );
-      for (const racer of racers) racer.stdin.write('go\n');
+      for (const racer of racers) {
+        racer.stdin.write('go\n');
+      }
       expect((await Promise.all(outcomes)).sort()).toEqual(['lost', 'lost', 'lost', 'won']);
-      for (const racer of racers) racer.kill('SIGKILL');
+      for (const racer of racers) {
+        racer.kill('SIGKILL');
+      }
     }
   });
 

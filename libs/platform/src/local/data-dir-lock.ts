@@ -50,7 +50,9 @@ function readProcFile(file: string): string | null {
 /** Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces). */
 function processStart(pid: number): string | null {
   const stat = readProcFile(`/proc/${pid}/stat`);
-  if (stat === null) return null;
+  if (stat === null) {
+    return null;
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return fields[19] ?? null;
 }
@@ -66,15 +68,29 @@ function bootId(): string | null {
  */
 function holderAlive(info: Partial<HubLockInfo>): boolean {
   const pid = info.pid;
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return typeof info.control_secret === 'string' && heldHere.has(info.control_secret);
-  if (!pidAlive(pid)) return false;
-  if (info.boot_id && bootId() && info.boot_id !== bootId()) return false;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) {
+    return false;
+  }
+  if (pid === process.pid) {
+    return typeof info.control_secret === 'string' && heldHere.has(info.control_secret);
+  }
+  if (!pidAlive(pid)) {
+    return false;
+  }
+  if (info.boot_id && bootId() && info.boot_id !== bootId()) {
+    return false;
+  }
   const start = processStart(pid);
-  if (start === null) return true;
-  if (info.process_start) return info.process_start === start;
+  if (start === null) {
+    return true;
+  }
+  if (info.process_start) {
+    return info.process_start === start;
+  }
   const cmdline = readProcFile(`/proc/${pid}/cmdline`);
-  if (cmdline === null) return true;
+  if (cmdline === null) {
+    return true;
+  }
   return /node/i.test(path.basename(cmdline.split('\0')[0] ?? ''));
 }
 
@@ -91,7 +107,9 @@ async function readText(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return null;
+    }
     throw error;
   }
 }
@@ -139,16 +157,26 @@ export class DataDirLock {
     try {
       await writeFile(staged, JSON.stringify(info), { mode: 0o600, flag: 'wx' });
       for (let attempt = 0; attempt < 20; attempt++) {
-        if (await linkIfAbsent(staged, file)) return new DataDirLock(file, info);
+        if (await linkIfAbsent(staged, file)) {
+          return new DataDirLock(file, info);
+        }
         const current = await readText(file);
-        if (current === null) continue;
+        if (current === null) {
+          continue;
+        }
         const holder = parseLock(current);
-        if (holder && holderAlive(holder)) throw lockedError(holder, dataDir);
-        if (await takeOver(file, current, staged)) return new DataDirLock(file, info);
+        if (holder && holderAlive(holder)) {
+          throw lockedError(holder, dataDir);
+        }
+        if (await takeOver(file, current, staged)) {
+          return new DataDirLock(file, info);
+        }
         // Someone else is taking this stale lock over: look again once they are done.
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      throw new Error(`could not lock ${dataDir}: a take-over of a stale ${LOCK_FILE_NAME} did not finish; if no Marvain process is starting, remove ${file}.claim-*`);
+      throw new Error(
+        `could not lock ${dataDir}: a take-over of a stale ${LOCK_FILE_NAME} did not finish; if no Marvain process is starting, remove ${file}.claim-*`,
+      );
     } catch (error) {
       heldHere.delete(info.control_secret);
       throw error;
@@ -166,14 +194,20 @@ export class DataDirLock {
 
   /** Removes the lock file if it is still this process's (never another's that took over meanwhile). */
   async release(): Promise<void> {
-    if (!heldHere.delete(this.info.control_secret)) return;
+    if (!heldHere.delete(this.info.control_secret)) {
+      return;
+    }
     const current = await readText(this.file).catch(() => null);
-    if (current !== null && parseLock(current)?.control_secret === this.info.control_secret) await rm(this.file, { force: true });
+    if (current !== null && parseLock(current)?.control_secret === this.info.control_secret) {
+      await rm(this.file, { force: true });
+    }
   }
 }
 
 function lockedError(holder: Partial<HubLockInfo>, dataDir: string): Error {
-  return new Error(`another Marvain process (pid ${String(holder.pid)}) is using ${dataDir}; stop it first or choose another MARVAIN_DATA_DIR`);
+  return new Error(
+    `another Marvain process (pid ${String(holder.pid)}) is using ${dataDir}; stop it first or choose another MARVAIN_DATA_DIR`,
+  );
 }
 
 async function linkIfAbsent(staged: string, file: string): Promise<boolean> {
@@ -181,7 +215,9 @@ async function linkIfAbsent(staged: string, file: string): Promise<boolean> {
     await link(staged, file);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      return false;
+    }
     throw error;
   }
 }
@@ -192,12 +228,16 @@ async function takeOver(file: string, stale: string, staged: string): Promise<bo
   try {
     await writeFile(claim, String(process.pid), { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      return false;
+    }
     throw error;
   }
   try {
     // Still the very lock judged stale? (Another claimant may already have replaced it.)
-    if ((await readText(file)) !== stale) return false;
+    if ((await readText(file)) !== stale) {
+      return false;
+    }
     await rename(staged, file);
     return true;
   } finally {

@@ -20,10 +20,14 @@ export async function tightenPrivatePaths(paths: readonly PrivatePath[]): Promis
     try {
       mode = (await stat(path)).mode & 0o777;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        continue;
+      }
       throw error;
     }
-    if ((mode & 0o077) === 0) continue;
+    if ((mode & 0o077) === 0) {
+      continue;
+    }
     const tightened = mode & 0o700;
     try {
       await chmod(path, tightened);
@@ -33,7 +37,9 @@ export async function tightenPrivatePaths(paths: readonly PrivatePath[]): Promis
           `(${(error as NodeJS.ErrnoException).code ?? String(error)}); run: chmod ${kind === 'folder' ? '700' : '600'} ${path}`,
       );
     }
-    changed.push(`the ${kind} ${path} could be read by other users (mode ${octal(mode)}); made it private (mode ${octal(tightened)})`);
+    changed.push(
+      `the ${kind} ${path} could be read by other users (mode ${octal(mode)}); made it private (mode ${octal(tightened)})`,
+    );
   }
   return changed;
 }

@@ -8,13 +8,21 @@ function capture(level: LogLevel, format: LogFormat, isTTY = false): { lines: st
 }
 
 describe('the hub logger', () => {
-  it('writes one JSON record a line, with the context and an object message\'s fields as its own fields', () => {
+  it("writes one JSON record a line, with the context and an object message's fields as its own fields", () => {
     const { lines, nest } = capture('info', 'json');
     nest.log({ msg: 'event planned', event_id: 'e1', memories: 2 }, 'Planner');
     nest.warn('disk nearly full', 'Audit');
     expect(lines).toHaveLength(2);
     expect(lines.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n'))).toBe(true);
-    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ level: 30, msg: 'event planned', context: 'Planner', event_id: 'e1', memories: 2, service: 'marvain-hub', time: expect.any(String) });
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({
+      level: 30,
+      msg: 'event planned',
+      context: 'Planner',
+      event_id: 'e1',
+      memories: 2,
+      service: 'marvain-hub',
+      time: expect.any(String),
+    });
     expect(JSON.parse(lines[1] ?? '')).toMatchObject({ level: 40, msg: 'disk nearly full', context: 'Audit' });
   });
 
@@ -34,9 +42,11 @@ describe('the hub logger', () => {
     expect(JSON.parse(pipe.lines[0] ?? '')).toMatchObject({ msg: 'hello', context: 'Test' });
   });
 
-  it('demotes Nest\'s start-up chatter to debug', () => {
+  it("demotes Nest's start-up chatter to debug", () => {
     const info = capture('info', 'json');
-    for (const context of ['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']) info.nest.log('Mapped {/v1/events, POST} route', context);
+    for (const context of ['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']) {
+      info.nest.log('Mapped {/v1/events, POST} route', context);
+    }
     info.nest.log('applied migrations 0001', 'Database');
     expect(info.lines.map((line) => (JSON.parse(line) as { context: string }).context)).toEqual(['Database']);
 
@@ -58,11 +68,21 @@ describe('the hub logger', () => {
     expect(silent.lines).toEqual([]);
   });
 
-  it('keeps an error\'s stack as its trace', () => {
+  it("keeps an error's stack as its trace", () => {
     const { lines, nest } = capture('info', 'json');
     nest.error('request failed', 'Error: boom\n    at somewhere', 'Errors');
     nest.error(new Error('thrown'), 'Errors');
-    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ level: 50, msg: 'request failed', context: 'Errors', trace: 'Error: boom\n    at somewhere' });
-    expect(JSON.parse(lines[1] ?? '')).toMatchObject({ level: 50, msg: 'thrown', context: 'Errors', trace: expect.stringContaining('Error: thrown') });
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({
+      level: 50,
+      msg: 'request failed',
+      context: 'Errors',
+      trace: 'Error: boom\n    at somewhere',
+    });
+    expect(JSON.parse(lines[1] ?? '')).toMatchObject({
+      level: 50,
+      msg: 'thrown',
+      context: 'Errors',
+      trace: expect.stringContaining('Error: thrown'),
+    });
   });
 });

@@ -24,11 +24,23 @@ export function writesJson(settings: LogSettings, destination: LogDestination = 
  * lines on a terminal. `auto` picks pretty for a terminal and JSON otherwise.
  */
 export function createRootLogger(settings: LogSettings, destination: LogDestination = process.stdout): Logger {
-  const stream: DestinationStream = writesJson(settings, destination) ? { write: (line: string) => void destination.write(line) } : prettyStream(destination);
-  return pino({ level: settings.logLevel, base: { service: 'marvain-hub' }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  const stream: DestinationStream = writesJson(settings, destination)
+    ? { write: (line: string) => void destination.write(line) }
+    : prettyStream(destination);
+  return pino(
+    { level: settings.logLevel, base: { service: 'marvain-hub' }, timestamp: pino.stdTimeFunctions.isoTime },
+    stream,
+  );
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const OMITTED_IN_PRETTY = new Set(['level', 'time', 'msg', 'service', 'context', 'pid', 'hostname']);
 
 /** `12:03:04.567 INFO  Planner  event planned event_id=… memories=2`: the record, minus the fields a person reads past. */
@@ -64,7 +76,14 @@ function prettyStream(destination: LogDestination): DestinationStream {
  * Nest's start-up lines (one per module and route, some 60 of them): debug, not info, so `info`
  * shows what the hub does rather than how it was assembled.
  */
-const FRAMEWORK_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication', 'NestMicroservice']);
+const FRAMEWORK_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+  'NestMicroservice',
+]);
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -100,7 +119,9 @@ export class PinoNestLogger implements LoggerService {
   }
 
   private write(level: Level, message: unknown, context: string | undefined, trace?: string): void {
-    if (!this.logger.isLevelEnabled(level)) return;
+    if (!this.logger.isLevelEnabled(level)) {
+      return;
+    }
     const base = { ...(context !== undefined ? { context } : {}), ...(trace !== undefined ? { trace } : {}) };
     if (message instanceof Error) {
       this.logger[level]({ ...base, trace: trace ?? message.stack }, message.message);

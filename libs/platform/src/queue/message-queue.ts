@@ -24,10 +24,17 @@ export interface SendOptions {
  */
 export interface MessageQueue {
   send(queue: QueueName, body: Record<string, unknown>, options?: SendOptions): Promise<void>;
-  receive<T = Record<string, unknown>>(queue: QueueName, options: { max: number; visibilityTimeoutSeconds: number }): Promise<ReceivedMessage<T>[]>;
+  receive<T = Record<string, unknown>>(
+    queue: QueueName,
+    options: { max: number; visibilityTimeoutSeconds: number },
+  ): Promise<ReceivedMessage<T>[]>;
   ack(queue: QueueName, message: ReceivedMessage<unknown>): Promise<void>;
   /** Make the message visible again after a delay, or dead-letter it when it has used its receives. */
-  retry(queue: QueueName, message: ReceivedMessage<unknown>, options: { delaySeconds: number; error: string }): Promise<'retrying' | 'dead'>;
+  retry(
+    queue: QueueName,
+    message: ReceivedMessage<unknown>,
+    options: { delaySeconds: number; error: string },
+  ): Promise<'retrying' | 'dead'>;
   /** Move a message that can never succeed (a poison message) straight to the dead letters. */
   deadLetter(queue: QueueName, message: ReceivedMessage<unknown>, error: string): Promise<void>;
   /**

@@ -39,7 +39,9 @@ export class ProcessReceiver implements QueueReceiver {
   isDeadPredecessor(tag: string): boolean {
     const [home, pidText, nonce] = tag.split(':');
     const pid = Number(pidText);
-    if (home !== this.home || nonce === undefined || !Number.isSafeInteger(pid) || pid <= 0 || tag === this.tag) return false;
+    if (home !== this.home || nonce === undefined || !Number.isSafeInteger(pid) || pid <= 0 || tag === this.tag) {
+      return false;
+    }
     return pid === this.pid || !this.alive(pid);
   }
 }

@@ -17,7 +17,9 @@ describe('TableQueue on an on-disk PGlite', () => {
     dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'marvain-queue-durability-')), 'pglite');
   });
   afterAll(async () => {
-    for (const handle of opened) await handle.close();
+    for (const handle of opened) {
+      await handle.close();
+    }
     rmSync(path.dirname(dataDir), { recursive: true, force: true });
   });
 

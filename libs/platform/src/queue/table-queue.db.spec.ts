@@ -45,7 +45,9 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
   });
 
   async function lastError(id: string): Promise<string | null> {
-    const row = await sql<{ last_error: string | null }>`SELECT last_error FROM queue_messages WHERE message_id = ${id}::uuid`.execute(handle.db);
+    const row = await sql<{
+      last_error: string | null;
+    }>`SELECT last_error FROM queue_messages WHERE message_id = ${id}::uuid`.execute(handle.db);
     return row.rows[0]?.last_error ?? null;
   }
 
@@ -161,13 +163,18 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
     expect(await queue.depth(OTHER)).toEqual({ ready: 1, dead: 0 });
 
     const received = await queue.receive<Body>(Q, LONG);
-    expect(received.map((m) => m.body).sort((a, b) => Number(a['attempt']) - Number(b['attempt']))).toEqual([{ attempt: 1 }, { attempt: 3 }]);
+    expect(received.map((m) => m.body).sort((a, b) => Number(a['attempt']) - Number(b['attempt']))).toEqual([
+      { attempt: 1 },
+      { attempt: 3 },
+    ]);
 
     // While held by a consumer it is still queued: a duplicate is still dropped.
     await queue.send(Q, { attempt: 5 }, { dedupKey: 'event:e1' });
     expect(await queue.depth(Q)).toEqual({ ready: 2, dead: 0 });
 
-    for (const message of received) await queue.ack(Q, message);
+    for (const message of received) {
+      await queue.ack(Q, message);
+    }
     await queue.send(Q, { attempt: 6 }, { dedupKey: 'event:e1' });
     expect((await queue.receive(Q, LONG)).map((m) => m.body)).toEqual([{ attempt: 6 }]);
   });
@@ -223,12 +230,16 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
   });
 
   it('never hands the same message to two concurrent receivers', async () => {
-    for (let i = 0; i < 20; i++) await queue.send(Q, { i });
+    for (let i = 0; i < 20; i++) {
+      await queue.send(Q, { i });
+    }
     const receiver = async (): Promise<ReceivedMessage[]> => {
       const got: ReceivedMessage[] = [];
       for (;;) {
         const batch = await queue.receive<Body>(Q, { max: 2, visibilityTimeoutSeconds: 60 });
-        if (batch.length === 0) return got;
+        if (batch.length === 0) {
+          return got;
+        }
         got.push(...batch);
       }
     };
@@ -260,7 +271,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
     const processOf = (pid: number, running: Set<number>, dataDir = DATA_DIR): TableQueue =>
       new TableQueue(handle.db, MAX_RECEIVES, new ProcessReceiver(dataDir, pid, (p) => running.has(p), 'host-1'));
 
-    it('makes a dead predecessor\'s messages visible now, without counting another receive', async () => {
+    it("makes a dead predecessor's messages visible now, without counting another receive", async () => {
       const running = new Set([200]);
       const crashed = processOf(100, running);
       await crashed.send(Q, { n: 1 });
@@ -277,11 +288,13 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
       // The crashed holder's receipt no longer works; the new one does.
       await crashed.ack(Q, held[0] as ReceivedMessage<Body>);
       expect(await restarted.depth(Q)).toEqual({ ready: 2, dead: 0 });
-      for (const message of again) await restarted.ack(Q, message);
+      for (const message of again) {
+        await restarted.ack(Q, message);
+      }
       expect(await restarted.depth(Q)).toEqual({ ready: 0, dead: 0 });
     });
 
-    it('reclaims a predecessor that had this very pid (a container\'s pid 1 after a restart)', async () => {
+    it("reclaims a predecessor that had this very pid (a container's pid 1 after a restart)", async () => {
       const running = new Set([1]);
       await processOf(1, running).send(Q, { n: 1 });
       only(await processOf(1, running).receive(Q, LONG));
@@ -305,7 +318,7 @@ describe(`TableQueue (${testDatabaseKind()})`, () => {
       expect(await queue.reclaimAbandoned(Q)).toBe(0); // a queue without a receiver reclaims nothing
     });
 
-    it('keeps a retry\'s backoff and a dead letter as they are', async () => {
+    it("keeps a retry's backoff and a dead letter as they are", async () => {
       const running = new Set<number>();
       const crashed = processOf(100, running);
       await crashed.send(Q, { n: 'retried' });

@@ -34,11 +34,17 @@ export class TableQueue implements MessageQueue {
       .onConflict((oc) => oc.columns(['queue', 'dedup_key']).where('dedup_key', 'is not', null).doNothing())
       .execute();
     const notify = (): void => this.listeners.forEach((listener) => listener(queue));
-    if (options.tx) options.tx.afterCommit(notify);
-    else notify();
+    if (options.tx) {
+      options.tx.afterCommit(notify);
+    } else {
+      notify();
+    }
   }
 
-  async receive<T>(queue: QueueName, options: { max: number; visibilityTimeoutSeconds: number }): Promise<ReceivedMessage<T>[]> {
+  async receive<T>(
+    queue: QueueName,
+    options: { max: number; visibilityTimeoutSeconds: number },
+  ): Promise<ReceivedMessage<T>[]> {
     // Messages whose receives are used up (their consumer crashed each time) go to the dead letters.
     await sql`
       UPDATE queue_messages SET state = 'dead', dead_at = now(),
@@ -62,7 +68,12 @@ export class TableQueue implements MessageQueue {
       ) AS picked
       WHERE m.message_id = picked.message_id
       RETURNING m.message_id, m.body, m.receipt, m.receive_count`.execute(this.db);
-    return result.rows.map((row) => ({ id: row.message_id, receipt: row.receipt, body: row.body, receiveCount: row.receive_count }));
+    return result.rows.map((row) => ({
+      id: row.message_id,
+      receipt: row.receipt,
+      body: row.body,
+      receiveCount: row.receive_count,
+    }));
   }
 
   async ack(_queue: QueueName, message: ReceivedMessage<unknown>): Promise<void> {
@@ -73,7 +84,11 @@ export class TableQueue implements MessageQueue {
       .execute();
   }
 
-  async retry(_queue: QueueName, message: ReceivedMessage<unknown>, options: { delaySeconds: number; error: string }): Promise<'retrying' | 'dead'> {
+  async retry(
+    _queue: QueueName,
+    message: ReceivedMessage<unknown>,
+    options: { delaySeconds: number; error: string },
+  ): Promise<'retrying' | 'dead'> {
     const row = await this.db
       .updateTable('queue_messages')
       .set({
@@ -102,7 +117,9 @@ export class TableQueue implements MessageQueue {
 
   async reclaimAbandoned(queue: QueueName): Promise<number> {
     const receiver = this.receiver;
-    if (!receiver) return 0;
+    if (!receiver) {
+      return 0;
+    }
     // Held now (hidden, with a receipt) by some process of this hub's home; which of those are gone is the receiver's call.
     const held = await this.db
       .selectFrom('queue_messages')
@@ -114,8 +131,12 @@ export class TableQueue implements MessageQueue {
       .where('visible_at', '>', sql<Date>`now()`)
       .where('received_by', 'like', `${receiver.home}:%`)
       .execute();
-    const dead = held.map((row) => row.received_by).filter((tag): tag is string => tag !== null && receiver.isDeadPredecessor(tag));
-    if (dead.length === 0) return 0;
+    const dead = held
+      .map((row) => row.received_by)
+      .filter((tag): tag is string => tag !== null && receiver.isDeadPredecessor(tag));
+    if (dead.length === 0) {
+      return 0;
+    }
     // The receipt is cleared, so a late ack or retry from the old holder (were it alive after all) does nothing.
     const result = await this.db
       .updateTable('queue_messages')

@@ -15,7 +15,11 @@ const T0_SECONDS = T0.getTime() / 1000;
 function connection(id: string, agentIds: string[], expiresAt = T0_SECONDS + 600): StoredConnection {
   return {
     connection_id: id,
-    principal: { type: 'device', id: `device-${id}`, agents: agentIds.map((agent_id) => ({ agent_id, scopes: ['events:write'] })) },
+    principal: {
+      type: 'device',
+      id: `device-${id}`,
+      agents: agentIds.map((agent_id) => ({ agent_id, scopes: ['events:write'] })),
+    },
     agent_ids: agentIds,
     connected_at: T0.toISOString(),
     expires_at: expiresAt,

@@ -27,7 +27,9 @@ export class MemoryConnectionStore implements ConnectionStore {
 
   touch(connectionId: string, expiresAt: number): Promise<boolean> {
     const connection = this.live(connectionId);
-    if (connection) connection.expires_at = expiresAt;
+    if (connection) {
+      connection.expires_at = expiresAt;
+    }
     return Promise.resolve(connection !== null);
   }
 
@@ -35,16 +37,23 @@ export class MemoryConnectionStore implements ConnectionStore {
     const now = this.clock.now();
     const found: StoredConnection[] = [];
     for (const [id, connection] of this.connections) {
-      if (!isLive(connection, now)) this.connections.delete(id);
-      else if (connection.agent_ids.includes(agentId)) found.push(structuredClone(connection));
+      if (!isLive(connection, now)) {
+        this.connections.delete(id);
+      } else if (connection.agent_ids.includes(agentId)) {
+        found.push(structuredClone(connection));
+      }
     }
     return Promise.resolve(found);
   }
 
   private live(connectionId: string): StoredConnection | null {
     const connection = this.connections.get(connectionId);
-    if (!connection) return null;
-    if (isLive(connection, this.clock.now())) return connection;
+    if (!connection) {
+      return null;
+    }
+    if (isLive(connection, this.clock.now())) {
+      return connection;
+    }
     this.connections.delete(connectionId);
     return null;
   }

@@ -32,7 +32,9 @@ describe('WebSocketPush over real ws sockets', () => {
     url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterEach(async () => {
-    for (const client of clients) client.terminate();
+    for (const client of clients) {
+      client.terminate();
+    }
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
@@ -40,7 +42,9 @@ describe('WebSocketPush over real ws sockets', () => {
     const client = new WebSocket(url);
     clients.push(client);
     await once(client, 'open');
-    while (serverSockets.length < clients.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (serverSockets.length < clients.length) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     return { client, socket: serverSockets[clients.length - 1]! };
   }
 

@@ -34,9 +34,13 @@ export class WebSocketPush implements ConnectionPush {
       const error = await new Promise<Error | undefined>((resolve) => {
         socket.send(JSON.stringify(message), resolve);
       });
-      if (!error) return 'sent';
+      if (!error) {
+        return 'sent';
+      }
       // A socket that closed while sending is gone; any other failure is the caller's to see.
-      if (isOpen(socket)) throw error;
+      if (isOpen(socket)) {
+        throw error;
+      }
     }
     this.sockets.delete(connectionId);
     await this.store.delete(connectionId);

@@ -30,7 +30,9 @@ export interface AuditEntryFilter {
 /** The audit entries in the database, oldest first (chain by chain when there are several). */
 export async function auditEntries(db: Kysely<Database>, filter: AuditEntryFilter = {}): Promise<AuditEntryBody[]> {
   let query = db.selectFrom('audit_entries').select('body').orderBy('chain_id').orderBy('seq');
-  if (filter.agentId !== undefined) query = query.where('chain_id', '=', filter.agentId);
+  if (filter.agentId !== undefined) {
+    query = query.where('chain_id', '=', filter.agentId);
+  }
   const entries = (await query.execute()).map((row) => JSON.parse(row.body) as AuditEntryBody);
   return filter.subjectId === undefined ? entries : entries.filter((entry) => entry.subject?.id === filter.subjectId);
 }
@@ -47,7 +49,9 @@ export async function insertAgents<const Names extends readonly string[]>(
 ): Promise<{ -readonly [K in keyof Names]: string }> {
   const ids: string[] = [];
   for (const name of names) {
-    const result = await sql<{ agent_id: string }>`INSERT INTO agents (name) VALUES (${name}) RETURNING agent_id`.execute(db);
+    const result = await sql<{
+      agent_id: string;
+    }>`INSERT INTO agents (name) VALUES (${name}) RETURNING agent_id`.execute(db);
     ids.push(onlyRow(result.rows).agent_id);
   }
   return ids as { -readonly [K in keyof Names]: string };
@@ -57,16 +61,26 @@ export async function insertAgents<const Names extends readonly string[]>(
  * A new user holding `role` on the agent, written straight to the tables (no audit entry). The
  * spec issues the user a token for `subject` to resolve it as a principal.
  */
-export async function insertMember(db: Kysely<Database>, agentId: string, role: MembershipRole): Promise<{ userId: string; subject: string }> {
+export async function insertMember(
+  db: Kysely<Database>,
+  agentId: string,
+  role: MembershipRole,
+): Promise<{ userId: string; subject: string }> {
   const subject = `local:${randomUUID()}`;
-  const user = await sql<{ user_id: string }>`INSERT INTO users (subject) VALUES (${subject}) RETURNING user_id`.execute(db);
+  const user = await sql<{
+    user_id: string;
+  }>`INSERT INTO users (subject) VALUES (${subject}) RETURNING user_id`.execute(db);
   const userId = onlyRow(user.rows).user_id;
-  await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${agentId}::uuid, ${userId}::uuid, ${role})`.execute(db);
+  await sql`INSERT INTO agent_memberships (agent_id, user_id, role) VALUES (${agentId}::uuid, ${userId}::uuid, ${role})`.execute(
+    db,
+  );
   return { userId, subject };
 }
 
 function onlyRow<Row>(rows: readonly Row[]): Row {
   const [row] = rows;
-  if (rows.length !== 1 || row === undefined) throw new Error(`expected one row back, got ${rows.length}`);
+  if (rows.length !== 1 || row === undefined) {
+    throw new Error(`expected one row back, got ${rows.length}`);
+  }
   return row;
 }

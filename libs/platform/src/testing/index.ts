@@ -65,7 +65,11 @@ export async function openFeatureTestContext(
   const config = options.config ?? testHubConfig();
   // The hub's own log pipeline at the config's level; Nest's default testing logger prints every error.
   const builder = Test.createTestingModule({
-    imports: [DbModule.forRoot({ target: config.database, migrate: false, handle: db }), PlatformModule.forRoot(config), ...imports],
+    imports: [
+      DbModule.forRoot({ target: config.database, migrate: false, handle: db }),
+      PlatformModule.forRoot(config),
+      ...imports,
+    ],
   }).setLogger(new PinoNestLogger(createRootLogger(config)));
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
   await moduleRef.init();
@@ -93,6 +97,10 @@ async function allInOrder(steps: ReadonlyArray<() => unknown>): Promise<void> {
       failures.push(error);
     }
   }
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new AggregateError(failures, `${failures.length} steps of closing the feature test context failed`);
+  if (failures.length === 1) {
+    throw failures[0];
+  }
+  if (failures.length > 1) {
+    throw new AggregateError(failures, `${failures.length} steps of closing the feature test context failed`);
+  }
 }

@@ -13,7 +13,9 @@ export async function refused(promise: Promise<unknown>, code?: ErrorCode): Prom
     },
     (e: unknown) => e,
   );
-  if (!(error instanceof DomainError)) throw error;
+  if (!(error instanceof DomainError)) {
+    throw error;
+  }
   if (code !== undefined && error.code !== code) {
     throw new Error(`expected ${expected}, but it was refused with ${error.code}: ${error.message}`, { cause: error });
   }

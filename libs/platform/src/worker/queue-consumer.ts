@@ -17,12 +17,18 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
     readonly queueName: QueueName,
     batchSize: number,
   ) {
-    this.worker = new QueueWorker<T>(queue, queueName, (message) => this.handle(message.body, message), {
-      batchSize,
-      visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
-      pollIntervalMs: config.queue.pollIntervalMs,
-      onDeadLetter: (message, error) => this.deadLettered(message.body, error),
-    }, new Logger(`Queue:${queueName}`));
+    this.worker = new QueueWorker<T>(
+      queue,
+      queueName,
+      (message) => this.handle(message.body, message),
+      {
+        batchSize,
+        visibilityTimeoutSeconds: config.queue.visibilityTimeoutSeconds,
+        pollIntervalMs: config.queue.pollIntervalMs,
+        onDeadLetter: (message, error) => this.deadLettered(message.body, error),
+      },
+      new Logger(`Queue:${queueName}`),
+    );
   }
 
   protected abstract handle(body: T, message: ReceivedMessage<T>): Promise<void>;
@@ -43,7 +49,9 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.workers) this.worker.start();
+    if (this.config.workers) {
+      this.worker.start();
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

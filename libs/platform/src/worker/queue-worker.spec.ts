@@ -1,7 +1,13 @@
 import type { LoggerService } from '@nestjs/common';
 import { QueueNames, type QueueName } from '@marvain/contracts';
 import type { MessageQueue, ReceivedMessage, SendOptions } from '../queue/message-queue';
-import { exponentialBackoff, PoisonMessageError, QueueWorker, type MessageHandler, type QueueWorkerOptions } from './queue-worker';
+import {
+  exponentialBackoff,
+  PoisonMessageError,
+  QueueWorker,
+  type MessageHandler,
+  type QueueWorkerOptions,
+} from './queue-worker';
 
 const Q: QueueName = QueueNames.Transcripts;
 const OTHER: QueueName = QueueNames.Actions;
@@ -34,11 +40,22 @@ class FakeQueue implements MessageQueue {
   constructor(private readonly maxReceives = 5) {}
 
   async send(queue: QueueName, body: Record<string, unknown>, _options?: SendOptions): Promise<void> {
-    this.messages.push({ id: `m${this.nextId++}`, queue, body, receiveCount: 0, receipt: null, hidden: false, dead: false });
+    this.messages.push({
+      id: `m${this.nextId++}`,
+      queue,
+      body,
+      receiveCount: 0,
+      receipt: null,
+      hidden: false,
+      dead: false,
+    });
     this.listeners.forEach((listener) => listener(queue));
   }
 
-  async receive<T>(queue: QueueName, options: { max: number; visibilityTimeoutSeconds: number }): Promise<ReceivedMessage<T>[]> {
+  async receive<T>(
+    queue: QueueName,
+    options: { max: number; visibilityTimeoutSeconds: number },
+  ): Promise<ReceivedMessage<T>[]> {
     this.receiveCalls++;
     if (this.failNextReceive) {
       const error = this.failNextReceive;
@@ -57,15 +74,25 @@ class FakeQueue implements MessageQueue {
   async ack(_queue: QueueName, message: ReceivedMessage<unknown>): Promise<void> {
     this.acks.push(message.id);
     const index = this.messages.findIndex((m) => m.id === message.id && m.receipt === message.receipt);
-    if (index >= 0) this.messages.splice(index, 1);
+    if (index >= 0) {
+      this.messages.splice(index, 1);
+    }
   }
 
-  async retry(_queue: QueueName, message: ReceivedMessage<unknown>, options: { delaySeconds: number; error: string }): Promise<'retrying' | 'dead'> {
+  async retry(
+    _queue: QueueName,
+    message: ReceivedMessage<unknown>,
+    options: { delaySeconds: number; error: string },
+  ): Promise<'retrying' | 'dead'> {
     this.retries.push({ id: message.id, ...options });
     const stored = this.messages.find((m) => m.id === message.id);
-    if (stored) stored.receipt = null;
+    if (stored) {
+      stored.receipt = null;
+    }
     if (message.receiveCount >= this.maxReceives) {
-      if (stored) stored.dead = true;
+      if (stored) {
+        stored.dead = true;
+      }
       return 'dead';
     }
     // Stays hidden: the delay has not passed yet as far as these tests are concerned.
@@ -75,14 +102,20 @@ class FakeQueue implements MessageQueue {
   async deadLetter(_queue: QueueName, message: ReceivedMessage<unknown>, error: string): Promise<void> {
     this.deadLetters.push({ id: message.id, error });
     const stored = this.messages.find((m) => m.id === message.id);
-    if (stored) stored.dead = true;
+    if (stored) {
+      stored.dead = true;
+    }
   }
 
   async reclaimAbandoned(queue: QueueName): Promise<number> {
     this.reclaimCalls++;
-    if (this.failReclaim) throw this.failReclaim;
+    if (this.failReclaim) {
+      throw this.failReclaim;
+    }
     const abandoned = this.messages.filter((m) => m.queue === queue && m.abandoned && m.hidden);
-    for (const m of abandoned) Object.assign(m, { hidden: false, abandoned: false, receipt: null });
+    for (const m of abandoned) {
+      Object.assign(m, { hidden: false, abandoned: false, receipt: null });
+    }
     return abandoned.length;
   }
 
@@ -118,14 +151,18 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not happen within ${ms} ms`);
+    }
     await sleep(10);
   }
 }
 
 describe('exponentialBackoff', () => {
   it('doubles from 1 second with each receive and caps at 5 minutes', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 50].map(exponentialBackoff)).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 50].map(exponentialBackoff)).toEqual([
+      1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300,
+    ]);
   });
 });
 
@@ -161,12 +198,18 @@ describe('QueueWorker', () => {
   it('retries a failed message with exponential backoff by receive count, and reports the outcome', async () => {
     const queue = new FakeQueue(100);
     const logger = fakeLogger();
-    const w = worker(queue, async () => {
-      throw new Error('model timed out');
-    }, logger);
+    const w = worker(
+      queue,
+      async () => {
+        throw new Error('model timed out');
+      },
+      logger,
+    );
 
     const outcomes: string[] = [];
-    for (let receiveCount = 1; receiveCount <= 10; receiveCount++) outcomes.push(await w.process(message(receiveCount)));
+    for (let receiveCount = 1; receiveCount <= 10; receiveCount++) {
+      outcomes.push(await w.process(message(receiveCount)));
+    }
 
     expect(outcomes).toEqual(Array(10).fill('retrying'));
     expect(queue.retries.map((r) => r.delaySeconds)).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
@@ -179,9 +222,13 @@ describe('QueueWorker', () => {
   it('reports "dead" when the queue dead-letters a message that used its last receive', async () => {
     const queue = new FakeQueue(3);
     const logger = fakeLogger();
-    const w = worker(queue, async () => {
-      throw new Error('still failing');
-    }, logger);
+    const w = worker(
+      queue,
+      async () => {
+        throw new Error('still failing');
+      },
+      logger,
+    );
     expect(await w.process(message(2))).toBe('retrying');
     expect(await w.process(message(3))).toBe('dead');
     expect(queue.retries.map((r) => r.delaySeconds)).toEqual([2, 4]);
@@ -191,9 +238,14 @@ describe('QueueWorker', () => {
 
   it('uses the configured backoff when one is given', async () => {
     const queue = new FakeQueue();
-    const w = worker(queue, async () => {
-      throw new Error('x');
-    }, fakeLogger(), { ...OPTIONS, backoffSeconds: (n) => n * 10 });
+    const w = worker(
+      queue,
+      async () => {
+        throw new Error('x');
+      },
+      fakeLogger(),
+      { ...OPTIONS, backoffSeconds: (n) => n * 10 },
+    );
     await w.process(message(3));
     expect(queue.retries.map((r) => r.delaySeconds)).toEqual([30]);
   });
@@ -201,9 +253,13 @@ describe('QueueWorker', () => {
   it('dead-letters a poison message at once instead of retrying it', async () => {
     const queue = new FakeQueue();
     const logger = fakeLogger();
-    const w = worker(queue, async () => {
-      throw new PoisonMessageError('event e1 does not exist');
-    }, logger);
+    const w = worker(
+      queue,
+      async () => {
+        throw new PoisonMessageError('event e1 does not exist');
+      },
+      logger,
+    );
 
     expect(await w.process(message(1))).toBe('dead');
     expect(queue.deadLetters).toEqual([{ id: 'm1', error: 'PoisonMessageError: event e1 does not exist' }]);
@@ -214,7 +270,9 @@ describe('QueueWorker', () => {
 
   it('drainOnce() handles one batch and says how many it saw', async () => {
     const queue = new FakeQueue();
-    for (let i = 0; i < 3; i++) await queue.send(Q, { i });
+    for (let i = 0; i < 3; i++) {
+      await queue.send(Q, { i });
+    }
     await queue.send(OTHER, { other: true });
     const handled: unknown[] = [];
     const w = worker(queue, async (m) => void handled.push(m.body), fakeLogger(), { ...OPTIONS, batchSize: 2 });

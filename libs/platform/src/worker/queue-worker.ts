@@ -46,12 +46,16 @@ export class QueueWorker<T> {
     private readonly logger: LoggerService,
   ) {
     queue.onSent((sent) => {
-      if (sent === name) this.nudge();
+      if (sent === name) {
+        this.nudge();
+      }
     });
   }
 
   start(): void {
-    if (this.running) return;
+    if (this.running) {
+      return;
+    }
     this.running = true;
     this.loop = this.run();
   }
@@ -74,7 +78,9 @@ export class QueueWorker<T> {
       max: this.options.batchSize,
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds,
     });
-    for (const message of messages) await this.process(message);
+    for (const message of messages) {
+      await this.process(message);
+    }
     return messages.length;
   }
 
@@ -93,8 +99,12 @@ export class QueueWorker<T> {
       }
       const delay = (this.options.backoffSeconds ?? exponentialBackoff)(message.receiveCount);
       const outcome = await this.queue.retry(this.name, message, { delaySeconds: delay, error: text });
-      this.logger.warn(`${this.name}: message ${message.id} failed (receive ${message.receiveCount}), ${outcome === 'dead' ? 'dead-lettered' : `retrying in ${delay}s`}: ${text}`);
-      if (outcome === 'dead') await this.reportDeadLetter(message, text);
+      this.logger.warn(
+        `${this.name}: message ${message.id} failed (receive ${message.receiveCount}), ${outcome === 'dead' ? 'dead-lettered' : `retrying in ${delay}s`}: ${text}`,
+      );
+      if (outcome === 'dead') {
+        await this.reportDeadLetter(message, text);
+      }
       return outcome;
     }
   }
@@ -119,7 +129,13 @@ export class QueueWorker<T> {
   private async reclaim(): Promise<void> {
     try {
       const reclaimed = await this.queue.reclaimAbandoned(this.name);
-      if (reclaimed > 0) this.logger.log({ msg: 'reclaimed messages a stopped process had received', queue: this.name, messages: reclaimed });
+      if (reclaimed > 0) {
+        this.logger.log({
+          msg: 'reclaimed messages a stopped process had received',
+          queue: this.name,
+          messages: reclaimed,
+        });
+      }
     } catch (error) {
       // Not fatal: those messages still come back when their visibility timeout ends.
       this.logger.warn(`${this.name}: reclaiming messages of a stopped process failed: ${String(error)}`);
@@ -137,7 +153,9 @@ export class QueueWorker<T> {
         this.logger.error(`${this.name}: receive failed: ${String(error)}`);
       }
       // Read through a method: nudge() and stop() change these flags while drainOnce() awaits.
-      if (seen > 0 || this.wasNudged() || !this.isRunning()) continue;
+      if (seen > 0 || this.wasNudged() || !this.isRunning()) {
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.options.pollIntervalMs);
         this.wake = () => {

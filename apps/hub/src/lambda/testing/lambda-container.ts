@@ -3,7 +3,10 @@ import path from 'node:path';
 
 const RUNTIME = path.resolve(__dirname, '../../../../../tools/build/lambda-runtime.cjs');
 
-type Reply = { ready: true; loadMs: number } | { ready: false; error: string } | { id: number; result?: unknown; error?: string; ms: number };
+type Reply =
+  | { ready: true; loadMs: number }
+  | { ready: false; error: string }
+  | { id: number; result?: unknown; error?: string; ms: number };
 
 /**
  * One built Lambda bundle loaded in a process of its own (tools/build/lambda-runtime.cjs), as a
@@ -19,14 +22,21 @@ export class LambdaContainer {
     readonly loadMs: number,
   ) {
     child.on('message', (reply: Reply) => {
-      if (!('id' in reply)) return;
+      if (!('id' in reply)) {
+        return;
+      }
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (reply.error !== undefined) waiter?.reject(new Error(`${reply.error}\n--- container output ---\n${this.output}`));
-      else waiter?.resolve(reply.result);
+      if (reply.error !== undefined) {
+        waiter?.reject(new Error(`${reply.error}\n--- container output ---\n${this.output}`));
+      } else {
+        waiter?.resolve(reply.result);
+      }
     });
     child.on('exit', (code) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`the container exited (${String(code)}):\n${this.output}`));
+      for (const waiter of this.pending.values()) {
+        waiter.reject(new Error(`the container exited (${String(code)}):\n${this.output}`));
+      }
       this.pending.clear();
     });
   }
@@ -41,7 +51,8 @@ export class LambdaContainer {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     return new Promise((resolve, reject) => {
-      const onExit = (code: number | null): void => reject(new Error(`${bundle} exited (${String(code)}) while loading:\n${output}`));
+      const onExit = (code: number | null): void =>
+        reject(new Error(`${bundle} exited (${String(code)}) while loading:\n${output}`));
       child.once('exit', onExit);
       child.once('message', (reply: Reply) => {
         child.off('exit', onExit);
@@ -53,7 +64,11 @@ export class LambdaContainer {
           resolve(container);
         } else {
           child.kill();
-          reject(new Error(`${bundle} failed to load: ${'error' in reply ? String(reply.error) : JSON.stringify(reply)}\n${output}`));
+          reject(
+            new Error(
+              `${bundle} failed to load: ${'error' in reply ? String(reply.error) : JSON.stringify(reply)}\n${output}`,
+            ),
+          );
         }
       });
     });
@@ -77,14 +92,20 @@ export class LambdaContainer {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const line = this.output.split('\n').find((candidate) => pattern.test(candidate));
-      if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no log line matched ${String(pattern)} within ${timeoutMs} ms:\n${this.output}`);
+      if (line) {
+        return line;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`no log line matched ${String(pattern)} within ${timeoutMs} ms:\n${this.output}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 
   stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.child.once('exit', () => resolve());
       this.child.kill();

@@ -13,19 +13,28 @@ import messageFixture from './events/websocket-message.json';
 const clone = <T>(value: T): T => structuredClone(value);
 
 /** An API Gateway REST API (v1 proxy integration) request. */
-export function restEvent(method: string, url: string, options: { token?: string; body?: unknown } = {}): APIGatewayProxyEvent {
+export function restEvent(
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown } = {},
+): APIGatewayProxyEvent {
   const event = clone(restFixture) as unknown as APIGatewayProxyEvent;
   const [path = '/', query = ''] = url.split('?', 2);
   const params = new URLSearchParams(query);
   const headers: Record<string, string> = { ...(event.headers as Record<string, string>) };
-  if (options.token) headers['Authorization'] = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.token) {
+    headers['Authorization'] = `Bearer ${options.token}`;
+  }
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+  }
   event.httpMethod = method;
   event.path = path;
   event.headers = headers;
   event.multiValueHeaders = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]]));
   event.queryStringParameters = params.size > 0 ? Object.fromEntries(params) : null;
-  event.multiValueQueryStringParameters = params.size > 0 ? Object.fromEntries([...params.keys()].map((key) => [key, params.getAll(key)])) : null;
+  event.multiValueQueryStringParameters =
+    params.size > 0 ? Object.fromEntries([...params.keys()].map((key) => [key, params.getAll(key)])) : null;
   event.pathParameters = { proxy: path.slice(1) };
   event.body = options.body === undefined ? null : JSON.stringify(options.body);
   event.requestContext.httpMethod = method;
@@ -35,7 +44,10 @@ export function restEvent(method: string, url: string, options: { token?: string
   return event;
 }
 
-function websocketEvent(fixture: unknown, connectionId: string): WebSocketEvent & { requestContext: Record<string, unknown> } {
+function websocketEvent(
+  fixture: unknown,
+  connectionId: string,
+): WebSocketEvent & { requestContext: Record<string, unknown> } {
   const event = clone(fixture) as WebSocketEvent & { requestContext: Record<string, unknown> };
   event.requestContext.connectionId = connectionId;
   event.requestContext['requestTimeEpoch'] = Date.now();
@@ -44,10 +56,17 @@ function websocketEvent(fixture: unknown, connectionId: string): WebSocketEvent 
 }
 
 /** A WebSocket API $connect, with the credentials in the Authorization header or the `token` query parameter. */
-export function connectEvent(connectionId: string, credentials: { header?: string; query?: string } = {}): WebSocketEvent {
+export function connectEvent(
+  connectionId: string,
+  credentials: { header?: string; query?: string } = {},
+): WebSocketEvent {
   const event = websocketEvent(connectFixture, connectionId);
-  if (credentials.header) event.headers = { ...event.headers, Authorization: `Bearer ${credentials.header}` };
-  if (credentials.query) event.queryStringParameters = { token: credentials.query };
+  if (credentials.header) {
+    event.headers = { ...event.headers, Authorization: `Bearer ${credentials.header}` };
+  }
+  if (credentials.query) {
+    event.queryStringParameters = { token: credentials.query };
+  }
   return event;
 }
 
@@ -70,7 +89,11 @@ export function sqsEvent(queue: string, records: Array<{ body: unknown; receiveC
       ...clone(template as SQSRecord),
       messageId: randomUUID(),
       body: typeof body === 'string' ? body : JSON.stringify(body),
-      attributes: { ...(template as SQSRecord).attributes, ApproximateReceiveCount: String(receiveCount), SentTimestamp: String(Date.now()) },
+      attributes: {
+        ...(template as SQSRecord).attributes,
+        ApproximateReceiveCount: String(receiveCount),
+        SentTimestamp: String(Date.now()),
+      },
       messageAttributes: {},
       eventSourceARN: `arn:aws:sqs:eu-west-1:123456789012:${queue}`,
     })),
