@@ -30,7 +30,9 @@ async function loadPglite(): Promise<typeof import('./pglite-driver')> {
   try {
     return await import('./pglite-driver');
   } catch (error) {
-    throw new Error(`the embedded database (PGlite) is not available in this build: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `the embedded database (PGlite) is not available in this build: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -39,7 +41,9 @@ async function loadPglite(): Promise<typeof import('./pglite-driver')> {
  * reported (with the URL's password left out) before the slow start-up work. Other kinds pass.
  */
 export async function probeDatabase(target: DatabaseTarget): Promise<void> {
-  if (target.kind !== 'postgres') return;
+  if (target.kind !== 'postgres') {
+    return;
+  }
   const { Client } = await import('pg');
   const client = new Client({ connectionString: target.url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
@@ -54,7 +58,9 @@ export async function probeDatabase(target: DatabaseTarget): Promise<void> {
     } catch {
       // The URL was validated at start-up; a message without its parts is still clear.
     }
-    throw new Error(`DATABASE_URL: cannot connect to ${where}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `DATABASE_URL: cannot connect to ${where}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -64,10 +70,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
   switch (target.kind) {
     case 'pglite': {
       const { PGlite, types, vector, pgcrypto } = await loadPglite();
-      if (target.dataDir !== 'memory') mkdirSync(target.dataDir, { recursive: true });
+      if (target.dataDir !== 'memory') {
+        mkdirSync(target.dataDir, { recursive: true });
+      }
       const pglite = await PGlite.create({
-        dataDir: target.dataDir === 'memory' ? undefined : target.dataDir,
-        loadDataDir: target.loadDataDir,
+        ...(target.dataDir === 'memory' ? {} : { dataDir: target.dataDir }),
+        ...(target.loadDataDir === undefined ? {} : { loadDataDir: target.loadDataDir }),
         extensions: { vector, pgcrypto },
         parsers: { [types.INT8]: (value: string) => value },
       });
@@ -83,28 +91,37 @@ export async function openDatabase(target: DatabaseTarget): Promise<DatabaseHand
       // An idle connection the server drops (restart, failover, idle timeout) is discarded by the
       // pool; without a listener node would treat the emitted error as fatal and stop the hub.
       pool.on('error', (error) => {
-        process.emitWarning(`PostgreSQL dropped an idle connection: ${error.message}`, { code: 'MARVAIN_PG_IDLE_ERROR' });
+        process.emitWarning(`PostgreSQL dropped an idle connection: ${error.message}`, {
+          code: 'MARVAIN_PG_IDLE_ERROR',
+        });
       });
       // The pool removes its listener while a connection is checked out (inside a transaction,
       // between statements); a drop then fails that transaction's next statement, and this
       // listener keeps the emitted error from ending the process.
       pool.on('connect', (client) => {
         client.on('error', (error) => {
-          process.emitWarning(`PostgreSQL dropped a connection in use: ${error.message}`, { code: 'MARVAIN_PG_CONNECTION_ERROR' });
+          process.emitWarning(`PostgreSQL dropped a connection in use: ${error.message}`, {
+            code: 'MARVAIN_PG_CONNECTION_ERROR',
+          });
         });
       });
       return handle(new PostgresDialect({ pool }), 'postgres', () => Promise.resolve());
     }
     case 'data-api': {
-      const [{ RDSData }, { DataApiDialect }] = await Promise.all([import('@aws-sdk/client-rds-data'), import('kysely-data-api')]);
+      const [{ RDSData }, { DataApiDialect }] = await Promise.all([
+        import('@aws-sdk/client-rds-data'),
+        import('kysely-data-api'),
+      ]);
       const client = new RDSData({
         ...(target.endpoint ? { endpoint: target.endpoint } : {}),
         ...(target.region ? { region: target.region } : {}),
       });
-      const dialect = withTolerantRollback(new DataApiDialect({
-        mode: 'postgres',
-        driver: { client, database: target.database, secretArn: target.secretArn, resourceArn: target.resourceArn },
-      }));
+      const dialect = withTolerantRollback(
+        new DataApiDialect({
+          mode: 'postgres',
+          driver: { client, database: target.database, secretArn: target.secretArn, resourceArn: target.resourceArn },
+        }),
+      );
       return handle(dialect, 'data-api', () => {
         client.destroy();
         return Promise.resolve();
@@ -119,9 +136,11 @@ function handle(dialect: Dialect, kind: DatabaseKind, close: () => Promise<void>
   return {
     db,
     kind,
-    pglite,
+    ...(pglite === undefined ? {} : { pglite }),
     close: async () => {
-      if (closed) return;
+      if (closed) {
+        return;
+      }
       closed = true;
       await db.destroy().catch(() => undefined);
       await close();
@@ -144,7 +163,9 @@ function withTolerantRollback<D extends Dialect>(dialect: D): D {
       try {
         await rollback(connection);
       } catch (error) {
-        if ((error as { name?: string } | null)?.name !== 'TransactionNotFoundException') throw error;
+        if ((error as { name?: string } | null)?.name !== 'TransactionNotFoundException') {
+          throw error;
+        }
       }
     };
     return driver;

@@ -42,7 +42,12 @@ describe('LocalUserTokens', () => {
     await expect(tokens.verify(token)).resolves.toEqual(user);
 
     const bare = await tokens.issue({ subject: 'local:bare', email: null, displayName: null });
-    await expect(tokens.verify(bare)).resolves.toEqual({ subject: 'local:bare', email: null, displayName: null, tokenVersion: 0 });
+    await expect(tokens.verify(bare)).resolves.toEqual({
+      subject: 'local:bare',
+      email: null,
+      displayName: null,
+      tokenVersion: 0,
+    });
   });
 
   it('issues Ed25519 JWTs with the claims of a Cognito access token', async () => {
@@ -98,7 +103,11 @@ describe('LocalUserTokens', () => {
     const issued = await Promise.all(instances.map((t) => t.issue(user)));
     const kids = new Set(issued.map((token) => decodeProtectedHeader(token).kid));
     expect(kids.size).toBe(1);
-    for (const verifier of instances) for (const token of issued) await expect(verifier.verify(token)).resolves.toEqual(user);
+    for (const verifier of instances) {
+      for (const token of issued) {
+        await expect(verifier.verify(token)).resolves.toEqual(user);
+      }
+    }
   });
 
   it('refuses tokens signed with another key', async () => {
@@ -124,7 +133,9 @@ describe('LocalUserTokens', () => {
     const tokens = new LocalUserTokens(freshKeyFile(), TTL, new FixedClock(new Date()));
     const token = await tokens.issue(user);
     const [header, payload, signature] = token.split('.') as [string, string, string];
-    const otherPayload = Buffer.from(JSON.stringify({ ...decodeJwt(token), sub: 'local:someone-else' })).toString('base64url');
+    const otherPayload = Buffer.from(JSON.stringify({ ...decodeJwt(token), sub: 'local:someone-else' })).toString(
+      'base64url',
+    );
 
     await refusal(tokens.verify(`${header}.${otherPayload}.${signature}`));
     // Flip one bit of the decoded signature: editing base64url text can leave the bytes unchanged.
@@ -139,7 +150,7 @@ describe('LocalUserTokens', () => {
   it('carries the token version it is issued at, and gives it back', async () => {
     const tokens = new LocalUserTokens(freshKeyFile(), TTL, new FixedClock(new Date()));
     const token = await tokens.issue({ ...user, tokenVersion: 3 });
-    expect(decodeJwt(token).tv).toBe(3);
+    expect(decodeJwt(token)['tv']).toBe(3);
     await expect(tokens.verify(token)).resolves.toEqual({ ...user, tokenVersion: 3 });
   });
 
