@@ -2,8 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   DomainError,
   ErrorCode,
-  hasScope,
-  isScopeGrant,
+  missingScopes,
   QueueNames,
   scopesFor,
   type ActionReference,
@@ -121,9 +120,7 @@ export class ActionsService {
       if (principal.type !== 'user') {
         throw new DomainError(ErrorCode.Forbidden, 'only a member of the agent can approve or reject actions');
       }
-      const missing = action.required_scopes.filter(
-        (scope) => !isScopeGrant(scope) || !hasScope(scopesFor(principal, action.agent_id), scope as never),
-      );
+      const missing = missingScopes(scopesFor(principal, action.agent_id), action.required_scopes);
       if (to === 'approved' && missing.length > 0) {
         throw new DomainError(ErrorCode.Forbidden, `approving this action needs ${missing.join(', ')}`, {
           missing_scopes: missing,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { hasScope, isScopeGrant, type ActionReference, type ActionStatus } from '@marvain/contracts';
+import { missingScopes, type ActionReference, type ActionStatus } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { AccessService } from '@marvain/identity';
@@ -89,7 +89,7 @@ export class ToolRunnerService {
     }
     const scopes = await this.access.userScopes(action.approved_by, action.agent_id);
     const needed = [...new Set(['actions:approve', ...action.required_scopes, ...tool.requiredScopes])];
-    const missing = needed.filter((scope) => !isScopeGrant(scope) || !hasScope(scopes, scope as never));
+    const missing = missingScopes(scopes, needed);
     return missing.length > 0 ? `the approver no longer holds ${missing.join(', ')}` : null;
   }
 

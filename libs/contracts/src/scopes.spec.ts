@@ -1,4 +1,12 @@
-import { DEFAULT_DEVICE_SCOPES, hasScope, isScopeGrant, ROLE_SCOPES, SCOPES, scopesOfRole } from './scopes';
+import {
+  DEFAULT_DEVICE_SCOPES,
+  hasScope,
+  isScopeGrant,
+  missingScopes,
+  ROLE_SCOPES,
+  SCOPES,
+  scopesOfRole,
+} from './scopes';
 
 describe('scopes', () => {
   it('accepts registered scopes and resource:* wildcards of registered resources only', () => {
@@ -39,5 +47,13 @@ describe('scopes', () => {
     for (const scope of DEFAULT_DEVICE_SCOPES) {
       expect(isScopeGrant(scope)).toBe(true);
     }
+  });
+
+  it('lists the required scopes a grant does not cover, unknown strings included', () => {
+    expect(missingScopes(['events:*', 'actions:read'], ['events:write', 'actions:approve', 'nonsense'])).toEqual([
+      'actions:approve',
+      'nonsense',
+    ]);
+    expect(missingScopes(['messages:send'], ['messages:send'])).toEqual([]);
   });
 });

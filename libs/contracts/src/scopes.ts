@@ -44,6 +44,14 @@ export function hasScope(granted: readonly string[], required: Scope): boolean {
   return granted.includes(`${resource}:*`);
 }
 
+/**
+ * The scopes in `required` that `granted` does not cover, in order. A stored string that is not a
+ * scope grant from the registry counts as missing: nothing can grant it.
+ */
+export function missingScopes(granted: readonly string[], required: readonly string[]): string[] {
+  return required.filter((scope) => !isScopeGrant(scope) || !hasScope(granted, scope as Scope));
+}
+
 export type MembershipRole = 'owner' | 'admin' | 'member' | 'guest';
 export const MEMBERSHIP_ROLES: readonly MembershipRole[] = ['owner', 'admin', 'member', 'guest'];
 

@@ -7,3 +7,4 @@ export { splitSqlStatements } from './sql-split';
 export * from './db.module';
 export * from './keyset';
 export * from './database-identity';
+export * from './errors';

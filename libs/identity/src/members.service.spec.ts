@@ -1,5 +1,6 @@
 import { DomainError, ErrorCode } from '@marvain/contracts';
-import { MembershipConflict, membershipConflictFrom, uniqueViolation } from './members.service';
+import { uniqueViolation } from '@marvain/db';
+import { MembershipConflict, membershipConflictFrom } from './members.service';
 
 /** The shape node-postgres and PGlite give a unique violation. */
 function driverError(constraint: string): Error {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type MembershipRole, type Principal } from '@marvain/contracts';
-import { TransactionRunner, type Tx } from '@marvain/db';
+import { TransactionRunner, uniqueViolation, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import {
   assertAgentScope,
@@ -83,26 +83,6 @@ function view(row: MembershipRow, user: { email: string | null; display_name: st
 }
 
 const memberView = (row: MemberRow): MemberView => view(row, row);
-
-/**
- * The constraint a unique violation (SQLSTATE 23505) names, from node-postgres, PGlite or the
- * RDS Data API (which reports it only in the message); undefined for any other error.
- */
-export function uniqueViolation(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) {
-    return undefined;
-  }
-  const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };
-  const text = typeof message === 'string' ? message : '';
-  const fromMessage = /duplicate key value violates unique constraint "([^"]+)"/.exec(text)?.[1];
-  if (code === '23505') {
-    return typeof constraint === 'string' && constraint ? constraint : (fromMessage ?? 'unknown');
-  }
-  if (/SQLState: 23505\b/.test(text) || fromMessage) {
-    return fromMessage ?? 'unknown';
-  }
-  return undefined;
-}
 
 /** A concurrent writer that won a membership race surfaces as 409, never as 500. */
 export function membershipConflictFrom(error: unknown): DomainError | undefined {

@@ -30,3 +30,4 @@ export * from './http/cursor';
 export * from './local/private-paths';
 export * from './http/unsafe-text';
 export * from './http/server-errors';
+export * from './http/params';

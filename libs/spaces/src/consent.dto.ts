@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
 import type { ConsentGrantRow } from './consent.repository';
 import { ListPageQuery, OptionalButNotNull, PagedList } from '@marvain/platform';
-import { UuidParam } from './spaces.validation';
+import { UuidParam } from '@marvain/platform';
 
 /** What a person can consent to (the consent_grants.consent_type check constraint). */
 export const CONSENT_TYPES = ['voice', 'face', 'recording_storage'] as const;

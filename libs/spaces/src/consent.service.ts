@@ -15,7 +15,7 @@ import {
 import { consentStatus, toConsentView, type ConsentStatus, type ConsentType, type ConsentView } from './consent.dto';
 import { ConsentRepository } from './consent.repository';
 import { PeopleService } from './people.service';
-import { fieldError } from './spaces.validation';
+import { fieldError } from '@marvain/platform';
 
 /**
  * Consent grants (voice, face, recording storage) of the people an agent knows. A person has at

@@ -9,10 +9,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
+import { AgentIdParams, CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
 import { CreatePersonDto, PersonList, PersonView, toPersonView } from './people.dto';
 import { PeopleService } from './people.service';
-import { AgentScopedParams } from './spaces.dto';
 
 @ApiTags('people')
 @ApiBearerAuth()
@@ -30,7 +29,7 @@ export class PeopleController {
   @ApiCreatedResponse({ type: PersonView })
   async create(
     @CurrentPrincipal() principal: Principal,
-    @Param() params: AgentScopedParams,
+    @Param() params: AgentIdParams,
     @Body() body: CreatePersonDto,
   ): Promise<PersonView> {
     return toPersonView(await this.people.create(principal, params.agent_id, body.display_name));
@@ -42,7 +41,7 @@ export class PeopleController {
   @ApiOkResponse({ type: PersonList })
   async list(
     @CurrentPrincipal() principal: Principal,
-    @Param() params: AgentScopedParams,
+    @Param() params: AgentIdParams,
     @Query() query: ListPageQuery,
   ): Promise<PersonList> {
     const page = await this.people.list(principal, params.agent_id, query);

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { PagedList } from '@marvain/platform';
 import type { PersonRow } from './people.repository';
-import { DisplayText, UuidParam } from './spaces.validation';
+import { DisplayText, UuidParam } from '@marvain/platform';
 
 export const PERSON_NAME_MAX = 200;
 

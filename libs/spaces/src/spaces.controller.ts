@@ -10,16 +10,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
-import {
-  AgentScopedParams,
-  CreateSpaceDto,
-  SpaceIdParams,
-  SpaceList,
-  SpaceView,
-  toSpaceView,
-  UpdateSpaceDto,
-} from './spaces.dto';
+import { AgentIdParams, CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
+import { CreateSpaceDto, SpaceIdParams, SpaceList, SpaceView, toSpaceView, UpdateSpaceDto } from './spaces.dto';
 import { SpacesService } from './spaces.service';
 
 const NOT_FOUND = '`not_found`: no such id, or one of an agent you are not a member of (the two answer alike)';
@@ -40,7 +32,7 @@ export class SpacesController {
   @ApiNotFoundResponse({ description: NOT_FOUND })
   async create(
     @CurrentPrincipal() principal: Principal,
-    @Param() params: AgentScopedParams,
+    @Param() params: AgentIdParams,
     @Body() body: CreateSpaceDto,
   ): Promise<SpaceView> {
     return toSpaceView(await this.spaces.create(principal, params.agent_id, body));
@@ -53,7 +45,7 @@ export class SpacesController {
   @ApiNotFoundResponse({ description: NOT_FOUND })
   async list(
     @CurrentPrincipal() principal: Principal,
-    @Param() params: AgentScopedParams,
+    @Param() params: AgentIdParams,
     @Query() query: ListPageQuery,
   ): Promise<SpaceList> {
     const page = await this.spaces.list(principal, params.agent_id, query);

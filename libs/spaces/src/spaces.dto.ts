@@ -1,14 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import type { SpaceRow } from '@marvain/db';
-import { OptionalButNotNull, PagedList } from '@marvain/platform';
-import { DisplayText, UuidParam } from './spaces.validation';
+import { DisplayText, OptionalButNotNull, PagedList, UuidParam } from '@marvain/platform';
 
 export const SPACE_NAME_MAX = 200;
-
-export class AgentScopedParams {
-  @UuidParam() agent_id!: string;
-}
 
 export class SpaceIdParams {
   @UuidParam() space_id!: string;

@@ -4,7 +4,7 @@ import { TransactionRunner, type Page, type SpaceRow, type Tx } from '@marvain/d
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { SpacesRepository } from './spaces.repository';
-import { isUniqueViolation } from './spaces.validation';
+import { isUniqueViolation } from '@marvain/db';
 
 /** The `details.reason` of the 409 a duplicate space name answers with. */
 export const SPACE_NAME_TAKEN = 'space_name_taken';
