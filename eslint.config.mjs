@@ -15,6 +15,9 @@ await createProjectGraphAsync({ exitOnError: false });
 // Only the db library (type:data) may talk to database drivers/dialects directly. Plain `kysely` stays
 // allowed everywhere: repositories use its query builder.
 const DRIVER_IMPORTS = ['pg', 'pg-*', '@electric-sql/*', 'kysely-data-api', '@aws-sdk/client-rds-data'];
+// The AWS SDK (and its test double) only in the AWS adapters library (type:adapter) and, for the Data
+// API driver, the db library (type:data): everything else reaches AWS through the ports they implement.
+const AWS_SDK_IMPORTS = ['@aws-sdk/*', 'aws-sdk-client-mock'];
 
 export default defineConfig(
   globalIgnores([
@@ -89,26 +92,40 @@ export default defineConfig(
           enforceBuildableLibDependency: false,
           allow: [],
           depConstraints: [
+            // Only an app chooses adapters (type:adapter); nothing else depends on them.
             {
               sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:platform', 'type:data', 'type:contracts'],
-              bannedExternalImports: DRIVER_IMPORTS,
+              onlyDependOnLibsWithTags: [
+                'type:adapter',
+                'type:feature',
+                'type:platform',
+                'type:data',
+                'type:contracts',
+              ],
+              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
             },
             {
               sourceTag: 'type:feature',
               onlyDependOnLibsWithTags: ['type:feature', 'type:platform', 'type:data', 'type:contracts'],
+              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
+            },
+            // Adapters implement ports: the platform's, and a feature's only for the port interfaces it
+            // defines (realtime's connection store and push).
+            {
+              sourceTag: 'type:adapter',
+              onlyDependOnLibsWithTags: ['type:platform', 'type:data', 'type:contracts', 'type:feature'],
               bannedExternalImports: DRIVER_IMPORTS,
             },
             {
               sourceTag: 'type:platform',
               onlyDependOnLibsWithTags: ['type:platform', 'type:data', 'type:contracts'],
-              bannedExternalImports: DRIVER_IMPORTS,
+              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
             },
             { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:contracts'] },
             {
               sourceTag: 'type:contracts',
               onlyDependOnLibsWithTags: ['type:contracts'],
-              bannedExternalImports: DRIVER_IMPORTS,
+              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
             },
             // The CLI reuses hub services.
             { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared', 'scope:hub'] },

@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ActionsModule } from '@marvain/actions';
 import { AuditModule, SchemaAuditor } from '@marvain/audit';
@@ -7,8 +7,9 @@ import { EventsModule } from '@marvain/events';
 import { AuthGuard, IdentityModule } from '@marvain/identity';
 import { MemoryModule } from '@marvain/memory';
 import { PlannerModule } from '@marvain/planner';
-import { DomainErrorFilter, HubConfig, PlatformModule } from '@marvain/platform';
-import { RealtimeModule } from '@marvain/realtime';
+import { DomainErrorFilter, HubConfig, LocalAdaptersModule, PlatformModule } from '@marvain/platform';
+import { AwsAdaptersModule } from '@marvain/platform-aws';
+import { LocalConnectionsModule, RealtimeModule } from '@marvain/realtime';
 import { SpacesModule } from '@marvain/spaces';
 import { HealthController } from './health.controller';
 import { LocalControlController } from './local/local-control.controller';
@@ -34,7 +35,7 @@ export class HubModule {
           migrate: config.runtime === 'local',
           ...(options.databaseHandle ? { handle: options.databaseHandle } : {}),
         }),
-        PlatformModule.forRoot(config),
+        PlatformModule.forRoot(config, runtimeAdapters(config)),
         AuditModule,
         IdentityModule,
         SpacesModule,
@@ -56,4 +57,11 @@ export class HubModule {
       ],
     };
   }
+}
+
+/** The adapters of the configured runtime's ports: the platform's (queue, audit sink) and realtime's (connections). */
+function runtimeAdapters(config: HubConfig): Array<DynamicModule | Type> {
+  return config.runtime === 'aws'
+    ? [AwsAdaptersModule.forRoot(config)]
+    : [LocalAdaptersModule.forRoot(config), LocalConnectionsModule];
 }

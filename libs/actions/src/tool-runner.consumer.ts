@@ -13,7 +13,7 @@ export class ToolRunnerConsumer extends QueueConsumer<ActionReference> {
     super(config, queue, QueueNames.Actions, 5);
   }
 
-  protected async handle(body: ActionReference): Promise<void> {
+  async handle(body: ActionReference): Promise<void> {
     await this.runner.handle(body);
   }
 }

@@ -13,12 +13,12 @@ export class PlannerConsumer extends QueueConsumer<EventReference> {
     super(config, queue, QueueNames.Transcripts, 10);
   }
 
-  protected async handle(body: EventReference): Promise<void> {
+  async handle(body: EventReference): Promise<void> {
     await this.planner.handle(body);
   }
 
   /** An event that could not be planned still leaves a trace in its agent's audit chain. */
-  protected override async deadLettered(body: unknown, error: string): Promise<void> {
+  override async deadLettered(body: unknown, error: string): Promise<void> {
     await this.planner.recordDeadLetter(body, error);
   }
 }

@@ -188,7 +188,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
         reply = await this.gateway.handleFrame(connection.state, text);
       } catch (error) {
         this.logger.error(`connection ${connection.state.connectionId}: ${String(error)}`);
-        reply = { type: 'error', error: { code: ErrorCode.Internal, message: 'internal error' } };
+        reply = this.gateway.internalError();
       }
       if (connection.state.principal && connection.helloTimer) {
         clearTimeout(connection.helloTimer);

@@ -93,6 +93,11 @@ export class RealtimeGateway {
     return error(undefined, ErrorCode.UnsupportedMediaType, 'binary frames are not accepted; send JSON text frames');
   }
 
+  /** The reply to a frame whose handling failed unexpectedly (the transport logs the failure). */
+  internalError(): ServerMessage {
+    return error(undefined, ErrorCode.Internal, 'internal error');
+  }
+
   /** The reply to a frame past the connection's rate limit (the frame is dropped unread). */
   rateLimited(framesPerSecond: number): ServerMessage {
     return error(

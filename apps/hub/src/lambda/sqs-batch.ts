@@ -1,17 +1,12 @@
 import type { LoggerService } from '@nestjs/common';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { QueueName } from '@marvain/contracts';
-import {
-  QueueWorker,
-  toReceivedMessage,
-  type HubSettings,
-  type MessageQueue,
-  type ReceivedMessage,
-} from '@marvain/platform';
+import { QueueWorker, type HubSettings, type MessageQueue, type ReceivedMessage } from '@marvain/platform';
+import { toReceivedMessage } from '@marvain/platform-aws';
 
-/** What a feature does with one message body, and (optionally) with one it gave up on. */
+/** What a feature does with one message, and (optionally) with one it gave up on: a QueueConsumer. */
 export interface QueueHandlers<T> {
-  handle(body: T): Promise<unknown>;
+  handle(body: T, message: ReceivedMessage<T>): Promise<unknown>;
   deadLettered?(body: unknown, error: string): Promise<void>;
 }
 
@@ -85,7 +80,7 @@ export async function processSqsBatch<T>(
     batch,
     queueName,
     async (message) => {
-      await handlers.handle(message.body);
+      await handlers.handle(message.body, message);
     },
     {
       batchSize: event.Records.length,

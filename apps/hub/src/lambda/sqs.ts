@@ -1,20 +1,24 @@
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { Logger, type Type } from '@nestjs/common';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { QueueName } from '@marvain/contracts';
-import type { HubConfig } from '@marvain/platform';
+import type { HubConfig, QueueConsumer } from '@marvain/platform';
 import { createHubContext, once } from './bootstrap';
-import { processSqsBatch, type QueueHandlers } from './sqs-batch';
+import { processSqsBatch } from './sqs-batch';
 
 /**
  * An SQS entry: the hub's modules (no HTTP server, workers off) created on the first batch and
- * kept for the container's life; each batch handled by processSqsBatch with the feature's handlers.
+ * kept for the container's life; each batch handled by processSqsBatch with the feature's queue
+ * consumer, the one the local runtime polls with.
  */
 export function sqsHandler<T>(
   config: HubConfig,
-  queue: QueueName,
-  handlers: (app: INestApplicationContext) => QueueHandlers<T>,
+  consumerType: Type<QueueConsumer<T>>,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  const logger = new Logger(`Lambda:${queue}`);
-  const feature = once(async () => handlers(await createHubContext(config)));
-  return async (event) => processSqsBatch(event, queue, await feature(), config.queue, logger);
+  const ready = once(async () => {
+    const consumer = (await createHubContext(config)).get(consumerType);
+    return { consumer, logger: new Logger(`Lambda:${consumer.queueName}`) };
+  });
+  return async (event) => {
+    const { consumer, logger } = await ready();
+    return processSqsBatch(event, consumer.queueName, consumer, config.queue, logger);
+  };
 }

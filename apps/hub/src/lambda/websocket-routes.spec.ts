@@ -1,8 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
-import { MemoryConnectionStore, type Clock } from '@marvain/platform';
-import { RealtimeGateway } from '@marvain/realtime';
+import type { Clock } from '@marvain/platform';
+import { MemoryConnectionStore, RealtimeGateway, StoredConnections } from '@marvain/realtime';
 import { connectEvent, disconnectEvent, messageEvent } from './testing/lambda-events';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent } from './websocket-routes';
 
@@ -45,7 +45,11 @@ describe('WebSocketRoutes', () => {
     store = new MemoryConnectionStore(clock);
     gateway = new RealtimeGateway(resolver, clock);
     logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn() };
-    routes = new WebSocketRoutes(gateway, resolver, store, clock, logger);
+    routes = new WebSocketRoutes(
+      new StoredConnections(gateway, resolver, store, clock, CONNECTION_TTL_SECONDS),
+      gateway,
+      logger,
+    );
   });
 
   const connectedAt = (event: WebSocketEvent, at: Date): WebSocketEvent => {

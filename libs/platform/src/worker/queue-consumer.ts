@@ -5,8 +5,10 @@ import type { MessageQueue, ReceivedMessage } from '../queue/message-queue';
 import { QueueWorker, type MessageOutcome } from './queue-worker';
 
 /**
- * A feature's queue consumer. In the local runtime it polls in-process from start-up to
- * shutdown; in Lambda the SQS entry calls `process` for each record of a batch instead.
+ * A feature's queue consumer: what one message means (`handle`) and what a dead-lettered one
+ * leaves behind (`deadLettered`). In the local runtime it polls in-process from start-up to
+ * shutdown; in Lambda nothing polls: the SQS entry's batch worker calls `handle` and
+ * `deadLettered` for each record.
  */
 export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly worker: QueueWorker<T>;
@@ -31,10 +33,10 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
     );
   }
 
-  protected abstract handle(body: T, message: ReceivedMessage<T>): Promise<void>;
+  abstract handle(body: T, message: ReceivedMessage<T>): Promise<void>;
 
   /** Called after a message went to the dead letters; the body is whatever arrived (it may be malformed). */
-  protected deadLettered(_body: unknown, _error: string): Promise<void> {
+  deadLettered(_body: unknown, _error: string): Promise<void> {
     return Promise.resolve();
   }
 

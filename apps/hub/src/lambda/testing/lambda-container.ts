@@ -65,9 +65,7 @@ export class LambdaContainer {
         } else {
           child.kill();
           reject(
-            new Error(
-              `${bundle} failed to load: ${'error' in reply ? String(reply.error) : JSON.stringify(reply)}\n${output}`,
-            ),
+            new Error(`${bundle} failed to load: ${'error' in reply ? reply.error : JSON.stringify(reply)}\n${output}`),
           );
         }
       });

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Clock } from '../ports';
+import type { Clock } from '@marvain/platform';
 import { MemoryConnectionStore } from './memory-connection-store';
 import { WebSocketPush, type PushSocket } from './websocket-push';
 

@@ -7,8 +7,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AuditSinkConflictError } from '../audit-sink/audit-sink';
-import type { Clock } from '../ports';
+import { AuditSinkConflictError, type Clock } from '@marvain/platform';
 import { S3AuditSink } from './s3-audit-sink';
 
 const BUCKET = 'marvain-audit-123456789012';

@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Clock } from '../ports';
-import type { StoredConnection } from '../realtime/connection-store';
+import type { Clock } from '@marvain/platform';
+import type { StoredConnection } from '@marvain/realtime';
 import { DynamoConnectionStore } from './dynamo-connection-store';
 
 const TABLE = 'marvain-connections';

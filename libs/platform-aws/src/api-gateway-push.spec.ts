@@ -5,7 +5,7 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
-import { MemoryConnectionStore } from '../realtime/memory-connection-store';
+import { MemoryConnectionStore } from '@marvain/realtime';
 import { ApiGatewayPush } from './api-gateway-push';
 
 const apigw = mockClient(ApiGatewayManagementApiClient);

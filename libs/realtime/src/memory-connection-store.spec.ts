@@ -1,4 +1,4 @@
-import type { Clock } from '../ports';
+import type { Clock } from '@marvain/platform';
 import type { StoredConnection } from './connection-store';
 import { MemoryConnectionStore } from './memory-connection-store';
 

@@ -1,6 +1,5 @@
 import { PostToConnectionCommand, type ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { ConnectionPush } from '../realtime/connection-push';
-import type { ConnectionStore } from '../realtime/connection-store';
+import type { ConnectionPush, ConnectionStore } from '@marvain/realtime';
 
 /**
  * The AWS runtime's push: API Gateway Management API PostToConnection, with the client's endpoint

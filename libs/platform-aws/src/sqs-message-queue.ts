@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import type { QueueName } from '@marvain/contracts';
-import type { MessageQueue, ReceivedMessage, SendOptions } from '../queue/message-queue';
+import type { MessageQueue, ReceivedMessage, SendOptions } from '@marvain/platform';
 
 /** The message attribute that carries a send's dedup key, for consumers and for tracing. */
 export const IDEMPOTENCY_KEY_ATTRIBUTE = 'idempotency_key';

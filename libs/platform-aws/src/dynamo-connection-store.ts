@@ -6,8 +6,8 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../ports';
-import { epochSeconds, isLive, type ConnectionStore, type StoredConnection } from '../realtime/connection-store';
+import type { Clock } from '@marvain/platform';
+import { epochSeconds, isLive, type ConnectionStore, type StoredConnection } from '@marvain/realtime';
 
 /**
  * The AWS runtime's connection store: a DynamoDB table keyed by `connection_id` (S) with TTL on

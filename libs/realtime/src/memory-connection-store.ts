@@ -1,4 +1,4 @@
-import type { Clock } from '../ports';
+import type { Clock } from '@marvain/platform';
 import { isLive, type ConnectionStore, type StoredConnection } from './connection-store';
 
 /**

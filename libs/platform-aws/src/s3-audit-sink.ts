@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { AuditLockMode } from '../config/hub-config';
-import type { Clock } from '../ports';
-import { AuditSinkConflictError, type AuditSink } from '../audit-sink/audit-sink';
+import { AuditSinkConflictError, type AuditLockMode, type AuditSink, type Clock } from '@marvain/platform';
 
 export interface S3AuditSinkOptions {
   bucket: string;

@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AUDIT_SINK, CLOCK, MESSAGE_QUEUE, type AwsSettings, type Clock, type HubConfig } from '@marvain/platform';
+import { CONNECTION_STORE } from '@marvain/realtime';
+import { awsAdapters } from './aws-adapters';
+
+/**
+ * The AWS runtime's adapters, for PlatformModule.forRoot: SQS for the message queue, S3 with
+ * Object Lock for the audit sink, and DynamoDB for the WebSocket connections (realtime's port,
+ * LocalConnectionsModule's in the local runtime).
+ */
+@Module({})
+export class AwsAdaptersModule {
+  static forRoot(config: HubConfig): DynamicModule {
+    const aws: AwsSettings | undefined = config.aws;
+    if (!aws) {
+      throw new Error('the AWS runtime needs config.aws (loadHubSettings reads it when MARVAIN_RUNTIME=aws)');
+    }
+    return {
+      global: true,
+      module: AwsAdaptersModule,
+      providers: [
+        { provide: MESSAGE_QUEUE, useFactory: () => awsAdapters.messageQueue(aws, config.queue) },
+        { provide: AUDIT_SINK, inject: [CLOCK], useFactory: (clock: Clock) => awsAdapters.auditSink(aws, clock) },
+        {
+          provide: CONNECTION_STORE,
+          inject: [CLOCK],
+          useFactory: (clock: Clock) => awsAdapters.connectionStore(aws, clock),
+        },
+      ],
+      exports: [MESSAGE_QUEUE, AUDIT_SINK, CONNECTION_STORE],
+    };
+  }
+}
