@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   DomainError,
   ErrorCode,
@@ -11,7 +11,15 @@ import {
 } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, MESSAGE_QUEUE, nextCursor, pageRequest, type MessageQueue } from '@marvain/platform';
+import {
+  assertAgentScope,
+  MESSAGE_QUEUE,
+  nextCursor,
+  pageRequest,
+  type MessageQueue,
+  LoggerFactory,
+  type HubLogger,
+} from '@marvain/platform';
 import { toActionView, type ActionList, type ActionView, type ListActionsQuery } from './actions.dto';
 import { ActionsRepository, type NewProposedAction } from './actions.repository';
 
@@ -41,14 +49,17 @@ export function assertTransition(action: ActionRow, to: ActionStatus): void {
 
 @Injectable()
 export class ActionsService {
-  private readonly logger = new Logger('Actions');
+  private readonly logger: HubLogger;
 
   constructor(
     private readonly repository: ActionsRepository,
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(MESSAGE_QUEUE) private readonly queue: MessageQueue,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('Actions');
+  }
 
   /** Records a proposed action inside the caller's transaction; a repeat of the same id writes nothing. */
   async propose(tx: Tx, action: NewProposedAction, actor: { type: 'agent' | 'system'; id: string }): Promise<boolean> {

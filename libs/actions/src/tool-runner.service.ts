@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { missingScopes, type ActionReference, type ActionStatus } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { AccessService } from '@marvain/identity';
-import { PoisonMessageError } from '@marvain/platform';
+import { PoisonMessageError, LoggerFactory, type HubLogger } from '@marvain/platform';
 import { ActionsRepository } from './actions.repository';
 import { assertTransition } from './actions.service';
 import { TOOLS, ToolError, type Tool } from './tools/tool';
@@ -28,7 +28,7 @@ export class ActionNotReadyError extends Error {
  */
 @Injectable()
 export class ToolRunnerService {
-  private readonly logger = new Logger('ToolRunner');
+  private readonly logger: HubLogger;
   private readonly tools: ReadonlyMap<string, Tool>;
 
   constructor(
@@ -37,7 +37,9 @@ export class ToolRunnerService {
     private readonly audit: AuditService,
     private readonly access: AccessService,
     @Inject(TOOLS) tools: Tool[],
+    logs: LoggerFactory,
   ) {
+    this.logger = logs.forContext('ToolRunner');
     this.tools = new Map(tools.map((tool) => [tool.kind, tool]));
   }
 

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Tx } from '@marvain/db';
 import {
   AUDIT_SINK,
   AuditSinkConflictError,
   CLOCK,
   canonicalJson,
+  LoggerFactory,
   type AuditSink,
   type Clock,
+  type HubLogger,
 } from '@marvain/platform';
 import { AuditRepository, type UnsunkEntry } from './audit.repository';
 import {
@@ -38,7 +40,7 @@ export function auditKey(chainId: string, seq: number): string {
  */
 @Injectable()
 export class AuditService implements OnModuleDestroy {
-  private readonly logger = new Logger('Audit');
+  private readonly logger: HubLogger;
   private flushing: Promise<number> | null = null;
   private flushAgain = false;
   /** Keys found to conflict in this process: logged once, then skipped (a restart tries again). */
@@ -48,7 +50,10 @@ export class AuditService implements OnModuleDestroy {
     private readonly repository: AuditRepository,
     @Inject(AUDIT_SINK) private readonly sink: AuditSink,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('Audit');
+  }
 
   async append(tx: Tx, record: AuditRecord): Promise<AuditEntry> {
     const chainId = record.agentId ?? SYSTEM_CHAIN;
