@@ -26,7 +26,8 @@ import { ActionsRepository, type NewProposedAction } from './actions.repository'
 /** Which status may follow which: the action lifecycle. */
 export const ACTION_TRANSITIONS: Readonly<Record<ActionStatus, readonly ActionStatus[]>> = {
   proposed: ['approved', 'rejected', 'canceled'],
-  approved: ['executing', 'canceled'],
+  // approved -> failed: the approval no longer held when the tool runner came to execute it.
+  approved: ['executing', 'failed', 'canceled'],
   executing: ['executed', 'failed'],
   rejected: [],
   executed: [],
@@ -63,7 +64,7 @@ export class ActionsService {
 
   /** Records a proposed action inside the caller's transaction; a repeat of the same id writes nothing. */
   async propose(tx: Tx, action: NewProposedAction, actor: { type: 'agent' | 'system'; id: string }): Promise<boolean> {
-    const inserted = await this.repository.insertProposed(tx.db, action);
+    const inserted = await this.repository.insertProposed(action, tx.db);
     if (inserted) {
       await this.audit.append(tx, {
         agentId: action.agent_id,
@@ -123,7 +124,7 @@ export class ActionsService {
     reason?: string,
   ): Promise<ActionView> {
     const row = await this.transactions.run(async (tx) => {
-      const action = await this.repository.findById(actionId, tx.db, true);
+      const action = await this.repository.findById(actionId, tx.db, { forUpdate: true });
       if (!action) {
         throw DomainError.notFound('action', actionId);
       }
@@ -138,12 +139,16 @@ export class ActionsService {
         });
       }
       assertTransition(action, to);
-      const updated = await this.repository.update(tx.db, actionId, {
-        status: to,
-        ...(to === 'approved'
-          ? { approved_by: principal.id, stamp: 'approved_at' as const }
-          : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
-      });
+      const updated = await this.repository.update(
+        actionId,
+        {
+          status: to,
+          ...(to === 'approved'
+            ? { approved_by: principal.id, stamp: 'approved_at' as const }
+            : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId: action.agent_id,
         action: to === 'approved' ? 'action.approved' : 'action.rejected',
