@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, Module, Optional, type LoggerService } from '@nestjs/common';
 
 /**
- * Where a LoggerFactory writes. Unbound, lines go through Nest's logger bridge to the
- * application's logger (the hub's pino pipeline, see PinoNestLogger); a spec binds a
- * PinoNestLogger over a buffer to read them.
+ * Where a LoggerFactory writes when bound, e.g. a PinoNestLogger over a buffer a spec reads.
+ * Unbound, lines go through Nest's logger bridge to the application's logger (the hub's pino
+ * pipeline, see PinoNestLogger).
  */
 export const LOG_SINK = Symbol('LOG_SINK');
 
@@ -11,10 +11,19 @@ export const LOG_SINK = Symbol('LOG_SINK');
  * A service's logger: every line carries the service's context (`Planner`, `Actions`, …) and,
  * while a request is handled, its request id. A message may be an object `{ msg, ...fields }`.
  */
-export class HubLogger {
+export interface HubLogger {
+  log(message: unknown): void;
+  warn(message: unknown): void;
+  /** `trace` is a stack, kept as the record's trace. */
+  error(message: unknown, trace?: string): void;
+  debug(message: unknown): void;
+}
+
+/** A bound sink's lines, with the context appended as Nest's Logger does. */
+class SinkLogger implements HubLogger {
   constructor(
     private readonly sink: LoggerService,
-    readonly context: string,
+    private readonly context: string,
   ) {}
 
   log(message: unknown): void {
@@ -23,7 +32,6 @@ export class HubLogger {
   warn(message: unknown): void {
     this.sink.warn(message, this.context);
   }
-  /** `trace` is a stack, kept as the record's trace. */
   error(message: unknown, trace?: string): void {
     if (trace === undefined) {
       this.sink.error(message, this.context);
@@ -39,14 +47,10 @@ export class HubLogger {
 /** Hands services their logger by injection (`logs.forContext('Planner')`), so a spec can capture lines. */
 @Injectable()
 export class LoggerFactory {
-  private readonly sink: LoggerService;
-
-  constructor(@Optional() @Inject(LOG_SINK) sink?: LoggerService) {
-    this.sink = sink ?? new Logger();
-  }
+  constructor(@Optional() @Inject(LOG_SINK) private readonly sink?: LoggerService) {}
 
   forContext(context: string): HubLogger {
-    return new HubLogger(this.sink, context);
+    return this.sink ? new SinkLogger(this.sink, context) : new Logger(context);
   }
 }
 
