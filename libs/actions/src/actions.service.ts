@@ -20,7 +20,7 @@ import {
   LoggerFactory,
   type HubLogger,
 } from '@marvain/platform';
-import { toActionView, type ActionList, type ActionView, type ListActionsQuery } from './actions.dto';
+import type { ActionList, ActionView, ListActionsQuery } from './actions.dto';
 import { ActionsRepository, type NewProposedAction } from './actions.repository';
 
 /** Which status may follow which: the action lifecycle. */
@@ -46,6 +46,19 @@ export function assertTransition(action: ActionRow, to: ActionStatus): void {
       { from, to },
     );
   }
+}
+
+const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+
+function toActionView(row: ActionRow): ActionView {
+  return {
+    ...row,
+    approved_at: iso(row.approved_at),
+    rejected_at: iso(row.rejected_at),
+    completed_at: iso(row.completed_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
 }
 
 @Injectable()

@@ -57,7 +57,7 @@ export class AuditService implements OnModuleDestroy {
 
   async append(tx: Tx, record: AuditRecord): Promise<AuditEntry> {
     const chainId = record.agentId ?? SYSTEM_CHAIN;
-    const head = await this.repository.lockHead(tx.db, chainId, record.agentId, GENESIS_HASH);
+    const head = await this.repository.lockHead(chainId, record.agentId, GENESIS_HASH, tx.db);
     const unsigned: Omit<AuditEntry, 'hash'> = {
       chain_id: chainId,
       seq: head.last_seq + 1,
@@ -70,13 +70,10 @@ export class AuditService implements OnModuleDestroy {
       ...(record.details ? { details: record.details } : {}),
     };
     const entry: AuditEntry = { ...unsigned, hash: hashEntry(unsigned) };
-    await this.repository.appendEntry(tx.db, {
-      chain_id: chainId,
-      seq: entry.seq,
-      agent_id: record.agentId,
-      body: canonicalJson(entry),
-      hash: entry.hash,
-    });
+    await this.repository.appendEntry(
+      { chain_id: chainId, seq: entry.seq, agent_id: record.agentId, body: canonicalJson(entry), hash: entry.hash },
+      tx.db,
+    );
     tx.afterCommit(() => {
       this.flushSoon();
     });

@@ -121,15 +121,18 @@ export class PlannerService {
   ): Promise<PlanOutcome> {
     const runId = this.ids.derived(`planner-run:${event.event_id}`);
     const written = await this.transactions.run(async (tx): Promise<{ memories: number; actions: number } | null> => {
-      const claimed = await this.repository.insertRun(tx.db, {
-        run_id: runId,
-        event_id: event.event_id,
-        agent_id: event.agent_id,
-        model: this.model.name,
-        status: run.status,
-        output: run.output ? { ...run.output } : null,
-        error: run.error,
-      });
+      const claimed = await this.repository.insertRun(
+        {
+          run_id: runId,
+          event_id: event.event_id,
+          agent_id: event.agent_id,
+          model: this.model.name,
+          status: run.status,
+          output: run.output ? { ...run.output } : null,
+          error: run.error,
+        },
+        tx.db,
+      );
       if (!claimed) {
         return null;
       }
