@@ -368,9 +368,13 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
             status: 409,
             json: {
               error: { code: 'conflict', message: expect.any(String), details: { reason: 'ownership_changed' } },
+              request_id: expect.any(String),
             },
           },
-          { status: 403, json: { error: { code: 'forbidden', message: expect.any(String) } } },
+          {
+            status: 403,
+            json: { error: { code: 'forbidden', message: expect.any(String) }, request_id: expect.any(String) },
+          },
         ]).toContainEqual(loser);
         const owners = await activeOwners(owner.agent_id);
         expect(owners).toHaveLength(1);
@@ -416,13 +420,17 @@ describe(`agents and members over HTTP (${testDatabaseKind()})`, () => {
       const absent = await call(method, url(missing), stranger.user_token, body);
       const shape = (r: Reply, id: string): unknown => ({
         status: r.status,
-        body: JSON.stringify(r.json).replaceAll(id, 'ID'),
+        // Each reply has its own request id.
+        body: JSON.stringify(r.json).replaceAll(id, 'ID').replace(String(r.json.request_id), 'REQUEST_ID'),
       });
       expect({ method, url: url('ID'), ...(shape(foreign, victim.agent_id) as object) }).toEqual({
         method,
         url: url('ID'),
         status: 404,
-        body: JSON.stringify({ error: { code: 'not_found', message: 'agent ID was not found' } }),
+        body: JSON.stringify({
+          error: { code: 'not_found', message: 'agent ID was not found' },
+          request_id: 'REQUEST_ID',
+        }),
       });
       expect(shape(absent, missing)).toEqual(shape(foreign, victim.agent_id));
     }

@@ -543,7 +543,7 @@ function whyNotValidationFailure(reply: Reply, blame: string | undefined): strin
   return null;
 }
 
-/** Why a reply is not `{"error": {"code", "message", "details"?}}` with the status its code maps to. */
+/** Why a reply is not `{"error": {"code", "message", "details"?}, "request_id"}` with the status its code maps to. */
 function whyNotErrorBody(reply: Reply): string | null {
   if (!reply.contentType.startsWith('application/json')) {
     return `content-type ${reply.contentType || 'none'}`;
@@ -555,8 +555,11 @@ function whyNotErrorBody(reply: Reply): string | null {
     return 'body is not JSON';
   }
   const error = (body as { error?: Record<string, unknown> } | null)?.error;
-  if (!error || Object.keys(body as object).length !== 1) {
-    return 'body is not {"error": …}';
+  if (!error || Object.keys(body as object).length !== 2) {
+    return 'body is not {"error": …, "request_id"}';
+  }
+  if (typeof (body as { request_id?: unknown }).request_id !== 'string') {
+    return 'request_id is not a string';
   }
   if (!Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k))) {
     return `error has other keys: ${Object.keys(error).join(', ')}`;

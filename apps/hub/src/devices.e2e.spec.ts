@@ -244,7 +244,7 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
         expect({ url, status: response.status, json: response.json }).toEqual({
           url,
           status: 404,
-          json: { error: { code: 'not_found', message: `device ${id} was not found` } },
+          json: { error: { code: 'not_found', message: `device ${id} was not found` }, request_id: expect.any(String) },
         });
       }
     }

@@ -93,9 +93,12 @@ function whyNotError(reply: RawReply | null, code: ErrorCode): string | null {
     return `body is not JSON: ${reply.body.slice(0, 120)}`;
   }
   const error = (body as { error?: { code?: unknown; message?: unknown } }).error;
+  // request_id: wherever Fastify has a request, i.e. not for what node's parser refuses.
+  const requestId = (body as { request_id?: unknown }).request_id;
   if (
     !error ||
-    Object.keys(body as object).length !== 1 ||
+    !Object.keys(body as object).every((k) => ['error', 'request_id'].includes(k)) ||
+    (requestId !== undefined && typeof requestId !== 'string') ||
     !Object.keys(error).every((k) => ['code', 'message', 'details'].includes(k))
   ) {
     return `not {"error": {"code", "message"}}: ${reply.body.slice(0, 120)}`;

@@ -1,13 +1,14 @@
 import type { DynamicModule, NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
 import {
   answerClientError,
   answerServerLevelErrors,
+  correlateRequests,
   createRootLogger,
   createValidationPipe,
   HubConfig,
@@ -16,6 +17,8 @@ import {
   PinoNestLogger,
   RefuseUndeclaredInput,
   refuseUnsafeRequestText,
+  requestIdOf,
+  sendError,
   toErrorResponse,
   type LogDestination,
 } from '@marvain/platform';
@@ -65,6 +68,7 @@ function logRequests(fastify: FastifyInstance, logger: Logger): void {
     const principal = (request as { principal?: Principal }).principal?.type ?? 'anonymous';
     const fields = {
       context: 'HTTP',
+      request_id: request.id,
       method: request.method,
       route,
       status: reply.statusCode,
@@ -114,6 +118,8 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
     trustProxy: config.runtime === 'aws',
+    // Every request is known by an id: the caller's x-request-id when sane, else a fresh uuid.
+    genReqId: requestIdOf,
     // Every status the server answers has the hub's error shape, also those answered before any
     // route runs: unparsable requests (431, 408, 400) and requests during shutdown (503).
     clientErrorHandler: answerClientError,
@@ -121,13 +127,15 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
     // Fastify's router refuses some paths before Nest sees them (a malformed %-escape, a path
     // segment over its 100-character limit). Those get the hub's error shape too, and a message
     // of our own: Fastify's quotes the whole path back.
-    frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const { status, body } = toErrorResponse(error);
       body.error.message =
         error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the request path is not valid';
-      void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+      sendError(reply, request, status, body);
     },
   });
+  // First: every later hook, handler and error answer runs knowing the request's id.
+  correlateRequests(adapter.getInstance());
   refuseDeepJson(adapter);
   logRequests(adapter.getInstance(), logger);
   // NUL and lone surrogates anywhere in the path, query or body: one 400 before any guard or pipe.

@@ -1,8 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { ACTION_STATUSES, type ActionStatus } from '@marvain/contracts';
-import { AgentListQuery, OptionalButNotNull, PagedList } from '@marvain/platform';
-import type { ActionRow } from '@marvain/db';
+import { AgentListQuery, OptionalButNotNull, PagedList, UuidParam } from '@marvain/platform';
 
 export class ListActionsQuery extends AgentListQuery {
   @ApiPropertyOptional({ enum: ACTION_STATUSES })
@@ -20,8 +19,7 @@ export class RejectActionDto {
 }
 
 export class ActionIdParams {
-  @IsUUID()
-  id!: string;
+  @UuidParam() id!: string;
 }
 
 export class ActionView {
@@ -47,17 +45,4 @@ export class ActionView {
 
 export class ActionList extends PagedList {
   @ApiProperty({ type: [ActionView] }) actions!: ActionView[];
-}
-
-const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
-
-export function toActionView(row: ActionRow): ActionView {
-  return {
-    ...row,
-    approved_at: iso(row.approved_at),
-    rejected_at: iso(row.rejected_at),
-    completed_at: iso(row.completed_at),
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LoggingModule } from '@marvain/platform';
 import { AuditModule } from '@marvain/audit';
 import { EventsModule } from '@marvain/events';
 import { IdentityModule } from '@marvain/identity';
@@ -11,7 +12,7 @@ import { SendMessageTool } from './tools/send-message.tool';
 import { TOOLS, type Tool } from './tools/tool';
 
 @Module({
-  imports: [AuditModule, EventsModule, IdentityModule],
+  imports: [AuditModule, EventsModule, IdentityModule, LoggingModule],
   controllers: [ActionsController],
   providers: [
     ActionsRepository,

@@ -57,7 +57,7 @@ export interface ActionPatch {
 export class ActionsRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  async insertProposed(executor: Executor, action: NewProposedAction): Promise<boolean> {
+  async insertProposed(action: NewProposedAction, executor: Executor = this.db): Promise<boolean> {
     const result = await executor
       .insertInto('actions')
       .values({
@@ -76,21 +76,29 @@ export class ActionsRepository {
     return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
-  async findById(actionId: string, executor: Executor = this.db, lock = false): Promise<ActionRow | undefined> {
+  async findById(
+    actionId: string,
+    executor: Executor = this.db,
+    { forUpdate = false }: { forUpdate?: boolean } = {},
+  ): Promise<ActionRow | undefined> {
     const query = executor.selectFrom('actions').select(ACTION_COLUMNS).where('action_id', '=', asUuid(actionId));
-    return (lock ? query.forUpdate() : query).executeTakeFirst();
+    return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
   }
 
   /** One page of the agent's actions, newest first (ties by id). */
-  async list(query: { agentId: string; status?: string }, page: PageRequest): Promise<Page<ActionRow>> {
-    let select = this.db.selectFrom('actions').select(ACTION_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
+  async list(
+    query: { agentId: string; status?: string },
+    page: PageRequest,
+    executor: Executor = this.db,
+  ): Promise<Page<ActionRow>> {
+    let select = executor.selectFrom('actions').select(ACTION_COLUMNS).where('agent_id', '=', asUuid(query.agentId));
     if (query.status) {
       select = select.where('status', '=', query.status);
     }
     return keysetPage(select, { at: 'created_at', id: 'action_id', direction: 'desc' }, page);
   }
 
-  async update(executor: Executor, actionId: string, patch: ActionPatch): Promise<ActionRow> {
+  async update(actionId: string, patch: ActionPatch, executor: Executor = this.db): Promise<ActionRow> {
     return executor
       .updateTable('actions')
       .set({

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   DomainError,
   ErrorCode,
@@ -11,14 +11,23 @@ import {
 } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, MESSAGE_QUEUE, nextCursor, pageRequest, type MessageQueue } from '@marvain/platform';
-import { toActionView, type ActionList, type ActionView, type ListActionsQuery } from './actions.dto';
+import {
+  assertAgentScope,
+  MESSAGE_QUEUE,
+  nextCursor,
+  pageRequest,
+  type MessageQueue,
+  LoggerFactory,
+  type HubLogger,
+} from '@marvain/platform';
+import type { ActionList, ActionView, ListActionsQuery } from './actions.dto';
 import { ActionsRepository, type NewProposedAction } from './actions.repository';
 
 /** Which status may follow which: the action lifecycle. */
 export const ACTION_TRANSITIONS: Readonly<Record<ActionStatus, readonly ActionStatus[]>> = {
   proposed: ['approved', 'rejected', 'canceled'],
-  approved: ['executing', 'canceled'],
+  // approved -> failed: the approval no longer held when the tool runner came to execute it.
+  approved: ['executing', 'failed', 'canceled'],
   executing: ['executed', 'failed'],
   rejected: [],
   executed: [],
@@ -39,20 +48,36 @@ export function assertTransition(action: ActionRow, to: ActionStatus): void {
   }
 }
 
+const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
+
+function toActionView(row: ActionRow): ActionView {
+  return {
+    ...row,
+    approved_at: iso(row.approved_at),
+    rejected_at: iso(row.rejected_at),
+    completed_at: iso(row.completed_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
 @Injectable()
 export class ActionsService {
-  private readonly logger = new Logger('Actions');
+  private readonly logger: HubLogger;
 
   constructor(
     private readonly repository: ActionsRepository,
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(MESSAGE_QUEUE) private readonly queue: MessageQueue,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('Actions');
+  }
 
   /** Records a proposed action inside the caller's transaction; a repeat of the same id writes nothing. */
   async propose(tx: Tx, action: NewProposedAction, actor: { type: 'agent' | 'system'; id: string }): Promise<boolean> {
-    const inserted = await this.repository.insertProposed(tx.db, action);
+    const inserted = await this.repository.insertProposed(action, tx.db);
     if (inserted) {
       await this.audit.append(tx, {
         agentId: action.agent_id,
@@ -112,7 +137,7 @@ export class ActionsService {
     reason?: string,
   ): Promise<ActionView> {
     const row = await this.transactions.run(async (tx) => {
-      const action = await this.repository.findById(actionId, tx.db, true);
+      const action = await this.repository.findById(actionId, tx.db, { forUpdate: true });
       if (!action) {
         throw DomainError.notFound('action', actionId);
       }
@@ -127,12 +152,16 @@ export class ActionsService {
         });
       }
       assertTransition(action, to);
-      const updated = await this.repository.update(tx.db, actionId, {
-        status: to,
-        ...(to === 'approved'
-          ? { approved_by: principal.id, stamp: 'approved_at' as const }
-          : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
-      });
+      const updated = await this.repository.update(
+        actionId,
+        {
+          status: to,
+          ...(to === 'approved'
+            ? { approved_by: principal.id, stamp: 'approved_at' as const }
+            : { rejected_by: principal.id, stamp: 'rejected_at' as const }),
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId: action.agent_id,
         action: to === 'approved' ? 'action.approved' : 'action.rejected',

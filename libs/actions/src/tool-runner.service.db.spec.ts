@@ -8,6 +8,7 @@ import { AuditService } from '@marvain/audit';
 import { IdentityModule } from '@marvain/identity';
 import { PoisonMessageError } from '@marvain/platform';
 import { ActionsModule } from './actions.module';
+import { ActionsRepository } from './actions.repository';
 import { ActionsService } from './actions.service';
 import { ToolRunnerConsumer } from './tool-runner.consumer';
 import { ActionNotReadyError, ToolRunnerService } from './tool-runner.service';
@@ -216,6 +217,44 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
     expect((await actionRow(actionId)).status).toBe('rejected');
     expect(await outbound(s.space_id, actionId)).toEqual([]);
+  });
+
+  it('audits every status change it makes exactly once, on every path', async () => {
+    const repository = context.moduleRef.get(ActionsRepository);
+    const paths: Array<{ what: string; prepare: (s: SeededAgent) => Promise<string> }> = [
+      { what: 'executed', prepare: (s) => approved(s) },
+      { what: 'tool refuses the payload', prepare: (s) => approved(s, { payload: { to: 'Sam' } }) },
+      {
+        what: 'no tool for the kind',
+        prepare: (s) => approved(s, { kind: 'teleport', payload: { where: 'moon' }, required_scopes: [] }),
+      },
+      {
+        what: 'approver lost membership',
+        prepare: async (s) => {
+          const actionId = await approved(s);
+          await sql`UPDATE agent_memberships SET revoked_at = now() WHERE user_id = ${s.user_id}::uuid AND agent_id = ${s.agent_id}::uuid`.execute(
+            context.db.db,
+          );
+          return actionId;
+        },
+      },
+    ];
+    for (const path of paths) {
+      const s = await seed();
+      const actionId = await path.prepare(s);
+      const update = jest.spyOn(repository, 'update');
+      try {
+        await runner.handle(ref(s, actionId));
+        await runner.handle(ref(s, actionId));
+        const changes = update.mock.calls.filter(([id]) => id === actionId).map(([, patch]) => patch.status);
+        const audited = (await auditTrail(s.agent_id, actionId))
+          .slice(2) // proposed and approved: not the runner's
+          .map((entry) => entry.replace(/^action\./, ''));
+        expect({ path: path.what, audited }).toEqual({ path: path.what, audited: changes });
+      } finally {
+        update.mockRestore();
+      }
+    }
   });
 
   it('leaves a chain that verifies after all of the above, with executing before executed', async () => {

@@ -1,10 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { missingScopes, type ActionReference, type ActionStatus } from '@marvain/contracts';
-import { TransactionRunner, type ActionRow } from '@marvain/db';
+import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { AccessService } from '@marvain/identity';
-import { PoisonMessageError } from '@marvain/platform';
-import { ActionsRepository } from './actions.repository';
+import { PoisonMessageError, LoggerFactory, type HubLogger } from '@marvain/platform';
+import { ActionsRepository, type ActionPatch } from './actions.repository';
 import { assertTransition } from './actions.service';
 import { TOOLS, ToolError, type Tool } from './tools/tool';
 
@@ -28,7 +28,7 @@ export class ActionNotReadyError extends Error {
  */
 @Injectable()
 export class ToolRunnerService {
-  private readonly logger = new Logger('ToolRunner');
+  private readonly logger: HubLogger;
   private readonly tools: ReadonlyMap<string, Tool>;
 
   constructor(
@@ -37,7 +37,9 @@ export class ToolRunnerService {
     private readonly audit: AuditService,
     private readonly access: AccessService,
     @Inject(TOOLS) tools: Tool[],
+    logs: LoggerFactory,
   ) {
+    this.logger = logs.forContext('ToolRunner');
     this.tools = new Map(tools.map((tool) => [tool.kind, tool]));
   }
 
@@ -95,19 +97,11 @@ export class ToolRunnerService {
 
   private async markExecuting(action: ActionRow): Promise<void> {
     await this.transactions.run(async (tx) => {
-      const current = await this.repository.findById(action.action_id, tx.db, true);
+      const current = await this.repository.findById(action.action_id, tx.db, { forUpdate: true });
       if (!current || current.status !== 'approved') {
         return;
       }
-      assertTransition(current, 'executing');
-      await this.repository.update(tx.db, action.action_id, { status: 'executing' });
-      await this.audit.append(tx, {
-        agentId: action.agent_id,
-        action: 'action.executing',
-        actor: { type: 'system', id: 'tool-runner' },
-        subject: { type: 'action', id: action.action_id },
-        details: { kind: action.kind },
-      });
+      await this.changeStatus(tx, current, { status: 'executing' }, { kind: action.kind });
     });
   }
 
@@ -117,31 +111,22 @@ export class ToolRunnerService {
     outcome: { result?: Record<string, unknown>; error?: string },
   ): Promise<ToolRunOutcome> {
     return this.transactions.run(async (tx) => {
-      const current = await this.repository.findById(action.action_id, tx.db, true);
+      const current = await this.repository.findById(action.action_id, tx.db, { forUpdate: true });
       if (!current || FINISHED.includes(current.status as ActionStatus)) {
         return 'already-finished';
       }
-      // An approval that no longer holds fails the action before it ever executes.
-      if (current.status === 'approved') {
-        await this.repository.update(tx.db, action.action_id, { status: 'executing' });
-      }
-      await this.repository.update(tx.db, action.action_id, {
-        status,
-        stamp: 'completed_at',
+      // From executing, or from approved when the approval no longer holds: then the action
+      // fails without ever executing.
+      const recorded = {
         ...(outcome.result ? { result: outcome.result } : {}),
         ...(outcome.error ? { error: outcome.error } : {}),
-      });
-      await this.audit.append(tx, {
-        agentId: action.agent_id,
-        action: status === 'executed' ? 'action.executed' : 'action.failed',
-        actor: { type: 'system', id: 'tool-runner' },
-        subject: { type: 'action', id: action.action_id },
-        details: {
-          kind: action.kind,
-          ...(outcome.result ? { result: outcome.result } : {}),
-          ...(outcome.error ? { error: outcome.error } : {}),
-        },
-      });
+      };
+      await this.changeStatus(
+        tx,
+        current,
+        { status, stamp: 'completed_at', ...recorded },
+        { kind: action.kind, ...recorded },
+      );
       tx.afterCommit(() => {
         const line = {
           msg: `action ${status}`,
@@ -156,6 +141,24 @@ export class ToolRunnerService {
         }
       });
       return status;
+    });
+  }
+
+  /** One status change, checked against the lifecycle and audited as `action.<status>`: never one without the other. */
+  private async changeStatus(
+    tx: Tx,
+    current: ActionRow,
+    patch: ActionPatch & { status: 'executing' | 'executed' | 'failed' },
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    assertTransition(current, patch.status);
+    await this.repository.update(current.action_id, patch, tx.db);
+    await this.audit.append(tx, {
+      agentId: current.agent_id,
+      action: `action.${patch.status}`,
+      actor: { type: 'system', id: 'tool-runner' },
+      subject: { type: 'action', id: current.action_id },
+      details,
     });
   }
 }

@@ -1,5 +1,5 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { HubConfig } from '@marvain/platform';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { HubConfig, LoggerFactory, type HubLogger } from '@marvain/platform';
 import { AuditService } from './audit.service';
 
 export const AUDIT_FLUSH_INTERVAL_MS = 15_000;
@@ -10,13 +10,16 @@ export const AUDIT_FLUSH_INTERVAL_MS = 15_000;
  */
 @Injectable()
 export class AuditFlusher implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('Audit');
+  private readonly logger: HubLogger;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly audit: AuditService,
     private readonly config: HubConfig,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('Audit');
+  }
 
   onApplicationBootstrap(): void {
     if (!this.config.workers) {

@@ -1,15 +1,10 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { IsUUID } from 'class-validator';
 import type { Principal } from '@marvain/contracts';
 import { assertAgentScope, CurrentPrincipal, RequireScope } from '@marvain/platform';
+import { VerifyAuditQuery } from './audit.dto';
 import { AuditService } from './audit.service';
 import type { AuditVerification } from './audit.types';
-
-export class VerifyAuditQuery {
-  @IsUUID()
-  agent_id!: string;
-}
 
 @ApiTags('audit')
 @ApiBearerAuth()

@@ -28,7 +28,7 @@ export class AuditRepository {
    * and returns it, in one statement: ON CONFLICT DO UPDATE takes the row lock and RETURNING
    * yields the latest committed head, so concurrent appends queue up behind each other.
    */
-  async lockHead(executor: Executor, chainId: string, agentId: string | null, genesis: string): Promise<ChainHead> {
+  async lockHead(chainId: string, agentId: string | null, genesis: string, executor: Executor): Promise<ChainHead> {
     const result = await sql<{ last_seq: string; head_hash: string }>`
       INSERT INTO audit_state (chain_id, agent_id, last_seq, head_hash)
       VALUES (${chainId}::text, ${agentId}::uuid, 0, ${genesis}::text)
@@ -43,8 +43,8 @@ export class AuditRepository {
 
   /** Writes the entry and advances the chain's head, in one statement. */
   async appendEntry(
-    executor: Executor,
     entry: { chain_id: string; seq: number; agent_id: string | null; body: string; hash: string },
+    executor: Executor,
   ): Promise<void> {
     await sql`
       WITH entry AS (

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Tx } from '@marvain/db';
 import {
   AUDIT_SINK,
   AuditSinkConflictError,
   CLOCK,
   canonicalJson,
+  LoggerFactory,
   type AuditSink,
   type Clock,
+  type HubLogger,
 } from '@marvain/platform';
 import { AuditRepository, type UnsunkEntry } from './audit.repository';
 import {
@@ -38,7 +40,7 @@ export function auditKey(chainId: string, seq: number): string {
  */
 @Injectable()
 export class AuditService implements OnModuleDestroy {
-  private readonly logger = new Logger('Audit');
+  private readonly logger: HubLogger;
   private flushing: Promise<number> | null = null;
   private flushAgain = false;
   /** Keys found to conflict in this process: logged once, then skipped (a restart tries again). */
@@ -48,11 +50,14 @@ export class AuditService implements OnModuleDestroy {
     private readonly repository: AuditRepository,
     @Inject(AUDIT_SINK) private readonly sink: AuditSink,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('Audit');
+  }
 
   async append(tx: Tx, record: AuditRecord): Promise<AuditEntry> {
     const chainId = record.agentId ?? SYSTEM_CHAIN;
-    const head = await this.repository.lockHead(tx.db, chainId, record.agentId, GENESIS_HASH);
+    const head = await this.repository.lockHead(chainId, record.agentId, GENESIS_HASH, tx.db);
     const unsigned: Omit<AuditEntry, 'hash'> = {
       chain_id: chainId,
       seq: head.last_seq + 1,
@@ -65,13 +70,10 @@ export class AuditService implements OnModuleDestroy {
       ...(record.details ? { details: record.details } : {}),
     };
     const entry: AuditEntry = { ...unsigned, hash: hashEntry(unsigned) };
-    await this.repository.appendEntry(tx.db, {
-      chain_id: chainId,
-      seq: entry.seq,
-      agent_id: record.agentId,
-      body: canonicalJson(entry),
-      hash: entry.hash,
-    });
+    await this.repository.appendEntry(
+      { chain_id: chainId, seq: entry.seq, agent_id: record.agentId, body: canonicalJson(entry), hash: entry.hash },
+      tx.db,
+    );
     tx.afterCommit(() => {
       this.flushSoon();
     });

@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
 import { CurrentPrincipal, RequireScope } from '@marvain/platform';
-import { IngestEventDto, IngestEventResponse } from './events.dto';
+import { IngestEventDto, IngestedEventView } from './events.dto';
 import { EventsService } from './events.service';
 
 @ApiTags('events')
@@ -15,8 +15,8 @@ export class EventsController {
   @HttpCode(202)
   @RequireScope('events:write')
   @ApiOperation({ summary: 'Ingest an event; planning happens asynchronously' })
-  @ApiAcceptedResponse({ type: IngestEventResponse })
-  async ingest(@CurrentPrincipal() principal: Principal, @Body() body: IngestEventDto): Promise<IngestEventResponse> {
+  @ApiAcceptedResponse({ type: IngestedEventView })
+  async ingest(@CurrentPrincipal() principal: Principal, @Body() body: IngestEventDto): Promise<IngestedEventView> {
     return this.events.ingest(principal, body);
   }
 }

@@ -33,7 +33,7 @@ export class IngestEventDto {
   client_event_id?: string;
 }
 
-export class IngestEventResponse {
+export class IngestedEventView {
   @ApiProperty({
     format: 'uuid',
     nullable: true,

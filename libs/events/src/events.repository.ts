@@ -31,8 +31,8 @@ export class EventsRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
   /** Inserts the event unless one with its id (or client event id) exists; true when it wrote. */
-  async insertIfAbsent(executor: Executor | undefined, event: NewEvent): Promise<boolean> {
-    const result = await (executor ?? this.db)
+  async insertIfAbsent(event: NewEvent, executor: Executor = this.db): Promise<boolean> {
+    const result = await executor
       .insertInto('events')
       .values({
         event_id: asUuid(event.event_id),
@@ -55,8 +55,8 @@ export class EventsRepository {
    * the space did not qualify or the event already exists (the caller finds out which).
    */
   async insertIntoSpace(
-    executor: Executor,
     event: Omit<NewEvent, 'agent_id'> & { agentIds: readonly string[] },
+    executor: Executor = this.db,
   ): Promise<string | undefined> {
     const row = await executor
       .insertInto('events')
@@ -97,8 +97,9 @@ export class EventsRepository {
     sourceType: string,
     sourceId: string,
     clientEventId: string,
+    executor: Executor = this.db,
   ): Promise<string | undefined> {
-    const row = await this.db
+    const row = await executor
       .selectFrom('events')
       .select('event_id')
       .where('agent_id', '=', asUuid(agentId))

@@ -11,7 +11,7 @@ import {
 import { TransactionRunner, type EventRow, type Executor } from '@marvain/db';
 import { IDS, MESSAGE_QUEUE, type Ids, type MessageQueue } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
-import type { IngestEventDto, IngestEventResponse } from './events.dto';
+import type { IngestEventDto, IngestedEventView } from './events.dto';
 import { EventsRepository } from './events.repository';
 
 const MAX_TRANSCRIPT_CHARS = 20_000;
@@ -36,7 +36,7 @@ export class EventsService {
    * Stores an event and queues a reference for the planner, in one transaction, and returns
    * without waiting for planning. A repeated client_event_id returns the first event's id.
    */
-  async ingest(principal: Principal, input: IngestEventDto): Promise<IngestEventResponse> {
+  async ingest(principal: Principal, input: IngestEventDto): Promise<IngestedEventView> {
     if (TRANSCRIPT_EVENT_TYPES.includes(input.type)) {
       const text = transcriptText(input.payload);
       if (text === null) {
@@ -66,16 +66,19 @@ export class EventsService {
       writable.length === 0
         ? undefined
         : await this.transactions.run(async (tx) => {
-            const written = await this.repository.insertIntoSpace(tx.db, {
-              event_id: eventId,
-              agentIds: writable,
-              space_id: input.space_id,
-              source_type: principal.type,
-              source_id: principal.id,
-              type: input.type,
-              payload: input.payload,
-              client_event_id: clientEventId,
-            });
+            const written = await this.repository.insertIntoSpace(
+              {
+                event_id: eventId,
+                agentIds: writable,
+                space_id: input.space_id,
+                source_type: principal.type,
+                source_id: principal.id,
+                type: input.type,
+                payload: input.payload,
+                client_event_id: clientEventId,
+              },
+              tx.db,
+            );
             if (written) {
               const reference: EventReference = { event_id: eventId, agent_id: written };
               await this.queue.send(QueueNames.Transcripts, { ...reference }, { tx, dedupKey: `event:${eventId}` });
@@ -122,6 +125,6 @@ export class EventsService {
     },
     executor?: Executor,
   ): Promise<boolean> {
-    return this.repository.insertIfAbsent(executor, { ...event, client_event_id: null });
+    return this.repository.insertIfAbsent({ ...event, client_event_id: null }, executor);
   }
 }

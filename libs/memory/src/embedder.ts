@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** Text to vector. Locally a deterministic feature-hashing embedder; in AWS, OpenAI embeddings. */
+/** Text to vector, for memory recall where the database has vector search. */
 export interface Embedder {
   readonly dimensions: number;
   readonly name: string;

@@ -41,7 +41,7 @@ export class MemoryRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
   /** Inserts memories, skipping ids that exist (a retried write-back writes nothing twice). */
-  async insertMany(executor: Executor, memories: readonly NewMemory[]): Promise<number> {
+  async insertMany(memories: readonly NewMemory[], executor: Executor = this.db): Promise<number> {
     let written = 0;
     for (const memory of memories) {
       const result = await executor

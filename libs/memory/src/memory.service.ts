@@ -6,7 +6,7 @@ import { EMBEDDER, type Embedder } from './embedder';
 import type { ListMemoriesQuery, MemoryList, MemoryView } from './memory.dto';
 import { MemoryRepository, type NewMemory } from './memory.repository';
 
-export function toMemoryView(row: MemoryRow): MemoryView {
+function toMemoryView(row: MemoryRow): MemoryView {
   return { ...row, created_at: row.created_at.toISOString() };
 }
 
@@ -35,8 +35,8 @@ export class MemoryService {
   async write(tx: Tx, memories: ReadonlyArray<Omit<NewMemory, 'embedding'>>): Promise<number> {
     const vectors = this.database.vector ? await this.embedder.embed(memories.map((m) => m.content)) : [];
     return this.repository.insertMany(
-      tx.db,
       memories.map((memory, i) => ({ ...memory, embedding: vectors[i] ?? null })),
+      tx.db,
     );
   }
 

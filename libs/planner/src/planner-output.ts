@@ -1,6 +1,6 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 
-/** What a planner model must return. The same schema is the strict JSON schema given to OpenAI. */
+/** What a planner model must return; PLANNER_OUTPUT_SCHEMA is its strict form, which validatePlannerOutput enforces. */
 export interface PlannerOutput {
   episodic: Array<{ content: string }>;
   semantic: Array<{ content: string }>;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LoggingModule } from '@marvain/platform';
 import { ActionsModule } from '@marvain/actions';
 import { AuditModule } from '@marvain/audit';
 import { EventsModule } from '@marvain/events';
@@ -10,7 +11,7 @@ import { PlannerService } from './planner.service';
 import { RulesPlannerModel } from './rules-planner.model';
 
 @Module({
-  imports: [ActionsModule, AuditModule, EventsModule, MemoryModule],
+  imports: [ActionsModule, AuditModule, EventsModule, LoggingModule, MemoryModule],
   providers: [
     PlannerRepository,
     PlannerService,

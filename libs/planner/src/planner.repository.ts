@@ -17,7 +17,6 @@ export class PlannerRepository {
 
   /** Claims the event's single run record; false when another delivery already wrote it. */
   async insertRun(
-    executor: Executor,
     run: {
       run_id: string;
       event_id: string;
@@ -27,6 +26,7 @@ export class PlannerRepository {
       output: Record<string, unknown> | null;
       error: string | null;
     },
+    executor: Executor = this.db,
   ): Promise<boolean> {
     const result = await executor
       .insertInto('planner_runs')

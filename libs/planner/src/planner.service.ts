@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { TRANSCRIPT_EVENT_TYPES, type EventReference, type Scope } from '@marvain/contracts';
 import { TransactionRunner, type EventRow } from '@marvain/db';
 import { ActionsService, TOOLS, type Tool } from '@marvain/actions';
 import { AuditService } from '@marvain/audit';
 import { EventsService, transcriptText } from '@marvain/events';
 import { MemoryService } from '@marvain/memory';
-import { canonicalJson, IDS, PoisonMessageError, type Ids } from '@marvain/platform';
+import { canonicalJson, IDS, PoisonMessageError, type Ids, LoggerFactory, type HubLogger } from '@marvain/platform';
 import { PLANNER_MODEL, type PlannerModel } from './planner-model';
 import { PLANNER_LIMITS, validatePlannerOutput, type PlannerOutput } from './planner-output';
 import { PlannerRepository } from './planner.repository';
@@ -31,7 +31,7 @@ export class EventNotFoundYetError extends Error {
  */
 @Injectable()
 export class PlannerService {
-  private readonly logger = new Logger('Planner');
+  private readonly logger: HubLogger;
   private readonly toolScopes: ReadonlyMap<string, readonly Scope[]>;
 
   constructor(
@@ -44,7 +44,9 @@ export class PlannerService {
     @Inject(PLANNER_MODEL) private readonly model: PlannerModel,
     @Inject(IDS) private readonly ids: Ids,
     @Inject(TOOLS) tools: Tool[],
+    logs: LoggerFactory,
   ) {
+    this.logger = logs.forContext('Planner');
     this.toolScopes = new Map(tools.map((tool) => [tool.kind, tool.requiredScopes]));
   }
 
@@ -119,15 +121,18 @@ export class PlannerService {
   ): Promise<PlanOutcome> {
     const runId = this.ids.derived(`planner-run:${event.event_id}`);
     const written = await this.transactions.run(async (tx): Promise<{ memories: number; actions: number } | null> => {
-      const claimed = await this.repository.insertRun(tx.db, {
-        run_id: runId,
-        event_id: event.event_id,
-        agent_id: event.agent_id,
-        model: this.model.name,
-        status: run.status,
-        output: run.output ? { ...run.output } : null,
-        error: run.error,
-      });
+      const claimed = await this.repository.insertRun(
+        {
+          run_id: runId,
+          event_id: event.event_id,
+          agent_id: event.agent_id,
+          model: this.model.name,
+          status: run.status,
+          output: run.output ? { ...run.output } : null,
+          error: run.error,
+        },
+        tx.db,
+      );
       if (!claimed) {
         return null;
       }

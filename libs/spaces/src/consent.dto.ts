@@ -79,16 +79,3 @@ export class ConsentView {
 export class ConsentList extends PagedList {
   @ApiProperty({ type: [ConsentView] }) consents!: ConsentView[];
 }
-
-export function toConsentView(row: ConsentGrantRow, now: Date): ConsentView {
-  return {
-    consent_id: row.consent_id,
-    agent_id: row.agent_id,
-    person_id: row.person_id,
-    consent_type: row.consent_type,
-    status: consentStatus(row, now),
-    granted_at: row.granted_at.toISOString(),
-    expires_at: row.expires_at ? row.expires_at.toISOString() : null,
-    revoked_at: row.revoked_at ? row.revoked_at.toISOString() : null,
-  };
-}

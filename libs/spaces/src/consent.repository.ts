@@ -29,7 +29,6 @@ export class ConsentRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
   async insert(
-    executor: Executor,
     grant: {
       consent_id: string;
       agent_id: string;
@@ -38,6 +37,7 @@ export class ConsentRepository {
       granted_at: Date;
       expires_at: Date | null;
     },
+    executor: Executor = this.db,
   ): Promise<ConsentGrantRow> {
     return executor
       .insertInto('consent_grants')
@@ -55,10 +55,10 @@ export class ConsentRepository {
 
   /** Ends the person's grants of this type that are still in force at `now` (neither revoked nor expired). */
   async revokeInForce(
-    executor: Executor,
     personId: string,
     consentType: string,
     now: Date,
+    executor: Executor = this.db,
   ): Promise<ConsentGrantRow[]> {
     return executor
       .updateTable('consent_grants')
@@ -72,7 +72,7 @@ export class ConsentRepository {
   }
 
   /** Revokes one grant unless it already is; undefined when nothing changed. */
-  async revoke(executor: Executor, consentId: string, now: Date): Promise<ConsentGrantRow | undefined> {
+  async revoke(consentId: string, now: Date, executor: Executor = this.db): Promise<ConsentGrantRow | undefined> {
     return executor
       .updateTable('consent_grants')
       .set({ revoked_at: asTimestamp(now) })

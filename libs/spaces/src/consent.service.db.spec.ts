@@ -63,7 +63,7 @@ describe(`PeopleService and ConsentService (${testDatabaseKind()})`, () => {
     const sam = await people.create(manager(agentA), agentA, 'Sam');
     await people.create(manager(agentB), agentB, 'Robin');
     expect(sam).toMatchObject({ agent_id: agentA, display_name: 'Sam' });
-    const listed = (await people.list(reader(agentA), agentA)).rows;
+    const listed = (await people.list(reader(agentA), agentA)).people;
     expect(listed.map((p) => p.display_name)).toContain('Sam');
     expect(listed.every((p) => p.agent_id === agentA)).toBe(true);
     expect((await refused(people.create(reader(agentA), agentA, 'Nope'))).code).toBe(ErrorCode.Forbidden);

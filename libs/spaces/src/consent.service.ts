@@ -12,8 +12,8 @@ import {
   type Ids,
   type ListPageQuery,
 } from '@marvain/platform';
-import { consentStatus, toConsentView, type ConsentStatus, type ConsentType, type ConsentView } from './consent.dto';
-import { ConsentRepository } from './consent.repository';
+import { consentStatus, type ConsentStatus, type ConsentType, type ConsentView } from './consent.dto';
+import { ConsentRepository, type ConsentGrantRow } from './consent.repository';
 import { PeopleService } from './people.service';
 import { fieldError } from '@marvain/platform';
 
@@ -22,6 +22,19 @@ import { fieldError } from '@marvain/platform';
  * most one grant of each type in force: a new grant ends the one it replaces (recorded in the
  * audit entry), so revoking "the" voice consent can never leave an older one quietly active.
  */
+function toConsentView(row: ConsentGrantRow, now: Date): ConsentView {
+  return {
+    consent_id: row.consent_id,
+    agent_id: row.agent_id,
+    person_id: row.person_id,
+    consent_type: row.consent_type,
+    status: consentStatus(row, now),
+    granted_at: row.granted_at.toISOString(),
+    expires_at: row.expires_at ? row.expires_at.toISOString() : null,
+    revoked_at: row.revoked_at ? row.revoked_at.toISOString() : null,
+  };
+}
+
 @Injectable()
 export class ConsentService {
   constructor(
@@ -52,15 +65,18 @@ export class ConsentService {
       const person = await this.people.getForPrincipal(principal, personId, 'spaces:manage', tx.db, {
         forUpdate: true,
       });
-      const replaced = await this.repository.revokeInForce(tx.db, personId, input.consent_type, now);
-      const inserted = await this.repository.insert(tx.db, {
-        consent_id: this.ids.random(),
-        agent_id: person.agent_id,
-        person_id: personId,
-        consent_type: input.consent_type,
-        granted_at: now,
-        expires_at: expiresAt,
-      });
+      const replaced = await this.repository.revokeInForce(personId, input.consent_type, now, tx.db);
+      const inserted = await this.repository.insert(
+        {
+          consent_id: this.ids.random(),
+          agent_id: person.agent_id,
+          person_id: personId,
+          consent_type: input.consent_type,
+          granted_at: now,
+          expires_at: expiresAt,
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId: person.agent_id,
         action: 'consent.granted',
@@ -103,7 +119,7 @@ export class ConsentService {
         throw DomainError.notFound('consent', consentId);
       }
       assertAgentScope(principal, grant.agent_id, 'spaces:manage', { what: 'consent', id: consentId });
-      const revoked = await this.repository.revoke(tx.db, consentId, now);
+      const revoked = await this.repository.revoke(consentId, now, tx.db);
       if (!revoked) {
         return grant;
       }

@@ -9,8 +9,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { AgentIdParams, CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
-import { CreatePersonDto, PersonList, PersonView, toPersonView } from './people.dto';
+import { AgentIdParams, CurrentPrincipal, ListPageQuery, RequireScope } from '@marvain/platform';
+import { CreatePersonDto, PersonList, PersonView } from './people.dto';
 import { PeopleService } from './people.service';
 
 @ApiTags('people')
@@ -32,7 +32,7 @@ export class PeopleController {
     @Param() params: AgentIdParams,
     @Body() body: CreatePersonDto,
   ): Promise<PersonView> {
-    return toPersonView(await this.people.create(principal, params.agent_id, body.display_name));
+    return this.people.create(principal, params.agent_id, body.display_name);
   }
 
   @Get()
@@ -44,7 +44,6 @@ export class PeopleController {
     @Param() params: AgentIdParams,
     @Query() query: ListPageQuery,
   ): Promise<PersonList> {
-    const page = await this.people.list(principal, params.agent_id, query);
-    return { people: page.rows.map(toPersonView), next_cursor: nextCursor(page) };
+    return this.people.list(principal, params.agent_id, query);
   }
 }

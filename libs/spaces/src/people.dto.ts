@@ -1,6 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { PagedList } from '@marvain/platform';
-import type { PersonRow } from './people.repository';
 import { DisplayText, UuidParam } from '@marvain/platform';
 
 export const PERSON_NAME_MAX = 200;
@@ -24,13 +23,4 @@ export class PersonView {
 
 export class PersonList extends PagedList {
   @ApiProperty({ type: [PersonView] }) people!: PersonView[];
-}
-
-export function toPersonView(row: PersonRow): PersonView {
-  return {
-    person_id: row.person_id,
-    agent_id: row.agent_id,
-    display_name: row.display_name,
-    created_at: row.created_at.toISOString(),
-  };
 }

@@ -1,8 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type Principal, type Scope } from '@marvain/contracts';
-import type { Executor, Page } from '@marvain/db';
-import { assertAgentScope, IDS, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import type { Executor } from '@marvain/db';
+import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import type { PersonList, PersonView } from './people.dto';
 import { PeopleRepository, type PersonRow } from './people.repository';
+
+function toPersonView(row: PersonRow): PersonView {
+  return {
+    person_id: row.person_id,
+    agent_id: row.agent_id,
+    display_name: row.display_name,
+    created_at: row.created_at.toISOString(),
+  };
+}
 
 /**
  * The people an agent knows (household members, visitors): not principals, but the subjects of
@@ -15,14 +25,17 @@ export class PeopleService {
     @Inject(IDS) private readonly ids: Ids,
   ) {}
 
-  async create(principal: Principal, agentId: string, displayName: string): Promise<PersonRow> {
+  async create(principal: Principal, agentId: string, displayName: string): Promise<PersonView> {
     assertAgentScope(principal, agentId, 'spaces:manage');
-    return this.repository.insert({ person_id: this.ids.random(), agent_id: agentId, display_name: displayName });
+    return toPersonView(
+      await this.repository.insert({ person_id: this.ids.random(), agent_id: agentId, display_name: displayName }),
+    );
   }
 
-  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<Page<PersonRow>> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<PersonList> {
     assertAgentScope(principal, agentId, 'spaces:read');
-    return this.repository.listByAgent(agentId, pageRequest(query));
+    const page = await this.repository.listByAgent(agentId, pageRequest(query));
+    return { people: page.rows.map(toPersonView), next_cursor: nextCursor(page) };
   }
 
   /**

@@ -10,8 +10,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { AgentIdParams, CurrentPrincipal, ListPageQuery, nextCursor, RequireScope } from '@marvain/platform';
-import { CreateSpaceDto, SpaceIdParams, SpaceList, SpaceView, toSpaceView, UpdateSpaceDto } from './spaces.dto';
+import { AgentIdParams, CurrentPrincipal, ListPageQuery, RequireScope } from '@marvain/platform';
+import { CreateSpaceDto, SpaceIdParams, SpaceList, SpaceView, UpdateSpaceDto } from './spaces.dto';
 import { SpacesService } from './spaces.service';
 
 const NOT_FOUND = '`not_found`: no such id, or one of an agent you are not a member of (the two answer alike)';
@@ -35,7 +35,7 @@ export class SpacesController {
     @Param() params: AgentIdParams,
     @Body() body: CreateSpaceDto,
   ): Promise<SpaceView> {
-    return toSpaceView(await this.spaces.create(principal, params.agent_id, body));
+    return this.spaces.create(principal, params.agent_id, body);
   }
 
   @Get('agents/:agent_id/spaces')
@@ -48,8 +48,7 @@ export class SpacesController {
     @Param() params: AgentIdParams,
     @Query() query: ListPageQuery,
   ): Promise<SpaceList> {
-    const page = await this.spaces.list(principal, params.agent_id, query);
-    return { spaces: page.rows.map(toSpaceView), next_cursor: nextCursor(page) };
+    return this.spaces.list(principal, params.agent_id, query);
   }
 
   @Get('spaces/:space_id')
@@ -58,7 +57,7 @@ export class SpacesController {
   @ApiOkResponse({ type: SpaceView })
   @ApiNotFoundResponse({ description: NOT_FOUND })
   async get(@CurrentPrincipal() principal: Principal, @Param() params: SpaceIdParams): Promise<SpaceView> {
-    return toSpaceView(await this.spaces.getForPrincipal(principal, params.space_id, 'spaces:read'));
+    return this.spaces.get(principal, params.space_id);
   }
 
   @Patch('spaces/:space_id')
@@ -72,6 +71,6 @@ export class SpacesController {
     @Param() params: SpaceIdParams,
     @Body() body: UpdateSpaceDto,
   ): Promise<SpaceView> {
-    return toSpaceView(await this.spaces.update(principal, params.space_id, body));
+    return this.spaces.update(principal, params.space_id, body);
   }
 }

@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
-import type { SpaceRow } from '@marvain/db';
 import { DisplayText, OptionalButNotNull, PagedList, UuidParam } from '@marvain/platform';
 
 export const SPACE_NAME_MAX = 200;
@@ -51,15 +50,4 @@ export class SpaceView {
 
 export class SpaceList extends PagedList {
   @ApiProperty({ type: [SpaceView] }) spaces!: SpaceView[];
-}
-
-export function toSpaceView(row: SpaceRow): SpaceView {
-  return {
-    space_id: row.space_id,
-    agent_id: row.agent_id,
-    name: row.name,
-    privacy_mode: row.privacy_mode,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-  };
 }

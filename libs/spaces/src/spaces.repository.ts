@@ -24,12 +24,12 @@ export interface NewSpace {
 export class SpacesRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  async insert(executor: Executor, space: NewSpace): Promise<SpaceRow> {
+  async insert(space: NewSpace, executor: Executor = this.db): Promise<SpaceRow> {
     return executor.insertInto('spaces').values(this.values(space)).returning(SPACE_COLUMNS).executeTakeFirstOrThrow();
   }
 
   /** Inserts the space unless the agent already has one of that name; undefined when it did not write. */
-  async insertUnlessNameTaken(executor: Executor, space: NewSpace): Promise<SpaceRow | undefined> {
+  async insertUnlessNameTaken(space: NewSpace, executor: Executor = this.db): Promise<SpaceRow | undefined> {
     return executor
       .insertInto('spaces')
       .values(this.values(space))
@@ -42,7 +42,7 @@ export class SpacesRepository {
    * Makes writers of one agent's space name take turns until the transaction ends, so a name check
    * followed by a write cannot race (a failed statement would end the transaction on the Data API).
    */
-  async lockName(executor: Executor, agentId: string, name: string): Promise<void> {
+  async lockName(agentId: string, name: string, executor: Executor): Promise<void> {
     await sql`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended(${`space-name:${agentId}:${name}`}::text, 0))) AS l`.execute(
       executor,
     );
@@ -74,9 +74,9 @@ export class SpacesRepository {
 
   /** Applies the changes; throws the database's unique violation when the new name is taken. */
   async update(
-    executor: Executor,
     spaceId: string,
     changes: { name?: string; privacy_mode?: boolean },
+    executor: Executor = this.db,
   ): Promise<SpaceRow> {
     return executor
       .updateTable('spaces')

@@ -55,7 +55,7 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     // Another agent may use the same name.
     await expect(spaces.create(owner(agentB), agentB, { name: 'office' })).resolves.toMatchObject({ agent_id: agentB });
 
-    const listed = (await spaces.list(owner(agentA), agentA)).rows;
+    const listed = (await spaces.list(owner(agentA), agentA)).spaces;
     expect(listed.map((s) => s.name)).toEqual(expect.arrayContaining(['home', 'office', 'hall']));
     expect(listed.every((s) => s.agent_id === agentA)).toBe(true);
     expect((await agentAudit(agentA)).filter((e) => e.action === 'space.created').map((e) => e.details)).toEqual(
@@ -78,7 +78,7 @@ describe(`SpacesService (${testDatabaseKind()})`, () => {
     });
     const renamed = await spaces.update(owner(agentA), space.space_id, { name: 'library' });
     expect(renamed).toMatchObject({ name: 'library', privacy_mode: true });
-    expect(renamed.updated_at.getTime()).toBeGreaterThanOrEqual(space.updated_at.getTime());
+    expect(Date.parse(renamed.updated_at)).toBeGreaterThanOrEqual(Date.parse(space.updated_at));
     await spaces.update(owner(agentA), space.space_id, { privacy_mode: false });
     await expect(spaces.update(owner(agentA), space.space_id, {})).resolves.toMatchObject({
       name: 'library',

@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode, type Principal, type Scope } from '@marvain/contracts';
-import { TransactionRunner, type Page, type SpaceRow, type Tx } from '@marvain/db';
+import { TransactionRunner, type SpaceRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
-import { assertAgentScope, IDS, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import type { SpaceList, SpaceView } from './spaces.dto';
 import { SpacesRepository } from './spaces.repository';
 import { isUniqueViolation } from '@marvain/db';
 
@@ -14,6 +15,17 @@ function nameTaken(name: string): DomainError {
     reason: SPACE_NAME_TAKEN,
     field: 'name',
   });
+}
+
+function toSpaceView(row: SpaceRow): SpaceView {
+  return {
+    space_id: row.space_id,
+    agent_id: row.agent_id,
+    name: row.name,
+    privacy_mode: row.privacy_mode,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
 }
 
 @Injectable()
@@ -32,7 +44,7 @@ export class SpacesService {
       return { space: existing, created: false };
     }
     return {
-      space: await this.repository.insert(tx.db, { space_id: this.ids.random(), agent_id: agentId, name }),
+      space: await this.repository.insert({ space_id: this.ids.random(), agent_id: agentId, name }, tx.db),
       created: true,
     };
   }
@@ -47,21 +59,28 @@ export class SpacesService {
     return space;
   }
 
+  async get(principal: Principal, spaceId: string): Promise<SpaceView> {
+    return toSpaceView(await this.getForPrincipal(principal, spaceId, 'spaces:read'));
+  }
+
   /** Creates a space for the agent; a name the agent already uses answers 409 (details.reason space_name_taken). */
   async create(
     principal: Principal,
     agentId: string,
     input: { name: string; privacy_mode?: boolean | undefined },
-  ): Promise<SpaceRow> {
+  ): Promise<SpaceView> {
     assertAgentScope(principal, agentId, 'spaces:manage');
-    return this.transactions.run(async (tx) => {
-      await this.repository.lockName(tx.db, agentId, input.name);
-      const space = await this.repository.insertUnlessNameTaken(tx.db, {
-        space_id: this.ids.random(),
-        agent_id: agentId,
-        name: input.name,
-        ...(input.privacy_mode !== undefined ? { privacy_mode: input.privacy_mode } : {}),
-      });
+    const created = await this.transactions.run(async (tx) => {
+      await this.repository.lockName(agentId, input.name, tx.db);
+      const space = await this.repository.insertUnlessNameTaken(
+        {
+          space_id: this.ids.random(),
+          agent_id: agentId,
+          name: input.name,
+          ...(input.privacy_mode !== undefined ? { privacy_mode: input.privacy_mode } : {}),
+        },
+        tx.db,
+      );
       if (!space) {
         throw nameTaken(input.name);
       }
@@ -74,11 +93,13 @@ export class SpacesService {
       });
       return space;
     });
+    return toSpaceView(created);
   }
 
-  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<Page<SpaceRow>> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<SpaceList> {
     assertAgentScope(principal, agentId, 'spaces:read');
-    return this.repository.listByAgent(agentId, pageRequest(query));
+    const page = await this.repository.listByAgent(agentId, pageRequest(query));
+    return { spaces: page.rows.map(toSpaceView), next_cursor: nextCursor(page) };
   }
 
   /**
@@ -90,8 +111,8 @@ export class SpacesService {
     principal: Principal,
     spaceId: string,
     patch: { name?: string | undefined; privacy_mode?: boolean | undefined },
-  ): Promise<SpaceRow> {
-    return this.transactions.run(async (tx) => {
+  ): Promise<SpaceView> {
+    const updated = await this.transactions.run(async (tx) => {
       const space = await this.repository.findById(spaceId, tx.db, { forUpdate: true });
       if (!space) {
         throw DomainError.notFound('space', spaceId);
@@ -109,15 +130,15 @@ export class SpacesService {
         return space;
       }
       if (changes.name !== undefined) {
-        await this.repository.lockName(tx.db, space.agent_id, changes.name);
+        await this.repository.lockName(space.agent_id, changes.name, tx.db);
         if (await this.repository.findByName(space.agent_id, changes.name, tx.db)) {
           throw nameTaken(changes.name);
         }
       }
 
-      let updated: SpaceRow;
+      let changed: SpaceRow;
       try {
-        updated = await this.repository.update(tx.db, spaceId, changes);
+        changed = await this.repository.update(spaceId, changes, tx.db);
       } catch (error) {
         // Backstop for a writer that does not take the name lock (ensure() at bootstrap).
         if (changes.name !== undefined && isUniqueViolation(error)) {
@@ -134,7 +155,8 @@ export class SpacesService {
           details: { privacy_mode: changes.privacy_mode, previous: space.privacy_mode },
         });
       }
-      return updated;
+      return changed;
     });
+    return toSpaceView(updated);
   }
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import serverlessExpress from '@codegenie/serverless-express';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { withGatewayRequestId } from '@marvain/platform';
 import { createHubApp } from '../setup';
 import { lambdaConfig, once } from './bootstrap';
 
@@ -26,5 +27,5 @@ const proxy = once(async () => {
 /** API Gateway REST API (v1 proxy integration) events. */
 export async function handler(event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> {
   const serve = await proxy();
-  return (await serve(event, context, () => undefined)) as APIGatewayProxyResult;
+  return (await serve(withGatewayRequestId(event), context, () => undefined)) as APIGatewayProxyResult;
 }

@@ -1,6 +1,8 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, ERROR_HTTP_STATUS, ErrorCode, type ErrorBody } from '@marvain/contracts';
+import { LoggerFactory } from '../logging/hub-logger';
+import { REQUEST_ID_HEADER, withRequestId } from '../logging/request-context';
 
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: ErrorCode.ValidationFailed,
@@ -44,16 +46,45 @@ export function toErrorResponse(error: unknown): { status: number; body: ErrorBo
   return { status: 500, body: { error: { code: ErrorCode.Internal, message: 'internal error' } } };
 }
 
+/** An error body as sent for a request: the error, and the id the request is known by. */
+export type RequestErrorBody = ErrorBody & { request_id?: string };
+
+/**
+ * Sends an error body for `request`, with its `request_id` (also in the `x-request-id` header:
+ * an error answered before the hooks that set it, such as a malformed path, still carries it).
+ */
+export function sendError(
+  reply: FastifyReply,
+  request: FastifyRequest | undefined,
+  status: number,
+  body: ErrorBody,
+): void {
+  const sent: RequestErrorBody = request ? { ...body, request_id: request.id } : body;
+  if (request) {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  }
+  void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(sent);
+}
+
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger('Errors');
+  // Registered as the app filter, outside any feature module, so it takes the default factory.
+  private readonly logger = new LoggerFactory().forContext('Errors');
 
   catch(error: unknown, host: ArgumentsHost): void {
     const { status, body } = toErrorResponse(error);
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest | undefined>();
     if (status >= 500) {
-      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      const report = (): void =>
+        this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      // The error may surface outside the request's async context (e.g. while its body is parsed).
+      if (request) {
+        withRequestId(request.id, report);
+      } else {
+        report();
+      }
     }
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+    sendError(http.getResponse<FastifyReply>(), request, status, body);
   }
 }

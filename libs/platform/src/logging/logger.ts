@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogFormat, LogLevel } from '../config/hub-config';
+import { currentRequestId } from './request-context';
 
 /** Where log lines go: stdout in the hub, a buffer in tests. */
 export interface LogDestination {
@@ -21,14 +22,23 @@ export function writesJson(settings: LogSettings, destination: LogDestination = 
 
 /**
  * The hub's one log pipeline: JSON lines (one record a line, for collectors), or short human
- * lines on a terminal. `auto` picks pretty for a terminal and JSON otherwise.
+ * lines on a terminal. `auto` picks pretty for a terminal and JSON otherwise. A line written
+ * while a request is handled carries its `request_id`.
  */
 export function createRootLogger(settings: LogSettings, destination: LogDestination = process.stdout): Logger {
   const stream: DestinationStream = writesJson(settings, destination)
     ? { write: (line: string) => void destination.write(line) }
     : prettyStream(destination);
   return pino(
-    { level: settings.logLevel, base: { service: 'marvain-hub' }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level: settings.logLevel,
+      base: { service: 'marvain-hub' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId === undefined ? {} : { request_id: requestId };
+      },
+    },
     stream,
   );
 }
