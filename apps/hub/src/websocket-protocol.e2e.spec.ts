@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { ErrorCode, WsCloseCode } from '@marvain/contracts';
+import { LoggerFactory } from '@marvain/platform';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { PrincipalRevocations, type BootstrapResult } from '@marvain/identity';
 import { LocalWebSocketServer, RealtimeGateway, type WebSocketLimits } from '@marvain/realtime';
@@ -17,7 +18,12 @@ async function hubWithLimits(
   let websocket: LocalWebSocketServer | undefined;
   const hub = await openHubTestServer({
     beforeListen: (app) => {
-      websocket = new LocalWebSocketServer(app.get(RealtimeGateway), app.get(PrincipalRevocations), limits);
+      websocket = new LocalWebSocketServer(
+        app.get(RealtimeGateway),
+        app.get(PrincipalRevocations),
+        app.get(LoggerFactory),
+        limits,
+      );
       websocket.attach(app.getHttpServer());
     },
   });

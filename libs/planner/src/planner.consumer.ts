@@ -1,16 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QueueNames, type EventReference } from '@marvain/contracts';
-import { HubConfig, MESSAGE_QUEUE, QueueConsumer, type MessageQueue } from '@marvain/platform';
+import { HubConfig, LoggerFactory, MESSAGE_QUEUE, QueueConsumer, type MessageQueue } from '@marvain/platform';
 import { PlannerService } from './planner.service';
 
 @Injectable()
 export class PlannerConsumer extends QueueConsumer<EventReference> {
   constructor(
     config: HubConfig,
+    logs: LoggerFactory,
     @Inject(MESSAGE_QUEUE) queue: MessageQueue,
     private readonly planner: PlannerService,
   ) {
-    super(config, queue, QueueNames.Transcripts, 10);
+    super(config, logs, queue, QueueNames.Transcripts, 10);
   }
 
   async handle(body: EventReference): Promise<void> {

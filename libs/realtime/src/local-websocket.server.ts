@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ErrorCode, WsCloseCode, type ServerMessage } from '@marvain/contracts';
+import { LoggerFactory, type HubLogger } from '@marvain/platform';
 import { PrincipalRevocations, revocationConcerns, type PrincipalRevocation } from '@marvain/identity';
 import { RealtimeGateway, type ConnectionState } from './realtime.gateway';
 import { DEFAULT_WEBSOCKET_LIMITS, TokenBucket, WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
@@ -34,7 +35,7 @@ interface Connection {
  */
 @Injectable()
 export class LocalWebSocketServer implements OnModuleDestroy {
-  private readonly logger = new Logger('WebSocket');
+  private readonly logger: HubLogger;
   private readonly limits: WebSocketLimits;
   private server: WebSocketServer | null = null;
   private readonly connections = new Set<Connection>();
@@ -45,9 +46,11 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   constructor(
     private readonly gateway: RealtimeGateway,
     private readonly revocations: PrincipalRevocations,
+    logs: LoggerFactory,
     @Optional() @Inject(WEBSOCKET_LIMITS) limits?: Partial<WebSocketLimits>,
   ) {
     this.limits = { ...DEFAULT_WEBSOCKET_LIMITS, ...limits };
+    this.logger = logs.forContext('WebSocket');
   }
 
   attach(http: Server): void {

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { IdentityModule } from '@marvain/identity';
+import { LoggingModule } from '@marvain/platform';
 import { LocalWebSocketServer } from './local-websocket.server';
 import { RealtimeGateway } from './realtime.gateway';
 
 @Module({
-  imports: [IdentityModule],
+  imports: [IdentityModule, LoggingModule],
   providers: [RealtimeGateway, LocalWebSocketServer],
   exports: [RealtimeGateway, LocalWebSocketServer],
 })

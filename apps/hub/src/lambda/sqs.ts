@@ -1,6 +1,6 @@
-import { Logger, type Type } from '@nestjs/common';
+import type { Type } from '@nestjs/common';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { HubConfig, QueueConsumer } from '@marvain/platform';
+import { LoggerFactory, type HubConfig, type QueueConsumer } from '@marvain/platform';
 import { createHubContext, once } from './bootstrap';
 import { processSqsBatch } from './sqs-batch';
 
@@ -14,8 +14,9 @@ export function sqsHandler<T>(
   consumerType: Type<QueueConsumer<T>>,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const ready = once(async () => {
-    const consumer = (await createHubContext(config)).get(consumerType);
-    return { consumer, logger: new Logger(`Lambda:${consumer.queueName}`) };
+    const app = await createHubContext(config);
+    const consumer = app.get(consumerType);
+    return { consumer, logger: app.get(LoggerFactory).forContext(`Lambda:${consumer.queueName}`) };
   });
   return async (event) => {
     const { consumer, logger } = await ready();

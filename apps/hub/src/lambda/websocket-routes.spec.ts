@@ -1,7 +1,6 @@
-import type { LoggerService } from '@nestjs/common';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
-import type { Clock } from '@marvain/platform';
+import type { Clock, HubLogger } from '@marvain/platform';
 import { MemoryConnectionStore, RealtimeGateway, StoredConnections } from '@marvain/realtime';
 import { connectEvent, disconnectEvent, messageEvent } from './testing/lambda-events';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent } from './websocket-routes';
@@ -39,12 +38,12 @@ describe('WebSocketRoutes', () => {
   let store: MemoryConnectionStore;
   let gateway: RealtimeGateway;
   let routes: WebSocketRoutes;
-  let logger: LoggerService & { error: jest.Mock };
+  let logger: HubLogger & { error: jest.Mock };
 
   beforeEach(() => {
     store = new MemoryConnectionStore(clock);
     gateway = new RealtimeGateway(resolver, clock);
-    logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn() };
+    logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
     routes = new WebSocketRoutes(
       new StoredConnections(gateway, resolver, store, clock, CONNECTION_TTL_SECONDS),
       gateway,

@@ -1,5 +1,5 @@
-import { Logger, type LoggerService } from '@nestjs/common';
 import type { ServerMessage } from '@marvain/contracts';
+import type { HubLogger } from '@marvain/platform';
 import type { RealtimeGateway, StoredConnections } from '@marvain/realtime';
 
 /** The parts of an API Gateway WebSocket event ($connect, $disconnect, $default) the routes read. */
@@ -40,7 +40,7 @@ export class WebSocketRoutes {
   constructor(
     private readonly connections: StoredConnections,
     private readonly gateway: RealtimeGateway,
-    private readonly logger: LoggerService = new Logger('Lambda:ws'),
+    private readonly logger: HubLogger,
   ) {}
 
   async handle(event: WebSocketEvent): Promise<WebSocketResult> {

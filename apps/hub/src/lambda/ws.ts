@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { PrincipalResolver } from '@marvain/identity';
-import { CLOCK, type Clock } from '@marvain/platform';
+import { CLOCK, LoggerFactory, type Clock } from '@marvain/platform';
 import { CONNECTION_STORE, RealtimeGateway, StoredConnections, type ConnectionStore } from '@marvain/realtime';
 import { createHubContext, lambdaConfig, once } from './bootstrap';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent, type WebSocketResult } from './websocket-routes';
@@ -18,7 +18,7 @@ const routes = once(async () => {
     app.get<Clock>(CLOCK),
     CONNECTION_TTL_SECONDS,
   );
-  return new WebSocketRoutes(connections, gateway);
+  return new WebSocketRoutes(connections, gateway, app.get(LoggerFactory).forContext('Lambda:ws'));
 });
 
 /** The WebSocket API's one function, for $connect, $disconnect and $default. */

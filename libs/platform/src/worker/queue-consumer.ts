@@ -1,6 +1,7 @@
-import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import type { QueueName } from '@marvain/contracts';
 import type { HubConfig } from '../config/hub-config';
+import type { LoggerFactory } from '../logging/hub-logger';
 import type { MessageQueue, ReceivedMessage } from '../queue/message-queue';
 import { QueueWorker, type MessageOutcome } from './queue-worker';
 
@@ -15,6 +16,7 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
 
   protected constructor(
     private readonly config: HubConfig,
+    logs: LoggerFactory,
     queue: MessageQueue,
     readonly queueName: QueueName,
     batchSize: number,
@@ -29,7 +31,7 @@ export abstract class QueueConsumer<T> implements OnApplicationBootstrap, OnModu
         pollIntervalMs: config.queue.pollIntervalMs,
         onDeadLetter: (message, error) => this.deadLettered(message.body, error),
       },
-      new Logger(`Queue:${queueName}`),
+      logs.forContext(`Queue:${queueName}`),
     );
   }
 
