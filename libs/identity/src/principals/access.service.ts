@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { scopesOfRole, type Scope } from '@marvain/contracts';
-import { IdentityRepository } from './identity.repository';
+import { IdentityRepository } from '../identity.repository';
 
 /** What a user may do on an agent right now (read fresh, so revocations apply at once). */
 @Injectable()

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import { Authenticated, CurrentPrincipal } from '@marvain/platform';
-import { LocalUsersService, type RevokedUserTokens } from './local-users.service';
+import { LocalUsersService, type RevokedUserTokens } from '../users/local-users.service';
 
 @ApiTags('identity')
 @ApiBearerAuth()

@@ -14,7 +14,7 @@ import {
 } from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
-import { PrincipalRevocations } from './principal-revocations';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 export interface AgentCredentialView {
   credential_id: string;

@@ -3,8 +3,8 @@ import { DomainError, ErrorCode } from '@marvain/contracts';
 import { TransactionRunner, type UserRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { IDS, type Ids } from '@marvain/platform';
-import { IdentityRepository } from './identity.repository';
-import { PrincipalRevocations } from './principal-revocations';
+import { IdentityRepository } from '../identity.repository';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
 
 export const LOCAL_SUBJECT_PREFIX = 'local:';

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, IDS, type Clock, type Ids } from '@marvain/platform';
-import { peekAgentAssertion, verifyAgentAssertion, type AssertionClaims } from './agent-assertions';
-import { AgentCredentialsRepository } from './agent-credentials.repository';
+import { peekAgentAssertion, verifyAgentAssertion, type AssertionClaims } from '../agent-credentials/agent-assertions';
+import { AgentCredentialsRepository } from '../agent-credentials/agent-credentials.repository';
 import { DomainError, ErrorCode, isScopeGrant, scopesOfRole, type Principal } from '@marvain/contracts';
-import { hashDeviceToken, looksLikeDeviceToken, sameHash } from './device-tokens';
-import { IdentityRepository } from './identity.repository';
-import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from './user-tokens';
+import { hashDeviceToken, looksLikeDeviceToken, sameHash } from '../devices/device-tokens';
+import { IdentityRepository } from '../identity.repository';
+import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from '../users/user-tokens';
 
 /** What a re-check of an earlier principal found: still the same, no longer accepted, or granting something else. */
 export type PrincipalStanding = 'valid' | 'revoked' | 'changed';

@@ -4,8 +4,8 @@ import { TransactionRunner, type AgentRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { AgentsRepository, type AgentWithRole } from './agents.repository';
-import { MembersRepository } from './members.repository';
-import { PrincipalRevocations } from './principal-revocations';
+import { MembersRepository } from '../members/members.repository';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 export interface AgentView {
   agent_id: string;

@@ -12,7 +12,7 @@ import {
   type ListPageQuery,
 } from '@marvain/platform';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
-import { PrincipalRevocations } from './principal-revocations';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 /** Roles a membership can be given directly; ownership moves only by transfer. */
 export const GRANTABLE_ROLES = ['admin', 'member', 'guest'] as const;

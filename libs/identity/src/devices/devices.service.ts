@@ -15,7 +15,7 @@ import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPage
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
 import { DevicesRepository, type DeviceRecord } from './devices.repository';
-import { PrincipalRevocations } from './principal-revocations';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 export interface DeviceView {
   device_id: string;

@@ -4,12 +4,12 @@ import { TransactionRunner } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { IDS, type BootstrappedAgent, type Ids } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
-import { hashDeviceToken, newDeviceToken } from './device-tokens';
-import { AgentsRepository } from './agents.repository';
-import { DevicesRepository } from './devices.repository';
-import { IdentityRepository } from './identity.repository';
-import { MembersRepository } from './members.repository';
-import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+import { hashDeviceToken, newDeviceToken } from '../devices/device-tokens';
+import { AgentsRepository } from '../agents/agents.repository';
+import { DevicesRepository } from '../devices/devices.repository';
+import { IdentityRepository } from '../identity.repository';
+import { MembersRepository } from '../members/members.repository';
+import { USER_TOKEN_ISSUER, type UserTokenIssuer } from '../users/user-tokens';
 
 export interface BootstrapInput {
   agentName: string;
