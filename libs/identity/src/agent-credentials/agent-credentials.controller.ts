@@ -1,44 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { IsIn, IsObject, IsUUID } from 'class-validator';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Principal } from '@marvain/contracts';
-import { CurrentPrincipal, ListPageQuery, PagedList, RequireScope } from '@marvain/platform';
-import { AGENT_KEY_ALGORITHMS, type AgentKeyAlgorithm } from './agent-assertions';
-import { AgentCredentialsService, type AgentCredentialView } from './agent-credentials.service';
-
-export class AgentIdParams {
-  @IsUUID() agent_id!: string;
-}
-
-export class AgentCredentialParams {
-  @IsUUID() agent_id!: string;
-  @IsUUID() credential_id!: string;
-}
-
-export class RegisterAgentCredentialDto {
-  @ApiProperty({ enum: AGENT_KEY_ALGORITHMS, description: 'EdDSA (Ed25519) or ES256 (P-256)' })
-  @IsIn(AGENT_KEY_ALGORITHMS)
-  alg!: AgentKeyAlgorithm;
-
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The public key as a JWK (no private part)' })
-  @IsObject()
-  public_key!: Record<string, unknown>;
-}
-
-export class AgentCredentialResponse implements AgentCredentialView {
-  @ApiProperty({ format: 'uuid' }) credential_id!: string;
-  @ApiProperty({ format: 'uuid' }) agent_id!: string;
-  @ApiProperty({ enum: AGENT_KEY_ALGORITHMS }) alg!: string;
-  @ApiProperty({ type: 'object', additionalProperties: true }) public_key!: Record<string, unknown>;
-  @ApiProperty({ description: 'RFC 7638 thumbprint of the public key' }) thumbprint!: string;
-  @ApiProperty({ format: 'uuid', nullable: true, type: String }) created_by!: string | null;
-  @ApiProperty({ format: 'date-time' }) created_at!: string;
-  @ApiProperty({ format: 'date-time', nullable: true, type: String }) revoked_at!: string | null;
-}
-
-export class AgentCredentialListResponse extends PagedList {
-  @ApiProperty({ type: [AgentCredentialResponse] }) credentials!: AgentCredentialResponse[];
-}
+import { AgentIdParams, CurrentPrincipal, ListPageQuery, RequireScope } from '@marvain/platform';
+import {
+  AgentCredentialList,
+  AgentCredentialParams,
+  AgentCredentialView,
+  RegisterAgentCredentialDto,
+} from './agent-credentials.dto';
+import { AgentCredentialsService } from './agent-credentials.service';
 
 @ApiTags('agent credentials')
 @ApiBearerAuth()
@@ -49,6 +19,7 @@ export class AgentCredentialsController {
   @Post()
   @RequireScope('agents:manage')
   @ApiOperation({ summary: 'Register (or replace) the public key the agent signs its assertions with' })
+  @ApiCreatedResponse({ type: AgentCredentialView })
   async register(
     @CurrentPrincipal() principal: Principal,
     @Param() params: AgentIdParams,
@@ -60,12 +31,12 @@ export class AgentCredentialsController {
   @Get()
   @RequireScope('agents:read')
   @ApiOperation({ summary: "List the agent's keys, newest first, revoked ones included" })
-  @ApiOkResponse({ type: AgentCredentialListResponse })
+  @ApiOkResponse({ type: AgentCredentialList })
   async list(
     @CurrentPrincipal() principal: Principal,
     @Param() params: AgentIdParams,
     @Query() query: ListPageQuery,
-  ): Promise<AgentCredentialListResponse> {
+  ): Promise<AgentCredentialList> {
     return this.credentials.list(principal, params.agent_id, query);
   }
 
@@ -73,6 +44,7 @@ export class AgentCredentialsController {
   @HttpCode(200)
   @RequireScope('agents:manage')
   @ApiOperation({ summary: "Revoke the agent's key; its assertions stop working at once" })
+  @ApiOkResponse({ type: AgentCredentialView })
   async revoke(
     @CurrentPrincipal() principal: Principal,
     @Param() params: AgentCredentialParams,

@@ -13,19 +13,9 @@ import {
   type ListPageQuery,
 } from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
+import type { AgentCredentialList, AgentCredentialView } from './agent-credentials.dto';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 import { PrincipalRevocations } from '../principals/principal-revocations';
-
-export interface AgentCredentialView {
-  credential_id: string;
-  agent_id: string;
-  alg: string;
-  public_key: Record<string, unknown>;
-  thumbprint: string;
-  created_by: string | null;
-  created_at: string;
-  revoked_at: string | null;
-}
 
 async function toView(row: AgentCredentialRow): Promise<AgentCredentialView> {
   return {
@@ -87,11 +77,7 @@ export class AgentCredentialsService {
     return toView(row);
   }
 
-  async list(
-    principal: Principal,
-    agentId: string,
-    query: ListPageQuery = {},
-  ): Promise<{ credentials: AgentCredentialView[]; next_cursor: string | null }> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<AgentCredentialList> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'keys');
     const page = await this.repository.list(agentId, pageRequest(query));

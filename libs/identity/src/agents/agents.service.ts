@@ -3,20 +3,10 @@ import { DomainError, ErrorCode, hasScope, scopesOfRole, type AgentKind, type Pr
 import { TransactionRunner, type AgentRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import type { AgentList, AgentView } from './agents.dto';
 import { AgentsRepository, type AgentWithRole } from './agents.repository';
 import { MembersRepository } from '../members/members.repository';
 import { PrincipalRevocations } from '../principals/principal-revocations';
-
-export interface AgentView {
-  agent_id: string;
-  name: string;
-  kind: string;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
-  /** The caller's role on the agent; null for a caller that is not a member (a device, an agent). */
-  role: string | null;
-}
 
 function toView(row: AgentRow, role: string | null): AgentView {
   return {
@@ -84,10 +74,7 @@ export class AgentsService {
   }
 
   /** One page of the agents the caller may read (agents:read on them), with the caller's role on each. */
-  async list(
-    principal: Principal,
-    query: ListPageQuery = {},
-  ): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
+  async list(principal: Principal, query: ListPageQuery = {}): Promise<AgentList> {
     const readable = principal.agents.filter((a) => hasScope(a.scopes, 'agents:read')).map((a) => a.agent_id);
     const page = await this.repository.pageWithRole(readable, userIdOf(principal), pageRequest(query));
     return { agents: page.rows.map(withRole), next_cursor: nextCursor(page) };

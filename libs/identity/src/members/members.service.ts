@@ -11,12 +11,9 @@ import {
   type Ids,
   type ListPageQuery,
 } from '@marvain/platform';
+import type { GrantableRole, MemberList, MemberView, OwnershipTransferView } from './members.dto';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
 import { PrincipalRevocations } from '../principals/principal-revocations';
-
-/** Roles a membership can be given directly; ownership moves only by transfer. */
-export const GRANTABLE_ROLES = ['admin', 'member', 'guest'] as const;
-export type GrantableRole = (typeof GRANTABLE_ROLES)[number];
 
 /**
  * Why a membership change was refused with 409 `conflict`: sent as `error.details.reason`,
@@ -38,23 +35,6 @@ export type MembershipConflictReason = (typeof MembershipConflict)[keyof typeof 
 
 const OWNER_INDEX = 'agent_memberships_one_owner';
 const ACTIVE_INDEX = 'agent_memberships_one_active';
-
-export interface MemberView {
-  membership_id: string;
-  agent_id: string;
-  user_id: string;
-  role: string;
-  email: string | null;
-  display_name: string | null;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-export interface OwnershipTransferView {
-  agent_id: string;
-  owner: MemberView;
-  previous_owner: MemberView;
-}
 
 const RANK: Readonly<Record<MembershipRole, number>> = { guest: 0, member: 1, admin: 2, owner: 3 };
 const rank = (role: string): number => (RANK as Partial<Record<string, number>>)[role] ?? -1;
@@ -122,11 +102,7 @@ export class MembersService {
     private readonly revocations: PrincipalRevocations,
   ) {}
 
-  async list(
-    principal: Principal,
-    agentId: string,
-    query: ListPageQuery = {},
-  ): Promise<{ members: MemberView[]; next_cursor: string | null }> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<MemberList> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'members');
     const page = await this.repository.listActive(agentId, pageRequest(query));

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import { Authenticated, CurrentPrincipal } from '@marvain/platform';
 import { LocalUsersService, type RevokedUserTokens } from '../users/local-users.service';
+import { PrincipalView } from './principals.dto';
 
 @ApiTags('identity')
 @ApiBearerAuth()
@@ -15,11 +16,8 @@ export class MeController {
   @ApiOperation({
     summary: 'Who the caller is: principal type and id, and the agents it may act for with its scopes there',
   })
-  me(@CurrentPrincipal() principal: Principal): {
-    type: string;
-    id: string;
-    agents: Array<{ agent_id: string; scopes: readonly string[] }>;
-  } {
+  @ApiOkResponse({ type: PrincipalView })
+  me(@CurrentPrincipal() principal: Principal): PrincipalView {
     return {
       type: principal.type,
       id: principal.id,
