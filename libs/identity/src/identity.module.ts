@@ -16,8 +16,8 @@ import { BootstrapService } from './bootstrap/bootstrap.service';
 import { DevicesController } from './devices/devices.controller';
 import { DevicesRepository } from './devices/devices.repository';
 import { DevicesService } from './devices/devices.service';
-import { IdentityRepository } from './identity.repository';
 import { LocalUsersService } from './users/local-users.service';
+import { UsersRepository } from './users/users.repository';
 import { MembersController } from './members/members.controller';
 import { MembersRepository } from './members/members.repository';
 import { MembersService } from './members/members.service';
@@ -46,7 +46,7 @@ import {
     MembersService,
     DevicesRepository,
     DevicesService,
-    IdentityRepository,
+    UsersRepository,
     PrincipalResolver,
     PrincipalRevocations,
     AuthGuard,

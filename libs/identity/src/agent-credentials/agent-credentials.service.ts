@@ -50,14 +50,17 @@ export class AgentCredentialsService {
     }
     const publicKey = await validateAgentPublicKey(alg, jwk);
     const row = await this.transactions.run(async (tx) => {
-      const replaced = await this.repository.revoke(tx.db, agentId);
-      const inserted = await this.repository.insert(tx.db, {
-        credential_id: this.ids.random(),
-        agent_id: agentId,
-        alg,
-        public_key: { ...publicKey },
-        created_by: principal.id,
-      });
+      const replaced = await this.repository.revokeActive(agentId, tx.db);
+      const inserted = await this.repository.insert(
+        {
+          credential_id: this.ids.random(),
+          agent_id: agentId,
+          alg,
+          public_key: { ...publicKey },
+          created_by: principal.id,
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId,
         action: replaced.length > 0 ? 'agent_credential.replaced' : 'agent_credential.registered',
@@ -90,9 +93,9 @@ export class AgentCredentialsService {
       throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can revoke the agent's key");
     }
     const row = await this.transactions.run(async (tx) => {
-      const [revoked] = await this.repository.revoke(tx.db, agentId, credentialId);
+      const revoked = await this.repository.revoke(agentId, credentialId, tx.db);
       if (!revoked) {
-        const existing = await this.repository.find(agentId, credentialId);
+        const existing = await this.repository.find(agentId, credentialId, tx.db);
         if (!existing) {
           throw DomainError.notFound('agent credential', credentialId);
         }

@@ -46,13 +46,11 @@ export class AgentsService {
     const name = input.name.trim();
     const kind = input.kind ?? 'self';
     const agent = await this.transactions.run(async (tx) => {
-      const inserted = await this.repository.insert(tx.db, { agent_id: this.ids.random(), name, kind });
-      const membership = await this.members.insert(tx.db, {
-        membership_id: this.ids.random(),
-        agent_id: inserted.agent_id,
-        user_id: principal.id,
-        role: 'owner',
-      });
+      const inserted = await this.repository.insert({ agent_id: this.ids.random(), name, kind }, tx.db);
+      const membership = await this.members.insert(
+        { membership_id: this.ids.random(), agent_id: inserted.agent_id, user_id: principal.id, role: 'owner' },
+        tx.db,
+      );
       const actor = { type: principal.type, id: principal.id };
       await this.audit.append(tx, {
         agentId: inserted.agent_id,
@@ -96,14 +94,14 @@ export class AgentsService {
     }
     const name = input.name?.trim();
     await this.transactions.run(async (tx) => {
-      const current = await this.repository.lockEnabled(tx.db, agentId);
+      const current = await this.repository.lockEnabled(agentId, tx.db);
       if (!current) {
         throw DomainError.notFound('agent', agentId);
       }
       if (name === undefined || name === current.name) {
         return;
       }
-      await this.repository.rename(tx.db, agentId, name);
+      await this.repository.rename(agentId, name, tx.db);
       await this.audit.append(tx, {
         agentId,
         action: 'agent.updated',
@@ -125,11 +123,11 @@ export class AgentsService {
       throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can disable it');
     }
     return this.transactions.run(async (tx) => {
-      const disabled = await this.repository.disable(tx.db, agentId);
+      const disabled = await this.repository.disable(agentId, tx.db);
       if (!disabled) {
         throw DomainError.notFound('agent', agentId);
       }
-      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      const membership = await this.members.findActive(agentId, principal.id, tx.db);
       await this.audit.append(tx, {
         agentId,
         action: 'agent.disabled',
@@ -154,7 +152,7 @@ export class AgentsService {
       throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can enable it');
     }
     return this.transactions.run(async (tx) => {
-      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      const membership = await this.members.findActive(agentId, principal.id, tx.db);
       if (!membership) {
         throw DomainError.notFound('agent', agentId);
       }
@@ -164,7 +162,7 @@ export class AgentsService {
           `enabling the agent needs agents:manage, which the ${membership.role} role does not hold`,
         );
       }
-      const enabled = await this.repository.enable(tx.db, agentId);
+      const enabled = await this.repository.enable(agentId, tx.db);
       if (enabled) {
         await this.audit.append(tx, {
           agentId,
@@ -173,7 +171,7 @@ export class AgentsService {
           subject: { type: 'agent', id: agentId },
         });
       }
-      const row = enabled ?? (await this.repository.findAny(tx.db, agentId));
+      const row = enabled ?? (await this.repository.findAny(agentId, tx.db));
       if (!row) {
         throw DomainError.notFound('agent', agentId);
       }

@@ -98,15 +98,18 @@ export class DevicesService {
 
     const token = newDeviceToken();
     const row = await this.transactions.run(async (tx) => {
-      const inserted = await this.repository.insert(tx.db, {
-        device_id: this.ids.random(),
-        agent_id: agentId,
-        name: input.name,
-        token_hash: hashDeviceToken(token),
-        scopes,
-        capabilities: input.capabilities ?? {},
-        metadata,
-      });
+      const inserted = await this.repository.insert(
+        {
+          device_id: this.ids.random(),
+          agent_id: agentId,
+          name: input.name,
+          token_hash: hashDeviceToken(token),
+          scopes,
+          capabilities: input.capabilities ?? {},
+          metadata,
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId,
         action: 'device.registered',
@@ -148,7 +151,7 @@ export class DevicesService {
   async revoke(principal: Principal, deviceId: string): Promise<DeviceView> {
     const row = await this.transactions.run(async (tx) => {
       const existing = await this.findManageable(principal, deviceId, tx.db);
-      const revoked = await this.repository.revoke(tx.db, deviceId);
+      const revoked = await this.repository.revoke(deviceId, tx.db);
       if (!revoked) {
         return (await this.repository.find(deviceId, tx.db)) ?? existing;
       } // already revoked
@@ -178,7 +181,7 @@ export class DevicesService {
         throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
       }
       this.assertMayGrant(principal, existing.agent_id, existing.scopes.filter(isScopeGrant)); // stale strings grant nothing
-      const rotated = await this.repository.replaceTokenHash(tx.db, deviceId, hashDeviceToken(token));
+      const rotated = await this.repository.replaceTokenHash(deviceId, hashDeviceToken(token), tx.db);
       if (!rotated) {
         throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
       }
@@ -215,17 +218,20 @@ export class DevicesService {
       : undefined;
 
     const beat = await this.transactions.run(async (tx) => {
-      const stamped = await this.repository.recordHeartbeat(tx.db, principal.id);
+      const stamped = await this.repository.recordHeartbeat(principal.id, tx.db);
       if (!stamped) {
         throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
       }
       if (space) {
-        await this.repository.upsertDevicePresence(tx.db, {
-          agent_id: space.agent_id,
-          space_id: space.space_id,
-          device_id: stamped.device_id,
-          status: input.status ?? 'online',
-        });
+        await this.repository.upsertDevicePresence(
+          {
+            agent_id: space.agent_id,
+            space_id: space.space_id,
+            device_id: stamped.device_id,
+            status: input.status ?? 'online',
+          },
+          tx.db,
+        );
       }
       return stamped;
     });
