@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '@marvain/contracts';
-import { TransactionRunner, type UserRow } from '@marvain/db';
+import { TransactionRunner, type Executor, type UserRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { IDS, type Ids } from '@marvain/platform';
 import { PrincipalRevocations } from '../principals/principal-revocations';
@@ -68,14 +68,7 @@ export class LocalUsersService {
 
   /** A fresh token for an existing local user, found by id or email. */
   async issue(by: { userId?: string; email?: string }): Promise<IssuedUserToken> {
-    const user = by.userId
-      ? await this.repository.find(by.userId)
-      : by.email
-        ? await this.repository.findLocalByEmail(by.email.trim().toLowerCase())
-        : undefined;
-    if (!user) {
-      throw DomainError.notFound('user', by.userId ?? by.email);
-    }
+    const user = await this.findExisting(by);
     if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
       throw new DomainError(
         ErrorCode.ValidationFailed,
@@ -94,14 +87,7 @@ export class LocalUsersService {
     actor: { type: 'user' | 'system'; id: string },
   ): Promise<RevokedUserTokens> {
     return this.transactions.run(async (tx) => {
-      const user = by.userId
-        ? await this.repository.find(by.userId, tx.db)
-        : by.email
-          ? await this.repository.findLocalByEmail(by.email.trim().toLowerCase(), tx.db)
-          : undefined;
-      if (!user) {
-        throw DomainError.notFound('user', by.userId ?? by.email);
-      }
+      const user = await this.findExisting(by, tx.db);
       if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
         throw new DomainError(
           ErrorCode.ValidationFailed,
@@ -122,6 +108,19 @@ export class LocalUsersService {
       this.revocations.afterCommit(tx, { principal: { type: 'user', id: user.user_id }, reason: 'credential_revoked' });
       return { user_id: user.user_id, token_version: version };
     });
+  }
+
+  /** The user with this id, or the local user with this email; 404 when there is none. */
+  private async findExisting(by: { userId?: string; email?: string }, executor?: Executor): Promise<UserRow> {
+    const user = by.userId
+      ? await this.repository.find(by.userId, executor)
+      : by.email
+        ? await this.repository.findLocalByEmail(by.email.trim().toLowerCase(), executor)
+        : undefined;
+    if (!user) {
+      throw DomainError.notFound('user', by.userId ?? by.email);
+    }
+    return user;
   }
 
   private async issueFor(user: UserRow): Promise<IssuedUserToken> {
