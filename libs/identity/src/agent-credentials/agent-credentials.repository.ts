@@ -59,7 +59,7 @@ export class AgentCredentialsRepository {
 
   /** Revokes the agent's active credentials (a replaced key); returns what it revoked. */
   async revokeActive(agentId: string, executor: Executor = this.db): Promise<AgentCredentialRow[]> {
-    return this.revokeWhere(agentId, null, executor).execute();
+    return this.revokeActiveOf(agentId, executor).returning(CREDENTIAL_COLUMNS).execute();
   }
 
   /** Revokes one of the agent's credentials; undefined when it is missing or already revoked. */
@@ -68,18 +68,18 @@ export class AgentCredentialsRepository {
     credentialId: string,
     executor: Executor = this.db,
   ): Promise<AgentCredentialRow | undefined> {
-    return this.revokeWhere(agentId, credentialId, executor).executeTakeFirst();
+    return this.revokeActiveOf(agentId, executor)
+      .where('credential_id', '=', asUuid(credentialId))
+      .returning(CREDENTIAL_COLUMNS)
+      .executeTakeFirst();
   }
 
-  private revokeWhere(agentId: string, credentialId: string | null, executor: Executor) {
-    const update = executor
+  private revokeActiveOf(agentId: string, executor: Executor) {
+    return executor
       .updateTable('agent_credentials')
       .set({ revoked_at: sql`now()` })
       .where('agent_id', '=', asUuid(agentId))
       .where('revoked_at', 'is', null);
-    return (credentialId === null ? update : update.where('credential_id', '=', asUuid(credentialId))).returning(
-      CREDENTIAL_COLUMNS,
-    );
   }
 
   /** One page of the agent's keys, newest first (ties by id), revoked ones included. */
