@@ -2,28 +2,28 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '@marvain/audit';
 import { CLOCK, HubConfig, type Clock } from '@marvain/platform';
 import { SpacesModule } from '@marvain/spaces';
-import { AccessService } from './access.service';
-import { AgentCredentialsController } from './agent-credentials.controller';
-import { AssertionJanitor } from './assertion-janitor';
-import { AgentCredentialsRepository } from './agent-credentials.repository';
-import { AgentCredentialsService } from './agent-credentials.service';
-import { AgentsController } from './agents.controller';
-import { AgentsRepository } from './agents.repository';
-import { AgentsService } from './agents.service';
-import { MeController } from './me.controller';
-import { AuthGuard } from './auth.guard';
-import { BootstrapService } from './bootstrap.service';
-import { DevicesController } from './devices.controller';
-import { DevicesRepository } from './devices.repository';
-import { DevicesService } from './devices.service';
-import { IdentityRepository } from './identity.repository';
-import { LocalUsersService } from './local-users.service';
-import { MembersController } from './members.controller';
-import { MembersRepository } from './members.repository';
-import { MembersService } from './members.service';
-import { PrincipalResolver } from './principal-resolver.service';
-import { PrincipalRevocations } from './principal-revocations';
-import { CognitoUserTokens } from './cognito-user-tokens';
+import { AccessService } from './principals/access.service';
+import { AgentCredentialsController } from './agent-credentials/agent-credentials.controller';
+import { AssertionJanitor } from './agent-credentials/assertion-janitor';
+import { AgentCredentialsRepository } from './agent-credentials/agent-credentials.repository';
+import { AgentCredentialsService } from './agent-credentials/agent-credentials.service';
+import { AgentsController } from './agents/agents.controller';
+import { AgentsRepository } from './agents/agents.repository';
+import { AgentsService } from './agents/agents.service';
+import { MeController } from './principals/me.controller';
+import { AuthGuard } from './principals/auth.guard';
+import { BootstrapService } from './bootstrap/bootstrap.service';
+import { DevicesController } from './devices/devices.controller';
+import { DevicesRepository } from './devices/devices.repository';
+import { DevicesService } from './devices/devices.service';
+import { LocalUsersService } from './users/local-users.service';
+import { UsersRepository } from './users/users.repository';
+import { MembersController } from './members/members.controller';
+import { MembersRepository } from './members/members.repository';
+import { MembersService } from './members/members.service';
+import { PrincipalResolver } from './principals/principal-resolver.service';
+import { PrincipalRevocations } from './principals/principal-revocations';
+import { CognitoUserTokens } from './users/cognito-user-tokens';
 import {
   LocalUserTokens,
   USER_TOKEN_ISSUER,
@@ -31,7 +31,7 @@ import {
   USER_TOKENS,
   type UserTokenIssuer,
   type UserTokenVerifier,
-} from './user-tokens';
+} from './users/user-tokens';
 
 @Module({
   imports: [AuditModule, SpacesModule],
@@ -46,7 +46,7 @@ import {
     MembersService,
     DevicesRepository,
     DevicesService,
-    IdentityRepository,
+    UsersRepository,
     PrincipalResolver,
     PrincipalRevocations,
     AuthGuard,

@@ -1,7 +1,7 @@
 import type { Principal } from '@marvain/contracts';
 import type { FeatureTestContext } from '@marvain/platform/testing';
-import { BootstrapService, type BootstrapResult } from '../bootstrap.service';
-import { PrincipalResolver } from '../principal-resolver.service';
+import { BootstrapService, type BootstrapResult } from '../bootstrap/bootstrap.service';
+import { PrincipalResolver } from '../principals/principal-resolver.service';
 
 export interface OwnerFixtures {
   /** A new owner with an agent named `agentName`, a space "home" and a device, as first-run bootstrap makes them. */

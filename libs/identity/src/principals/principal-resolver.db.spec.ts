@@ -10,11 +10,17 @@ import { DbModule } from '@marvain/db';
 import { createTestDatabase, testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
 import { CLOCK, PlatformModule, type Clock, type HubConfig } from '@marvain/platform';
 import { testHubConfig } from '@marvain/platform/testing';
-import { BootstrapService, type BootstrapResult } from './bootstrap.service';
-import { newDeviceToken } from './device-tokens';
-import { IdentityModule } from './identity.module';
+import { BootstrapService, type BootstrapResult } from '../bootstrap/bootstrap.service';
+import { newDeviceToken } from '../devices/device-tokens';
+import { IdentityModule } from '../identity.module';
 import { PrincipalResolver } from './principal-resolver.service';
-import { LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalUserTokens, USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+import {
+  LOCAL_CLIENT_ID,
+  LOCAL_ISSUER,
+  LocalUserTokens,
+  USER_TOKEN_ISSUER,
+  type UserTokenIssuer,
+} from '../users/user-tokens';
 
 jest.setTimeout(60_000);
 

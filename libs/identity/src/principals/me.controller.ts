@@ -2,7 +2,8 @@ import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import { Authenticated, CurrentPrincipal } from '@marvain/platform';
-import { LocalUsersService, type RevokedUserTokens } from './local-users.service';
+import { LocalUsersService, type RevokedUserTokens } from '../users/local-users.service';
+import { PrincipalView } from './principals.dto';
 
 @ApiTags('identity')
 @ApiBearerAuth()
@@ -15,11 +16,8 @@ export class MeController {
   @ApiOperation({
     summary: 'Who the caller is: principal type and id, and the agents it may act for with its scopes there',
   })
-  me(@CurrentPrincipal() principal: Principal): {
-    type: string;
-    id: string;
-    agents: Array<{ agent_id: string; scopes: readonly string[] }>;
-  } {
+  @ApiOkResponse({ type: PrincipalView })
+  me(@CurrentPrincipal() principal: Principal): PrincipalView {
     return {
       type: principal.type,
       id: principal.id,

@@ -11,12 +11,10 @@ import {
   type Ids,
   type ListPageQuery,
 } from '@marvain/platform';
+import type { GrantableRole, MemberList, MemberView, OwnershipTransferView } from './members.dto';
 import { MembersRepository, type MemberRow, type MembershipRow } from './members.repository';
-import { PrincipalRevocations } from './principal-revocations';
-
-/** Roles a membership can be given directly; ownership moves only by transfer. */
-export const GRANTABLE_ROLES = ['admin', 'member', 'guest'] as const;
-export type GrantableRole = (typeof GRANTABLE_ROLES)[number];
+import { PrincipalRevocations } from '../principals/principal-revocations';
+import { UsersRepository } from '../users/users.repository';
 
 /**
  * Why a membership change was refused with 409 `conflict`: sent as `error.details.reason`,
@@ -38,23 +36,6 @@ export type MembershipConflictReason = (typeof MembershipConflict)[keyof typeof 
 
 const OWNER_INDEX = 'agent_memberships_one_owner';
 const ACTIVE_INDEX = 'agent_memberships_one_active';
-
-export interface MemberView {
-  membership_id: string;
-  agent_id: string;
-  user_id: string;
-  role: string;
-  email: string | null;
-  display_name: string | null;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-export interface OwnershipTransferView {
-  agent_id: string;
-  owner: MemberView;
-  previous_owner: MemberView;
-}
 
 const RANK: Readonly<Record<MembershipRole, number>> = { guest: 0, member: 1, admin: 2, owner: 3 };
 const rank = (role: string): number => (RANK as Partial<Record<string, number>>)[role] ?? -1;
@@ -116,17 +97,14 @@ export function membershipConflictFrom(error: unknown): DomainError | undefined 
 export class MembersService {
   constructor(
     private readonly repository: MembersRepository,
+    private readonly users: UsersRepository,
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
     private readonly revocations: PrincipalRevocations,
   ) {}
 
-  async list(
-    principal: Principal,
-    agentId: string,
-    query: ListPageQuery = {},
-  ): Promise<{ members: MemberView[]; next_cursor: string | null }> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<MemberList> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'members');
     const page = await this.repository.listActive(agentId, pageRequest(query));
@@ -141,21 +119,19 @@ export class MembersService {
       if (rank(role) > rank(caller.role)) {
         throw new DomainError(ErrorCode.Forbidden, `a ${caller.role} cannot grant the ${role} role`);
       }
-      if (!(await this.repository.userExists(tx.db, userId))) {
+      if (!(await this.users.find(userId, tx.db))) {
         throw DomainError.notFound('user', userId);
       }
-      if (await this.repository.findActive(tx.db, agentId, userId)) {
+      if (await this.repository.findActive(agentId, userId, tx.db)) {
         throw conflict(
           MembershipConflict.AlreadyMember,
           'the user is already a member of this agent; change their role instead',
         );
       }
-      const inserted = await this.repository.insert(tx.db, {
-        membership_id: this.ids.random(),
-        agent_id: agentId,
-        user_id: userId,
-        role,
-      });
+      const inserted = await this.repository.insert(
+        { membership_id: this.ids.random(), agent_id: agentId, user_id: userId, role },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId,
         action: 'membership.granted',
@@ -189,7 +165,7 @@ export class MembersService {
       if (target.role === role) {
         return this.current(tx, agentId, userId);
       }
-      await this.repository.setRole(tx.db, target.membership_id, role);
+      await this.repository.setRole(target.membership_id, role, tx.db);
       await this.audit.append(tx, {
         agentId,
         action: 'membership.role_changed',
@@ -232,7 +208,7 @@ export class MembersService {
       throw conflict(MembershipConflict.AlreadyOwner, 'the caller is already the owner');
     }
     return this.run(async (tx) => {
-      const owner = await this.repository.lockOwner(tx.db, agentId);
+      const owner = await this.repository.lockOwner(agentId, tx.db);
       if (owner?.user_id !== principal.id) {
         throw conflict(
           MembershipConflict.OwnershipChanged,
@@ -240,8 +216,8 @@ export class MembersService {
         );
       }
       const target = await this.lockMember(tx, agentId, userId);
-      await this.repository.setRole(tx.db, owner.membership_id, 'admin');
-      await this.repository.setRole(tx.db, target.membership_id, 'owner');
+      await this.repository.setRole(owner.membership_id, 'admin', tx.db);
+      await this.repository.setRole(target.membership_id, 'owner', tx.db);
       await this.audit.append(tx, {
         agentId,
         action: 'membership.ownership_transferred',
@@ -287,7 +263,7 @@ export class MembersService {
         }
       }
       const before = await this.current(tx, agentId, userId);
-      const revoked = await this.repository.revoke(tx.db, target.membership_id);
+      const revoked = await this.repository.revoke(target.membership_id, tx.db);
       if (!revoked) {
         throw DomainError.notFound('member', userId);
       }
@@ -328,7 +304,7 @@ export class MembersService {
 
   /** The target's active membership, locked for the rest of the transaction; 404 when there is none. */
   private async lockMember(tx: Tx, agentId: string, userId: string): Promise<MembershipRow> {
-    const row = await this.repository.findActive(tx.db, agentId, userId, { lock: true });
+    const row = await this.repository.findActive(agentId, userId, tx.db, { forUpdate: true });
     if (!row) {
       throw DomainError.notFound('member', userId);
     }
@@ -337,7 +313,7 @@ export class MembersService {
 
   /** The caller's membership as it is now; gone since the request was authorised → the agent is gone for them. */
   private async callerMembership(tx: Tx, principal: Principal, agentId: string): Promise<MembershipRow> {
-    const row = await this.repository.findActive(tx.db, agentId, principal.id);
+    const row = await this.repository.findActive(agentId, principal.id, tx.db);
     if (!row) {
       throw DomainError.notFound('agent', agentId);
     }
@@ -345,7 +321,7 @@ export class MembersService {
   }
 
   private async current(tx: Tx, agentId: string, userId: string): Promise<MemberView> {
-    const row = await this.repository.findActiveMember(tx.db, agentId, userId);
+    const row = await this.repository.findActiveMember(agentId, userId, tx.db);
     if (!row) {
       throw DomainError.notFound('member', userId);
     }

@@ -5,10 +5,10 @@ import { AuditService } from '@marvain/audit';
 import type { Principal } from '@marvain/contracts';
 import { testDatabaseKind, type TestDatabase } from '@marvain/db/testing';
 import { openFeatureTestContext, type FeatureTestContext } from '@marvain/platform/testing';
-import { AGENT_ASSERTION_AUDIENCE } from './agent-assertions';
-import { AgentCredentialsService } from './agent-credentials.service';
-import { BootstrapService, type BootstrapResult } from './bootstrap.service';
-import { IdentityModule } from './identity.module';
+import { AGENT_ASSERTION_AUDIENCE } from '../agent-credentials/agent-assertions';
+import { AgentCredentialsService } from '../agent-credentials/agent-credentials.service';
+import { BootstrapService, type BootstrapResult } from '../bootstrap/bootstrap.service';
+import { IdentityModule } from '../identity.module';
 import { PrincipalResolver } from './principal-resolver.service';
 
 jest.setTimeout(60_000);

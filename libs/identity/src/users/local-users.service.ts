@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, ErrorCode } from '@marvain/contracts';
-import { TransactionRunner, type UserRow } from '@marvain/db';
+import { TransactionRunner, type Executor, type UserRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { IDS, type Ids } from '@marvain/platform';
-import { IdentityRepository } from './identity.repository';
-import { PrincipalRevocations } from './principal-revocations';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+import { UsersRepository } from './users.repository';
 
 export const LOCAL_SUBJECT_PREFIX = 'local:';
 
@@ -28,7 +28,7 @@ export interface RevokedUserTokens {
 @Injectable()
 export class LocalUsersService {
   constructor(
-    private readonly repository: IdentityRepository,
+    private readonly repository: UsersRepository,
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(IDS) private readonly ids: Ids,
@@ -39,18 +39,21 @@ export class LocalUsersService {
   async create(email: string, displayName: string | null): Promise<IssuedUserToken> {
     const normalized = email.trim().toLowerCase();
     const user = await this.transactions.run(async (tx) => {
-      if (await this.repository.findLocalUserByEmail(normalized, tx.db)) {
+      if (await this.repository.findLocalByEmail(normalized, tx.db)) {
         throw new DomainError(
           ErrorCode.Conflict,
           `a local user with email ${normalized} already exists; use "marvain token issue --email ${normalized}"`,
         );
       }
-      const created = await this.repository.upsertUser(tx.db, {
-        user_id: this.ids.random(),
-        subject: `${LOCAL_SUBJECT_PREFIX}${this.ids.random()}`,
-        email: normalized,
-        display_name: displayName,
-      });
+      const created = await this.repository.upsert(
+        {
+          user_id: this.ids.random(),
+          subject: `${LOCAL_SUBJECT_PREFIX}${this.ids.random()}`,
+          email: normalized,
+          display_name: displayName,
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId: null,
         action: 'user.created',
@@ -65,14 +68,7 @@ export class LocalUsersService {
 
   /** A fresh token for an existing local user, found by id or email. */
   async issue(by: { userId?: string; email?: string }): Promise<IssuedUserToken> {
-    const user = by.userId
-      ? await this.repository.findUser(by.userId)
-      : by.email
-        ? await this.repository.findLocalUserByEmail(by.email.trim().toLowerCase())
-        : undefined;
-    if (!user) {
-      throw DomainError.notFound('user', by.userId ?? by.email);
-    }
+    const user = await this.findExisting(by);
     if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
       throw new DomainError(
         ErrorCode.ValidationFailed,
@@ -91,21 +87,14 @@ export class LocalUsersService {
     actor: { type: 'user' | 'system'; id: string },
   ): Promise<RevokedUserTokens> {
     return this.transactions.run(async (tx) => {
-      const user = by.userId
-        ? await this.repository.findUser(by.userId, tx.db)
-        : by.email
-          ? await this.repository.findLocalUserByEmail(by.email.trim().toLowerCase(), tx.db)
-          : undefined;
-      if (!user) {
-        throw DomainError.notFound('user', by.userId ?? by.email);
-      }
+      const user = await this.findExisting(by, tx.db);
       if (!user.subject.startsWith(LOCAL_SUBJECT_PREFIX)) {
         throw new DomainError(
           ErrorCode.ValidationFailed,
           "this user signs in through Cognito; revoke their tokens there (Cognito's global sign-out)",
         );
       }
-      const version = await this.repository.raiseTokenVersion(tx.db, user.user_id);
+      const version = await this.repository.raiseTokenVersion(user.user_id, tx.db);
       if (version === undefined) {
         throw DomainError.notFound('user', user.user_id);
       }
@@ -119,6 +108,19 @@ export class LocalUsersService {
       this.revocations.afterCommit(tx, { principal: { type: 'user', id: user.user_id }, reason: 'credential_revoked' });
       return { user_id: user.user_id, token_version: version };
     });
+  }
+
+  /** The user with this id, or the local user with this email; 404 when there is none. */
+  private async findExisting(by: { userId?: string; email?: string }, executor?: Executor): Promise<UserRow> {
+    const user = by.userId
+      ? await this.repository.find(by.userId, executor)
+      : by.email
+        ? await this.repository.findLocalByEmail(by.email.trim().toLowerCase(), executor)
+        : undefined;
+    if (!user) {
+      throw DomainError.notFound('user', by.userId ?? by.email);
+    }
+    return user;
   }
 
   private async issueFor(user: UserRow): Promise<IssuedUserToken> {

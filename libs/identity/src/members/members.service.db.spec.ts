@@ -10,11 +10,11 @@ import {
   type FeatureTestContext,
 } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
-import type { BootstrapResult } from './bootstrap.service';
-import { IdentityModule } from './identity.module';
+import type { BootstrapResult } from '../bootstrap/bootstrap.service';
+import { IdentityModule } from '../identity.module';
 import { MembershipConflict, membershipConflictFrom, MembersService } from './members.service';
-import { PrincipalResolver } from './principal-resolver.service';
-import { ownerFixtures } from './testing';
+import { PrincipalResolver } from '../principals/principal-resolver.service';
+import { ownerFixtures } from '../testing';
 
 jest.setTimeout(120_000);
 

@@ -5,10 +5,10 @@ import { testDatabaseKind } from '@marvain/db/testing';
 import { auditActions, openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { AgentsService } from './agents.service';
-import { IdentityModule } from './identity.module';
-import { MembersService } from './members.service';
-import { PrincipalResolver } from './principal-resolver.service';
-import { ownerFixtures } from './testing';
+import { IdentityModule } from '../identity.module';
+import { MembersService } from '../members/members.service';
+import { PrincipalResolver } from '../principals/principal-resolver.service';
+import { ownerFixtures } from '../testing';
 
 jest.setTimeout(60_000);
 

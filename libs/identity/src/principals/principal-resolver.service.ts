@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CLOCK, IDS, type Clock, type Ids } from '@marvain/platform';
-import { peekAgentAssertion, verifyAgentAssertion, type AssertionClaims } from './agent-assertions';
-import { AgentCredentialsRepository } from './agent-credentials.repository';
+import { peekAgentAssertion, verifyAgentAssertion, type AssertionClaims } from '../agent-credentials/agent-assertions';
+import { AgentCredentialsRepository } from '../agent-credentials/agent-credentials.repository';
 import { DomainError, ErrorCode, isScopeGrant, scopesOfRole, type Principal } from '@marvain/contracts';
-import { hashDeviceToken, looksLikeDeviceToken, sameHash } from './device-tokens';
-import { IdentityRepository } from './identity.repository';
-import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from './user-tokens';
+import { hashDeviceToken, looksLikeDeviceToken, sameHash } from '../devices/device-tokens';
+import { DevicesRepository } from '../devices/devices.repository';
+import { UsersRepository } from '../users/users.repository';
+import { USER_TOKEN_VERIFIER, type UserTokenVerifier } from '../users/user-tokens';
 
 /** What a re-check of an earlier principal found: still the same, no longer accepted, or granting something else. */
 export type PrincipalStanding = 'valid' | 'revoked' | 'changed';
@@ -23,7 +24,8 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 @Injectable()
 export class PrincipalResolver {
   constructor(
-    private readonly repository: IdentityRepository,
+    private readonly users: UsersRepository,
+    private readonly devices: DevicesRepository,
     private readonly agentCredentials: AgentCredentialsRepository,
     @Inject(USER_TOKEN_VERIFIER) private readonly userTokens: UserTokenVerifier,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -96,7 +98,7 @@ export class PrincipalResolver {
 
   private async resolveDevice(token: string): Promise<Principal> {
     const hash = hashDeviceToken(token);
-    const device = await this.repository.findDeviceCredential(hash);
+    const device = await this.devices.findCredential(hash);
     if (!device || !sameHash(device.token_hash, hash)) {
       throw new DomainError(ErrorCode.Unauthenticated, 'unknown device token');
     }
@@ -115,16 +117,16 @@ export class PrincipalResolver {
 
   private async resolveUser(token: string): Promise<Principal> {
     const verified = await this.userTokens.verify(token);
-    let user = await this.repository.findUserWithMemberships(verified.subject);
+    let user = await this.users.findWithMemberships(verified.subject);
     if (!user) {
       // First sight of a verified identity (a new Cognito user): link it to a user with no agents yet.
-      await this.repository.upsertUser(this.repository.executor(), {
+      await this.users.upsert({
         user_id: this.ids.random(),
         subject: verified.subject,
         email: verified.email,
         display_name: verified.displayName,
       });
-      user = await this.repository.findUserWithMemberships(verified.subject);
+      user = await this.users.findWithMemberships(verified.subject);
       if (!user) {
         throw new DomainError(ErrorCode.Unauthenticated, 'no Marvain user is linked to this token');
       }
@@ -140,7 +142,7 @@ export class PrincipalResolver {
     const stale =
       !user.last_seen || this.clock.now().getTime() - user.last_seen.getTime() > LAST_SEEN_RESOLUTION_SECONDS * 1000;
     if (stale) {
-      await this.repository.touchLastSeen(user.user_id, LAST_SEEN_RESOLUTION_SECONDS);
+      await this.users.touchLastSeen(user.user_id, LAST_SEEN_RESOLUTION_SECONDS);
     }
     return {
       type: 'user',

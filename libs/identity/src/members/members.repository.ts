@@ -51,7 +51,11 @@ export class MembersRepository {
   }
 
   /** One active member, with who they are. */
-  async findActiveMember(executor: Executor, agentId: string, userId: string): Promise<MemberRow | undefined> {
+  async findActiveMember(
+    agentId: string,
+    userId: string,
+    executor: Executor = this.db,
+  ): Promise<MemberRow | undefined> {
     return executor
       .selectFrom('agent_memberships as m')
       .innerJoin('users as u', 'u.user_id', 'm.user_id')
@@ -62,12 +66,12 @@ export class MembersRepository {
       .executeTakeFirst();
   }
 
-  /** The user's active membership on the agent; with `lock`, the row stays locked until the transaction ends. */
+  /** The user's active membership on the agent; `forUpdate` locks its row until the transaction ends. */
   async findActive(
-    executor: Executor,
     agentId: string,
     userId: string,
-    options: { lock?: boolean } = {},
+    executor: Executor = this.db,
+    options: { forUpdate?: boolean } = {},
   ): Promise<MembershipRow | undefined> {
     let query = executor
       .selectFrom('agent_memberships')
@@ -75,7 +79,7 @@ export class MembersRepository {
       .where('agent_id', '=', asUuid(agentId))
       .where('user_id', '=', asUuid(userId))
       .where('revoked_at', 'is', null);
-    if (options.lock) {
+    if (options.forUpdate) {
       query = query.forUpdate();
     }
     return query.executeTakeFirst();
@@ -86,7 +90,7 @@ export class MembersRepository {
    * while another moves ownership gets nothing back once that one commits (the row it waited
    * for is no longer the owner's), never a stale owner.
    */
-  async lockOwner(executor: Executor, agentId: string): Promise<MembershipRow | undefined> {
+  async lockOwner(agentId: string, executor: Executor = this.db): Promise<MembershipRow | undefined> {
     return executor
       .selectFrom('agent_memberships')
       .select(MEMBERSHIP_COLUMNS)
@@ -98,8 +102,8 @@ export class MembersRepository {
   }
 
   async insert(
-    executor: Executor,
     membership: { membership_id: string; agent_id: string; user_id: string; role: string },
+    executor: Executor = this.db,
   ): Promise<MembershipRow> {
     return executor
       .insertInto('agent_memberships')
@@ -114,7 +118,7 @@ export class MembersRepository {
   }
 
   /** Sets the role of an active membership; undefined when it is no longer active. */
-  async setRole(executor: Executor, membershipId: string, role: string): Promise<MembershipRow | undefined> {
+  async setRole(membershipId: string, role: string, executor: Executor = this.db): Promise<MembershipRow | undefined> {
     return executor
       .updateTable('agent_memberships')
       .set({ role })
@@ -125,7 +129,7 @@ export class MembersRepository {
   }
 
   /** Ends an active membership; undefined when it already ended. */
-  async revoke(executor: Executor, membershipId: string): Promise<MembershipRow | undefined> {
+  async revoke(membershipId: string, executor: Executor = this.db): Promise<MembershipRow | undefined> {
     return executor
       .updateTable('agent_memberships')
       .set({ revoked_at: sql<Date>`now()` })
@@ -135,12 +139,17 @@ export class MembersRepository {
       .executeTakeFirst();
   }
 
-  async userExists(executor: Executor, userId: string): Promise<boolean> {
+  /** The user's active role on an enabled agent, if any: what the user may do there right now. */
+  async activeRole(agentId: string, userId: string, executor: Executor = this.db): Promise<string | undefined> {
     const row = await executor
-      .selectFrom('users')
-      .select('user_id')
-      .where('user_id', '=', asUuid(userId))
+      .selectFrom('agent_memberships as m')
+      .innerJoin('agents as a', 'a.agent_id', 'm.agent_id')
+      .select('m.role')
+      .where('m.user_id', '=', asUuid(userId))
+      .where('m.agent_id', '=', asUuid(agentId))
+      .where('m.revoked_at', 'is', null)
+      .where('a.disabled', '=', false)
       .executeTakeFirst();
-    return row !== undefined;
+    return row?.role;
   }
 }

@@ -3,20 +3,10 @@ import { DomainError, ErrorCode, hasScope, scopesOfRole, type AgentKind, type Pr
 import { TransactionRunner, type AgentRow } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import type { AgentList, AgentView } from './agents.dto';
 import { AgentsRepository, type AgentWithRole } from './agents.repository';
-import { MembersRepository } from './members.repository';
-import { PrincipalRevocations } from './principal-revocations';
-
-export interface AgentView {
-  agent_id: string;
-  name: string;
-  kind: string;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
-  /** The caller's role on the agent; null for a caller that is not a member (a device, an agent). */
-  role: string | null;
-}
+import { MembersRepository } from '../members/members.repository';
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 function toView(row: AgentRow, role: string | null): AgentView {
   return {
@@ -56,13 +46,11 @@ export class AgentsService {
     const name = input.name.trim();
     const kind = input.kind ?? 'self';
     const agent = await this.transactions.run(async (tx) => {
-      const inserted = await this.repository.insert(tx.db, { agent_id: this.ids.random(), name, kind });
-      const membership = await this.members.insert(tx.db, {
-        membership_id: this.ids.random(),
-        agent_id: inserted.agent_id,
-        user_id: principal.id,
-        role: 'owner',
-      });
+      const inserted = await this.repository.insert({ agent_id: this.ids.random(), name, kind }, tx.db);
+      const membership = await this.members.insert(
+        { membership_id: this.ids.random(), agent_id: inserted.agent_id, user_id: principal.id, role: 'owner' },
+        tx.db,
+      );
       const actor = { type: principal.type, id: principal.id };
       await this.audit.append(tx, {
         agentId: inserted.agent_id,
@@ -84,10 +72,7 @@ export class AgentsService {
   }
 
   /** One page of the agents the caller may read (agents:read on them), with the caller's role on each. */
-  async list(
-    principal: Principal,
-    query: ListPageQuery = {},
-  ): Promise<{ agents: AgentView[]; next_cursor: string | null }> {
+  async list(principal: Principal, query: ListPageQuery = {}): Promise<AgentList> {
     const readable = principal.agents.filter((a) => hasScope(a.scopes, 'agents:read')).map((a) => a.agent_id);
     const page = await this.repository.pageWithRole(readable, userIdOf(principal), pageRequest(query));
     return { agents: page.rows.map(withRole), next_cursor: nextCursor(page) };
@@ -109,14 +94,14 @@ export class AgentsService {
     }
     const name = input.name?.trim();
     await this.transactions.run(async (tx) => {
-      const current = await this.repository.lockEnabled(tx.db, agentId);
+      const current = await this.repository.lockEnabled(agentId, tx.db);
       if (!current) {
         throw DomainError.notFound('agent', agentId);
       }
       if (name === undefined || name === current.name) {
         return;
       }
-      await this.repository.rename(tx.db, agentId, name);
+      await this.repository.rename(agentId, name, tx.db);
       await this.audit.append(tx, {
         agentId,
         action: 'agent.updated',
@@ -138,11 +123,11 @@ export class AgentsService {
       throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can disable it');
     }
     return this.transactions.run(async (tx) => {
-      const disabled = await this.repository.disable(tx.db, agentId);
+      const disabled = await this.repository.disable(agentId, tx.db);
       if (!disabled) {
         throw DomainError.notFound('agent', agentId);
       }
-      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      const membership = await this.members.findActive(agentId, principal.id, tx.db);
       await this.audit.append(tx, {
         agentId,
         action: 'agent.disabled',
@@ -167,7 +152,7 @@ export class AgentsService {
       throw new DomainError(ErrorCode.Forbidden, 'only a user who is a member of the agent can enable it');
     }
     return this.transactions.run(async (tx) => {
-      const membership = await this.members.findActive(tx.db, agentId, principal.id);
+      const membership = await this.members.findActive(agentId, principal.id, tx.db);
       if (!membership) {
         throw DomainError.notFound('agent', agentId);
       }
@@ -177,7 +162,7 @@ export class AgentsService {
           `enabling the agent needs agents:manage, which the ${membership.role} role does not hold`,
         );
       }
-      const enabled = await this.repository.enable(tx.db, agentId);
+      const enabled = await this.repository.enable(agentId, tx.db);
       if (enabled) {
         await this.audit.append(tx, {
           agentId,
@@ -186,7 +171,7 @@ export class AgentsService {
           subject: { type: 'agent', id: agentId },
         });
       }
-      const row = enabled ?? (await this.repository.findAny(tx.db, agentId));
+      const row = enabled ?? (await this.repository.findAny(agentId, tx.db));
       if (!row) {
         throw DomainError.notFound('agent', agentId);
       }

@@ -9,12 +9,12 @@ import {
   refused,
   type FeatureTestContext,
 } from '@marvain/platform/testing';
-import { BootstrapService, type BootstrapResult } from './bootstrap.service';
+import { BootstrapService, type BootstrapResult } from '../bootstrap/bootstrap.service';
 import { hashDeviceToken } from './device-tokens';
 import { DevicesService } from './devices.service';
-import { IdentityModule } from './identity.module';
-import { PrincipalResolver } from './principal-resolver.service';
-import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+import { IdentityModule } from '../identity.module';
+import { PrincipalResolver } from '../principals/principal-resolver.service';
+import { USER_TOKEN_ISSUER, type UserTokenIssuer } from '../users/user-tokens';
 
 jest.setTimeout(60_000);
 

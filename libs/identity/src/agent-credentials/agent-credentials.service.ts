@@ -13,19 +13,9 @@ import {
   type ListPageQuery,
 } from '@marvain/platform';
 import { publicJwk, validateAgentPublicKey, type AgentKeyAlgorithm } from './agent-assertions';
+import type { AgentCredentialList, AgentCredentialView } from './agent-credentials.dto';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
-import { PrincipalRevocations } from './principal-revocations';
-
-export interface AgentCredentialView {
-  credential_id: string;
-  agent_id: string;
-  alg: string;
-  public_key: Record<string, unknown>;
-  thumbprint: string;
-  created_by: string | null;
-  created_at: string;
-  revoked_at: string | null;
-}
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 async function toView(row: AgentCredentialRow): Promise<AgentCredentialView> {
   return {
@@ -60,14 +50,17 @@ export class AgentCredentialsService {
     }
     const publicKey = await validateAgentPublicKey(alg, jwk);
     const row = await this.transactions.run(async (tx) => {
-      const replaced = await this.repository.revoke(tx.db, agentId);
-      const inserted = await this.repository.insert(tx.db, {
-        credential_id: this.ids.random(),
-        agent_id: agentId,
-        alg,
-        public_key: { ...publicKey },
-        created_by: principal.id,
-      });
+      const replaced = await this.repository.revokeActive(agentId, tx.db);
+      const inserted = await this.repository.insert(
+        {
+          credential_id: this.ids.random(),
+          agent_id: agentId,
+          alg,
+          public_key: { ...publicKey },
+          created_by: principal.id,
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId,
         action: replaced.length > 0 ? 'agent_credential.replaced' : 'agent_credential.registered',
@@ -87,11 +80,7 @@ export class AgentCredentialsService {
     return toView(row);
   }
 
-  async list(
-    principal: Principal,
-    agentId: string,
-    query: ListPageQuery = {},
-  ): Promise<{ credentials: AgentCredentialView[]; next_cursor: string | null }> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<AgentCredentialList> {
     assertAgentScope(principal, agentId, 'agents:read');
     refuseSelfAgentReach(principal, agentId, 'keys');
     const page = await this.repository.list(agentId, pageRequest(query));
@@ -104,9 +93,9 @@ export class AgentCredentialsService {
       throw new DomainError(ErrorCode.Forbidden, "only a member of the agent can revoke the agent's key");
     }
     const row = await this.transactions.run(async (tx) => {
-      const [revoked] = await this.repository.revoke(tx.db, agentId, credentialId);
+      const revoked = await this.repository.revoke(agentId, credentialId, tx.db);
       if (!revoked) {
-        const existing = await this.repository.find(agentId, credentialId);
+        const existing = await this.repository.find(agentId, credentialId, tx.db);
         if (!existing) {
           throw DomainError.notFound('agent credential', credentialId);
         }

@@ -24,7 +24,10 @@ export interface AgentWithRole extends AgentRow {
 export class AgentsRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  async insert(executor: Executor, agent: { agent_id: string; name: string; kind: string }): Promise<AgentRow> {
+  async insert(
+    agent: { agent_id: string; name: string; kind: string },
+    executor: Executor = this.db,
+  ): Promise<AgentRow> {
     return executor
       .insertInto('agents')
       .values({ agent_id: asUuid(agent.agent_id), name: agent.name, kind: agent.kind })
@@ -46,7 +49,7 @@ export class AgentsRepository {
       return { rows: [], next: null };
     }
     return keysetPage(
-      this.selectWithRole(executor, agentIds, userId),
+      this.selectWithRole(agentIds, userId, executor),
       { at: 'a.created_at', id: 'a.agent_id', direction: 'asc' },
       page,
     );
@@ -57,10 +60,10 @@ export class AgentsRepository {
     userId: string | null,
     executor: Executor = this.db,
   ): Promise<AgentWithRole | undefined> {
-    return this.selectWithRole(executor, [agentId], userId).executeTakeFirst();
+    return this.selectWithRole([agentId], userId, executor).executeTakeFirst();
   }
 
-  private selectWithRole(executor: Executor, agentIds: readonly string[], userId: string | null) {
+  private selectWithRole(agentIds: readonly string[], userId: string | null, executor: Executor) {
     return executor
       .selectFrom('agents as a')
       .select(AGENT_COLUMNS)
@@ -77,7 +80,7 @@ export class AgentsRepository {
   }
 
   /** The enabled agent, its row locked against concurrent updates (not against inserts that reference it). */
-  async lockEnabled(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+  async lockEnabled(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
     return executor
       .selectFrom('agents as a')
       .select(AGENT_COLUMNS)
@@ -87,7 +90,7 @@ export class AgentsRepository {
       .executeTakeFirst();
   }
 
-  async rename(executor: Executor, agentId: string, name: string): Promise<AgentRow | undefined> {
+  async rename(agentId: string, name: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
     return executor
       .updateTable('agents')
       .set({ name, updated_at: sql<Date>`now()` })
@@ -97,8 +100,8 @@ export class AgentsRepository {
       .executeTakeFirst();
   }
 
-  /** The agent, enabled or not (only enabling a disabled agent needs to see one). */
-  async findAny(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
+  /** The agent, enabled or not (enabling a disabled agent, and the operator's checks, need to see one). */
+  async findAny(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
     return executor
       .selectFrom('agents as a')
       .select(AGENT_COLUMNS)
@@ -107,17 +110,17 @@ export class AgentsRepository {
   }
 
   /** Enables a disabled agent; undefined when it is missing or already enabled. */
-  async enable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
-    return this.setDisabled(executor, agentId, false);
+  async enable(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
+    return this.setDisabled(agentId, false, executor);
   }
 
   /** Disables an enabled agent; undefined when it is missing or already disabled. */
-  async disable(executor: Executor, agentId: string): Promise<AgentRow | undefined> {
-    return this.setDisabled(executor, agentId, true);
+  async disable(agentId: string, executor: Executor = this.db): Promise<AgentRow | undefined> {
+    return this.setDisabled(agentId, true, executor);
   }
 
   /** Flips `disabled` to `disabled` only when it is the other value, so a no-op changes (and returns) nothing. */
-  private async setDisabled(executor: Executor, agentId: string, disabled: boolean): Promise<AgentRow | undefined> {
+  private async setDisabled(agentId: string, disabled: boolean, executor: Executor): Promise<AgentRow | undefined> {
     return executor
       .updateTable('agents')
       .set({ disabled, updated_at: sql<Date>`now()` })
@@ -125,5 +128,13 @@ export class AgentsRepository {
       .where('disabled', '=', !disabled)
       .returning(RETURNED_COLUMNS)
       .executeTakeFirst();
+  }
+
+  async count(executor: Executor = this.db): Promise<number> {
+    const row = await executor
+      .selectFrom('agents')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 }

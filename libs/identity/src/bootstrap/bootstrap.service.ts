@@ -4,12 +4,12 @@ import { TransactionRunner } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { IDS, type BootstrappedAgent, type Ids } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
-import { hashDeviceToken, newDeviceToken } from './device-tokens';
-import { AgentsRepository } from './agents.repository';
-import { DevicesRepository } from './devices.repository';
-import { IdentityRepository } from './identity.repository';
-import { MembersRepository } from './members.repository';
-import { USER_TOKEN_ISSUER, type UserTokenIssuer } from './user-tokens';
+import { hashDeviceToken, newDeviceToken } from '../devices/device-tokens';
+import { AgentsRepository } from '../agents/agents.repository';
+import { DevicesRepository } from '../devices/devices.repository';
+import { MembersRepository } from '../members/members.repository';
+import { UsersRepository } from '../users/users.repository';
+import { USER_TOKEN_ISSUER, type UserTokenIssuer } from '../users/user-tokens';
 
 export interface BootstrapInput {
   agentName: string;
@@ -36,7 +36,7 @@ export interface BootstrapOptions {
 export class BootstrapService {
   constructor(
     private readonly transactions: TransactionRunner,
-    private readonly repository: IdentityRepository,
+    private readonly users: UsersRepository,
     private readonly agents: AgentsRepository,
     private readonly members: MembersRepository,
     private readonly devices: DevicesRepository,
@@ -58,33 +58,37 @@ export class BootstrapService {
 
     const deviceToken = newDeviceToken();
     return this.transactions.run(async (tx) => {
-      const existingOwner = input.ownerUserId ? await this.repository.findUser(input.ownerUserId, tx.db) : undefined;
+      const existingOwner = input.ownerUserId ? await this.users.find(input.ownerUserId, tx.db) : undefined;
       const owner =
         existingOwner ??
-        (await this.repository.upsertUser(tx.db, {
-          user_id: this.ids.random(),
-          subject: `local:${this.ids.random()}`,
-          email: input.ownerEmail ?? null,
-          display_name: 'Owner',
-        }));
-      const agent = await this.agents.insert(tx.db, { agent_id: this.ids.random(), name: agentName, kind: 'self' });
-      await this.members.insert(tx.db, {
-        membership_id: this.ids.random(),
-        agent_id: agent.agent_id,
-        user_id: owner.user_id,
-        role: 'owner',
-      });
+        (await this.users.upsert(
+          {
+            user_id: this.ids.random(),
+            subject: `local:${this.ids.random()}`,
+            email: input.ownerEmail ?? null,
+            display_name: 'Owner',
+          },
+          tx.db,
+        ));
+      const agent = await this.agents.insert({ agent_id: this.ids.random(), name: agentName, kind: 'self' }, tx.db);
+      await this.members.insert(
+        { membership_id: this.ids.random(), agent_id: agent.agent_id, user_id: owner.user_id, role: 'owner' },
+        tx.db,
+      );
       const { space } = await this.spaces.ensure(tx, agent.agent_id, spaceName);
       const deviceId = this.ids.random();
-      await this.devices.insert(tx.db, {
-        device_id: deviceId,
-        agent_id: agent.agent_id,
-        name: `${spaceName} satellite`,
-        token_hash: hashDeviceToken(deviceToken),
-        scopes: [...DEFAULT_DEVICE_SCOPES],
-        capabilities: {},
-        metadata: { created_by: 'bootstrap' },
-      });
+      await this.devices.insert(
+        {
+          device_id: deviceId,
+          agent_id: agent.agent_id,
+          name: `${spaceName} satellite`,
+          token_hash: hashDeviceToken(deviceToken),
+          scopes: [...DEFAULT_DEVICE_SCOPES],
+          capabilities: {},
+          metadata: { created_by: 'bootstrap' },
+        },
+        tx.db,
+      );
       const actor = { type: 'user' as const, id: owner.user_id };
       await this.audit.append(tx, {
         agentId: agent.agent_id,
@@ -120,10 +124,10 @@ export class BootstrapService {
   }
 
   async agentExists(agentId: string): Promise<boolean> {
-    return (await this.repository.findAgent(agentId)) !== undefined;
+    return (await this.agents.findAny(agentId)) !== undefined;
   }
 
   async hasAnyAgent(): Promise<boolean> {
-    return (await this.repository.countAgents()) > 0;
+    return (await this.agents.count()) > 0;
   }
 }

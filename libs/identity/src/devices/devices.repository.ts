@@ -12,7 +12,7 @@ import {
   type PageRequest,
 } from '@marvain/db';
 
-/** Everything about a device except its token hash, which never leaves the repository. */
+/** Everything about a device except its token hash, which leaves the repository only through findCredential. */
 const DEVICE_COLUMNS = [
   'device_id',
   'agent_id',
@@ -28,6 +28,16 @@ const DEVICE_COLUMNS = [
 
 export type DeviceRecord = Omit<DeviceRow, 'token_hash'>;
 
+/** What decides whether a device token may act: its device, scopes, and whether it or its agent is switched off. */
+export interface DeviceCredential {
+  device_id: string;
+  agent_id: string;
+  token_hash: string;
+  scopes: string[];
+  revoked: boolean;
+  agent_disabled: boolean;
+}
+
 export interface NewDevice {
   device_id: string;
   agent_id: string;
@@ -42,7 +52,7 @@ export interface NewDevice {
 export class DevicesRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  async insert(executor: Executor, device: NewDevice): Promise<DeviceRecord> {
+  async insert(device: NewDevice, executor: Executor = this.db): Promise<DeviceRecord> {
     return executor
       .insertInto('devices')
       .values({
@@ -59,8 +69,8 @@ export class DevicesRepository {
   }
 
   /** One page of the agent's devices, newest first (ties by id), revoked ones included. */
-  async list(agentId: string, page: PageRequest): Promise<Page<DeviceRecord>> {
-    const select = this.db.selectFrom('devices').select(DEVICE_COLUMNS).where('agent_id', '=', asUuid(agentId));
+  async list(agentId: string, page: PageRequest, executor: Executor = this.db): Promise<Page<DeviceRecord>> {
+    const select = executor.selectFrom('devices').select(DEVICE_COLUMNS).where('agent_id', '=', asUuid(agentId));
     return keysetPage(select, { at: 'created_at', id: 'device_id', direction: 'desc' }, page);
   }
 
@@ -77,8 +87,25 @@ export class DevicesRepository {
     return query.executeTakeFirst();
   }
 
+  /** The device a token hash belongs to, with what decides whether it may act; one round trip. */
+  async findCredential(tokenHash: string, executor: Executor = this.db): Promise<DeviceCredential | undefined> {
+    return executor
+      .selectFrom('devices as d')
+      .innerJoin('agents as a', 'a.agent_id', 'd.agent_id')
+      .select([
+        'd.device_id',
+        'd.agent_id',
+        'd.token_hash',
+        'd.scopes',
+        sql<boolean>`d.revoked_at IS NOT NULL`.as('revoked'),
+        'a.disabled as agent_disabled',
+      ])
+      .where('d.token_hash', '=', tokenHash)
+      .executeTakeFirst();
+  }
+
   /** Marks the device revoked; undefined when it was already revoked (or does not exist). */
-  async revoke(executor: Executor, deviceId: string): Promise<DeviceRecord | undefined> {
+  async revoke(deviceId: string, executor: Executor = this.db): Promise<DeviceRecord | undefined> {
     return executor
       .updateTable('devices')
       .set({ revoked_at: sql`now()` })
@@ -89,7 +116,11 @@ export class DevicesRepository {
   }
 
   /** Replaces the token hash of an active device; the old hash stops matching with this statement. */
-  async replaceTokenHash(executor: Executor, deviceId: string, tokenHash: string): Promise<DeviceRecord | undefined> {
+  async replaceTokenHash(
+    deviceId: string,
+    tokenHash: string,
+    executor: Executor = this.db,
+  ): Promise<DeviceRecord | undefined> {
     return executor
       .updateTable('devices')
       .set({ token_hash: tokenHash })
@@ -101,8 +132,8 @@ export class DevicesRepository {
 
   /** Stamps an active device's heartbeat with the transaction's time; undefined when it is revoked. */
   async recordHeartbeat(
-    executor: Executor,
     deviceId: string,
+    executor: Executor = this.db,
   ): Promise<{ device_id: string; agent_id: string; last_heartbeat_at: Date } | undefined> {
     const row = await executor
       .updateTable('devices')
@@ -118,8 +149,8 @@ export class DevicesRepository {
 
   /** The device's presence in a space, created or refreshed (last_seen = the transaction's time). */
   async upsertDevicePresence(
-    executor: Executor,
     presence: { agent_id: string; space_id: string; device_id: string; status: string },
+    executor: Executor = this.db,
   ): Promise<void> {
     await executor
       .insertInto('presence')

@@ -14,29 +14,9 @@ import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
+import type { DeviceList, DeviceView, DeviceWithTokenView, HeartbeatStatus, HeartbeatView } from './devices.dto';
 import { DevicesRepository, type DeviceRecord } from './devices.repository';
-import { PrincipalRevocations } from './principal-revocations';
-
-export interface DeviceView {
-  device_id: string;
-  agent_id: string;
-  name: string;
-  scopes: string[];
-  capabilities: Record<string, unknown>;
-  metadata: Record<string, unknown>;
-  /** True when `metadata.is_remote` marks the device as a remote satellite. */
-  is_remote: boolean;
-  created_at: string;
-  revoked_at: string | null;
-  last_hello_at: string | null;
-  last_heartbeat_at: string | null;
-}
-
-/** A device together with its token: returned by registration and rotation only, never stored or listed. */
-export interface DeviceWithToken {
-  device: DeviceView;
-  token: string;
-}
+import { PrincipalRevocations } from '../principals/principal-revocations';
 
 export interface RegisterDeviceInput {
   name: string;
@@ -44,9 +24,6 @@ export interface RegisterDeviceInput {
   capabilities?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
 }
-
-export type HeartbeatStatus = 'online' | 'away';
-export const HEARTBEAT_STATUSES: readonly HeartbeatStatus[] = ['online', 'away'];
 
 export interface HeartbeatInput {
   space_id?: string;
@@ -106,7 +83,7 @@ export class DevicesService {
     private readonly revocations: PrincipalRevocations,
   ) {}
 
-  async register(principal: Principal, agentId: string, input: RegisterDeviceInput): Promise<DeviceWithToken> {
+  async register(principal: Principal, agentId: string, input: RegisterDeviceInput): Promise<DeviceWithTokenView> {
     assertAgentScope(principal, agentId, 'devices:manage');
     const scopes = [...new Set(input.scopes ?? DEFAULT_DEVICE_SCOPES)];
     const unknown = scopes.filter((s) => !isScopeGrant(s));
@@ -121,15 +98,18 @@ export class DevicesService {
 
     const token = newDeviceToken();
     const row = await this.transactions.run(async (tx) => {
-      const inserted = await this.repository.insert(tx.db, {
-        device_id: this.ids.random(),
-        agent_id: agentId,
-        name: input.name,
-        token_hash: hashDeviceToken(token),
-        scopes,
-        capabilities: input.capabilities ?? {},
-        metadata,
-      });
+      const inserted = await this.repository.insert(
+        {
+          device_id: this.ids.random(),
+          agent_id: agentId,
+          name: input.name,
+          token_hash: hashDeviceToken(token),
+          scopes,
+          capabilities: input.capabilities ?? {},
+          metadata,
+        },
+        tx.db,
+      );
       await this.audit.append(tx, {
         agentId,
         action: 'device.registered',
@@ -142,11 +122,7 @@ export class DevicesService {
     return { device: toDeviceView(row), token };
   }
 
-  async list(
-    principal: Principal,
-    agentId: string,
-    query: ListPageQuery = {},
-  ): Promise<{ devices: DeviceView[]; next_cursor: string | null }> {
+  async list(principal: Principal, agentId: string, query: ListPageQuery = {}): Promise<DeviceList> {
     assertAgentScope(principal, agentId, 'devices:manage');
     const page = await this.repository.list(agentId, pageRequest(query));
     return { devices: page.rows.map(toDeviceView), next_cursor: nextCursor(page) };
@@ -175,7 +151,7 @@ export class DevicesService {
   async revoke(principal: Principal, deviceId: string): Promise<DeviceView> {
     const row = await this.transactions.run(async (tx) => {
       const existing = await this.findManageable(principal, deviceId, tx.db);
-      const revoked = await this.repository.revoke(tx.db, deviceId);
+      const revoked = await this.repository.revoke(deviceId, tx.db);
       if (!revoked) {
         return (await this.repository.find(deviceId, tx.db)) ?? existing;
       } // already revoked
@@ -196,7 +172,7 @@ export class DevicesService {
    * Issues a new token; the old one stops matching in the same statement. The caller must hold
    * every scope the device has: otherwise rotating would hand them a stronger credential.
    */
-  async rotateToken(principal: Principal, deviceId: string): Promise<DeviceWithToken> {
+  async rotateToken(principal: Principal, deviceId: string): Promise<DeviceWithTokenView> {
     const token = newDeviceToken();
     const row = await this.transactions.run(async (tx) => {
       // Locked so a concurrent revoke cannot interleave between the check and the update.
@@ -205,7 +181,7 @@ export class DevicesService {
         throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
       }
       this.assertMayGrant(principal, existing.agent_id, existing.scopes.filter(isScopeGrant)); // stale strings grant nothing
-      const rotated = await this.repository.replaceTokenHash(tx.db, deviceId, hashDeviceToken(token));
+      const rotated = await this.repository.replaceTokenHash(deviceId, hashDeviceToken(token), tx.db);
       if (!rotated) {
         throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
       }
@@ -228,10 +204,7 @@ export class DevicesService {
    * audited: satellites send one every 15–30 s, and they change no permission or data that
    * the audit chain vouches for; last_heartbeat_at and the presence row are their record.
    */
-  async heartbeat(
-    principal: Principal,
-    input: HeartbeatInput,
-  ): Promise<{ device_id: string; last_heartbeat_at: string }> {
+  async heartbeat(principal: Principal, input: HeartbeatInput): Promise<HeartbeatView> {
     if (principal.type !== 'device') {
       throw new DomainError(ErrorCode.Forbidden, 'only a device sends heartbeats (use a device token)');
     }
@@ -245,17 +218,20 @@ export class DevicesService {
       : undefined;
 
     const beat = await this.transactions.run(async (tx) => {
-      const stamped = await this.repository.recordHeartbeat(tx.db, principal.id);
+      const stamped = await this.repository.recordHeartbeat(principal.id, tx.db);
       if (!stamped) {
         throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
       }
       if (space) {
-        await this.repository.upsertDevicePresence(tx.db, {
-          agent_id: space.agent_id,
-          space_id: space.space_id,
-          device_id: stamped.device_id,
-          status: input.status ?? 'online',
-        });
+        await this.repository.upsertDevicePresence(
+          {
+            agent_id: space.agent_id,
+            space_id: space.space_id,
+            device_id: stamped.device_id,
+            status: input.status ?? 'online',
+          },
+          tx.db,
+        );
       }
       return stamped;
     });
