@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '@marvain/audit';
-import { CLOCK, HubConfig, type Clock } from '@marvain/platform';
+import { CLOCK, HubConfig, LoggingModule, type Clock } from '@marvain/platform';
 import { SpacesModule } from '@marvain/spaces';
 import { AccessService } from './principals/access.service';
 import { AgentCredentialsController } from './agent-credentials/agent-credentials.controller';
@@ -34,7 +34,7 @@ import {
 } from './users/user-tokens';
 
 @Module({
-  imports: [AuditModule, SpacesModule],
+  imports: [AuditModule, LoggingModule, SpacesModule],
   controllers: [AgentCredentialsController, AgentsController, MembersController, DevicesController, MeController],
   providers: [
     AgentCredentialsRepository,

@@ -1,5 +1,5 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { HubConfig } from '@marvain/platform';
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { HubConfig, LoggerFactory, type HubLogger } from '@marvain/platform';
 import { AgentCredentialsRepository } from './agent-credentials.repository';
 
 export const ASSERTION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -10,13 +10,16 @@ export const ASSERTION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
  */
 @Injectable()
 export class AssertionJanitor implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger('AgentAssertions');
+  private readonly logger: HubLogger;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly repository: AgentCredentialsRepository,
     private readonly config: HubConfig,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('AgentAssertions');
+  }
 
   onApplicationBootstrap(): void {
     if (!this.config.workers) {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Principal } from '@marvain/contracts';
 import type { Tx } from '@marvain/db';
+import { LoggerFactory } from '@marvain/platform';
 import { PrincipalRevocations, revocationConcerns, type PrincipalRevocation } from './principal-revocations';
 
 /** A transaction stand-in: afterCommit callbacks run on commit(), never on rollback. */
@@ -25,7 +26,7 @@ const USER: Principal = {
 describe('PrincipalRevocations', () => {
   it('announces a revocation only once its transaction commits, to every listener, past one that throws', () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    const revocations = new PrincipalRevocations();
+    const revocations = new PrincipalRevocations(new LoggerFactory());
     const heard: PrincipalRevocation[] = [];
     revocations.subscribe(() => {
       throw new Error('a broken listener');

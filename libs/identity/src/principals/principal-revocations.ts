@@ -1,6 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Principal } from '@marvain/contracts';
 import type { Tx } from '@marvain/db';
+import { LoggerFactory, type HubLogger } from '@marvain/platform';
 
 /**
  * What changed about a principal's access, announced so that long-lived connections (the local
@@ -28,8 +29,12 @@ export type RevocationListener = (revocation: PrincipalRevocation) => void;
  */
 @Injectable()
 export class PrincipalRevocations {
-  private readonly logger = new Logger('PrincipalRevocations');
+  private readonly logger: HubLogger;
   private readonly listeners = new Set<RevocationListener>();
+
+  constructor(logs: LoggerFactory) {
+    this.logger = logs.forContext('PrincipalRevocations');
+  }
 
   /** Returns the unsubscribe function. */
   subscribe(listener: RevocationListener): () => void {
