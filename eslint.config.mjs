@@ -7,17 +7,90 @@ import prettier from 'eslint-config-prettier/flat';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import marvain from './tools/eslint/index.js';
 
 // @nx/enforce-module-boundaries only reads a *cached* project graph and silently skips itself when there is
 // none (fresh clone, CI). Build or refresh it up front; Nx caches it under .nx/workspace-data (offline).
 await createProjectGraphAsync({ exitOnError: false });
 
-// Only the db library (type:data) may talk to database drivers/dialects directly. Plain `kysely` stays
-// allowed everywhere: repositories use its query builder.
+// Only the db library (type:data) may talk to database drivers/dialects directly. `kysely` itself is the
+// repositories' query builder: where it may be imported is the rule further down.
 const DRIVER_IMPORTS = ['pg', 'pg-*', '@electric-sql/*', 'kysely-data-api', '@aws-sdk/client-rds-data'];
 // The AWS SDK (and its test double) only in the AWS adapters library (type:adapter) and, for the Data
 // API driver, the db library (type:data): everything else reaches AWS through the ports they implement.
 const AWS_SDK_IMPORTS = ['@aws-sdk/*', 'aws-sdk-client-mock'];
+
+// Module boundaries between Nx projects (tags in each project.json).
+const MODULE_BOUNDARIES = {
+  enforceBuildableLibDependency: false,
+  allow: [],
+  // Test-only, both ways: the db's test helper starts the local Data API endpoint in data-api
+  // mode, and the endpoint's spec checks the db's Data API dialect against it.
+  ignoredCircularDependencies: [['db', 'data-api']],
+  depConstraints: [
+    // Only an app chooses adapters (type:adapter); nothing else depends on them.
+    {
+      sourceTag: 'type:app',
+      onlyDependOnLibsWithTags: [
+        'type:adapter',
+        'type:feature',
+        'type:platform',
+        'type:data',
+        'type:contracts',
+        'type:testing',
+      ],
+      bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
+    },
+    {
+      sourceTag: 'type:feature',
+      onlyDependOnLibsWithTags: ['type:feature', 'type:platform', 'type:data', 'type:contracts'],
+      bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
+    },
+    // Adapters implement ports: the platform's, and a feature's only for the port interfaces it
+    // defines (realtime's connection store and push).
+    {
+      sourceTag: 'type:adapter',
+      onlyDependOnLibsWithTags: ['type:platform', 'type:data', 'type:contracts', 'type:feature'],
+      bannedExternalImports: DRIVER_IMPORTS,
+    },
+    {
+      sourceTag: 'type:platform',
+      onlyDependOnLibsWithTags: ['type:platform', 'type:data', 'type:contracts'],
+      bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
+    },
+    // type:tool: the db's test helper starts the local Data API endpoint (tools/data-api).
+    {
+      sourceTag: 'type:data',
+      onlyDependOnLibsWithTags: ['type:data', 'type:contracts', 'type:tool', 'type:testing'],
+    },
+    // Tools (tools/*: benches, the local Data API endpoint) may use anything; nothing but tools and
+    // test helpers use them.
+    {
+      sourceTag: 'type:tool',
+      onlyDependOnLibsWithTags: [
+        'type:tool',
+        'type:testing',
+        'type:app',
+        'type:adapter',
+        'type:feature',
+        'type:platform',
+        'type:data',
+        'type:contracts',
+      ],
+    },
+    // Stand-ins for tests and benches (tools/testing): a leaf.
+    { sourceTag: 'type:testing', onlyDependOnLibsWithTags: [] },
+    {
+      sourceTag: 'type:contracts',
+      onlyDependOnLibsWithTags: ['type:contracts'],
+      bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
+    },
+    // The CLI reuses hub services.
+    { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared', 'scope:hub'] },
+    { sourceTag: 'scope:hub', onlyDependOnLibsWithTags: ['scope:hub', 'scope:shared'] },
+    { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  ],
+};
 
 export default defineConfig(
   globalIgnores([
@@ -85,57 +158,46 @@ export default defineConfig(
   {
     files: ['**/*.ts'],
     plugins: { '@nx': nx },
+    rules: { '@nx/enforce-module-boundaries': ['error', MODULE_BOUNDARIES] },
+  },
+  // Tools (benches) build and start the real hub through its declared entry, `@marvain/hub`
+  // (apps/hub/src/index.ts); the Nx rule refuses every import of an app, so tools alone are let through.
+  {
+    files: ['tools/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', { ...MODULE_BOUNDARIES, allow: ['@marvain/hub'] }] },
+  },
+
+  // Kysely's query builder belongs to repositories (controller -> service -> repository): value imports of
+  // `kysely` only in `*.repository.ts`, the db library, tests and test helpers. Types (Kysely, Selectable…)
+  // may travel further.
+  {
+    files: ['**/*.ts'],
+    ignores: [
+      '**/*.repository.ts',
+      'libs/db/**',
+      '**/*.spec.ts',
+      '**/testing/**',
+      // The local queue adapter is the repository of the queue table (its SQL is the queue).
+      'libs/platform/src/queue/table-queue.ts',
+    ],
     rules: {
-      '@nx/enforce-module-boundaries': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            // Only an app chooses adapters (type:adapter); nothing else depends on them.
+          paths: [
             {
-              sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: [
-                'type:adapter',
-                'type:feature',
-                'type:platform',
-                'type:data',
-                'type:contracts',
-              ],
-              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
+              name: 'kysely',
+              allowTypeImports: true,
+              message:
+                'Queries live in repositories: import kysely values only in *.repository.ts, the db library, tests and testing/ helpers (types are fine: `import type`).',
             },
-            {
-              sourceTag: 'type:feature',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:platform', 'type:data', 'type:contracts'],
-              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
-            },
-            // Adapters implement ports: the platform's, and a feature's only for the port interfaces it
-            // defines (realtime's connection store and push).
-            {
-              sourceTag: 'type:adapter',
-              onlyDependOnLibsWithTags: ['type:platform', 'type:data', 'type:contracts', 'type:feature'],
-              bannedExternalImports: DRIVER_IMPORTS,
-            },
-            {
-              sourceTag: 'type:platform',
-              onlyDependOnLibsWithTags: ['type:platform', 'type:data', 'type:contracts'],
-              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
-            },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:data', 'type:contracts'] },
-            {
-              sourceTag: 'type:contracts',
-              onlyDependOnLibsWithTags: ['type:contracts'],
-              bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
-            },
-            // The CLI reuses hub services.
-            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared', 'scope:hub'] },
-            { sourceTag: 'scope:hub', onlyDependOnLibsWithTags: ['scope:hub', 'scope:shared'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
           ],
         },
       ],
     },
   },
+  // A test file's name decides which runs pick it up (tools/eslint/test-file-names.js).
+  { files: ['**/*.ts'], plugins: { marvain }, rules: { 'marvain/test-file-names': 'error' } },
 
   // Tests: non-null assertions and loosely typed mocks/fixtures are fine.
   {

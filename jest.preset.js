@@ -1,6 +1,11 @@
-// Shared jest settings: swc keeps decorator metadata (Nest DI needs it); paths come from tsconfig.base.json.
+// Shared jest settings: swc (.swcrc) keeps decorator metadata (Nest DI needs it); paths come from tsconfig.base.json.
 const path = require('node:path');
+const { readFileSync } = require('node:fs');
 const { compilerOptions } = require('./tsconfig.base.json');
+
+// `$schema` is for editors; swc itself rejects unknown keys.
+const swcrc = JSON.parse(readFileSync(path.join(__dirname, '.swcrc'), 'utf8'));
+delete swcrc.$schema;
 
 const moduleNameMapper = {};
 for (const [alias, [target]] of Object.entries(compilerOptions.paths)) {
@@ -9,21 +14,9 @@ for (const [alias, [target]] of Object.entries(compilerOptions.paths)) {
 
 module.exports = {
   testEnvironment: 'node',
-  transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      {
-        sourceMaps: 'inline',
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-          target: 'es2022',
-          keepClassNames: true,
-        },
-        module: { type: 'commonjs' },
-      },
-    ],
-  },
+  // The repository's one swc configuration (.swcrc, shared with the bundle and editors); jest picks the
+  // module format itself.
+  transform: { '^.+\\.ts$': ['@swc/jest', { ...swcrc, swcrc: false, sourceMaps: 'inline' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   testMatch: ['<rootDir>/src/**/*.spec.ts'],

@@ -17,9 +17,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
 import { v5 as uuidv5 } from 'uuid';
-import { openDatabase } from '../../libs/db/src/database';
-import { loadMigrations, migrate } from '../../libs/db/src/migrator';
-import { asJson, asUuid } from '../../libs/db/src/casts';
+import { asJson, asUuid, loadMigrations, migrate, openDatabase } from '@marvain/db';
 
 // The hub's UUIDv5 namespace (libs/platform/src/ports.ts), so event ids cost the same to make.
 const MARVAIN_ID_NAMESPACE = '6f1c7a52-8b0e-4c55-9a0d-2f6b8d1e3c47';

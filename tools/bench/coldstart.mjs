@@ -33,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import pg from 'pg';
 import { bundleLambdas, LAMBDA_BUNDLE_LIMIT_BYTES, LAMBDA_ENTRIES } from '../build/bundle.mjs';
+import { FAKE_AWS_ENV } from '../testing/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNTIME = path.join(root, 'tools', 'build', 'lambda-runtime.cjs');
@@ -326,11 +327,7 @@ async function main() {
     MARVAIN_RUNTIME: 'aws',
     DATABASE_URL: databaseUrl,
     MARVAIN_LOG_LEVEL: logLevel,
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIABENCHCOLDSTART00',
-    AWS_SECRET_ACCESS_KEY: 'bench-coldstart-not-a-secret',
-    // Lambda's nodejs22.x prints no such warning; Node 20 here would, on every start.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...FAKE_AWS_ENV,
     AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamo.address().port}`,
     MARVAIN_TRANSCRIPT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-transcripts',
     MARVAIN_ACTION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/marvain-actions',

@@ -17,8 +17,7 @@ import { Test } from '@nestjs/testing';
 import type { Principal } from '@marvain/contracts';
 import { PrincipalResolver } from '@marvain/identity';
 import { HubConfig, loadHubSettings } from '@marvain/platform';
-import { handleStopSignals, startLocalHub } from '../../apps/hub/src/local/local-hub';
-import type { HubApplicationFactory } from '../../apps/hub/src/setup';
+import { handleStopSignals, startLocalHub, type HubApplicationFactory } from '@marvain/hub';
 
 /** The real resolver, asked once per distinct token; its answer is reused for every later request. */
 class MemoizedPrincipalResolver extends PrincipalResolver {

@@ -17,6 +17,9 @@ import { transform } from '@swc/core';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
 const { compilerOptions } = JSON.parse(await readFile(path.join(root, 'tsconfig.base.json'), 'utf8'));
+// The repository's one swc configuration, shared with jest and editors (`$schema` is for editors only).
+const swcrc = JSON.parse(await readFile(path.join(root, '.swcrc'), 'utf8'));
+delete swcrc.$schema;
 
 export const ENTRIES = {
   hub: 'apps/hub/src/main.ts',
@@ -48,13 +51,9 @@ function swcTransform(file, mtimeMs) {
   const code = readFile(file, 'utf8').then(async (source) => {
     const output = await transform(source, {
       filename: file,
+      ...swcrc,
+      swcrc: false,
       sourceMaps: 'inline',
-      jsc: {
-        parser: { syntax: 'typescript', decorators: true },
-        transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-        target: 'es2022',
-        keepClassNames: true,
-      },
       module: { type: 'es6' },
     });
     return output.code;

@@ -10,7 +10,8 @@ import {
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
 import { sql } from 'kysely';
-import { openDatabase, type DatabaseHandle } from '../../libs/db/src';
+import { useFakeAwsCredentials } from '@marvain/testing';
+import { openDatabase, type DatabaseHandle } from '@marvain/db';
 import { PGliteBackend, type Backend } from './backends';
 import { startDataApiServer, withRequestTag, type DataApiServer } from './server';
 
@@ -26,9 +27,7 @@ const TARGET = {
   database: 'spec',
 };
 
-process.env['AWS_ACCESS_KEY_ID'] ??= 'spec';
-process.env['AWS_SECRET_ACCESS_KEY'] ??= 'spec';
-process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+useFakeAwsCredentials();
 
 function client(server: DataApiServer): RDSData {
   return new RDSData({ endpoint: server.endpoint, region: 'us-east-1', maxAttempts: 1 });

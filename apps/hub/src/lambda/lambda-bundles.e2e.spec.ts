@@ -9,6 +9,7 @@ import { loadMigrations, migrate, openDatabase, type DatabaseHandle, type Databa
 import { createTestDatabase, TEST_DATA_API_TARGET } from '@marvain/db/testing';
 import { BootstrapService, type BootstrapResult } from '@marvain/identity';
 import { testHubConfig } from '@marvain/platform/testing';
+import { FAKE_AWS_ENV } from '@marvain/testing';
 import { createHubApp } from '../setup';
 import { LambdaContainer } from './testing/lambda-container';
 import { connectEvent, disconnectEvent, messageEvent, restEvent, sqsEvent } from './testing/lambda-events';
@@ -76,9 +77,6 @@ async function createBundleDatabase(): Promise<BundleDatabase> {
       MARVAIN_DB_SECRET_ARN: TEST_DATA_API_TARGET.secretArn,
       MARVAIN_DB_NAME: TEST_DATA_API_TARGET.database,
       MARVAIN_DATA_API_ENDPOINT: handle.dataApi.endpoint,
-      // The SDK signs every request; the local endpoint accepts any credentials.
-      AWS_ACCESS_KEY_ID: 'AKIAMARVAINLOCALTEST',
-      AWS_SECRET_ACCESS_KEY: 'marvain-local-test',
     },
     handle,
     close: () => handle.close(),
@@ -118,8 +116,8 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     // database and data folder: everything but AWS. Migrations are already applied.
     const common: NodeJS.ProcessEnv = {
       PATH: process.env['PATH'],
-      AWS_REGION: 'eu-west-1',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // The SDK signs every request; the local Data API endpoint accepts any credentials.
+      ...FAKE_AWS_ENV,
       ...database.env,
     };
     const env: NodeJS.ProcessEnv = {

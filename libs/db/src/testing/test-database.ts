@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { useFakeAwsCredentials } from '@marvain/testing';
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../database';
 import { loadMigrations, migrate } from '../migrator';
 
@@ -44,12 +45,11 @@ interface LocalDataApiModule {
 }
 
 /**
- * The endpoint lives under tools/ (it is a development tool, not part of any library); the test
- * helper loads it only in data-api mode, by path, through the same TypeScript transform.
+ * The endpoint is a development tool (tools/data-api, `@marvain/data-api`), not part of any
+ * library; the test helper loads it only in data-api mode.
  */
 async function loadLocalDataApi(): Promise<LocalDataApiModule> {
-  const modulePath = path.resolve(__dirname, '../../../../tools/data-api/server');
-  return (await import(modulePath)) as LocalDataApiModule;
+  return import('@marvain/data-api');
 }
 
 /** The kind of handle createTestDatabase() returns in this run. */
@@ -124,10 +124,7 @@ export const TEST_DATA_API_TARGET = {
  * directly, behind a local Data API endpoint; the handle reaches it only through the Data API.
  */
 async function createDataApiDatabase(shouldMigrate: boolean): Promise<TestDatabase> {
-  // The SDK signs every request: dummy credentials, never looked up anywhere else.
-  process.env['AWS_ACCESS_KEY_ID'] ??= 'marvain-local';
-  process.env['AWS_SECRET_ACCESS_KEY'] ??= 'marvain-local';
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  useFakeAwsCredentials();
   const backing = await createDirectDatabase(shouldMigrate);
   const url = process.env['DATABASE_URL'];
   try {

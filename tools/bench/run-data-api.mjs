@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench:data-api`: RDS Data API round trips per REST route (see tools/data-api/bench.ts).
-// Bundles bench.ts with esbuild to dist/data-api-bench/bench.cjs, TypeScript through swc first
+// `npm run bench:data-api`: RDS Data API round trips per REST route (see tools/bench/data-api.ts).
+// Bundles data-api.ts with esbuild to dist/data-api-bench/bench.cjs, TypeScript through swc first
 // (esbuild alone drops the decorator metadata Nest's dependency injection reads), then runs it.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { bundleScript } from '../build/bundle.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outfile = await bundleScript(
-  path.join(root, 'tools/data-api/bench.ts'),
+  path.join(root, 'tools/bench/data-api.ts'),
   path.join(root, 'dist', 'data-api-bench', 'bench.cjs'),
 );
 

@@ -1,5 +1,5 @@
 /*
- * `npm run bench:data-api` (tools/data-api/run-bench.mjs bundles and runs this file): RDS Data API
+ * `npm run bench:data-api` (tools/bench/run-data-api.mjs bundles and runs this file): RDS Data API
  * round trips per REST route of the thin path. The hub runs in-process (createHubApp, the test
  * settings: local adapters, no background workers) on a fresh migrated PGlite that it reaches only
  * through the local Data API endpoint, exactly as the AWS runtime reaches Aurora. Each measured
@@ -13,8 +13,9 @@ import { migrate, openDatabase, type DatabaseHandle } from '@marvain/db';
 import { BootstrapService, type BootstrapResult } from '@marvain/identity';
 import { PlannerConsumer } from '@marvain/planner';
 import { testHubConfig } from '@marvain/platform/testing';
-import { createHubApp } from '../../apps/hub/src/setup';
-import { startDataApiServer, withRequestTag, type DataApiServer } from './server';
+import { useFakeAwsCredentials } from '@marvain/testing';
+import { startDataApiServer, withRequestTag, type DataApiServer } from '@marvain/data-api';
+import { createHubApp } from '@marvain/hub';
 
 const BUDGET = 2;
 
@@ -33,9 +34,7 @@ interface Measured {
 }
 
 async function main(): Promise<void> {
-  process.env['AWS_ACCESS_KEY_ID'] ??= 'marvain-local';
-  process.env['AWS_SECRET_ACCESS_KEY'] ??= 'marvain-local';
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  useFakeAwsCredentials();
 
   // The backing database: a fresh PGlite, migrated directly (as `marvain init db` would before the hub starts).
   const backing = await openDatabase({ kind: 'pglite', dataDir: 'memory' });
