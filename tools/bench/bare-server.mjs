@@ -10,7 +10,7 @@
 //   BARE_DB          "pglite:<dir>" or a postgres:// URL
 //   BARE_MIGRATIONS  the migrations folder
 //   BARE_READS=1     also do the hub's authentication read before the transaction (device token -> device row,
-//                    as IdentityRepository.findDeviceCredential), still without Nest, guards or class-validator:
+//                    as DevicesRepository.findCredential), still without Nest, guards or class-validator:
 //                    separates "more queries" from "framework" (the hub checks the space inside its insert)
 // Prints one line `READY {"port":…,"space_id":…,"agent_id":…}` on stdout when it accepts requests.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';

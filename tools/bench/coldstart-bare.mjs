@@ -3,7 +3,7 @@
 // work and nothing else: no Nest, no guards, no class-validator, no Swagger.
 //   GET /v1/health   the schema version and whether pgvector is installed (the hub reads these
 //                    once, when its application starts)
-//   GET /v1/actions  the device-token read (as IdentityRepository.findDeviceCredential), then the
+//   GET /v1/actions  the device-token read (as DevicesRepository.findCredential), then the
 //                    agent's actions (as ActionsRepository.list)
 // coldstart.mjs bundles it like the Lambda entries (everything in, minified) to
 // dist/bench/coldstart-bare/index.js; it reads DATABASE_URL, as the hub does.

@@ -15,7 +15,7 @@
 // difference and from throughput, as concurrency x (1/events-per-s with auth - 1/events-per-s
 // without), which by Little's law is the added mean latency under this closed-loop load; both as
 // the median of the per-round differences, in ms and as a percentage. That it is one round trip per
-// request (device token) is proven by libs/identity/src/principal-resolver.round-trips.db.spec.ts,
+// request (device token) is proven by libs/identity/src/principals/principal-resolver.round-trips.db.spec.ts,
 // not measured here. Everything it starts (processes, temp dirs, databases) is removed at the end,
 // also on failure or Ctrl-C.
 //

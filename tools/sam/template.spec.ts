@@ -265,7 +265,7 @@ function describeResource(value: Json): string {
 
 /**
  * The reviewed grants, per function, as "action resource". They follow the AWS adapters in
- * libs/platform/src/aws: the Data API with its secret; SendMessage where the function enqueues
+ * libs/platform-aws: the Data API with its secret; SendMessage where the function enqueues
  * (REST: events and approvals; WebSocket: send_event / push_transcript); what an SQS event source
  * mapping needs on the queue a worker consumes (failed records are reported, not re-hidden); the
  * audit sink's PutObject (with Object Lock retention and If-None-Match), GetObject and
