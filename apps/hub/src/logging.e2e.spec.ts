@@ -1,6 +1,6 @@
 import type { BootstrapResult } from '@marvain/identity';
-import { eventually, testHubConfig } from '@marvain/platform/testing';
-import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
+import { eventually } from '@marvain/platform/testing';
+import { openLoggedHubTestServer, type HubTestServer } from './testing/hub-test-server';
 
 jest.setTimeout(120_000);
 
@@ -13,15 +13,7 @@ describe('what a hub logs at info', () => {
   const records = (): LogRecord[] => lines.map((line) => JSON.parse(line) as LogRecord);
 
   beforeAll(async () => {
-    hub = await openHubTestServer({
-      config: testHubConfig({
-        logLevel: 'info',
-        logFormat: 'json',
-        workers: true,
-        queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 },
-      }),
-      logDestination: { write: (line: string) => lines.push(line) },
-    });
+    hub = await openLoggedHubTestServer('info', lines);
     creds = await hub.bootstrap();
   });
 
@@ -121,10 +113,7 @@ describe('what a hub logs at info', () => {
   // Last: Nest's Logger is one per process, so a second hub takes over the lines of the first.
   it('keeps the framework lines for debug', async () => {
     const debugLines: string[] = [];
-    const debugHub = await openHubTestServer({
-      config: testHubConfig({ logLevel: 'debug', logFormat: 'json' }),
-      logDestination: { write: (line: string) => debugLines.push(line) },
-    });
+    const debugHub = await openLoggedHubTestServer('debug', debugLines);
     await debugHub.close();
     const framework = debugLines
       .map((line) => JSON.parse(line) as LogRecord)

@@ -1,7 +1,7 @@
 import type { BootstrapResult } from '@marvain/identity';
-import { eventually, testHubConfig } from '@marvain/platform/testing';
+import { eventually } from '@marvain/platform/testing';
 import { BODY_LIMIT_BYTES } from './setup';
-import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
+import { openLoggedHubTestServer, type HubTestServer } from './testing/hub-test-server';
 
 jest.setTimeout(120_000);
 
@@ -16,15 +16,7 @@ describe('request ids', () => {
   const records = (): LogRecord[] => lines.map((line) => JSON.parse(line) as LogRecord);
 
   beforeAll(async () => {
-    hub = await openHubTestServer({
-      config: testHubConfig({
-        logLevel: 'debug',
-        logFormat: 'json',
-        workers: true,
-        queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 },
-      }),
-      logDestination: { write: (line: string) => lines.push(line) },
-    });
+    hub = await openLoggedHubTestServer('debug', lines);
     creds = await hub.bootstrap();
   });
 

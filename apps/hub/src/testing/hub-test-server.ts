@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import { KYSELY, type Database } from '@marvain/db';
 import { createTestDatabase, type TestDatabase } from '@marvain/db/testing';
 import { AGENT_ASSERTION_AUDIENCE, BootstrapService, type BootstrapResult } from '@marvain/identity';
-import type { HubConfig, LogDestination } from '@marvain/platform';
+import type { HubConfig, LogDestination, LogLevel } from '@marvain/platform';
 import { testHubConfig } from '@marvain/platform/testing';
 import { createHubApp } from '../setup';
 
@@ -44,6 +44,22 @@ export interface HubTestServer {
   /** The audit actions recorded for an agent, oldest first. */
   auditActions(agentId: string): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/**
+ * A hub with its workers on (polling fast) whose JSON log lines land in `lines`, for specs that
+ * read what the hub logs.
+ */
+export function openLoggedHubTestServer(logLevel: LogLevel, lines: string[]): Promise<HubTestServer> {
+  return openHubTestServer({
+    config: testHubConfig({
+      logLevel,
+      logFormat: 'json',
+      workers: true,
+      queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 100 },
+    }),
+    logDestination: { write: (line: string) => lines.push(line) },
+  });
 }
 
 export async function openHubTestServer(
