@@ -308,8 +308,8 @@ function byteaToBase64(text: string): string {
 function parseArrayLiteral(text: string): Array<string | null> {
   let body = text;
   if (body.startsWith('[')) {
-    body = body.slice(body.indexOf('=') + 1);
-  } // explicit bounds: [0:2]={...}
+    body = body.slice(body.indexOf('=') + 1); // explicit bounds: [0:2]={...}
+  }
   if (!body.startsWith('{') || !body.endsWith('}')) {
     throw unsupported();
   }

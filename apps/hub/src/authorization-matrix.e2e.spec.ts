@@ -737,8 +737,8 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     for (const route of table) {
       const spec = ROUTES[route.key];
       if (!spec) {
-        continue;
-      } // reported by the test above
+        continue; // reported by the test above
+      }
       const routeWorld = spec.worldPerCaller ? null : await new World().build();
       for (const kind of CALLERS) {
         const world = routeWorld ?? (await new World().build());

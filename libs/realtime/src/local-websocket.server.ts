@@ -204,8 +204,8 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   /** Takes a token for one frame; a frame past the rate is dropped (the first of a run answered). */
   private admit(connection: Connection): boolean {
     if (connection.closing || connection.ws.readyState !== connection.ws.OPEN) {
-      return false;
-    } // closing: frames still in flight are ignored
+      return false; // closing: frames still in flight are ignored
+    }
     if (connection.bucket.take()) {
       connection.throttled = false;
       return true;

@@ -153,8 +153,9 @@ export class DevicesService {
       const existing = await this.findManageable(principal, deviceId, tx.db);
       const revoked = await this.repository.revoke(deviceId, tx.db);
       if (!revoked) {
+        // Already revoked: revoking again changes nothing.
         return (await this.repository.find(deviceId, tx.db)) ?? existing;
-      } // already revoked
+      }
       await this.audit.append(tx, {
         agentId: revoked.agent_id,
         action: 'device.revoked',
