@@ -104,6 +104,19 @@ describe(`devices over HTTP (${testDatabaseKind()})`, () => {
     ).toBeGreaterThanOrEqual(2);
   });
 
+  it('names agents and devices by one rule: trimmed, and never with control characters', async () => {
+    const device = await register(home.agent_id, home.user_token, { name: '  porch light  ' });
+    expect(device.status).toBe(201);
+    expect(device.json.device.name).toBe('porch light');
+    const agent = await call('POST', '/v1/agents', home.user_token, { name: ' Scout ' });
+    expect(agent.status).toBe(201);
+    expect(agent.json.name).toBe('Scout');
+    for (const name of ['porch\nlight', 'bell\u0007']) {
+      expect((await register(home.agent_id, home.user_token, { name })).json.error.code).toBe('validation_failed');
+      expect((await call('POST', '/v1/agents', home.user_token, { name })).json.error.code).toBe('validation_failed');
+    }
+  });
+
   it('grants the default satellite scopes when none are named', async () => {
     const created = await register(home.agent_id, home.user_token, { name: 'kitchen' });
     expect(created.status).toBe(201);
