@@ -9,7 +9,7 @@ import {
   scopesFor,
   type Principal,
 } from '@marvain/contracts';
-import { TransactionRunner, type Executor } from '@marvain/db';
+import { TransactionRunner, type Executor, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
@@ -147,6 +147,29 @@ export class DevicesService {
     return device;
   }
 
+  /**
+   * Audits the end of a device's credential (revoked, or replaced by rotation) and, once the
+   * transaction commits, ends the connections opened with it.
+   */
+  private async credentialEnded(
+    tx: Tx,
+    principal: Principal,
+    device: DeviceRecord,
+    action: 'device.revoked' | 'device.token_rotated',
+  ): Promise<void> {
+    await this.audit.append(tx, {
+      agentId: device.agent_id,
+      action,
+      actor: { type: principal.type, id: principal.id },
+      subject: { type: 'device', id: device.device_id },
+      details: { name: device.name },
+    });
+    this.revocations.afterCommit(tx, {
+      principal: { type: 'device', id: device.device_id },
+      reason: 'credential_revoked',
+    });
+  }
+
   /** Revokes the device; its next request is refused. Revoking a revoked device changes nothing. */
   async revoke(principal: Principal, deviceId: string): Promise<DeviceView> {
     const row = await this.transactions.run(async (tx) => {
@@ -156,14 +179,7 @@ export class DevicesService {
         // Already revoked: revoking again changes nothing.
         return (await this.repository.find(deviceId, tx.db)) ?? existing;
       }
-      await this.audit.append(tx, {
-        agentId: revoked.agent_id,
-        action: 'device.revoked',
-        actor: { type: principal.type, id: principal.id },
-        subject: { type: 'device', id: deviceId },
-        details: { name: revoked.name },
-      });
-      this.revocations.afterCommit(tx, { principal: { type: 'device', id: deviceId }, reason: 'credential_revoked' });
+      await this.credentialEnded(tx, principal, revoked, 'device.revoked');
       return revoked;
     });
     return toDeviceView(row);
@@ -186,15 +202,7 @@ export class DevicesService {
       if (!rotated) {
         throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked; register a new device instead`);
       }
-      await this.audit.append(tx, {
-        agentId: rotated.agent_id,
-        action: 'device.token_rotated',
-        actor: { type: principal.type, id: principal.id },
-        subject: { type: 'device', id: deviceId },
-        details: { name: rotated.name },
-      });
-      // Connections opened with the old token end too.
-      this.revocations.afterCommit(tx, { principal: { type: 'device', id: deviceId }, reason: 'credential_revoked' });
+      await this.credentialEnded(tx, principal, rotated, 'device.token_rotated');
       return rotated;
     });
     return { device: toDeviceView(row), token };
