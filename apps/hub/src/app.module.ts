@@ -9,7 +9,7 @@ import { MemoryModule } from '@marvain/memory';
 import { PlannerModule } from '@marvain/planner';
 import { DomainErrorFilter, HubConfig, LocalAdaptersModule, PlatformModule } from '@marvain/platform';
 import { AwsAdaptersModule } from '@marvain/platform-aws';
-import { LocalConnectionsModule, RealtimeModule } from '@marvain/realtime';
+import { LocalConnectionsModule, RealtimeModule, StoredFanoutModule } from '@marvain/realtime';
 import { SpacesModule } from '@marvain/spaces';
 import { HealthController } from './health.controller';
 import { LocalControlController } from './local/local-control.controller';
@@ -59,9 +59,9 @@ export class HubModule {
   }
 }
 
-/** The adapters of the configured runtime's ports: the platform's (queue, audit sink) and realtime's (connections). */
+/** The adapters of the configured runtime's ports: the platform's (queue, audit sink), realtime's (connections) and the stream publisher. */
 function runtimeAdapters(config: HubConfig): Array<DynamicModule | Type> {
   return config.runtime === 'aws'
-    ? [AwsAdaptersModule.forRoot(config)]
+    ? [AwsAdaptersModule.forRoot(config), StoredFanoutModule]
     : [LocalAdaptersModule.forRoot(config), LocalConnectionsModule];
 }

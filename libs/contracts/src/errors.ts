@@ -16,6 +16,8 @@ export enum ErrorCode {
   MethodNotAllowed = 'method_not_allowed',
   RequestTimeout = 'request_timeout',
   HeadersTooLarge = 'headers_too_large',
+  /** A stream resume point older than the retention window; details name the oldest seq available. */
+  StreamExpired = 'stream_expired',
 }
 
 /** The HTTP status each code maps to; the one global filter reads this table. */
@@ -35,6 +37,7 @@ export const ERROR_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.MethodNotAllowed]: 405,
   [ErrorCode.RequestTimeout]: 408,
   [ErrorCode.HeadersTooLarge]: 431,
+  [ErrorCode.StreamExpired]: 410,
 };
 
 /** The body of every error response: `{"error": {"code", "message", "details"?}}`. */

@@ -4,3 +4,4 @@ export * from './domain';
 export * from './principal';
 export * from './ws';
 export * from './version';
+export * from './stream';

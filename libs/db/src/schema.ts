@@ -86,7 +86,8 @@ export interface ConsentGrantsTable {
 
 export interface PresenceTable {
   agent_id: string;
-  space_id: string;
+  /** null: present for the agent, in no particular space. */
+  space_id: string | null;
   subject_type: string;
   subject_id: string;
   status: string;
@@ -208,6 +209,22 @@ export interface AgentAssertionJtisTable {
   expires_at: Timestamp;
 }
 
+/** The last seq handed out on each agent's stream (migration 0009). */
+export interface AgentStreamHeadsTable {
+  agent_id: string;
+  last_seq: string;
+}
+
+/** One committed broadcastable change; `seq` is gap-free per agent. */
+export interface AgentStreamTable {
+  agent_id: string;
+  seq: string;
+  topic: string;
+  space_id: string | null;
+  data: Json<Record<string, unknown>>;
+  created_at: DefaultTimestamp;
+}
+
 export interface Database {
   schema_migrations: SchemaMigrationsTable;
   agents: AgentsTable;
@@ -228,6 +245,8 @@ export interface Database {
   agent_credentials: AgentCredentialsTable;
   agent_assertion_jtis: AgentAssertionJtisTable;
   database_identity: DatabaseIdentityTable;
+  agent_stream_heads: AgentStreamHeadsTable;
+  agent_stream: AgentStreamTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;

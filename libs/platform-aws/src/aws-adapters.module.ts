@@ -1,11 +1,12 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AUDIT_SINK, CLOCK, MESSAGE_QUEUE, type AwsSettings, type Clock, type HubConfig } from '@marvain/platform';
-import { CONNECTION_STORE } from '@marvain/realtime';
+import { CONNECTION_PUSH, CONNECTION_STORE, type ConnectionStore } from '@marvain/realtime';
 import { awsAdapters } from './aws-adapters';
 
 /**
  * The AWS runtime's adapters, for PlatformModule.forRoot: SQS for the message queue, S3 with
- * Object Lock for the audit sink, and DynamoDB for the WebSocket connections (realtime's port,
+ * Object Lock for the audit sink, DynamoDB for the WebSocket connections and API Gateway's
+ * Management API to push to them (realtime's port,
  * LocalConnectionsModule's in the local runtime).
  */
 @Module({})
@@ -26,8 +27,13 @@ export class AwsAdaptersModule {
           inject: [CLOCK],
           useFactory: (clock: Clock) => awsAdapters.connectionStore(aws, clock),
         },
+        {
+          provide: CONNECTION_PUSH,
+          inject: [CONNECTION_STORE],
+          useFactory: (store: ConnectionStore) => awsAdapters.connectionPush(aws, store),
+        },
       ],
-      exports: [MESSAGE_QUEUE, AUDIT_SINK, CONNECTION_STORE],
+      exports: [MESSAGE_QUEUE, AUDIT_SINK, CONNECTION_STORE, CONNECTION_PUSH],
     };
   }
 }

@@ -1,4 +1,12 @@
-import type { Principal } from '@marvain/contracts';
+import type { Principal, StreamTopic } from '@marvain/contracts';
+
+/** What a connection asked to hear on one agent's stream (one per agent per connection). */
+export interface StoredSubscription {
+  agent_id: string;
+  /** When set, only entries of this space. */
+  space_id: string | null;
+  topics: StreamTopic[];
+}
 
 /**
  * One open WebSocket connection: who it authenticated as and which agents it may hear about.
@@ -10,6 +18,8 @@ export interface StoredConnection {
   principal: Principal;
   /** The agents this connection receives broadcasts for (a subset of the principal's agents). */
   agent_ids: string[];
+  /** What the connection subscribed to; absent on rows stored before it subscribed. */
+  subscriptions?: StoredSubscription[];
   /** ISO 8601 instant the connection was stored. */
   connected_at: string;
   /** Epoch seconds after which the connection counts as gone (the DynamoDB TTL attribute). */

@@ -8,3 +8,6 @@ export * from './stored-connections';
 export * from './local-websocket.server';
 export * from './realtime.module';
 export * from './websocket-limits';
+export * from './subscriptions';
+export * from './stored-fanout';
+export * from './stored-fanout.module';

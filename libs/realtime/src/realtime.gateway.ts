@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DomainError,
   ErrorCode,
+  HEARTBEAT_INTERVAL_SECONDS,
+  PROTOCOL_VERSION,
   WS_MAX_ID_CHARS,
   type ClientMessage,
   type Principal,
@@ -125,7 +127,15 @@ export class RealtimeGateway {
     return {
       type: 'hello_ok',
       ...(id ? { id } : {}),
-      principal: { type: principal.type, id: principal.id, agent_ids: principal.agents.map((a) => a.agent_id) },
+      protocol: PROTOCOL_VERSION,
+      principal: {
+        type: principal.type,
+        id: principal.id,
+        agent_ids: principal.agents.map((a) => a.agent_id),
+        scopes: Object.fromEntries(principal.agents.map((a) => [a.agent_id, [...a.scopes]])),
+      },
+      connection_id: state.connectionId,
+      heartbeat_interval_s: HEARTBEAT_INTERVAL_SECONDS,
     };
   }
 }

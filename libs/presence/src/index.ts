@@ -1,0 +1,2 @@
+export * from './presence.service';
+export * from './presence.module';

@@ -1,0 +1,4 @@
+export * from './stream-publisher';
+export * from './stream.repository';
+export * from './agent-stream.service';
+export * from './streams.module';
