@@ -15,6 +15,7 @@ import { IdentityModule, PrincipalResolver, USER_TOKEN_ISSUER, type UserTokenIss
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
 import { proposeAction, seedAgent, type ProposalOverrides, type SeededAgent } from './testing';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 jest.setTimeout(60_000);
 
@@ -26,7 +27,7 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    context = await openFeatureTestContext([ActionsModule, IdentityModule, LocalStreamBusModule]);
     actions = context.moduleRef.get(ActionsService);
     resolver = context.moduleRef.get(PrincipalResolver);
     issuer = context.moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER);

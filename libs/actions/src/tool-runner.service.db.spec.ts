@@ -14,6 +14,7 @@ import { ToolRunnerConsumer } from './tool-runner.consumer';
 import { ActionNotReadyError, ToolRunnerService } from './tool-runner.service';
 import { proposeAction, seedAgent, type ProposalOverrides, type SeededAgent } from './testing';
 import { TOOLS, type Tool } from './tools/tool';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 jest.setTimeout(60_000);
 
@@ -24,7 +25,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    context = await openFeatureTestContext([ActionsModule, IdentityModule, LocalStreamBusModule]);
     actions = context.moduleRef.get(ActionsService);
     runner = context.moduleRef.get(ToolRunnerService);
     audit = context.moduleRef.get(AuditService);

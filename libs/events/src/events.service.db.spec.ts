@@ -15,6 +15,7 @@ import {
 import { MESSAGE_QUEUE, type MessageQueue } from '@marvain/platform';
 import { EventsModule } from './events.module';
 import { EventsService } from './events.service';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   let context: FeatureTestContext;
@@ -28,7 +29,7 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   let owner: Principal;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, EventsModule], {
+    context = await openFeatureTestContext([IdentityModule, EventsModule, LocalStreamBusModule], {
       // Let the audit copies finish before the database goes away.
       beforeClose: (moduleRef) => moduleRef.get(AuditService, { strict: false }).flush(),
     });

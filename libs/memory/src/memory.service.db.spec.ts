@@ -10,6 +10,7 @@ import { FeatureHashingEmbedder } from './embedder';
 import type { MemoryView } from './memory.dto';
 import { MemoryModule } from './memory.module';
 import { MemoryService } from './memory.service';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 type NewMemoryInput = Parameters<MemoryService['write']>[1][number];
 
@@ -49,7 +50,7 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, MemoryModule], {
+    context = await openFeatureTestContext([IdentityModule, MemoryModule, LocalStreamBusModule], {
       // Let the audit copies finish before the database goes away.
       beforeClose: (moduleRef) => moduleRef.get(AuditService, { strict: false }).flush(),
     });

@@ -22,6 +22,7 @@ import { PlannerConsumer } from './planner.consumer';
 import { PlannerModule } from './planner.module';
 import { RulesPlannerModel } from './rules-planner.model';
 import { EventNotFoundYetError, PlannerService } from './planner.service';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 jest.setTimeout(60_000);
 
@@ -53,7 +54,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, PlannerModule], {
+    context = await openFeatureTestContext([IdentityModule, PlannerModule, LocalStreamBusModule], {
       customize: (builder) => builder.overrideProvider(PLANNER_MODEL).useValue(model),
       // Let the audit copies finish before the database goes away.
       beforeClose: () => audit.flush(),
