@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HEARTBEAT_INTERVAL_SECONDS } from '@marvain/contracts';
 import { CLOCK, HubConfig, LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
 import { AgentStream } from '@marvain/streams';
@@ -48,7 +48,7 @@ export class MaintenanceWorker implements OnApplicationBootstrap, OnModuleDestro
     private readonly maintenance: MaintenanceService,
     private readonly config: HubConfig,
     logs: LoggerFactory,
-    @Optional() @Inject(MAINTENANCE_INTERVAL_MS) private readonly intervalMs: number = DEFAULT_MAINTENANCE_INTERVAL_MS,
+    @Inject(MAINTENANCE_INTERVAL_MS) private readonly intervalMs: number,
   ) {
     this.logger = logs.forContext('Maintenance');
   }
