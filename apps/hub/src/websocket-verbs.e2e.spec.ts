@@ -11,7 +11,6 @@ import { jsonFrame, RawWebSocket } from './testing/raw-websocket';
 
 jest.setTimeout(60_000);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- specs read messages field by field
 type Message = Record<string, any>;
 
 /** The happy path of every verb, one client each; the exhaustive matrix and sweeps live elsewhere. */
