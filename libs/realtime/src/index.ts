@@ -1,5 +1,6 @@
 export * from './connection-store';
 export * from './connection-push';
+export * from './connection-session';
 export * from './memory-connection-store';
 export * from './local-connections.module';
 export * from './websocket-push';
@@ -11,3 +12,10 @@ export * from './websocket-limits';
 export * from './subscriptions';
 export * from './stored-fanout';
 export * from './stored-fanout.module';
+export * from './realtime.dto';
+export * from './stream-access.service';
+export * from './protocol-verbs';
+export * from './delivery/delivery-channel';
+export * from './delivery/local-delivery';
+export * from './sse/sse-streams';
+export * from './sse/stream.controller';

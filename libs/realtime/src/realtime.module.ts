@@ -1,12 +1,23 @@
 import { Module } from '@nestjs/common';
+import { ActionsModule } from '@marvain/actions';
+import { EventsModule } from '@marvain/events';
 import { IdentityModule } from '@marvain/identity';
 import { LoggingModule } from '@marvain/platform';
+import { PresenceModule } from '@marvain/presence';
+import { SpacesModule } from '@marvain/spaces';
+import { StreamsModule } from '@marvain/streams';
+import { LocalDelivery } from './delivery/local-delivery';
 import { LocalWebSocketServer } from './local-websocket.server';
+import { ProtocolVerbs } from './protocol-verbs';
 import { RealtimeGateway } from './realtime.gateway';
+import { SseStreams } from './sse/sse-streams';
+import { StreamController } from './sse/stream.controller';
+import { StreamAccess } from './stream-access.service';
 
 @Module({
-  imports: [IdentityModule, LoggingModule],
-  providers: [RealtimeGateway, LocalWebSocketServer],
-  exports: [RealtimeGateway, LocalWebSocketServer],
+  imports: [ActionsModule, EventsModule, IdentityModule, LoggingModule, PresenceModule, SpacesModule, StreamsModule],
+  controllers: [StreamController],
+  providers: [RealtimeGateway, ProtocolVerbs, StreamAccess, LocalDelivery, LocalWebSocketServer, SseStreams],
+  exports: [RealtimeGateway, StreamAccess, LocalDelivery, LocalWebSocketServer, SseStreams],
 })
 export class RealtimeModule {}
