@@ -274,7 +274,7 @@ function describeResource(value: Json): string {
  * answers GoneException, queries the connection's items and deletes them; ws also stores
  * connections and subscriptions (Query, GetItem, PutItem) and asks principal_connections whether a
  * closing connection was the principal's last; http asks it for the connections a revocation
- * closes (DeleteConnection). Nobody calls `touch` on AWS (a connection's expiry is API Gateway's
+ * closes, and both close connections (DeleteConnection: a revocation, a hello past the cap). Nobody calls `touch` on AWS (a connection's expiry is API Gateway's
  * two-hour limit), so nobody has UpdateItem. PostToConnection; logs in the function's own group.
  */
 function expectedGrants(bundle: Bundle, logGroup: string): string[] {
@@ -316,6 +316,7 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
       ...table(['GetItem', 'PutItem']),
       index('principal_connections'),
       ...push,
+      ...close,
     ],
     planner: [...dataApi, ...consume('TranscriptQueue'), ...audit, ...connectionsBroadcast, ...push],
     'tool-runner': [...dataApi, ...consume('ActionQueue'), ...audit, ...connectionsBroadcast, ...push],

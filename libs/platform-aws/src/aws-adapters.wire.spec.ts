@@ -301,6 +301,7 @@ describe('DynamoConnectionStore on the wire', () => {
             space_id: { NULL: true },
             topics: { L: [{ S: 'events.new' }] },
             principal: { M: { type: { S: 'user' }, id: { S: 'u1' }, agents: { L: [] } } },
+            live_after: { N: '12' },
             expires_at: { N: String(expiresAt) },
           },
         ],
@@ -313,6 +314,7 @@ describe('DynamoConnectionStore on the wire', () => {
         connection_id: 'c1',
         principal: { type: 'user', id: 'u1', agents: [] },
         subscription: { agent_id: 'a1', space_id: null, topics: ['events.new'] },
+        live_after: 12,
         expires_at: expiresAt,
       },
     ]);

@@ -52,6 +52,7 @@ function subscriptionItem(id: string, agentId: string, expiresAt = NOW_SECONDS +
     item_id: `subscription#${agentId}`,
     ...subscription(agentId),
     principal: connection(id).principal,
+    live_after: 7,
     expires_at: expiresAt,
   };
 }
@@ -105,6 +106,7 @@ describe('DynamoConnectionStore', () => {
             space_id: 's1',
             topics: ['events.new'],
             principal,
+            live_after: 0,
             expires_at: NOW_SECONDS + 3600,
           },
         },
@@ -201,7 +203,7 @@ describe('DynamoConnectionStore', () => {
 
   it('putSubscription writes one item copying the live connection’s principal and expiry', async () => {
     documents.on(GetCommand).resolves({ Item: record('c1') });
-    expect(await store().putSubscription('c1', subscription('a1'))).toBe(true);
+    expect(await store().putSubscription('c1', subscription('a1'), 7)).toBe(true);
     expect(sent()).toStrictEqual([
       {
         command: 'GetCommand',
@@ -216,8 +218,8 @@ describe('DynamoConnectionStore', () => {
       .on(GetCommand)
       .resolvesOnce({})
       .resolvesOnce({ Item: record('c1', NOW_SECONDS) });
-    expect(await store().putSubscription('c1', subscription('a1'))).toBe(false);
-    expect(await store().putSubscription('c1', subscription('a1'))).toBe(false);
+    expect(await store().putSubscription('c1', subscription('a1'), 7)).toBe(false);
+    expect(await store().putSubscription('c1', subscription('a1'), 7)).toBe(false);
     expect(documents.commandCalls(PutCommand)).toHaveLength(0);
   });
 
@@ -246,6 +248,7 @@ describe('DynamoConnectionStore', () => {
         connection_id: id,
         principal: connection(id).principal,
         subscription: subscription('a1'),
+        live_after: 7,
         expires_at: NOW_SECONDS + 3600,
       })),
     );

@@ -35,6 +35,7 @@ interface SubscriptionItem extends StoredSubscription {
   connection_id: string;
   item_id: string;
   principal: Principal;
+  live_after: number;
   expires_at: number;
 }
 
@@ -66,7 +67,7 @@ export class DynamoConnectionStore implements ConnectionStore {
     const item: ConnectionItem = { ...record, item_id: CONNECTION_ITEM, principal_key: principalKey(record.principal) };
     await Promise.all([
       this.client().send(new PutCommand({ TableName: this.table, Item: item })),
-      ...subscriptions.map((subscription) => this.writeSubscription(record, subscription)),
+      ...subscriptions.map((subscription) => this.writeSubscription(record, subscription, 0)),
       ...stale.map((id) => this.deleteItem(connection.connection_id, id)),
     ]);
   }
@@ -104,7 +105,7 @@ export class DynamoConnectionStore implements ConnectionStore {
     return true;
   }
 
-  async putSubscription(connectionId: string, subscription: StoredSubscription): Promise<boolean> {
+  async putSubscription(connectionId: string, subscription: StoredSubscription, liveAfter: number): Promise<boolean> {
     const result = await this.client().send(
       new GetCommand({
         TableName: this.table,
@@ -116,7 +117,7 @@ export class DynamoConnectionStore implements ConnectionStore {
     if (!record || !isLive(record, this.clock.now())) {
       return false;
     }
-    await this.writeSubscription(record, subscription);
+    await this.writeSubscription(record, subscription, liveAfter);
     return true;
   }
 
@@ -139,6 +140,7 @@ export class DynamoConnectionStore implements ConnectionStore {
         connection_id: item.connection_id,
         principal: item.principal,
         subscription: { agent_id: item.agent_id, space_id: item.space_id, topics: item.topics },
+        live_after: item.live_after,
         expires_at: item.expires_at,
       }));
   }
@@ -160,6 +162,7 @@ export class DynamoConnectionStore implements ConnectionStore {
   private async writeSubscription(
     record: Pick<StoredConnection, 'connection_id' | 'principal' | 'expires_at'>,
     subscription: StoredSubscription,
+    liveAfter: number,
   ): Promise<void> {
     const item: SubscriptionItem = {
       connection_id: record.connection_id,
@@ -168,6 +171,7 @@ export class DynamoConnectionStore implements ConnectionStore {
       space_id: subscription.space_id,
       topics: subscription.topics,
       principal: record.principal,
+      live_after: liveAfter,
       expires_at: record.expires_at,
     };
     await this.client().send(new PutCommand({ TableName: this.table, Item: item }));

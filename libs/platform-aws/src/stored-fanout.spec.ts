@@ -46,6 +46,7 @@ function subscriber(
   topics: StreamTopic[],
   spaceId: string | null = null,
   agentId = 'a1',
+  liveAfter = 0,
 ): Record<string, unknown> {
   return {
     connection_id: connectionId,
@@ -54,6 +55,7 @@ function subscriber(
     space_id: spaceId,
     topics,
     principal: who,
+    live_after: liveAfter,
     expires_at: EXPIRES_AT,
   };
 }
@@ -202,6 +204,21 @@ describe('StoredFanout over DynamoDB and the Management API', () => {
     expect(posted()['failing']).toHaveLength(1);
     expect(documents.commandCalls(DeleteCommand)).toHaveLength(0);
     expect(logger.warnings).toEqual([expect.stringContaining('could not send seq 1 to failing')]);
+  });
+
+  it('leaves entries up to a subscription’s live_after to the subscribe that replays them', async () => {
+    documents.on(QueryCommand, { IndexName: 'agent_subscribers' }).resolves({
+      Items: [
+        subscriber('replaying', principal('d1', ['events:read']), ['events.new'], null, 'a1', 8),
+        subscriber('live', principal('d2', ['events:read']), ['events.new']),
+      ],
+    });
+    const entries = [entry(8, 'events.new', null), entry(9, 'events.new', null)];
+    await fanout().publish(entries);
+    expect(posted()).toStrictEqual({
+      replaying: [{ type: 'stream', ...entries[1] }],
+      live: entries.map((e) => ({ type: 'stream', ...e })),
+    });
   });
 
   it('sends nothing when the agent has no subscribers', async () => {

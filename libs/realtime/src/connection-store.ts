@@ -33,6 +33,11 @@ export interface Subscriber {
   connection_id: string;
   principal: Principal;
   subscription: StoredSubscription;
+  /**
+   * Broadcasts of entries up to this seq are not for it: the subscribe that made it replays them
+   * from the stream (0 when nothing is replayed).
+   */
+  live_after: number;
   expires_at: number;
 }
 
@@ -44,7 +49,10 @@ export interface Subscriber {
  * once (API Gateway may run them in parallel) cannot overwrite each other.
  */
 export interface ConnectionStore {
-  /** Stores the connection; its `subscriptions` (none when absent) replace any stored for it. */
+  /**
+   * Stores the connection; its `subscriptions` (none when absent) replace any stored for it, each
+   * live from its next broadcast (`live_after` 0).
+   */
   put(connection: StoredConnection): Promise<void>;
   /** The connection with its subscriptions, or null when it was never stored, was deleted, or has expired. */
   get(connectionId: string): Promise<StoredConnection | null>;
@@ -54,9 +62,9 @@ export interface ConnectionStore {
   touch(connectionId: string, expiresAt: number): Promise<boolean>;
   /**
    * Adds the subscription, replacing the connection's earlier one to the same agent; false (and
-   * nothing written) when the connection is missing or expired.
+   * nothing written) when the connection is missing or expired. `liveAfter`: see Subscriber.
    */
-  putSubscription(connectionId: string, subscription: StoredSubscription): Promise<boolean>;
+  putSubscription(connectionId: string, subscription: StoredSubscription, liveAfter: number): Promise<boolean>;
   /** Ends the connection's subscription to the agent; harmless when there is none. */
   deleteSubscription(connectionId: string, agentId: string): Promise<void>;
   /** Live subscriptions to an agent, for broadcast. */

@@ -105,6 +105,7 @@ describe('MemoryConnectionStore', () => {
         connection_id: 'c1',
         principal: connection('c1', ['a1', 'a2']).principal,
         subscription: subscription('a1'),
+        live_after: 0,
         expires_at: T0_SECONDS + 600,
       },
     ]);
@@ -115,18 +116,18 @@ describe('MemoryConnectionStore', () => {
   it('putSubscription adds or replaces one agent’s subscription and leaves the others', async () => {
     await store.put(subscribed('c1', ['a1', 'a2']));
     const narrower: StoredSubscription = { agent_id: 'a1', space_id: 's1', topics: ['actions.updated'] };
-    expect(await store.putSubscription('c1', narrower)).toBe(true);
-    expect(await store.putSubscription('c1', subscription('a3'))).toBe(true);
+    expect(await store.putSubscription('c1', narrower, 5)).toBe(true);
+    expect(await store.putSubscription('c1', subscription('a3'), 0)).toBe(true);
     expect((await store.get('c1'))?.subscriptions).toEqual([narrower, subscription('a2'), subscription('a3')]);
-    expect((await store.listSubscribers('a1')).map((s) => s.subscription)).toEqual([narrower]);
+    expect((await store.listSubscribers('a1')).map((s) => [s.subscription, s.live_after])).toEqual([[narrower, 5]]);
     expect((await store.listSubscribers('a3')).map((s) => s.connection_id)).toEqual(['c1']);
   });
 
   it('putSubscription refuses a missing or expired connection and stores nothing for it', async () => {
     await store.put(connection('c1', ['a1'], T0_SECONDS + 10));
     clock.current = new Date((T0_SECONDS + 10) * 1000);
-    expect(await store.putSubscription('c1', subscription('a1'))).toBe(false);
-    expect(await store.putSubscription('never', subscription('a1'))).toBe(false);
+    expect(await store.putSubscription('c1', subscription('a1'), 0)).toBe(false);
+    expect(await store.putSubscription('never', subscription('a1'), 0)).toBe(false);
     expect(await store.listSubscribers('a1')).toEqual([]);
   });
 

@@ -11,8 +11,8 @@ import {
 
 interface Entry {
   connection: Omit<StoredConnection, 'subscriptions'>;
-  /** By agent id. */
-  subscriptions: Map<string, StoredSubscription>;
+  /** By agent id, with its live_after. */
+  subscriptions: Map<string, { subscription: StoredSubscription; liveAfter: number }>;
 }
 
 /**
@@ -35,7 +35,7 @@ export class MemoryConnectionStore implements ConnectionStore {
     const { subscriptions = [], ...rest } = structuredClone(connection);
     this.connections.set(connection.connection_id, {
       connection: rest,
-      subscriptions: new Map(subscriptions.map((s) => [s.agent_id, s])),
+      subscriptions: new Map(subscriptions.map((s) => [s.agent_id, { subscription: s, liveAfter: 0 }])),
     });
     addTo(this.byPrincipal, principalKey(rest.principal), connection.connection_id);
     for (const subscription of subscriptions) {
@@ -47,7 +47,12 @@ export class MemoryConnectionStore implements ConnectionStore {
   get(connectionId: string): Promise<StoredConnection | null> {
     const entry = this.live(connectionId);
     return Promise.resolve(
-      entry ? structuredClone({ ...entry.connection, subscriptions: [...entry.subscriptions.values()] }) : null,
+      entry
+        ? structuredClone({
+            ...entry.connection,
+            subscriptions: [...entry.subscriptions.values()].map((s) => s.subscription),
+          })
+        : null,
     );
   }
 
@@ -64,10 +69,10 @@ export class MemoryConnectionStore implements ConnectionStore {
     return Promise.resolve(entry !== null);
   }
 
-  putSubscription(connectionId: string, subscription: StoredSubscription): Promise<boolean> {
+  putSubscription(connectionId: string, subscription: StoredSubscription, liveAfter: number): Promise<boolean> {
     const entry = this.live(connectionId);
     if (entry) {
-      entry.subscriptions.set(subscription.agent_id, structuredClone(subscription));
+      entry.subscriptions.set(subscription.agent_id, { subscription: structuredClone(subscription), liveAfter });
       addTo(this.subscribers, subscription.agent_id, connectionId);
     }
     return Promise.resolve(entry !== null);
@@ -83,13 +88,14 @@ export class MemoryConnectionStore implements ConnectionStore {
     const found: Subscriber[] = [];
     for (const connectionId of [...(this.subscribers.get(agentId) ?? [])]) {
       const entry = this.live(connectionId);
-      const subscription = entry?.subscriptions.get(agentId);
-      if (entry && subscription) {
+      const held = entry?.subscriptions.get(agentId);
+      if (entry && held) {
         found.push(
           structuredClone({
             connection_id: connectionId,
             principal: entry.connection.principal,
-            subscription,
+            subscription: held.subscription,
+            live_after: held.liveAfter,
             expires_at: entry.connection.expires_at,
           }),
         );

@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { IdentityModule } from '@marvain/identity';
 import { LoggingModule } from '@marvain/platform';
 import { PresenceModule } from '@marvain/presence';
+import { StreamsModule } from '@marvain/streams';
 import { LocalWebSocketServer } from './local-websocket.server';
 import { RealtimeGateway } from './realtime.gateway';
 
 @Module({
-  imports: [IdentityModule, LoggingModule, PresenceModule],
+  imports: [IdentityModule, LoggingModule, PresenceModule, StreamsModule],
   providers: [RealtimeGateway, LocalWebSocketServer],
   exports: [RealtimeGateway, LocalWebSocketServer],
 })

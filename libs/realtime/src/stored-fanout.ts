@@ -26,9 +26,10 @@ export class StoredFanout implements StreamPublisher {
     for (const [agentId, agentEntries] of byAgent) {
       const subscribers = await this.store.listSubscribers(agentId);
       await Promise.all(
-        subscribers.map(async ({ connection_id: connectionId, principal, subscription }) => {
+        subscribers.map(async ({ connection_id: connectionId, principal, subscription, live_after }) => {
           for (const entry of agentEntries) {
-            if (!hears(principal, subscription, entry)) {
+            // Up to live_after, the subscribe that made the subscription sends the entry (replay).
+            if (entry.seq <= live_after || !hears(principal, subscription, entry)) {
               continue;
             }
             try {
