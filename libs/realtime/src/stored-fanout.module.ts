@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { LoggerFactory } from '@marvain/platform';
+import { LoggerFactory, LoggingModule } from '@marvain/platform';
 import { STREAM_PUBLISHER } from '@marvain/streams';
 import { CONNECTION_PUSH, type ConnectionPush } from './connection-push';
 import { CONNECTION_STORE, type ConnectionStore } from './connection-store';
@@ -8,6 +8,7 @@ import { StoredFanout } from './stored-fanout';
 /** The AWS runtime's stream publisher: fan-out through the connection store and push (AwsAdaptersModule's). */
 @Global()
 @Module({
+  imports: [LoggingModule],
   providers: [
     {
       provide: STREAM_PUBLISHER,
