@@ -12,3 +12,4 @@ export * from './websocket-limits';
 export * from './subscriptions';
 export * from './stored-fanout';
 export * from './stored-fanout.module';
+export * from './stored-revocations';
