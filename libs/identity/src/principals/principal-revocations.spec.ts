@@ -31,7 +31,7 @@ describe('PrincipalRevocations', () => {
     revocations.subscribe(() => {
       throw new Error('a broken listener');
     });
-    const unsubscribe = revocations.subscribe((r) => heard.push(r));
+    const unsubscribe = revocations.subscribe((r) => void heard.push(r));
     const revocation: PrincipalRevocation = { principal: { type: 'device', id: 'd1' }, reason: 'credential_revoked' };
 
     const rolledBack = fakeTx();
