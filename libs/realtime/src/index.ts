@@ -13,3 +13,8 @@ export * from './subscriptions';
 export * from './stored-fanout';
 export * from './stored-fanout.module';
 export * from './stored-revocations';
+export * from './realtime.dto';
+export * from './stream-access.service';
+export * from './protocol-verbs';
+export * from './delivery/delivery-channel';
+export * from './delivery/local-delivery';

@@ -2,7 +2,13 @@ import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
 import { LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
 import type { PresenceService } from '@marvain/presence';
-import { MemoryConnectionStore, RealtimeGateway, StoredConnections, type ConnectionPush } from '@marvain/realtime';
+import {
+  MemoryConnectionStore,
+  RealtimeGateway,
+  StoredConnections,
+  type ConnectionPush,
+  type ProtocolVerbs,
+} from '@marvain/realtime';
 import { connectEvent, disconnectEvent, messageEvent } from './testing/lambda-events';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent } from './websocket-routes';
 
@@ -76,7 +82,7 @@ describe('WebSocketRoutes', () => {
     store = new MemoryConnectionStore(clock);
     presence = recordingPresence();
     push = new RecordingPush(store);
-    gateway = new RealtimeGateway(resolver, presence, clock, new LoggerFactory());
+    gateway = new RealtimeGateway(resolver, {} as ProtocolVerbs, presence, clock, new LoggerFactory());
     logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
     routes = new WebSocketRoutes(
       new StoredConnections(
