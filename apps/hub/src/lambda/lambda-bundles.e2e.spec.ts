@@ -180,9 +180,14 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     };
     await Promise.all([
       start('http', awsEnv).then((container) => (awsHttp = container)),
-      start('ws', { ...awsEnv, ...fakeAws.env, MARVAIN_WS_ENDPOINT: fakeAws.websocketEndpoint }).then(
-        (container) => (awsWs = container),
-      ),
+      start('ws', {
+        ...awsEnv,
+        ...fakeAws.env,
+        MARVAIN_WS_ENDPOINT: fakeAws.websocketEndpoint,
+        // The SQS client sends to the queue URL's host.
+        MARVAIN_TRANSCRIPT_QUEUE_URL: `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
+        MARVAIN_ACTION_QUEUE_URL: `${fakeAws.endpoint}/123456789012/marvain-actions`,
+      }).then((container) => (awsWs = container)),
       ...ENTRIES.map((entry) => start(entry, env).then((container) => (containers[entry] = container))),
     ]);
     // Its application starts now, while every audit entry is already copied to the sink: a start
@@ -290,6 +295,100 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     });
     expect(await reply('Aws1conn=', 'not json')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
     expect(fakeAws.posted).toEqual([]);
+
+    // subscribe with from_seq: the reply, then the replay, pushed in order through the Management
+    // API (only what the device hears: actions.updated); the route response is empty.
+    const head = streamSeqs.at(-1)!;
+    expect(
+      await reply('Aws1conn=', {
+        type: 'subscribe',
+        id: 's1',
+        agent_id: creds.agent_id,
+        topics: ['actions.updated'],
+        from_seq: streamSeqs[0],
+      }),
+    ).toBeUndefined();
+    const heard = streamSeqs.filter((_, index) => index !== 2);
+    expect(fakeAws.posted).toEqual([
+      {
+        connectionId: 'Aws1conn=',
+        data: {
+          type: 'subscribed',
+          id: 's1',
+          agent_id: creds.agent_id,
+          space_id: null,
+          topics: ['actions.updated'],
+          last_seq: head,
+        },
+      },
+      ...heard.map((seq) => ({
+        connectionId: 'Aws1conn=',
+        data: expect.objectContaining({ type: 'stream', seq, agent_id: creds.agent_id, topic: 'actions.updated' }),
+      })),
+    ]);
+    // Stored for fan-out, with the replayed seqs left to the replay.
+    expect(items()).toContainEqual(
+      expect.objectContaining({
+        connection_id: 'Aws1conn=',
+        item_id: `subscription#${creds.agent_id}`,
+        agent_id: creds.agent_id,
+        topics: ['actions.updated'],
+        live_after: head,
+      }),
+    );
+    expect(await reply('Aws1conn=', { type: 'unsubscribe', id: 'u1', agent_id: creds.agent_id })).toEqual({
+      type: 'unsubscribed',
+      id: 'u1',
+      agent_id: creds.agent_id,
+    });
+    expect(items().map((item) => item['item_id'])).toEqual(['connection']);
+    // Without from_seq nothing is replayed, so the reply stays the route response.
+    expect(
+      await reply('Aws1conn=', { type: 'subscribe', id: 's2', agent_id: creds.agent_id, topics: ['actions.updated'] }),
+    ).toMatchObject({ type: 'subscribed', id: 's2', last_seq: head });
+    expect(fakeAws.posted).toHaveLength(1 + heard.length);
+
+    // The other verbs answer through the same gateway, as the route response.
+    expect(
+      await reply('Aws1conn=', {
+        type: 'send_event',
+        id: 'e1',
+        event: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'the lights are on' } },
+      }),
+    ).toEqual({ type: 'event_ack', id: 'e1', event_id: expect.any(String), stored: true, duplicate: false });
+    expect(
+      await reply('Aws1conn=', { type: 'push_transcript', id: 't1', space_id: creds.space_id, text: 'and warm' }),
+    ).toMatchObject({ type: 'event_ack', id: 't1', stored: true, duplicate: false });
+    // Both transcripts went to the transcript queue (the planner's input).
+    expect(fakeAws.sent.map((message) => message.QueueUrl)).toEqual([
+      `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
+      `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
+    ]);
+    expect(await reply('Aws1conn=', { type: 'list_actions', id: 'l1', agent_id: creds.agent_id })).toEqual({
+      type: 'actions',
+      id: 'l1',
+      actions: [],
+      next_cursor: null,
+    });
+    // A device holds no actions:approve.
+    for (const type of ['approve_action', 'reject_action']) {
+      expect(await reply('Aws1conn=', { type, id: 'x1', action_id: randomUUID() })).toMatchObject({
+        type: 'error',
+        id: 'x1',
+        error: { code: 'forbidden' },
+      });
+    }
+    // Presence is not built yet: these prove only that the verbs reach their validation.
+    expect(await reply('Aws1conn=', { type: 'heartbeat', id: 'b1', status: 'asleep' })).toMatchObject({
+      type: 'error',
+      id: 'b1',
+      error: { code: 'validation_failed' },
+    });
+    expect(await reply('Aws1conn=', { type: 'subscribe_presence', id: 'sp1' })).toMatchObject({
+      type: 'error',
+      id: 'sp1',
+      error: { code: 'validation_failed' },
+    });
 
     // The Authorization header works as well as the query string.
     expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws2conn=', { header: creds.device_token }))).toEqual({
