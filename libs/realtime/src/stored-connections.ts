@@ -181,7 +181,8 @@ export class StoredConnections {
             await push.send(connectionId, {
               type: 'resync_required',
               agent_id: subscription.agent_id,
-              last_seq: next - 1,
+              // Nothing from this entry on was sent; what lies before it is sent or not for this subscription.
+              last_seq: entry.seq - 1,
             });
             return;
           }
