@@ -109,6 +109,7 @@ const CONNECTIONS_SCHEMA = {
 describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS events (${process.env['DATABASE_URL'] ? 'postgres' : 'data-api over pglite'})`, () => {
   let database: BundleDatabase;
   let creds: BootstrapResult;
+  let wsCreds: BootstrapResult;
   let bundleDir: string;
   const containers = {} as Record<(typeof ENTRIES)[number], LambdaContainer>;
   /** The http bundle as deployed: MARVAIN_RUNTIME=aws (SQS, S3, DynamoDB adapters; no migrations at start). */
@@ -136,13 +137,16 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     const config = testHubConfig();
     const app = await createHubApp(config, { databaseHandle: database.handle });
     creds = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+    // The AWS ws test's own agent and device, so that its connections' presence and stream
+    // entries leave the other tests' agent alone.
+    wsCreds = await app.get(BootstrapService).bootstrap({ agentName: 'Relay', spaceName: 'hall' });
     // Committed changes on the agent's stream for the ws bundle to replay: three a device hears
     // (actions.updated, it holds actions:read) around one it does not (events.new).
     const streams = app.get(StreamRepository, { strict: false });
     streamSeqs = [];
     for (const topic of ['actions.updated', 'actions.updated', 'events.new', 'actions.updated'] as const) {
       const entry = await streams.append(
-        { agent_id: creds.agent_id, topic, space_id: creds.space_id, data: { n: streamSeqs.length } },
+        { agent_id: wsCreds.agent_id, topic, space_id: wsCreds.space_id, data: { n: streamSeqs.length } },
         database.handle.db,
       );
       streamSeqs.push(entry.seq);
@@ -280,15 +284,15 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     ).toBe(401);
     expect(items()).toEqual([]);
 
-    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws1conn=', { query: creds.device_token }))).toEqual({
+    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws1conn=', { query: wsCreds.device_token }))).toEqual({
       statusCode: 200,
     });
     expect(items()).toEqual([
       expect.objectContaining({
         connection_id: 'Aws1conn=',
         item_id: 'connection',
-        principal_key: `device#${creds.device_id}`,
-        agent_ids: [creds.agent_id],
+        principal_key: `device#${wsCreds.device_id}`,
+        agent_ids: [wsCreds.agent_id],
       }),
     ]);
     expect(await reply('Aws1conn=', { type: 'ping', id: 'p1' })).toEqual({
@@ -296,34 +300,36 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       id: 'p1',
       ts: expect.any(String),
     });
-    expect(await reply('Aws1conn=', { type: 'hello', id: 'h1', token: creds.device_token })).toMatchObject({
+    expect(await reply('Aws1conn=', { type: 'hello', id: 'h1', token: wsCreds.device_token })).toMatchObject({
       type: 'hello_ok',
       id: 'h1',
-      principal: { type: 'device', id: creds.device_id, agent_ids: [creds.agent_id] },
+      principal: { type: 'device', id: wsCreds.device_id, agent_ids: [wsCreds.agent_id] },
     });
     expect(await reply('Aws1conn=', 'not json')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
     expect(fakeAws.posted).toEqual([]);
 
     // subscribe with from_seq: the reply, then the replay, pushed in order through the Management
     // API (only what the device hears: actions.updated); the route response is empty.
-    const head = streamSeqs.at(-1)!;
     expect(
       await reply('Aws1conn=', {
         type: 'subscribe',
         id: 's1',
-        agent_id: creds.agent_id,
+        agent_id: wsCreds.agent_id,
         topics: ['actions.updated'],
         from_seq: streamSeqs[0],
       }),
     ).toBeUndefined();
     const heard = streamSeqs.filter((_, index) => index !== 2);
+    // The head when it subscribed: the set-up entries, and whatever else committed since ($connect's presence).
+    const head = fakeAws.posted[0]?.data['last_seq'] as number;
+    expect(head).toBeGreaterThanOrEqual(streamSeqs.at(-1)!);
     expect(fakeAws.posted).toEqual([
       {
         connectionId: 'Aws1conn=',
         data: {
           type: 'subscribed',
           id: 's1',
-          agent_id: creds.agent_id,
+          agent_id: wsCreds.agent_id,
           space_id: null,
           topics: ['actions.updated'],
           last_seq: head,
@@ -331,28 +337,33 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       },
       ...heard.map((seq) => ({
         connectionId: 'Aws1conn=',
-        data: expect.objectContaining({ type: 'stream', seq, agent_id: creds.agent_id, topic: 'actions.updated' }),
+        data: expect.objectContaining({ type: 'stream', seq, agent_id: wsCreds.agent_id, topic: 'actions.updated' }),
       })),
     ]);
     // Stored for fan-out, with the replayed seqs left to the replay.
     expect(items()).toContainEqual(
       expect.objectContaining({
         connection_id: 'Aws1conn=',
-        item_id: `subscription#${creds.agent_id}`,
-        agent_id: creds.agent_id,
+        item_id: `subscription#${wsCreds.agent_id}`,
+        agent_id: wsCreds.agent_id,
         topics: ['actions.updated'],
         live_after: head,
       }),
     );
-    expect(await reply('Aws1conn=', { type: 'unsubscribe', id: 'u1', agent_id: creds.agent_id })).toEqual({
+    expect(await reply('Aws1conn=', { type: 'unsubscribe', id: 'u1', agent_id: wsCreds.agent_id })).toEqual({
       type: 'unsubscribed',
       id: 'u1',
-      agent_id: creds.agent_id,
+      agent_id: wsCreds.agent_id,
     });
     expect(items().map((item) => item['item_id'])).toEqual(['connection']);
     // Without from_seq nothing is replayed, so the reply stays the route response.
     expect(
-      await reply('Aws1conn=', { type: 'subscribe', id: 's2', agent_id: creds.agent_id, topics: ['actions.updated'] }),
+      await reply('Aws1conn=', {
+        type: 'subscribe',
+        id: 's2',
+        agent_id: wsCreds.agent_id,
+        topics: ['actions.updated'],
+      }),
     ).toMatchObject({ type: 'subscribed', id: 's2', last_seq: head });
     expect(fakeAws.posted).toHaveLength(1 + heard.length);
 
@@ -361,18 +372,18 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       await reply('Aws1conn=', {
         type: 'send_event',
         id: 'e1',
-        event: { space_id: creds.space_id, type: 'transcript_chunk', payload: { text: 'the lights are on' } },
+        event: { space_id: wsCreds.space_id, type: 'transcript_chunk', payload: { text: 'the lights are on' } },
       }),
     ).toEqual({ type: 'event_ack', id: 'e1', event_id: expect.any(String), stored: true, duplicate: false });
     expect(
-      await reply('Aws1conn=', { type: 'push_transcript', id: 't1', space_id: creds.space_id, text: 'and warm' }),
+      await reply('Aws1conn=', { type: 'push_transcript', id: 't1', space_id: wsCreds.space_id, text: 'and warm' }),
     ).toMatchObject({ type: 'event_ack', id: 't1', stored: true, duplicate: false });
     // Both transcripts went to the transcript queue (the planner's input).
     expect(fakeAws.sent.map((message) => message.QueueUrl)).toEqual([
       `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
       `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
     ]);
-    expect(await reply('Aws1conn=', { type: 'list_actions', id: 'l1', agent_id: creds.agent_id })).toEqual({
+    expect(await reply('Aws1conn=', { type: 'list_actions', id: 'l1', agent_id: wsCreds.agent_id })).toEqual({
       type: 'actions',
       id: 'l1',
       actions: [],
@@ -386,20 +397,17 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
         error: { code: 'forbidden' },
       });
     }
-    // Presence is not built yet: these prove only that the verbs reach their validation.
-    expect(await reply('Aws1conn=', { type: 'heartbeat', id: 'b1', status: 'asleep' })).toMatchObject({
-      type: 'error',
+    expect(await reply('Aws1conn=', { type: 'heartbeat', id: 'b1', space_id: wsCreds.space_id })).toMatchObject({
+      type: 'heartbeat_ok',
       id: 'b1',
-      error: { code: 'validation_failed' },
     });
-    expect(await reply('Aws1conn=', { type: 'subscribe_presence', id: 'sp1' })).toMatchObject({
-      type: 'error',
-      id: 'sp1',
-      error: { code: 'validation_failed' },
-    });
+    // Presence is read with spaces:read, which a device does not hold.
+    expect(
+      await reply('Aws1conn=', { type: 'subscribe_presence', id: 'sp1', agent_id: wsCreds.agent_id }),
+    ).toMatchObject({ type: 'error', id: 'sp1', error: { code: 'forbidden' } });
 
     // The Authorization header works as well as the query string.
-    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws2conn=', { header: creds.device_token }))).toEqual({
+    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws2conn=', { header: wsCreds.device_token }))).toEqual({
       statusCode: 200,
     });
 
