@@ -4,12 +4,19 @@ import { HEARTBEAT_INTERVAL_SECONDS, PROTOCOL_VERSION, WsCloseCode } from '@marv
 import { TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import type { BootstrapResult } from '@marvain/identity';
-import { LocalWebSocketServer } from '@marvain/realtime';
+import { CONNECTION_STORE, LocalWebSocketServer, type ConnectionStore } from '@marvain/realtime';
 import { AgentStream } from '@marvain/streams';
 import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
 import { jsonFrame, RawWebSocket } from './testing/raw-websocket';
 
 jest.setTimeout(60_000);
+
+/** Polls `done` until it holds (what a closed socket sets off happens after its close event). */
+async function waitFor(done: () => Promise<boolean>): Promise<void> {
+  while (!(await done())) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 type Message = Record<string, any>;
 
@@ -95,6 +102,27 @@ describe(`the WebSocket verbs (${testDatabaseKind()})`, () => {
       type: 'error',
       error: { code: 'conflict' },
     });
+  });
+
+  it('keeps the connection record (principal, agents, subscriptions, times) while the socket is open', async () => {
+    const store = hub.app.get<ConnectionStore>(CONNECTION_STORE);
+    const socket = await open();
+    const hello = await ask(socket, { type: 'hello', token: home.user_token });
+    const connectionId = hello['connection_id'] as string;
+    expect(await store.get(connectionId)).toMatchObject({
+      connection_id: connectionId,
+      principal: { type: 'user', id: home.user_id },
+      agent_ids: [home.agent_id],
+      subscriptions: [],
+      connected_at: expect.any(String),
+      last_seen: expect.any(String),
+    });
+    await ask(socket, { type: 'subscribe', agent_id: home.agent_id, topics: ['events.new'] });
+    expect((await store.get(connectionId))?.subscriptions).toEqual([
+      { agent_id: home.agent_id, space_id: null, topics: ['events.new'] },
+    ]);
+    socket.destroy();
+    await waitFor(async () => (await store.get(connectionId)) === null);
   });
 
   it('refuses a principal its connection past the cap with an error, then closes it with 4429', async () => {
