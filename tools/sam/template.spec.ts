@@ -271,10 +271,16 @@ function describeResource(value: Json): string {
  * (REST: events and approvals; WebSocket: send_event / push_transcript); what an SQS event source
  * mapping needs on the queue a worker consumes (failed records are reported, not re-hidden); the
  * audit sink's PutObject (with Object Lock retention and If-None-Match), GetObject and
- * ListObjectsV2; the connection store's Put/Get/Update/Delete/Scan (workers only list, and delete a
- * connection whose push answers GoneException); PostToConnection; logs in the function's own group.
- * Maintenance writes presence transitions, so it fans them out like the workers (Query for the
- * subscriber index) and writes no audit entry.
+ * ListObjectsV2; the connection store (libs/platform-aws/src/dynamo-connection-store.ts): every
+ * function that commits a broadcastable change queries the agent_subscribers index and, when a push
+ * answers GoneException, queries the connection's items and deletes them; ws also stores
+ * connections and subscriptions (Query, GetItem, PutItem) and asks principal_connections whether a
+ * closing connection was the principal's last; http asks it for the connections a revocation
+ * closes, and both close connections (DeleteConnection: a revocation, a hello past the cap).
+ * Nobody calls `touch` on AWS (a connection's expiry is API Gateway's two-hour limit), so nobody
+ * has UpdateItem. PostToConnection; logs in the function's own group.
+ * Maintenance writes presence transitions, so it fans them out like the workers and writes no
+ * audit entry.
  */
 function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const dataApi = [
@@ -294,21 +300,32 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const consume = (queue: string): string[] =>
     ['ReceiveMessage', 'DeleteMessage', 'GetQueueAttributes'].map((action) => `sqs:${action} ${queue}.Arn`);
   const push = ['execute-api:ManageConnections WebSocketApi/Stage/POST/@connections/*'];
-  const connectionsReadWrite = table(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Scan']);
-  const connectionsBroadcast = table(['GetItem', 'Scan', 'DeleteItem']);
+  const close = ['execute-api:ManageConnections WebSocketApi/Stage/DELETE/@connections/*'];
+  const index = (name: string): string => `dynamodb:Query ConnectionsTable.Arn/index/${name}`;
+  const connectionsBroadcast = [...table(['Query', 'DeleteItem']), index('agent_subscribers')];
   const byBundle: Record<Bundle, string[]> = {
     http: [
       ...dataApi,
       'sqs:SendMessage TranscriptQueue.Arn',
       'sqs:SendMessage ActionQueue.Arn',
       ...audit,
-      ...connectionsReadWrite,
+      ...connectionsBroadcast,
+      index('principal_connections'),
       ...push,
+      ...close,
     ],
-    ws: [...dataApi, 'sqs:SendMessage TranscriptQueue.Arn', ...connectionsReadWrite, ...push],
+    ws: [
+      ...dataApi,
+      'sqs:SendMessage TranscriptQueue.Arn',
+      ...connectionsBroadcast,
+      ...table(['GetItem', 'PutItem']),
+      index('principal_connections'),
+      ...push,
+      ...close,
+    ],
     planner: [...dataApi, ...consume('TranscriptQueue'), ...audit, ...connectionsBroadcast, ...push],
     'tool-runner': [...dataApi, ...consume('ActionQueue'), ...audit, ...connectionsBroadcast, ...push],
-    maintenance: [...dataApi, ...table(['GetItem', 'Query', 'Scan', 'DeleteItem']), ...push],
+    maintenance: [...dataApi, ...connectionsBroadcast, ...push],
   };
   return [...logs, ...byBundle[bundle]].sort();
 }
@@ -974,15 +991,73 @@ describe('template.yaml', () => {
       );
     });
 
-    it('the connections table is on-demand, keyed by connection_id, with TTL on expires_at', () => {
+    it('the connections table is on-demand, keyed by (connection_id, item_id), with TTL on expires_at', () => {
       const tables = idsOfType('AWS::DynamoDB::Table');
       expect(tables).toHaveLength(1);
       expect(propsOf(tables[0] as string)).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'connection_id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'connection_id', AttributeType: 'S' }],
+        KeySchema: [
+          { AttributeName: 'connection_id', KeyType: 'HASH' },
+          { AttributeName: 'item_id', KeyType: 'RANGE' },
+        ],
         TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
       });
+    });
+
+    it('the connections table has the indexes the store queries, with the attributes its filters read', () => {
+      // As libs/platform-aws/src/dynamo-connection-store.ts queries them: fan-out reads whole
+      // subscription items from agent_subscribers; principal_connections filters on expires_at.
+      const props = propsOf('ConnectionsTable');
+      expect(props['GlobalSecondaryIndexes']).toStrictEqual([
+        {
+          IndexName: 'agent_subscribers',
+          KeySchema: [
+            { AttributeName: 'agent_id', KeyType: 'HASH' },
+            { AttributeName: 'connection_id', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'principal_connections',
+          KeySchema: [
+            { AttributeName: 'principal_key', KeyType: 'HASH' },
+            { AttributeName: 'connection_id', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['expires_at'] },
+        },
+      ]);
+      // Exactly the key attributes are defined (CloudFormation refuses a defined attribute no key uses).
+      const keyAttributes = new Set(
+        [props['KeySchema'], ...asList(props['GlobalSecondaryIndexes']).map((i) => asObject(i)['KeySchema'])]
+          .flatMap((schema) => asList(schema))
+          .map((key) => text(asObject(key)['AttributeName'])),
+      );
+      expect(
+        asList(props['AttributeDefinitions'])
+          .map(
+            (definition) =>
+              `${text(asObject(definition)['AttributeName'])}:${text(asObject(definition)['AttributeType'])}`,
+          )
+          .sort(),
+      ).toEqual([...keyAttributes].map((name) => `${name}:S`).sort());
+    });
+
+    it('every IAM grant on a table index names an index that table has', () => {
+      const indexes = new Set(
+        asList(propsOf('ConnectionsTable')['GlobalSecondaryIndexes']).map((i) => text(asObject(i)['IndexName'])),
+      );
+      const problems: string[] = [];
+      for (const role of idsOfType('AWS::IAM::Role')) {
+        for (const statement of statementsOf(role)) {
+          for (const resource of statement.resources) {
+            const named = /^ConnectionsTable\.Arn\/index\/(.+)$/.exec(describeResource(resource))?.[1];
+            if (named !== undefined && !indexes.has(named)) {
+              problems.push(`${statement.where}: no index ${named} on ConnectionsTable`);
+            }
+          }
+        }
+      }
+      expect(problems).toEqual([]);
     });
 
     it('Aurora is PostgreSQL Serverless v2 with the Data API, a managed secret and a version that supports Data API and scaling to 0 ACUs', () => {

@@ -23,4 +23,6 @@ function useFakeAwsCredentials(env = process.env) {
   }
 }
 
-module.exports = { FAKE_AWS_CREDENTIALS, FAKE_AWS_ENV, useFakeAwsCredentials };
+const { FakeAws, WS_STAGE_PATH } = require('./fake-aws');
+
+module.exports = { FAKE_AWS_CREDENTIALS, FAKE_AWS_ENV, useFakeAwsCredentials, FakeAws, WS_STAGE_PATH };

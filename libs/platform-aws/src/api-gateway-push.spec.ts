@@ -1,5 +1,6 @@
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   ForbiddenException,
   GoneException,
   PostToConnectionCommand,
@@ -65,6 +66,30 @@ describe('ApiGatewayPush', () => {
       .on(PostToConnectionCommand)
       .rejects(new ForbiddenException({ $metadata: { httpStatusCode: 403 }, message: 'Forbidden' }));
     await expect(push.send('Gk1abcd=', { type: 'pong' })).rejects.toBeInstanceOf(ForbiddenException);
+    expect(await store.get('Gk1abcd=')).not.toBeNull();
+  });
+
+  it('close deletes the API Gateway connection and its stored record; one already gone is no error', async () => {
+    const { push, store } = await setup();
+    apigw
+      .on(DeleteConnectionCommand, { ConnectionId: 'Zz9other=' })
+      .rejects(new GoneException({ $metadata: { httpStatusCode: 410 }, message: '' }));
+    await push.close('Gk1abcd=', 4401, 'credential revoked');
+    await push.close('Zz9other=', 4401, 'credential revoked');
+    expect(sent()).toStrictEqual([
+      { command: 'DeleteConnectionCommand', input: { ConnectionId: 'Gk1abcd=' } },
+      { command: 'DeleteConnectionCommand', input: { ConnectionId: 'Zz9other=' } },
+    ]);
+    expect(await store.get('Gk1abcd=')).toBeNull();
+    expect(await store.get('Zz9other=')).toBeNull();
+  });
+
+  it('close passes other failures on and keeps the record', async () => {
+    const { push, store } = await setup();
+    apigw
+      .on(DeleteConnectionCommand)
+      .rejects(new ForbiddenException({ $metadata: { httpStatusCode: 403 }, message: 'Forbidden' }));
+    await expect(push.close('Gk1abcd=', 4401, 'credential revoked')).rejects.toBeInstanceOf(ForbiddenException);
     expect(await store.get('Gk1abcd=')).not.toBeNull();
   });
 });

@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 import { QueueNames } from '@marvain/contracts';
@@ -94,10 +94,10 @@ describe('PlatformModule.forRoot with AwsAdaptersModule', () => {
       ObjectLockMode: 'COMPLIANCE',
     });
 
-    dynamo.on(GetCommand).resolves({});
+    dynamo.on(QueryCommand).resolves({ Items: [{ item_id: 'connection' }] });
     const store = module.get<ConnectionStore>(CONNECTION_STORE);
     expect(await store.get('c1')).toBeNull();
-    expect(dynamo.commandCalls(GetCommand)[0]!.args[0].input.TableName).toBe('marvain-connections');
+    expect(dynamo.commandCalls(QueryCommand)[0]!.args[0].input.TableName).toBe('marvain-connections');
 
     // The push is not provided until something sends; built from the same settings, over the module's store.
     apigw.on(PostToConnectionCommand).rejects(new GoneException({ $metadata: { httpStatusCode: 410 }, message: '' }));
@@ -113,7 +113,7 @@ describe('PlatformModule.forRoot with AwsAdaptersModule', () => {
     });
     // The gone connection is deleted from the DynamoDB table the store uses.
     expect(dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toStrictEqual([
-      { TableName: 'marvain-connections', Key: { connection_id: 'c1' } },
+      { TableName: 'marvain-connections', Key: { connection_id: 'c1', item_id: 'connection' } },
     ]);
   });
 

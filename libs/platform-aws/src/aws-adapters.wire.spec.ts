@@ -252,8 +252,11 @@ describe('DynamoConnectionStore on the wire', () => {
     );
   const expiresAt = NOW.getTime() / 1000 + 60;
 
-  it('writes connection_id as S, the TTL attribute expires_at as N and agent_ids as a list', async () => {
-    const aws = fakeAws({ statusCode: 200, headers: json10, body: '{}' });
+  it('writes connection_id and item_id as S, the TTL attribute expires_at as N and agent_ids as a list', async () => {
+    const aws = fakeAws(
+      { statusCode: 200, headers: json10, body: JSON.stringify({ Items: [], Count: 0, ScannedCount: 0 }) },
+      { statusCode: 200, headers: json10, body: '{}' },
+    );
     await storeWith(aws).put({
       connection_id: 'Gk1abcd=',
       principal: { type: 'device', id: 'd1', agents: [{ agent_id: 'a1', scopes: ['events:write'] }] },
@@ -261,8 +264,11 @@ describe('DynamoConnectionStore on the wire', () => {
       connected_at: NOW.toISOString(),
       expires_at: expiresAt,
     });
-    expect(aws.requests[0]!.headers['x-amz-target']).toBe('DynamoDB_20120810.PutItem');
-    expect(JSON.parse(aws.requests[0]!.body)).toStrictEqual({
+    expect(aws.requests.map((request) => request.headers['x-amz-target'])).toEqual([
+      'DynamoDB_20120810.Query',
+      'DynamoDB_20120810.PutItem',
+    ]);
+    expect(JSON.parse(aws.requests[1]!.body)).toStrictEqual({
       TableName: 'marvain-connections',
       Item: {
         connection_id: { S: 'Gk1abcd=' },
@@ -276,11 +282,13 @@ describe('DynamoConnectionStore on the wire', () => {
         agent_ids: { L: [{ S: 'a1' }] },
         connected_at: { S: '2026-11-20T10:00:00.000Z' },
         expires_at: { N: String(expiresAt) },
+        item_id: { S: 'connection' },
+        principal_key: { S: 'device#d1' },
       },
     });
   });
 
-  it('scans with typed filter values and reads items back into connections', async () => {
+  it('queries the subscribers index with typed values and reads items back into subscribers', async () => {
     const aws = fakeAws({
       statusCode: 200,
       headers: json10,
@@ -288,27 +296,33 @@ describe('DynamoConnectionStore on the wire', () => {
         Items: [
           {
             connection_id: { S: 'c1' },
+            item_id: { S: 'subscription#a1' },
+            agent_id: { S: 'a1' },
+            space_id: { NULL: true },
+            topics: { L: [{ S: 'events.new' }] },
             principal: { M: { type: { S: 'user' }, id: { S: 'u1' }, agents: { L: [] } } },
-            agent_ids: { L: [{ S: 'a1' }] },
-            connected_at: { S: '2026-11-20T10:00:00.000Z' },
+            live_after: { N: '12' },
             expires_at: { N: String(expiresAt) },
           },
         ],
         Count: 1,
-        ScannedCount: 3,
+        ScannedCount: 1,
       }),
     });
-    expect(await storeWith(aws).listByAgent('a1')).toStrictEqual([
+    expect(await storeWith(aws).listSubscribers('a1')).toStrictEqual([
       {
         connection_id: 'c1',
         principal: { type: 'user', id: 'u1', agents: [] },
-        agent_ids: ['a1'],
-        connected_at: '2026-11-20T10:00:00.000Z',
+        subscription: { agent_id: 'a1', space_id: null, topics: ['events.new'] },
+        live_after: 12,
         expires_at: expiresAt,
       },
     ]);
+    expect(aws.requests[0]!.headers['x-amz-target']).toBe('DynamoDB_20120810.Query');
     expect(JSON.parse(aws.requests[0]!.body)).toMatchObject({
-      FilterExpression: 'contains(agent_ids, :agent_id) AND expires_at > :now',
+      IndexName: 'agent_subscribers',
+      KeyConditionExpression: 'agent_id = :agent_id',
+      FilterExpression: 'expires_at > :now',
       ExpressionAttributeValues: { ':agent_id': { S: 'a1' }, ':now': { N: String(NOW.getTime() / 1000) } },
     });
   });

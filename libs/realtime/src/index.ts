@@ -12,6 +12,7 @@ export * from './websocket-limits';
 export * from './subscriptions';
 export * from './stored-fanout';
 export * from './stored-fanout.module';
+export * from './stored-revocations';
 export * from './realtime.dto';
 export * from './stream-access.service';
 export * from './protocol-verbs';

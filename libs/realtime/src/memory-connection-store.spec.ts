@@ -1,5 +1,5 @@
 import type { Clock } from '@marvain/platform';
-import type { StoredConnection } from './connection-store';
+import type { StoredConnection, StoredSubscription } from './connection-store';
 import { MemoryConnectionStore } from './memory-connection-store';
 
 class FakeClock implements Clock {
@@ -26,6 +26,14 @@ function connection(id: string, agentIds: string[], expiresAt = T0_SECONDS + 600
   };
 }
 
+function subscription(agentId: string): StoredSubscription {
+  return { agent_id: agentId, space_id: null, topics: ['events.new'] };
+}
+
+function subscribed(id: string, agentIds: string[], expiresAt = T0_SECONDS + 600): StoredConnection {
+  return { ...connection(id, agentIds, expiresAt), subscriptions: agentIds.map(subscription) };
+}
+
 describe('MemoryConnectionStore', () => {
   let clock: FakeClock;
   let store: MemoryConnectionStore;
@@ -36,7 +44,7 @@ describe('MemoryConnectionStore', () => {
 
   it('returns what was put, and null for an unknown id', async () => {
     await store.put(connection('c1', ['a1']));
-    expect(await store.get('c1')).toEqual(connection('c1', ['a1']));
+    expect(await store.get('c1')).toEqual({ ...connection('c1', ['a1']), subscriptions: [] });
     expect(await store.get('c2')).toBeNull();
   });
 
@@ -50,13 +58,15 @@ describe('MemoryConnectionStore', () => {
   });
 
   it('hides a connection from the second its expires_at is reached, as TTL-expired', async () => {
-    await store.put(connection('c1', ['a1'], T0_SECONDS + 10));
+    await store.put(subscribed('c1', ['a1'], T0_SECONDS + 10));
     clock.current = new Date((T0_SECONDS + 9) * 1000 + 999);
     expect(await store.get('c1')).not.toBeNull();
-    expect(await store.listByAgent('a1')).toHaveLength(1);
+    expect(await store.listSubscribers('a1')).toHaveLength(1);
+    expect(await store.listByPrincipal({ type: 'device', id: 'device-c1' })).toEqual(['c1']);
     clock.current = new Date((T0_SECONDS + 10) * 1000);
     expect(await store.get('c1')).toBeNull();
-    expect(await store.listByAgent('a1')).toEqual([]);
+    expect(await store.listSubscribers('a1')).toEqual([]);
+    expect(await store.listByPrincipal({ type: 'device', id: 'device-c1' })).toEqual([]);
   });
 
   it('touch extends a live connection and reports true', async () => {
@@ -75,28 +85,77 @@ describe('MemoryConnectionStore', () => {
     expect(await store.get('never')).toBeNull();
   });
 
-  it('delete removes a connection; deleting an unknown one is harmless', async () => {
-    await store.put(connection('c1', ['a1']));
+  it('delete removes a connection and its subscriptions; deleting an unknown one is harmless', async () => {
+    await store.put(subscribed('c1', ['a1']));
     await store.delete('c1');
     await store.delete('c1');
     expect(await store.get('c1')).toBeNull();
-    expect(await store.listByAgent('a1')).toEqual([]);
+    expect(await store.listSubscribers('a1')).toEqual([]);
+    expect(await store.listByPrincipal({ type: 'device', id: 'device-c1' })).toEqual([]);
   });
 
-  it('lists the live connections subscribed to an agent, and only those', async () => {
-    await store.put(connection('c1', ['a1', 'a2']));
-    await store.put(connection('c2', ['a2']));
-    await store.put(connection('c3', ['a1'], T0_SECONDS - 1));
-    await store.put(connection('c4', []));
-    expect((await store.listByAgent('a1')).map((c) => c.connection_id)).toEqual(['c1']);
-    expect((await store.listByAgent('a2')).map((c) => c.connection_id).sort()).toEqual(['c1', 'c2']);
-    expect(await store.listByAgent('a9')).toEqual([]);
+  it('lists the live subscribers of an agent with their principal and subscription, and only those', async () => {
+    await store.put(subscribed('c1', ['a1', 'a2']));
+    await store.put(subscribed('c2', ['a2']));
+    await store.put(subscribed('c3', ['a1'], T0_SECONDS - 1));
+    // Holds a1 but never subscribed to it: no broadcast of a1 is for it.
+    await store.put(connection('c4', ['a1']));
+    expect(await store.listSubscribers('a1')).toEqual([
+      {
+        connection_id: 'c1',
+        principal: connection('c1', ['a1', 'a2']).principal,
+        subscription: subscription('a1'),
+        live_after: 0,
+        expires_at: T0_SECONDS + 600,
+      },
+    ]);
+    expect((await store.listSubscribers('a2')).map((s) => s.connection_id).sort()).toEqual(['c1', 'c2']);
+    expect(await store.listSubscribers('a9')).toEqual([]);
   });
 
-  it('put replaces the connection stored under the same id', async () => {
-    await store.put(connection('c1', ['a1']));
-    await store.put(connection('c1', ['a2']));
-    expect(await store.listByAgent('a1')).toEqual([]);
+  it('putSubscription adds or replaces one agent’s subscription and leaves the others', async () => {
+    await store.put(subscribed('c1', ['a1', 'a2']));
+    const narrower: StoredSubscription = { agent_id: 'a1', space_id: 's1', topics: ['actions.updated'] };
+    expect(await store.putSubscription('c1', narrower, 5)).toBe(true);
+    expect(await store.putSubscription('c1', subscription('a3'), 0)).toBe(true);
+    expect((await store.get('c1'))?.subscriptions).toEqual([narrower, subscription('a2'), subscription('a3')]);
+    expect((await store.listSubscribers('a1')).map((s) => [s.subscription, s.live_after])).toEqual([[narrower, 5]]);
+    expect((await store.listSubscribers('a3')).map((s) => s.connection_id)).toEqual(['c1']);
+  });
+
+  it('putSubscription refuses a missing or expired connection and stores nothing for it', async () => {
+    await store.put(connection('c1', ['a1'], T0_SECONDS + 10));
+    clock.current = new Date((T0_SECONDS + 10) * 1000);
+    expect(await store.putSubscription('c1', subscription('a1'), 0)).toBe(false);
+    expect(await store.putSubscription('never', subscription('a1'), 0)).toBe(false);
+    expect(await store.listSubscribers('a1')).toEqual([]);
+  });
+
+  it('deleteSubscription ends one agent’s subscription; an unknown one is harmless', async () => {
+    await store.put(subscribed('c1', ['a1', 'a2']));
+    await store.deleteSubscription('c1', 'a1');
+    await store.deleteSubscription('c1', 'a9');
+    await store.deleteSubscription('never', 'a1');
+    expect(await store.listSubscribers('a1')).toEqual([]);
+    expect((await store.get('c1'))?.subscriptions).toEqual([subscription('a2')]);
+  });
+
+  it('lists a principal’s live connections, and no one else’s', async () => {
+    await store.put({ ...connection('c1', ['a1']), principal: { type: 'device', id: 'd1', agents: [] } });
+    await store.put({ ...connection('c2', ['a1']), principal: { type: 'device', id: 'd1', agents: [] } });
+    await store.put({ ...connection('c3', ['a1']), principal: { type: 'user', id: 'd1', agents: [] } });
+    expect((await store.listByPrincipal({ type: 'device', id: 'd1' })).sort()).toEqual(['c1', 'c2']);
+    await store.delete('c1');
+    expect(await store.listByPrincipal({ type: 'device', id: 'd1' })).toEqual(['c2']);
+    expect(await store.listByPrincipal({ type: 'device', id: 'd9' })).toEqual([]);
+  });
+
+  it('put replaces the connection stored under the same id, subscriptions and principal included', async () => {
+    await store.put(subscribed('c1', ['a1']));
+    await store.put({ ...subscribed('c1', ['a2']), principal: { type: 'user', id: 'u1', agents: [] } });
+    expect(await store.listSubscribers('a1')).toEqual([]);
+    expect((await store.listSubscribers('a2')).map((s) => s.principal.id)).toEqual(['u1']);
+    expect(await store.listByPrincipal({ type: 'device', id: 'device-c1' })).toEqual([]);
     expect((await store.get('c1'))?.agent_ids).toEqual(['a2']);
   });
 });

@@ -7,7 +7,7 @@ import { hears } from './subscriptions';
 
 /**
  * The AWS runtime's publisher: the function that committed a change sends it to every connection
- * subscribed to the agent (found in the ConnectionStore) through the ConnectionPush (API Gateway's
+ * subscribed to the agent (the ConnectionStore's subscribers index) through the ConnectionPush (API Gateway's
  * PostToConnection). A gone connection is dropped by the push; the rest still get theirs. Nothing
  * is lost by a failed send: a client that reconnects resumes from the stream table.
  */
@@ -24,23 +24,21 @@ export class StoredFanout implements StreamPublisher {
       byAgent.set(entry.agent_id, [...(byAgent.get(entry.agent_id) ?? []), entry]);
     }
     for (const [agentId, agentEntries] of byAgent) {
-      const connections = await this.store.listByAgent(agentId);
+      const subscribers = await this.store.listSubscribers(agentId);
       await Promise.all(
-        connections.map(async (connection) => {
-          const subscription = connection.subscriptions?.find((s) => s.agent_id === agentId);
-          if (!subscription) {
-            return;
-          }
+        subscribers.map(async ({ connection_id: connectionId, principal, subscription, live_after }) => {
           for (const entry of agentEntries) {
-            if (!hears(connection.principal, subscription, entry)) {
+            // Up to live_after, the subscribe that made the subscription sends the entry (replay).
+            if (entry.seq <= live_after || !hears(principal, subscription, entry)) {
               continue;
             }
             try {
-              if ((await this.push.send(connection.connection_id, { type: 'stream', ...entry })) === 'gone') {
+              if ((await this.push.send(connectionId, { type: 'stream', ...entry })) === 'gone') {
                 return;
               }
             } catch (error) {
-              this.logger.warn(`could not send seq ${entry.seq} to ${connection.connection_id}: ${String(error)}`);
+              // The rest of this batch would arrive with a gap; the client resumes from the stream.
+              this.logger.warn(`could not send seq ${entry.seq} to ${connectionId}: ${String(error)}`);
               return;
             }
           }

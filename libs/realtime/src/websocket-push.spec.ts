@@ -106,16 +106,36 @@ describe('WebSocketPush over real ws sockets', () => {
         this.readyState = 3;
         callback(new Error('WebSocket is not open'));
       },
+      close: () => undefined,
     };
     push.register('c3', closing);
     await seed(store, 'c3');
     expect(await push.send('c3', { type: 'pong' })).toBe('gone');
     expect(await store.get('c3')).toBeNull();
 
-    const failing: PushSocket = { readyState: 1, send: (_data, callback) => callback(new Error('frame too large')) };
+    const failing: PushSocket = {
+      readyState: 1,
+      send: (_data, callback) => callback(new Error('frame too large')),
+      close: () => undefined,
+    };
     push.register('c4', failing);
     await seed(store, 'c4');
     await expect(push.send('c4', { type: 'pong' })).rejects.toThrow('frame too large');
     expect(await store.get('c4')).not.toBeNull();
+  });
+
+  it('close closes the socket with the code and reason, and removes the connection', async () => {
+    const store = new MemoryConnectionStore(clock);
+    const push = new WebSocketPush(store);
+    const { client, socket } = await connect();
+    push.register('c1', socket);
+    await seed(store, 'c1');
+    const closed = once(client, 'close');
+    await push.close('c1', 4401, 'credential revoked');
+    const [code, reason] = (await closed) as [number, Buffer];
+    expect([code, reason.toString('utf8')]).toEqual([4401, 'credential revoked']);
+    expect(await store.get('c1')).toBeNull();
+    expect(await push.send('c1', { type: 'pong' })).toBe('gone');
+    await push.close('never', 4401, 'credential revoked');
   });
 });

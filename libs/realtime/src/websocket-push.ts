@@ -1,3 +1,4 @@
+import type { WsCloseCode } from '@marvain/contracts';
 import type { ConnectionPush } from './connection-push';
 import type { ConnectionStore } from './connection-store';
 
@@ -5,6 +6,7 @@ import type { ConnectionStore } from './connection-store';
 export interface PushSocket {
   readonly readyState: number;
   send(data: string, callback: (error?: Error) => void): void;
+  close(code: number, reason: string): void;
 }
 
 /** WebSocket.OPEN in `ws` and in the WHATWG API. */
@@ -45,6 +47,15 @@ export class WebSocketPush implements ConnectionPush {
     this.sockets.delete(connectionId);
     await this.store.delete(connectionId);
     return 'gone';
+  }
+
+  async close(connectionId: string, code: WsCloseCode, reason: string): Promise<void> {
+    const socket = this.sockets.get(connectionId);
+    this.sockets.delete(connectionId);
+    if (socket && isOpen(socket)) {
+      socket.close(code, reason);
+    }
+    await this.store.delete(connectionId);
   }
 }
 

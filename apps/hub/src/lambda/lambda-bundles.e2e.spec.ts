@@ -9,7 +9,8 @@ import { loadMigrations, migrate, openDatabase, type DatabaseHandle, type Databa
 import { createTestDatabase, TEST_DATA_API_TARGET } from '@marvain/db/testing';
 import { BootstrapService, type BootstrapResult } from '@marvain/identity';
 import { testHubConfig } from '@marvain/platform/testing';
-import { FAKE_AWS_ENV } from '@marvain/testing';
+import { StreamRepository } from '@marvain/streams';
+import { FAKE_AWS_ENV, FakeAws } from '@marvain/testing';
 import { createHubApp } from '../setup';
 import { LambdaContainer } from './testing/lambda-container';
 import {
@@ -93,14 +94,32 @@ async function createBundleDatabase(): Promise<BundleDatabase> {
 
 const json = (result: APIGatewayProxyResult): any => JSON.parse(result.body);
 
+const CONNECTIONS_TABLE = 'marvain-connections';
+/** The connections table as template.yaml declares it (tools/sam checks the template's side). */
+const CONNECTIONS_SCHEMA = {
+  [CONNECTIONS_TABLE]: {
+    key: ['connection_id', 'item_id'] as [string, string],
+    indexes: {
+      agent_subscribers: ['agent_id', 'connection_id'] as [string, string],
+      principal_connections: ['principal_key', 'connection_id'] as [string, string],
+    },
+  },
+};
+
 describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS events (${process.env['DATABASE_URL'] ? 'postgres' : 'data-api over pglite'})`, () => {
   let database: BundleDatabase;
   let creds: BootstrapResult;
+  let wsCreds: BootstrapResult;
   let bundleDir: string;
   const containers = {} as Record<(typeof ENTRIES)[number], LambdaContainer>;
   /** The http bundle as deployed: MARVAIN_RUNTIME=aws (SQS, S3, DynamoDB adapters; no migrations at start). */
   let awsHttp: LambdaContainer;
   let awsFirstHealth: APIGatewayProxyResult;
+  /** The ws bundle as deployed, its DynamoDB, Management API, SQS and S3 the local stand-in `fakeAws`. */
+  let awsWs: LambdaContainer;
+  let fakeAws: FakeAws;
+  /** Seqs of the stream entries set up on the agent's stream (actions.updated, then one events.new). */
+  let streamSeqs: number[];
   /** What beforeAll made, undone in reverse order by afterAll (also after a failed set-up). */
   const cleanup: Array<() => Promise<void> | void> = [];
 
@@ -118,7 +137,23 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     const config = testHubConfig();
     const app = await createHubApp(config, { databaseHandle: database.handle });
     creds = await app.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
+    // The AWS ws test's own agent and device, so that its connections' presence and stream
+    // entries leave the other tests' agent alone.
+    wsCreds = await app.get(BootstrapService).bootstrap({ agentName: 'Relay', spaceName: 'hall' });
+    // Committed changes on the agent's stream for the ws bundle to replay: three a device hears
+    // (actions.updated, it holds actions:read) around one it does not (events.new).
+    const streams = app.get(StreamRepository, { strict: false });
+    streamSeqs = [];
+    for (const topic of ['actions.updated', 'actions.updated', 'events.new', 'actions.updated'] as const) {
+      const entry = await streams.append(
+        { agent_id: wsCreds.agent_id, topic, space_id: wsCreds.space_id, data: { n: streamSeqs.length } },
+        database.handle.db,
+      );
+      streamSeqs.push(entry.seq);
+    }
     await app.close();
+    fakeAws = await FakeAws.start(CONNECTIONS_SCHEMA);
+    cleanup.push(() => fakeAws.close());
 
     // The local runtime's adapters (queue table, audit files, in-memory connections) on the shared
     // database and data folder: everything but AWS. Migrations are already applied.
@@ -157,6 +192,14 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     };
     await Promise.all([
       start('http', awsEnv).then((container) => (awsHttp = container)),
+      start('ws', {
+        ...awsEnv,
+        ...fakeAws.env,
+        MARVAIN_WS_ENDPOINT: fakeAws.websocketEndpoint,
+        // The SQS client sends to the queue URL's host.
+        MARVAIN_TRANSCRIPT_QUEUE_URL: `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
+        MARVAIN_ACTION_QUEUE_URL: `${fakeAws.endpoint}/123456789012/marvain-actions`,
+      }).then((container) => (awsWs = container)),
       ...ENTRIES.map((entry) => start(entry, env).then((container) => (containers[entry] = container))),
     ]);
     // Its application starts now, while every audit entry is already copied to the sink: a start
@@ -227,37 +270,151 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(forbidden.statusCode).toBe(403);
   });
 
-  it('ws authenticates $connect, answers $default frames with the shared gateway, and answers $disconnect', async () => {
-    const ws = containers.ws;
-    const refused = await ws.invoke<WebSocketResult>(connectEvent('conn-anon'));
-    expect(refused.statusCode).toBe(401);
-    expect(
-      (await ws.invoke<WebSocketResult>(connectEvent('conn-bad', { query: 'mvd_not-a-real-token' }))).statusCode,
-    ).toBe(401);
+  it('ws (AWS runtime) authenticates $connect, keeps connections in DynamoDB, answers frames as route responses and $disconnect', async () => {
+    const reply = async (connectionId: string, body: unknown): Promise<any> => {
+      const result = await awsWs.invoke<WebSocketResult>(messageEvent(connectionId, body));
+      expect(result.statusCode).toBe(200);
+      return result.body === undefined ? undefined : JSON.parse(result.body);
+    };
+    const items = () => fakeAws.items(CONNECTIONS_TABLE);
 
-    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-1', { query: creds.device_token }))).toEqual({
+    expect((await awsWs.invoke<WebSocketResult>(connectEvent('conn-anon'))).statusCode).toBe(401);
+    expect(
+      (await awsWs.invoke<WebSocketResult>(connectEvent('conn-bad', { query: 'mvd_not-a-real-token' }))).statusCode,
+    ).toBe(401);
+    expect(items()).toEqual([]);
+
+    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws1conn=', { query: wsCreds.device_token }))).toEqual({
       statusCode: 200,
     });
-    const pong = await ws.invoke<WebSocketResult>(messageEvent('conn-1', { type: 'ping', id: 'p1' }));
-    expect(pong.statusCode).toBe(200);
-    expect(JSON.parse(pong.body ?? '')).toEqual({ type: 'pong', id: 'p1', ts: expect.any(String) });
-
-    const hello = await ws.invoke<WebSocketResult>(
-      messageEvent('conn-1', { type: 'hello', id: 'h1', token: creds.user_token }),
-    );
-    expect(JSON.parse(hello.body ?? '')).toEqual({
+    expect(items()).toEqual([
+      expect.objectContaining({
+        connection_id: 'Aws1conn=',
+        item_id: 'connection',
+        principal_key: `device#${wsCreds.device_id}`,
+        agent_ids: [wsCreds.agent_id],
+      }),
+    ]);
+    expect(await reply('Aws1conn=', { type: 'ping', id: 'p1' })).toEqual({
+      type: 'pong',
+      id: 'p1',
+      ts: expect.any(String),
+    });
+    expect(await reply('Aws1conn=', { type: 'hello', id: 'h1', token: wsCreds.device_token })).toMatchObject({
       type: 'hello_ok',
       id: 'h1',
-      principal: { type: 'user', id: creds.user_id, agent_ids: [creds.agent_id] },
+      principal: { type: 'device', id: wsCreds.device_id, agent_ids: [wsCreds.agent_id] },
     });
-    const garbage = await ws.invoke<WebSocketResult>(messageEvent('conn-1', 'not json'));
-    expect(JSON.parse(garbage.body ?? '')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
+    expect(await reply('Aws1conn=', 'not json')).toMatchObject({ type: 'error', error: { code: 'validation_failed' } });
+    expect(fakeAws.posted).toEqual([]);
 
-    expect(await ws.invoke<WebSocketResult>(connectEvent('conn-2', { header: creds.user_token }))).toEqual({
+    // subscribe with from_seq: the reply, then the replay, pushed in order through the Management
+    // API (only what the device hears: actions.updated); the route response is empty.
+    expect(
+      await reply('Aws1conn=', {
+        type: 'subscribe',
+        id: 's1',
+        agent_id: wsCreds.agent_id,
+        topics: ['actions.updated'],
+        from_seq: streamSeqs[0],
+      }),
+    ).toBeUndefined();
+    const heard = streamSeqs.filter((_, index) => index !== 2);
+    // The head when it subscribed: the set-up entries, and whatever else committed since ($connect's presence).
+    const head = fakeAws.posted[0]?.data['last_seq'] as number;
+    expect(head).toBeGreaterThanOrEqual(streamSeqs.at(-1)!);
+    expect(fakeAws.posted).toEqual([
+      {
+        connectionId: 'Aws1conn=',
+        data: {
+          type: 'subscribed',
+          id: 's1',
+          agent_id: wsCreds.agent_id,
+          space_id: null,
+          topics: ['actions.updated'],
+          last_seq: head,
+        },
+      },
+      ...heard.map((seq) => ({
+        connectionId: 'Aws1conn=',
+        data: expect.objectContaining({ type: 'stream', seq, agent_id: wsCreds.agent_id, topic: 'actions.updated' }),
+      })),
+    ]);
+    // Stored for fan-out, with the replayed seqs left to the replay.
+    expect(items()).toContainEqual(
+      expect.objectContaining({
+        connection_id: 'Aws1conn=',
+        item_id: `subscription#${wsCreds.agent_id}`,
+        agent_id: wsCreds.agent_id,
+        topics: ['actions.updated'],
+        live_after: head,
+      }),
+    );
+    expect(await reply('Aws1conn=', { type: 'unsubscribe', id: 'u1', agent_id: wsCreds.agent_id })).toEqual({
+      type: 'unsubscribed',
+      id: 'u1',
+      agent_id: wsCreds.agent_id,
+    });
+    expect(items().map((item) => item['item_id'])).toEqual(['connection']);
+    // Without from_seq nothing is replayed, so the reply stays the route response.
+    expect(
+      await reply('Aws1conn=', {
+        type: 'subscribe',
+        id: 's2',
+        agent_id: wsCreds.agent_id,
+        topics: ['actions.updated'],
+      }),
+    ).toMatchObject({ type: 'subscribed', id: 's2', last_seq: head });
+    expect(fakeAws.posted).toHaveLength(1 + heard.length);
+
+    // The other verbs answer through the same gateway, as the route response.
+    expect(
+      await reply('Aws1conn=', {
+        type: 'send_event',
+        id: 'e1',
+        event: { space_id: wsCreds.space_id, type: 'transcript_chunk', payload: { text: 'the lights are on' } },
+      }),
+    ).toEqual({ type: 'event_ack', id: 'e1', event_id: expect.any(String), stored: true, duplicate: false });
+    expect(
+      await reply('Aws1conn=', { type: 'push_transcript', id: 't1', space_id: wsCreds.space_id, text: 'and warm' }),
+    ).toMatchObject({ type: 'event_ack', id: 't1', stored: true, duplicate: false });
+    // Both transcripts went to the transcript queue (the planner's input).
+    expect(fakeAws.sent.map((message) => message.QueueUrl)).toEqual([
+      `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
+      `${fakeAws.endpoint}/123456789012/marvain-transcripts`,
+    ]);
+    expect(await reply('Aws1conn=', { type: 'list_actions', id: 'l1', agent_id: wsCreds.agent_id })).toEqual({
+      type: 'actions',
+      id: 'l1',
+      actions: [],
+      next_cursor: null,
+    });
+    // A device holds no actions:approve.
+    for (const type of ['approve_action', 'reject_action']) {
+      expect(await reply('Aws1conn=', { type, id: 'x1', action_id: randomUUID() })).toMatchObject({
+        type: 'error',
+        id: 'x1',
+        error: { code: 'forbidden' },
+      });
+    }
+    expect(await reply('Aws1conn=', { type: 'heartbeat', id: 'b1', space_id: wsCreds.space_id })).toMatchObject({
+      type: 'heartbeat_ok',
+      id: 'b1',
+    });
+    // Presence is read with spaces:read, which a device does not hold.
+    expect(
+      await reply('Aws1conn=', { type: 'subscribe_presence', id: 'sp1', agent_id: wsCreds.agent_id }),
+    ).toMatchObject({ type: 'error', id: 'sp1', error: { code: 'forbidden' } });
+
+    // The Authorization header works as well as the query string.
+    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Aws2conn=', { header: wsCreds.device_token }))).toEqual({
       statusCode: 200,
     });
-    expect(await ws.invoke<WebSocketResult>(disconnectEvent('conn-1'))).toEqual({ statusCode: 200 });
-    expect(await ws.invoke<WebSocketResult>(disconnectEvent('conn-2'))).toEqual({ statusCode: 200 });
+
+    // $disconnect removes every item of the connection.
+    expect(await awsWs.invoke<WebSocketResult>(disconnectEvent('Aws1conn='))).toEqual({ statusCode: 200 });
+    expect(await awsWs.invoke<WebSocketResult>(disconnectEvent('Aws2conn='))).toEqual({ statusCode: 200 });
+    expect(items()).toEqual([]);
   });
 
   it('planner and tool-runner handle SQS batches record by record, reporting only transient failures', async () => {

@@ -2,7 +2,13 @@ import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
 import { LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
 import type { PresenceService } from '@marvain/presence';
-import { MemoryConnectionStore, RealtimeGateway, StoredConnections, type ProtocolVerbs } from '@marvain/realtime';
+import {
+  MemoryConnectionStore,
+  RealtimeGateway,
+  StoredConnections,
+  type ConnectionPush,
+  type ProtocolVerbs,
+} from '@marvain/realtime';
 import { connectEvent, disconnectEvent, messageEvent } from './testing/lambda-events';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent } from './websocket-routes';
 
@@ -35,25 +41,54 @@ const resolver = {
   },
 } as PrincipalResolver;
 
-/** Presence is another part's; these routes only need its calls to succeed. */
-const presence = {
-  connected: () => Promise.resolve(),
-  disconnected: () => Promise.resolve(),
-  seen: () => Promise.resolve(),
-} as unknown as PresenceService;
+/** Presence is another part's: these routes only call it, and the calls are recorded. */
+function recordingPresence(): PresenceService & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    connected: (p: Principal) => Promise.resolve(void calls.push(`connected ${p.id}`)),
+    disconnected: (p: Principal) => Promise.resolve(void calls.push(`disconnected ${p.id}`)),
+    seen: () => Promise.resolve(),
+  } as unknown as PresenceService & { calls: string[] };
+}
+
+/** The Management API as the connections see it: what was pushed, and which were closed. */
+class RecordingPush implements ConnectionPush {
+  readonly sent: Array<{ connectionId: string; message: object }> = [];
+  readonly closed: Array<{ connectionId: string; code: number }> = [];
+  constructor(private readonly store: MemoryConnectionStore) {}
+  send(connectionId: string, message: object): Promise<'sent' | 'gone'> {
+    this.sent.push({ connectionId, message });
+    return Promise.resolve('sent');
+  }
+  async close(connectionId: string, code: number): Promise<void> {
+    this.closed.push({ connectionId, code });
+    await this.store.delete(connectionId);
+  }
+}
+
+/** No stream entries: replay is proven where the gateway subscribes (the bundle spec). */
+const emptyStream = { head: () => Promise.resolve(0), read: () => Promise.resolve([]) };
 
 describe('WebSocketRoutes', () => {
   let store: MemoryConnectionStore;
   let gateway: RealtimeGateway;
   let routes: WebSocketRoutes;
   let logger: HubLogger & { error: jest.Mock };
+  let presence: ReturnType<typeof recordingPresence>;
+  let push: RecordingPush;
 
   beforeEach(() => {
     store = new MemoryConnectionStore(clock);
+    presence = recordingPresence();
+    push = new RecordingPush(store);
     gateway = new RealtimeGateway(resolver, {} as ProtocolVerbs, presence, clock, new LoggerFactory());
     logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
     routes = new WebSocketRoutes(
-      new StoredConnections(gateway, resolver, store, clock, CONNECTION_TTL_SECONDS),
+      new StoredConnections(
+        { gateway, resolver, presence, store, push, stream: emptyStream, clock, logger },
+        { ttlSeconds: CONNECTION_TTL_SECONDS, maxConnectionsPerPrincipal: 2, maxReplay: 10 },
+      ),
       gateway,
       logger,
     );
@@ -72,9 +107,43 @@ describe('WebSocketRoutes', () => {
       connection_id: 'c1',
       principal: DEVICE,
       agent_ids: ['agent-1'],
+      subscriptions: [],
       connected_at: opened.toISOString(),
+      last_seen: NOW.toISOString(),
       expires_at: opened.getTime() / 1000 + CONNECTION_TTL_SECONDS,
     });
+    expect(presence.calls).toEqual(['connected dev-1']);
+  });
+
+  it('$connect refuses a principal’s connection past its cap with 429, storing nothing', async () => {
+    expect(await routes.handle(connectEvent('c1', { query: 'device-token' }))).toEqual({ statusCode: 200 });
+    expect(await routes.handle(connectEvent('c2', { query: 'device-token' }))).toEqual({ statusCode: 200 });
+    expect(await routes.handle(connectEvent('c3', { query: 'device-token' }))).toMatchObject({ statusCode: 429 });
+    expect(await store.get('c3')).toBeNull();
+    // Another principal is not counted against it; a closed connection frees its place.
+    expect(await routes.handle(connectEvent('u1', { query: 'user-token' }))).toEqual({ statusCode: 200 });
+    await routes.handle(disconnectEvent('c1'));
+    expect(await routes.handle(connectEvent('c3', { query: 'device-token' }))).toEqual({ statusCode: 200 });
+  });
+
+  it('a hello that would pass the cap is refused, its reply pushed, then the connection closed with 4429', async () => {
+    await routes.handle(connectEvent('c1', { query: 'device-token' }));
+    await routes.handle(connectEvent('c2', { query: 'device-token' }));
+    // A connection whose row was lost says hello as the same device: a third connection.
+    const reply = await routes.handle(messageEvent('lost', { type: 'hello', id: 'h1', token: 'device-token' }));
+    expect(reply).toEqual({ statusCode: 200 });
+    expect(push.sent).toEqual([
+      {
+        connectionId: 'lost',
+        message: expect.objectContaining({
+          type: 'error',
+          id: 'h1',
+          error: expect.objectContaining({ code: 'rate_limited' }),
+        }),
+      },
+    ]);
+    expect(push.closed).toEqual([{ connectionId: 'lost', code: 4429 }]);
+    expect(await store.get('lost')).toBeNull();
   });
 
   it('$connect takes the token from the query string, which browsers can set', async () => {
@@ -186,5 +255,15 @@ describe('WebSocketRoutes', () => {
     expect(await routes.handle(disconnectEvent('c1'))).toEqual({ statusCode: 200 });
     expect(await store.get('c1')).toBeNull();
     expect(await routes.handle(disconnectEvent('c1'))).toEqual({ statusCode: 200 });
+  });
+
+  it('$disconnect tells presence the principal went offline only when it was its last connection', async () => {
+    await routes.handle(connectEvent('c1', { query: 'device-token' }));
+    await routes.handle(connectEvent('c2', { query: 'device-token' }));
+    await routes.handle(connectEvent('u1', { query: 'user-token' }));
+    await routes.handle(disconnectEvent('c1'));
+    expect(presence.calls).not.toContain('disconnected dev-1');
+    await routes.handle(disconnectEvent('c2'));
+    expect(presence.calls.filter((call) => call.startsWith('disconnected'))).toEqual(['disconnected dev-1']);
   });
 });

@@ -29,12 +29,19 @@ export interface WebSocketResult {
 export const CONNECTION_TTL_SECONDS = 2 * 3600 + 60;
 
 /**
+ * Stream messages one subscribe replays before answering `resync_required`: PostToConnection
+ * takes some 10-30 ms, so this many fit well inside the function's 29 s timeout.
+ */
+export const MAX_REPLAY_MESSAGES = 500;
+
+/**
  * The API Gateway WebSocket routes, adapted to realtime's StoredConnections (the protocol).
  * - $connect takes the token from a bearer Authorization header, or a `token` query parameter
  *   since browsers cannot set headers; a refused connection answers 401.
  * - $disconnect ends the connection.
  * - every other route is a frame; the reply is the route response (the $default route has a route
- *   response), so answering costs no Management API call.
+ *   response), so answering costs no Management API call, unless work followed the reply (a
+ *   subscription's replay, a close): then the reply was pushed before it and the response is empty.
  */
 export class WebSocketRoutes {
   constructor(
@@ -62,7 +69,7 @@ export class WebSocketRoutes {
       return { statusCode: 401, body: 'send credentials as "Authorization: Bearer <token>" or ?token=<token>' };
     }
     const outcome = await this.connections.connect(event.requestContext.connectionId, token, connectedAt(event));
-    return outcome.accepted ? { statusCode: 200 } : { statusCode: 401, body: outcome.reason };
+    return outcome.accepted ? { statusCode: 200 } : { statusCode: outcome.status, body: outcome.reason };
   }
 
   private async message(event: WebSocketEvent): Promise<WebSocketResult> {
@@ -72,14 +79,14 @@ export class WebSocketRoutes {
       : event.isBase64Encoded
         ? Buffer.from(event.body, 'base64').toString('utf8')
         : event.body;
-    let reply: ServerMessage;
+    let reply: ServerMessage | null;
     try {
       reply = await this.connections.frame(connectionId, raw, connectedAt(event));
     } catch (error) {
       this.logger.error(`connection ${connectionId}: ${String(error)}`);
       reply = this.gateway.internalError();
     }
-    return { statusCode: 200, body: JSON.stringify(reply) };
+    return reply ? { statusCode: 200, body: JSON.stringify(reply) } : { statusCode: 200 };
   }
 }
 

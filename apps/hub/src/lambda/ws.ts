@@ -1,9 +1,25 @@
 import 'reflect-metadata';
 import { PrincipalResolver } from '@marvain/identity';
 import { CLOCK, LoggerFactory, type Clock } from '@marvain/platform';
-import { CONNECTION_STORE, RealtimeGateway, StoredConnections, type ConnectionStore } from '@marvain/realtime';
+import { PresenceService } from '@marvain/presence';
+import {
+  CONNECTION_PUSH,
+  CONNECTION_STORE,
+  DEFAULT_WEBSOCKET_LIMITS,
+  RealtimeGateway,
+  StoredConnections,
+  type ConnectionPush,
+  type ConnectionStore,
+} from '@marvain/realtime';
+import { AgentStream } from '@marvain/streams';
 import { createHubContext, lambdaConfig, once } from './bootstrap';
-import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent, type WebSocketResult } from './websocket-routes';
+import {
+  CONNECTION_TTL_SECONDS,
+  MAX_REPLAY_MESSAGES,
+  WebSocketRoutes,
+  type WebSocketEvent,
+  type WebSocketResult,
+} from './websocket-routes';
 
 const config = lambdaConfig('ws');
 
@@ -11,14 +27,25 @@ const config = lambdaConfig('ws');
 const routes = once(async () => {
   const app = await createHubContext(config);
   const gateway = app.get(RealtimeGateway);
+  const logs = app.get(LoggerFactory);
   const connections = new StoredConnections(
-    gateway,
-    app.get(PrincipalResolver),
-    app.get<ConnectionStore>(CONNECTION_STORE),
-    app.get<Clock>(CLOCK),
-    CONNECTION_TTL_SECONDS,
+    {
+      gateway,
+      resolver: app.get(PrincipalResolver),
+      presence: app.get(PresenceService, { strict: false }),
+      store: app.get<ConnectionStore>(CONNECTION_STORE),
+      push: app.get<ConnectionPush>(CONNECTION_PUSH),
+      stream: app.get(AgentStream, { strict: false }),
+      clock: app.get<Clock>(CLOCK),
+      logger: logs.forContext('Lambda:ws'),
+    },
+    {
+      ttlSeconds: CONNECTION_TTL_SECONDS,
+      maxConnectionsPerPrincipal: DEFAULT_WEBSOCKET_LIMITS.maxConnectionsPerPrincipal,
+      maxReplay: MAX_REPLAY_MESSAGES,
+    },
   );
-  return new WebSocketRoutes(connections, gateway, app.get(LoggerFactory).forContext('Lambda:ws'));
+  return new WebSocketRoutes(connections, gateway, logs.forContext('Lambda:ws'));
 });
 
 /** The WebSocket API's one function, for $connect, $disconnect and $default. */

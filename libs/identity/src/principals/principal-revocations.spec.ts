@@ -31,7 +31,7 @@ describe('PrincipalRevocations', () => {
     revocations.subscribe(() => {
       throw new Error('a broken listener');
     });
-    const unsubscribe = revocations.subscribe((r) => heard.push(r));
+    const unsubscribe = revocations.subscribe((r) => void heard.push(r));
     const revocation: PrincipalRevocation = { principal: { type: 'device', id: 'd1' }, reason: 'credential_revoked' };
 
     const rolledBack = fakeTx();
@@ -43,9 +43,24 @@ describe('PrincipalRevocations', () => {
     expect(heard).toEqual([revocation]);
 
     unsubscribe();
-    revocations.announce(revocation);
+    void revocations.announce(revocation);
     expect(heard).toHaveLength(1);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('a broken listener'));
+    warn.mockRestore();
+  });
+
+  it('waits for asynchronous listeners, logging one that rejects without failing the others', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const revocations = new PrincipalRevocations(new LoggerFactory());
+    const done: string[] = [];
+    revocations.subscribe(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      done.push('slow');
+    });
+    revocations.subscribe(() => Promise.reject(new Error('DeleteConnection refused')));
+    await revocations.announce({ agentId: 'a1', reason: 'credential_revoked' });
+    expect(done).toEqual(['slow']);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('DeleteConnection refused'));
     warn.mockRestore();
   });
 

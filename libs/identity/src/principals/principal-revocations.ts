@@ -21,11 +21,14 @@ export interface PrincipalRevocation {
   reason: RevocationReason;
 }
 
-export type RevocationListener = (revocation: PrincipalRevocation) => void;
+/** May return a promise (the AWS runtime closes API Gateway connections): the announcement waits for it. */
+export type RevocationListener = (revocation: PrincipalRevocation) => void | Promise<void>;
 
 /**
  * An in-process notice board for revocations. Services announce a change only once its
- * transaction commits (a rolled-back revoke must not disconnect anyone); listeners must not throw.
+ * transaction commits (a rolled-back revoke must not disconnect anyone); a listener's failure is
+ * logged, never the change's. The announcement waits for asynchronous listeners, so a Lambda's
+ * response (sent after the commit's callbacks) follows their work instead of freezing it.
  */
 @Injectable()
 export class PrincipalRevocations {
@@ -47,15 +50,24 @@ export class PrincipalRevocations {
     tx.afterCommit(() => this.announce(revocation));
   }
 
-  /** Announces now: for changes that are already durable. */
-  announce(revocation: PrincipalRevocation): void {
+  /** Announces now: for changes that are already durable. Every listener starts at once. */
+  async announce(revocation: PrincipalRevocation): Promise<void> {
+    const pending: Array<Promise<void>> = [];
     for (const listener of this.listeners) {
       try {
-        listener(revocation);
+        const result = listener(revocation);
+        if (result) {
+          pending.push(result.catch((error: unknown) => this.failed(error)));
+        }
       } catch (error) {
-        this.logger.warn(`a revocation listener failed: ${String(error)}`);
+        this.failed(error);
       }
     }
+    await Promise.all(pending);
+  }
+
+  private failed(error: unknown): void {
+    this.logger.warn(`a revocation listener failed: ${String(error)}`);
   }
 }
 
