@@ -2,7 +2,7 @@
 // `npm run bench:fanout`: ingest→delivery latency of the realtime plane on the local hub. For each
 // tier of BENCH_CLIENTS (default 100,1000) a fresh hub bundle starts on an embedded database; that
 // many satellites (devices with events:read, one principal each) connect, `hello` and `subscribe`
-// to events.new; then events are posted over HTTP at a steady BENCH_RATE per second (default 20)
+// to events.new; then events are posted over HTTP at a steady BENCH_RATE per second (default 10)
 // for BENCH_SECONDS (default 10). Each delivery's latency runs from the start of its POST to its
 // arrival at the subscriber, in this process (so it includes this process's own queueing: the
 // clients share its two cores with the hub). Printed per tier: deliveries expected and received,
@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { percentile, registerDevices, request, sleep, startLocalHub } from './local-hub.mjs';
 
 const TIERS = (process.env.BENCH_CLIENTS ?? '100,1000').split(',').map(Number);
-const RATE = Number(process.env.BENCH_RATE ?? 20);
+const RATE = Number(process.env.BENCH_RATE ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const DRAIN_MS = 10_000;
 
@@ -123,7 +123,7 @@ async function tier(clients) {
       `${String(clients).padStart(5)} subscribers, ${total} events at ${RATE}/s: ` +
         `${latencies.length}/${expected} delivered, lost ${expected - latencies.length}, ` +
         `duplicates ${duplicates}, out of order ${outOfOrder}; latency p50 ${ms(percentile(latencies, 50))}, ` +
-        `p99 ${ms(percentile(latencies, 99))}, max ${ms(Math.max(...latencies))}; ` +
+        `p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies.reduce((a, b) => Math.max(a, b), 0))}; ` +
         `hub RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(hub.rss() / 2 ** 20).toFixed(0)} MiB`,
     );
   } finally {

@@ -1,5 +1,6 @@
 // The hub bundle as a child process on a fresh embedded database (loopback only), for the benches
-// that drive the local runtime over HTTP and WebSocket. `stop()` kills it and removes its folder.
+// that drive the local runtime over HTTP and WebSocket. `stop()` ends it and removes its folder.
+// BENCH_HUB_NODE_ARGS adds node flags to the hub (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -11,7 +12,11 @@ import { bundle } from '../build/bundle.mjs';
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts the hub; resolves once it listens, with its port, its first-run credentials and its RSS. */
-export async function startLocalHub({ workers = false, env = {}, nodeArgs = [] } = {}) {
+export async function startLocalHub({
+  workers = false,
+  env = {},
+  nodeArgs = (process.env.BENCH_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
+} = {}) {
   const hubBundle = await bundle('hub');
   const dir = mkdtempSync(path.join(tmpdir(), 'marvain-bench-hub-'));
   const child = spawn(process.execPath, [...nodeArgs, hubBundle], {
@@ -28,7 +33,8 @@ export async function startLocalHub({ workers = false, env = {}, nodeArgs = [] }
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const stop = () => {
-    child.kill('SIGKILL');
+    // SIGTERM lets a profiling hub write its profile; the folder goes once it has exited.
+    child.kill(nodeArgs.length > 0 ? 'SIGTERM' : 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   try {
