@@ -1,12 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyLike } from 'jose';
-import { hasScope, scopesOfRole, SCOPES, type PrincipalType, type Scope } from '@marvain/contracts';
+import {
+  ErrorCode,
+  hasScope,
+  scopesOfRole,
+  SCOPES,
+  WsCloseCode,
+  type ClientMessageType,
+  type PrincipalType,
+  type Scope,
+  type ServerMessage,
+} from '@marvain/contracts';
 import { asJson, asUuid } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import WebSocket from 'ws';
+import { HubSocket } from './testing/hub-socket';
 import { routeTable, type RouteEntry } from './testing/route-table';
+import { SseClient } from './testing/sse-client';
 import {
   newAgentKey,
   openHubTestServer,
@@ -70,6 +82,8 @@ interface Request {
   url: string;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A Server-Sent Events route: its success is a stream that does not end. */
+  streaming?: boolean;
 }
 
 const USER_TYPES: readonly PrincipalType[] = ['user'];
@@ -87,8 +101,18 @@ const MANAGED_DEVICE_SCOPE: Scope = 'devices:manage';
 describe(`authorization matrix (${testDatabaseKind()})`, () => {
   let hub: HubTestServer;
 
-  const send = (request: Request, token: string | null): Promise<HttpReply> =>
-    hub.call(request.method, request.url, token, request.body, request.headers);
+  /**
+   * One request. A request of a streaming route (SSE) is answered by its status and, for an
+   * error, its body: a stream that opened is closed at once (its body never ends).
+   */
+  const send = async (request: Request, token: string | null): Promise<HttpReply> => {
+    if (!request.streaming) {
+      return hub.call(request.method, request.url, token, request.body, request.headers);
+    }
+    const opened = await SseClient.open(hub.base, request.url, token, request.headers);
+    opened.client?.close();
+    return { status: opened.status, text: JSON.stringify(opened.json ?? null), json: opened.json ?? null };
+  };
 
   /** A setup call that must succeed; returns its JSON. */
   const must = async (request: Request, token: string, status = 201): Promise<any> => {
@@ -678,6 +702,36 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 200,
       request: async (w, t) => post(`/v1/actions/${await idOf(t, (s) => w.action(s))}/reject`, { reason: 'not now' }),
     },
+    'GET /v1/agents/:agent_id/stream': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) =>
+        Promise.resolve({
+          method: 'GET',
+          url: `/v1/agents/${agentOf(t)}/stream?topics=events.new`,
+          streaming: true,
+        }),
+      // Read only when the route checks each topic's scope itself (no declared scope): a user who is
+      // no member sees no agent A, as on the other agent routes that do; events.new needs events:read.
+      expectOwn: (caller) =>
+        !caller.type
+          ? 401
+          : caller.type === 'user' && !caller.memberRole
+            ? 404
+            : hasScope(caller.scopesOnA, 'events:read') && USERS_AND_DEVICES.includes(caller.type)
+              ? 200
+              : 403,
+    },
+    'GET /v1/agents/:agent_id/presence': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/presence`)),
+    },
+    'GET /v1/spaces/:space_id/presence': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}/presence`)),
+    },
     'GET /v1/audit/verify': {
       serves: USERS_AND_DEVICES,
       success: 200,
@@ -820,6 +874,320 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
     }
     ws.close();
     expect(answers).toEqual(expected);
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // The same matrix over the WebSocket: every verb × every caller × agent A, agent B and a missing
+  // id. A verb with a REST twin must answer as its twin answers the same caller (the twin's own
+  // answers are pinned by the matrix above); B's ids answer exactly like missing ones; no reply
+  // carries an id of B's the message did not name.
+
+  interface VerbSpec {
+    /** The REST twin (a key of ROUTES) whose answer this verb must give, or null when it has none. */
+    twin: string | null;
+    /** The scope the verb needs on the agent (its twin's); null for one every principal may send. */
+    scope: Scope | null;
+    /** The reply type of a success. */
+    success: ServerMessage['type'];
+    /** Whether the message names an agent's resource the foreign/missing comparison can vary. */
+    targeted: boolean;
+    message(world: World, target: Target): Promise<Record<string, unknown>>;
+    /** For a verb without a twin: what a caller gets on agent A ('=foreign': whatever B and a missing id get). */
+    expectOwn?(caller: Caller): string;
+  }
+
+  /** `reply type` for a success, `error <code>` for a refusal: what the matrix compares. */
+  const outcomeOf = (reply: Record<string, any>): string =>
+    reply['type'] === 'error' ? `error ${reply['error']?.code}` : String(reply['type']);
+  const restOutcome = (reply: HttpReply, success: string): string =>
+    reply.status < 400 ? success : `error ${reply.json?.error?.code}`;
+
+  /**
+   * Every verb of the protocol. `satisfies` makes a verb added to ClientMessage without an entry
+   * here a compile error, so no verb escapes the matrix.
+   */
+  const VERBS = {
+    hello: {
+      // hello is the authentication itself: the test after the matrix sends it as every caller.
+      twin: null,
+      scope: null,
+      success: 'hello_ok',
+      targeted: false,
+      // Never sent by the matrix loop: hello is what each caller's socket starts with.
+      message: () => Promise.resolve({ type: 'hello' }),
+      expectOwn: () => 'hello_ok',
+    },
+    ping: {
+      twin: null,
+      scope: null,
+      success: 'pong',
+      targeted: false,
+      message: () => Promise.resolve({ type: 'ping' }),
+      // Served before hello too: a liveness check reveals nothing.
+      expectOwn: () => 'pong',
+    },
+    heartbeat: {
+      twin: 'POST /v1/devices/heartbeat',
+      scope: 'presence:write',
+      success: 'heartbeat_ok',
+      targeted: true,
+      message: (_w, t) => Promise.resolve({ type: 'heartbeat', space_id: spaceOf(t), status: 'online' }),
+    },
+    send_event: {
+      twin: 'POST /v1/events',
+      scope: 'events:write',
+      success: 'event_ack',
+      targeted: true,
+      message: (_w, t) =>
+        Promise.resolve({
+          type: 'send_event',
+          event: { space_id: spaceOf(t), type: 'transcript', payload: { text: 'hi' } },
+        }),
+    },
+    push_transcript: {
+      twin: 'POST /v1/events',
+      scope: 'events:write',
+      success: 'event_ack',
+      targeted: true,
+      message: (_w, t) => Promise.resolve({ type: 'push_transcript', space_id: spaceOf(t), text: 'hi' }),
+    },
+    subscribe: {
+      twin: 'GET /v1/agents/:agent_id/stream',
+      scope: 'events:read',
+      success: 'subscribed',
+      targeted: true,
+      message: (_w, t) => Promise.resolve({ type: 'subscribe', agent_id: agentOf(t), topics: ['events.new'] }),
+    },
+    unsubscribe: {
+      twin: null,
+      scope: null,
+      success: 'unsubscribed',
+      targeted: true,
+      message: (_w, t) => Promise.resolve({ type: 'unsubscribe', agent_id: agentOf(t) }),
+      // No subscription exists on any of the three: the hub cannot, and must not, tell them apart.
+      expectOwn: (caller) => (caller.type ? '=foreign' : `error ${ErrorCode.Unauthenticated}`),
+    },
+    subscribe_presence: {
+      twin: 'GET /v1/agents/:agent_id/presence',
+      scope: 'spaces:read',
+      success: 'presence',
+      targeted: true,
+      message: (_w, t) => Promise.resolve({ type: 'subscribe_presence', agent_id: agentOf(t) }),
+    },
+    list_actions: {
+      twin: 'GET /v1/actions',
+      scope: 'actions:read',
+      success: 'actions',
+      targeted: true,
+      message: (_w, t) => Promise.resolve({ type: 'list_actions', agent_id: agentOf(t) }),
+    },
+    approve_action: {
+      twin: 'POST /v1/actions/:id/approve',
+      scope: 'actions:approve',
+      success: 'action',
+      targeted: true,
+      message: async (w, t) => ({ type: 'approve_action', action_id: await idOf(t, (s) => w.action(s)) }),
+    },
+    reject_action: {
+      twin: 'POST /v1/actions/:id/reject',
+      scope: 'actions:approve',
+      success: 'action',
+      targeted: true,
+      message: async (w, t) => ({
+        type: 'reject_action',
+        action_id: await idOf(t, (s) => w.action(s)),
+        reason: 'not now',
+      }),
+    },
+  } satisfies Record<ClientMessageType, VerbSpec>;
+
+  /** A socket that said hello as `caller` (a caller whose credential is refused stays unauthenticated). */
+  async function socketAs(caller: Caller): Promise<HubSocket> {
+    const socket = await HubSocket.open(hub.base);
+    const token = await caller.token();
+    const hello = await socket.request(token === null ? { type: 'hello' } : { type: 'hello', token });
+    if ((hello.type === 'hello_ok') !== (caller.type !== null)) {
+      throw new Error(`hello as ${caller.kind} answered ${JSON.stringify(hello)}`);
+    }
+    return socket;
+  }
+
+  it('declares each WebSocket verb with the same scope as its REST twin', () => {
+    const mismatched = Object.entries(VERBS as Record<string, VerbSpec>)
+      .filter(([, verb]) => verb.twin !== null)
+      .map(([name, verb]) => {
+        const route = table.find((r) => r.key === verb.twin);
+        const declared = route?.access.kind === 'scope' ? route.access.scope : route?.access.kind;
+        return { name, twin: verb.twin, declared, scope: verb.scope };
+      })
+      // A twin that checks its scopes in the service (no declared scope) is held to the matrix above.
+      .filter((v) => v.declared !== v.scope && v.declared !== 'authenticated');
+    expect(mismatched).toEqual([]);
+  });
+
+  it('answers every WebSocket verb × caller as its REST twin does, B like a missing id, and nothing of another agent', async () => {
+    const failures: string[] = [];
+    const seen = { cases: 0, allowed: 0, denied: 0 };
+    for (const [name, verb] of Object.entries(VERBS as Record<string, VerbSpec>)) {
+      if (name === 'hello') {
+        continue; // every caller's hello is the next test
+      }
+      const world = await new World().build();
+      for (const caller of world.callers(verb.scope)) {
+        const label = `${name} as ${caller.kind}`;
+        const socket = await socketAs(caller);
+        try {
+          const replies: Array<{ message: Record<string, unknown>; reply: Record<string, any> }> = [];
+          const ask = async (target: Target): Promise<string> => {
+            const message = await verb.message(world, target);
+            const reply = await socket.request(message);
+            replies.push({ message, reply });
+            if (outcomeOf(reply) === `error ${ErrorCode.Internal}`) {
+              failures.push(`${label}: an internal error ${JSON.stringify(reply)}`);
+            }
+            return outcomeOf(reply);
+          };
+
+          let foreign: string | null = null;
+          if (verb.targeted) {
+            foreign = await ask({ side: world.b });
+            const missing = await ask({ missing: true });
+            seen.cases += 2;
+            if (foreign !== missing) {
+              failures.push(`${label}: B's resource answered ${foreign}, a missing id ${missing}`);
+            }
+            if (foreign === verb.success && name !== 'unsubscribe') {
+              failures.push(`${label} succeeded on agent B's resource`);
+            }
+          }
+
+          const own = await ask({ side: world.a });
+          seen.cases += 1;
+          let expected: string;
+          if (verb.twin) {
+            const spec = ROUTES[verb.twin];
+            if (!spec) {
+              failures.push(`${name}: its twin ${verb.twin} is not in the route matrix`);
+              continue;
+            }
+            // The twin answers the same caller (a fresh agent assertion, a fresh action) on agent A.
+            expected = restOutcome(
+              await send(await spec.request(world, { side: world.a }, caller), await caller.token()),
+              verb.success,
+            );
+            if (verb.targeted) {
+              const twinForeign = restOutcome(
+                await send(await spec.request(world, { side: world.b }, caller), await caller.token()),
+                verb.success,
+              );
+              if (foreign !== twinForeign) {
+                failures.push(`${label} on B's resource: ${foreign}, its REST twin ${twinForeign}`);
+              }
+            }
+          } else {
+            const pinned = verb.expectOwn!(caller);
+            expected = pinned === '=foreign' ? (foreign as string) : pinned;
+          }
+          if (own === verb.success) {
+            seen.allowed += 1;
+          } else {
+            seen.denied += 1;
+          }
+          if (own !== expected) {
+            failures.push(
+              `${label}: expected ${expected}, got ${own} ${JSON.stringify(replies.at(-1)?.reply).slice(0, 200)}`,
+            );
+          }
+          for (const { message, reply } of replies) {
+            const leaked = leakedIds(world, { method: 'WS', url: '', body: message }, JSON.stringify(reply));
+            if (leaked.length > 0) {
+              failures.push(`${label} leaked ${leaked.join(', ')} of agent B`);
+            }
+          }
+          // Nothing unsolicited (a stream entry, presence) may carry B's ids either.
+          const leaked = leakedIds(world, { method: 'WS', url: '' }, JSON.stringify(socket.received));
+          const named = replies.map((r) => JSON.stringify(r.message)).join(' ');
+          const unasked = leaked.filter((id) => !named.includes(id));
+          if (unasked.length > 0) {
+            failures.push(`${label}: the socket received ${unasked.join(', ')} of agent B`);
+          }
+        } finally {
+          await socket.close();
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(seen.allowed).toBeGreaterThan(30);
+    expect(seen.denied).toBeGreaterThan(60);
+  }, 600_000);
+
+  describe('over the WebSocket, by name', () => {
+    let world: World;
+    beforeAll(async () => {
+      world = await new World().build();
+    });
+
+    const actionStatus = async (actionId: string): Promise<string> =>
+      (
+        await hub.kysely
+          .selectFrom('actions')
+          .select('status')
+          .where('action_id', '=', asUuid(actionId))
+          .executeTakeFirstOrThrow()
+      ).status;
+
+    it("a device of agent A with every scope cannot subscribe to agent B or approve B's action", async () => {
+      const device = await world.device(world.a, [...ALL_SCOPES]);
+      const socket = await HubSocket.open(hub.base, device.token);
+      const foreignAction = await world.action(world.b);
+      const missing = randomUUID();
+      const subscribeB = await socket.request({ type: 'subscribe', agent_id: world.b.agentId });
+      const subscribeMissing = await socket.request({ type: 'subscribe', agent_id: missing });
+      expect(subscribeB).toMatchObject({ type: 'error', error: { code: ErrorCode.NotFound } });
+      expect(subscribeB.error).toEqual({ ...subscribeMissing.error, message: expect.any(String) });
+      expect(await socket.request({ type: 'approve_action', action_id: foreignAction })).toMatchObject({
+        type: 'error',
+        error: { code: expect.stringMatching(/^(forbidden|not_found)$/) },
+      });
+      expect(await actionStatus(foreignAction)).toBe('proposed');
+      await socket.close();
+    });
+
+    it('a device without actions:read cannot list_actions', async () => {
+      const device = await world.device(
+        world.a,
+        ALL_SCOPES.filter((s) => s !== 'actions:read'),
+      );
+      const socket = await HubSocket.open(hub.base, device.token);
+      expect(await socket.request({ type: 'list_actions', agent_id: world.a.agentId })).toMatchObject({
+        type: 'error',
+        error: { code: ErrorCode.Forbidden },
+      });
+      await socket.close();
+    });
+
+    it('a guest cannot approve or reject', async () => {
+      const action = await world.action(world.a);
+      const socket = await HubSocket.open(hub.base, world.users.guest.token);
+      for (const type of ['approve_action', 'reject_action']) {
+        expect(await socket.request({ type, action_id: action })).toMatchObject({
+          type: 'error',
+          error: { code: ErrorCode.Forbidden },
+        });
+      }
+      expect(await actionStatus(action)).toBe('proposed');
+      await socket.close();
+    });
+
+    it("a revoked device's live, subscribed socket is closed with 4401", async () => {
+      const device = await world.device(world.a, [...ALL_SCOPES]);
+      const socket = await HubSocket.open(hub.base, device.token);
+      expect(await socket.request({ type: 'subscribe', agent_id: world.a.agentId })).toMatchObject({
+        type: 'subscribed',
+      });
+      await must({ method: 'POST', url: `/v1/devices/${device.id}/revoke` }, world.a.ownerToken, 200);
+      expect((await socket.closed()).code).toBe(WsCloseCode.Unauthenticated);
+    });
   });
 
   /** Ids of agent B in a response that the request itself did not name. */
