@@ -3,6 +3,7 @@ import { LoggingModule } from '@marvain/platform';
 import { AuditModule } from '@marvain/audit';
 import { EventsModule } from '@marvain/events';
 import { IdentityModule } from '@marvain/identity';
+import { StreamsModule } from '@marvain/streams';
 import { ActionsController } from './actions.controller';
 import { ActionsRepository } from './actions.repository';
 import { ActionsService } from './actions.service';
@@ -12,7 +13,7 @@ import { SendMessageTool } from './tools/send-message.tool';
 import { TOOLS, type Tool } from './tools/tool';
 
 @Module({
-  imports: [AuditModule, EventsModule, IdentityModule, LoggingModule],
+  imports: [AuditModule, EventsModule, IdentityModule, LoggingModule, StreamsModule],
   controllers: [ActionsController],
   providers: [
     ActionsRepository,

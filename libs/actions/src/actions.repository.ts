@@ -57,8 +57,9 @@ export interface ActionPatch {
 export class ActionsRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  async insertProposed(action: NewProposedAction, executor: Executor = this.db): Promise<boolean> {
-    const result = await executor
+  /** Inserts the proposal unless its id exists; the stored row when it wrote. */
+  async insertProposed(action: NewProposedAction, executor: Executor = this.db): Promise<ActionRow | undefined> {
+    return executor
       .insertInto('actions')
       .values({
         action_id: asUuid(action.action_id),
@@ -72,8 +73,8 @@ export class ActionsRepository {
         source_event_id: action.source_event_id === null ? null : asUuid(action.source_event_id),
       })
       .onConflict((oc) => oc.column('action_id').doNothing())
+      .returning(ACTION_COLUMNS)
       .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
   async findById(

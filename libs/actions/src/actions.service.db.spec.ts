@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { ERROR_HTTP_STATUS, ErrorCode, ROLE_SCOPES, type MembershipRole, type Principal } from '@marvain/contracts';
+import {
+  ERROR_HTTP_STATUS,
+  ErrorCode,
+  ROLE_SCOPES,
+  type MembershipRole,
+  type Principal,
+  type StreamEntry,
+} from '@marvain/contracts';
+import { TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import {
   auditEntries,
@@ -12,6 +20,8 @@ import {
 } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { IdentityModule, PrincipalResolver, USER_TOKEN_ISSUER, type UserTokenIssuer } from '@marvain/identity';
+import { AgentStream } from '@marvain/streams';
+import { recordPublished, TestStreamPublisherModule } from '@marvain/streams/testing';
 import { ActionsModule } from './actions.module';
 import { ActionsService } from './actions.service';
 import { proposeAction, seedAgent, type ProposalOverrides, type SeededAgent } from './testing';
@@ -26,7 +36,7 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    context = await openFeatureTestContext([TestStreamPublisherModule, ActionsModule, IdentityModule]);
     actions = context.moduleRef.get(ActionsService);
     resolver = context.moduleRef.get(PrincipalResolver);
     issuer = context.moduleRef.get<UserTokenIssuer>(USER_TOKEN_ISSUER);
@@ -238,6 +248,79 @@ describe(`ActionsService (${testDatabaseKind()})`, () => {
       const actionId = await propose(s, { kind: 'launch', required_scopes: ['rockets:launch'] });
       const error = await refused(actions.approve(s.owner, actionId), ErrorCode.Forbidden);
       expect(error.details).toEqual({ missing_scopes: ['rockets:launch'] });
+    });
+  });
+
+  describe('the actions.updated stream', () => {
+    /** The action's entries on its agent's stream, oldest first. */
+    async function actionEntries(agentId: string, actionId: string): Promise<StreamEntry[]> {
+      const entries = await context.moduleRef.get(AgentStream).read(agentId, 1, { topics: ['actions.updated'] });
+      return entries.filter((e) => e.data['action_id'] === actionId);
+    }
+
+    it('writes the proposal and each decision as the action’s view, in its space, published once committed', async () => {
+      const s = await seed();
+      const published = recordPublished(context.moduleRef);
+
+      const actionId = await propose(s);
+      const proposed = await actions.get(s.owner, actionId);
+      const approved = await actions.approve(s.owner, actionId);
+      published.stop();
+
+      const entries = await actionEntries(s.agent_id, actionId);
+      expect(entries.map((e) => [e.topic, e.space_id, e.data])).toEqual([
+        ['actions.updated', s.space_id, proposed],
+        ['actions.updated', s.space_id, approved],
+      ]);
+      expect(entries[1]!.seq).toBe(entries[0]!.seq + 1);
+      expect(published.entries.filter((e) => e.data['action_id'] === actionId)).toEqual(entries);
+
+      const rejectedId = await propose(s);
+      const beforeRejection = await actions.get(s.owner, rejectedId);
+      const rejected = await actions.reject(s.owner, rejectedId, 'not now');
+      expect((await actionEntries(s.agent_id, rejectedId)).map((e) => e.data)).toEqual([beforeRejection, rejected]);
+    });
+
+    it('writes nothing for a refused decision, a repeated proposal or a proposal whose transaction rolls back', async () => {
+      const s = await seed();
+      const transactions = context.moduleRef.get(TransactionRunner);
+      const actionId = await propose(s);
+      await actions.reject(s.owner, actionId);
+      await refused(actions.approve(s.owner, actionId), ErrorCode.ActionInvalidTransition);
+      expect((await actionEntries(s.agent_id, actionId)).map((e) => e.data['status'])).toEqual([
+        'proposed',
+        'rejected',
+      ]);
+
+      const proposal = {
+        action_id: randomUUID(),
+        agent_id: s.agent_id,
+        space_id: null,
+        kind: 'send_message',
+        payload: { to: 'Sam', text: 'hi' },
+        required_scopes: ['messages:send'],
+        reason: null,
+        source_event_id: null,
+      };
+      const actor = { type: 'agent' as const, id: s.agent_id };
+      expect(await transactions.run((tx) => actions.propose(tx, proposal, actor))).toBe(true);
+      expect(await transactions.run((tx) => actions.propose(tx, proposal, actor))).toBe(false);
+      const agentWide = await actionEntries(s.agent_id, proposal.action_id);
+      expect(agentWide).toHaveLength(1);
+      // An action without a space is agent-wide on the stream.
+      expect(agentWide[0]!.space_id).toBeNull();
+
+      const published = recordPublished(context.moduleRef);
+      const rolledBack = { ...proposal, action_id: randomUUID() };
+      await expect(
+        transactions.run(async (tx) => {
+          await actions.propose(tx, rolledBack, actor);
+          throw new Error('the planner run failed after proposing');
+        }),
+      ).rejects.toThrow('the planner run failed');
+      published.stop();
+      expect(await actionEntries(s.agent_id, rolledBack.action_id)).toEqual([]);
+      expect(published.entries).toEqual([]);
     });
   });
 });

@@ -20,6 +20,7 @@ import {
   LoggerFactory,
   type HubLogger,
 } from '@marvain/platform';
+import { AgentStream } from '@marvain/streams';
 import type { ActionList, ActionView, ListActionsQuery } from './actions.dto';
 import { ActionsRepository, type NewProposedAction } from './actions.repository';
 
@@ -50,7 +51,7 @@ export function assertTransition(action: ActionRow, to: ActionStatus): void {
 
 const iso = (value: Date | null): string | null => (value ? value.toISOString() : null);
 
-function toActionView(row: ActionRow): ActionView {
+export function toActionView(row: ActionRow): ActionView {
   return {
     ...row,
     approved_at: iso(row.approved_at),
@@ -59,6 +60,16 @@ function toActionView(row: ActionRow): ActionView {
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
+}
+
+/** Writes an action's new state to its agent's stream (`actions.updated`), in the transaction that changed it. */
+export async function appendActionUpdated(stream: AgentStream, tx: Tx, row: ActionRow): Promise<void> {
+  await stream.append(tx, {
+    agent_id: row.agent_id,
+    topic: 'actions.updated',
+    space_id: row.space_id,
+    data: toActionView(row),
+  });
 }
 
 @Injectable()
@@ -70,6 +81,7 @@ export class ActionsService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     @Inject(MESSAGE_QUEUE) private readonly queue: MessageQueue,
+    private readonly stream: AgentStream,
     logs: LoggerFactory,
   ) {
     this.logger = logs.forContext('Actions');
@@ -90,6 +102,7 @@ export class ActionsService {
           source_event_id: action.source_event_id,
         },
       });
+      await appendActionUpdated(this.stream, tx, inserted);
       tx.afterCommit(() =>
         this.logger.log({
           msg: 'action proposed',
@@ -100,7 +113,7 @@ export class ActionsService {
         }),
       );
     }
-    return inserted;
+    return inserted !== undefined;
   }
 
   async list(principal: Principal, query: ListActionsQuery): Promise<ActionList> {
@@ -169,6 +182,7 @@ export class ActionsService {
         subject: { type: 'action', id: actionId },
         details: { kind: action.kind, ...(reason ? { reason } : {}) },
       });
+      await appendActionUpdated(this.stream, tx, updated);
       if (to === 'approved') {
         const reference: ActionReference = { action_id: actionId, agent_id: action.agent_id };
         await this.queue.send(QueueNames.Actions, { ...reference }, { tx, dedupKey: `action:${actionId}` });

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { EventTypes } from '@marvain/contracts';
+import { EventTypes, type StreamEntry } from '@marvain/contracts';
 import type { ActionRow } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { auditActions, openFeatureTestContext, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { IdentityModule } from '@marvain/identity';
 import { PoisonMessageError } from '@marvain/platform';
+import { AgentStream } from '@marvain/streams';
+import { recordPublished, TestStreamPublisherModule } from '@marvain/streams/testing';
 import { ActionsModule } from './actions.module';
 import { ActionsRepository } from './actions.repository';
 import { ActionsService } from './actions.service';
@@ -24,7 +26,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
   let audit: AuditService;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([ActionsModule, IdentityModule]);
+    context = await openFeatureTestContext([TestStreamPublisherModule, ActionsModule, IdentityModule]);
     actions = context.moduleRef.get(ActionsService);
     runner = context.moduleRef.get(ToolRunnerService);
     audit = context.moduleRef.get(AuditService);
@@ -63,6 +65,15 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     auditActions(context.db.db, { agentId, subjectId: actionId });
 
   const ref = (s: SeededAgent, actionId: string) => ({ action_id: actionId, agent_id: s.agent_id });
+
+  /** The agent's stream entries about the action: its status changes and the messages it sent. */
+  async function streamed(s: SeededAgent, actionId: string): Promise<StreamEntry[]> {
+    const entries = await context.moduleRef.get(AgentStream).read(s.agent_id, 1);
+    return entries.filter((e) => {
+      const payload = e.data['payload'] as Record<string, unknown> | undefined;
+      return e.data['action_id'] === actionId || payload?.['action_id'] === actionId;
+    });
+  }
 
   it('executes an approved send_message: one outbound message event in the space, result recorded', async () => {
     const s = await seed();
@@ -272,5 +283,63 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     for (const { agent_id } of agents.rows) {
       expect(await audit.verify(agent_id)).toMatchObject({ ok: true });
     }
+  });
+
+  describe('the stream', () => {
+    it('writes every status change as actions.updated carrying the stored action, and the message it sent as events.new', async () => {
+      const s = await seed();
+      const actionId = await approved(s);
+      const published = recordPublished(context.moduleRef);
+
+      await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
+      published.stop();
+
+      const entries = await streamed(s, actionId);
+      expect(entries.map((e) => [e.topic, e.space_id, e.data['status'] ?? e.data['type']])).toEqual([
+        ['actions.updated', s.space_id, 'proposed'],
+        ['actions.updated', s.space_id, 'approved'],
+        ['actions.updated', s.space_id, 'executing'],
+        ['events.new', s.space_id, EventTypes.MessageOutbound],
+        ['actions.updated', s.space_id, 'executed'],
+      ]);
+      const [message] = await outbound(s.space_id, actionId);
+      expect(entries[3]!.data).toMatchObject({ event_id: message!.event_id, payload: message!.payload });
+      const executed = entries[4]!.data;
+      const row = await actionRow(actionId);
+      expect(executed).toMatchObject({ status: 'executed', result: row.result, error: null });
+      expect(executed['completed_at']).toBe(row.completed_at!.toISOString());
+      expect(published.entries).toEqual(entries.slice(2));
+    });
+
+    it('writes the failure when the action fails, and nothing more for a redelivery of a finished action', async () => {
+      const s = await seed();
+      const actionId = await approved(s, { kind: 'teleport', payload: { where: 'moon' }, required_scopes: [] });
+
+      await expect(runner.handle(ref(s, actionId))).resolves.toBe('failed');
+      await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
+
+      const entries = await streamed(s, actionId);
+      expect(entries.map((e) => e.data['status'])).toEqual(['proposed', 'approved', 'failed']);
+      expect(entries[2]!.data['error']).toMatch(/teleport/);
+    });
+
+    it('writes one message however often a crashed run is redelivered', async () => {
+      const s = await seed();
+      const actionId = await approved(s);
+      await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(context.db.db);
+      const sendMessage = context.moduleRef.get<Tool[]>(TOOLS).find((t) => t.kind === 'send_message')!;
+      await sendMessage.execute(await actionRow(actionId));
+
+      await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');
+      await expect(runner.handle(ref(s, actionId))).resolves.toBe('already-finished');
+
+      const entries = await streamed(s, actionId);
+      expect(entries.filter((e) => e.topic === 'events.new')).toHaveLength(1);
+      expect(entries.filter((e) => e.topic === 'actions.updated').map((e) => e.data['status'])).toEqual([
+        'proposed',
+        'approved',
+        'executed',
+      ]);
+    });
   });
 });

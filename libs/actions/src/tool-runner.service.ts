@@ -4,8 +4,9 @@ import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { AccessService } from '@marvain/identity';
 import { PoisonMessageError, LoggerFactory, type HubLogger } from '@marvain/platform';
+import { AgentStream } from '@marvain/streams';
 import { ActionsRepository, type ActionPatch } from './actions.repository';
-import { assertTransition } from './actions.service';
+import { appendActionUpdated, assertTransition } from './actions.service';
 import { TOOLS, ToolError, type Tool } from './tools/tool';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -36,6 +37,7 @@ export class ToolRunnerService {
     private readonly transactions: TransactionRunner,
     private readonly audit: AuditService,
     private readonly access: AccessService,
+    private readonly stream: AgentStream,
     @Inject(TOOLS) tools: Tool[],
     logs: LoggerFactory,
   ) {
@@ -144,7 +146,10 @@ export class ToolRunnerService {
     });
   }
 
-  /** One status change, checked against the lifecycle and audited as `action.<status>`: never one without the other. */
+  /**
+   * One status change, checked against the lifecycle, audited as `action.<status>` and written to
+   * the agent's stream: never one without the others.
+   */
   private async changeStatus(
     tx: Tx,
     current: ActionRow,
@@ -152,7 +157,7 @@ export class ToolRunnerService {
     details: Record<string, unknown>,
   ): Promise<void> {
     assertTransition(current, patch.status);
-    await this.repository.update(current.action_id, patch, tx.db);
+    const updated = await this.repository.update(current.action_id, patch, tx.db);
     await this.audit.append(tx, {
       agentId: current.agent_id,
       action: `action.${patch.status}`,
@@ -160,5 +165,6 @@ export class ToolRunnerService {
       subject: { type: 'action', id: current.action_id },
       details,
     });
+    await appendActionUpdated(this.stream, tx, updated);
   }
 }

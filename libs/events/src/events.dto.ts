@@ -47,3 +47,15 @@ export class IngestedEventView {
   @ApiProperty({ description: 'true when client_event_id matched an earlier event' })
   duplicate!: boolean;
 }
+
+/** A stored event as readers see it: the data of its `events.new` stream entry. */
+export class EventView {
+  @ApiProperty({ format: 'uuid' }) event_id!: string;
+  @ApiProperty({ format: 'uuid' }) agent_id!: string;
+  @ApiProperty({ format: 'uuid' }) space_id!: string;
+  @ApiProperty({ example: 'transcript_chunk' }) type!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) payload!: Record<string, unknown>;
+  @ApiProperty({ description: 'who sent it: device, user, agent or system' }) source_type!: string;
+  @ApiProperty({ format: 'uuid' }) source_id!: string;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+}

@@ -15,6 +15,20 @@ export const EVENT_COLUMNS = [
   'created_at',
 ] as const;
 
+/** What an insert returns: the stored event without its global seq (readers never see that). */
+export const WRITTEN_EVENT_COLUMNS = [
+  'event_id',
+  'agent_id',
+  'space_id',
+  'source_type',
+  'source_id',
+  'type',
+  'payload',
+  'client_event_id',
+  'created_at',
+] as const;
+export type WrittenEventRow = Omit<EventRow, 'seq'>;
+
 export interface NewEvent {
   event_id: string;
   agent_id: string;
@@ -30,9 +44,9 @@ export interface NewEvent {
 export class EventsRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  /** Inserts the event unless one with its id (or client event id) exists; true when it wrote. */
-  async insertIfAbsent(event: NewEvent, executor: Executor = this.db): Promise<boolean> {
-    const result = await executor
+  /** Inserts the event unless one with its id (or client event id) exists; the row when it wrote. */
+  async insertIfAbsent(event: NewEvent, executor: Executor = this.db): Promise<WrittenEventRow | undefined> {
+    return executor
       .insertInto('events')
       .values({
         event_id: asUuid(event.event_id),
@@ -45,20 +59,21 @@ export class EventsRepository {
         client_event_id: event.client_event_id,
       })
       .onConflict((oc) => oc.doNothing())
+      .returning(WRITTEN_EVENT_COLUMNS)
       .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
   /**
    * Inserts the event into the space only if the space belongs to one of `agentIds` and is not
-   * in privacy mode, in one statement. Returns the space's agent when it wrote; undefined when
-   * the space did not qualify or the event already exists (the caller finds out which).
+   * in privacy mode, in one statement. Returns the stored row (its agent is the space's) when it
+   * wrote; undefined when the space did not qualify or the event already exists (the caller finds
+   * out which).
    */
   async insertIntoSpace(
     event: Omit<NewEvent, 'agent_id'> & { agentIds: readonly string[] },
     executor: Executor = this.db,
-  ): Promise<string | undefined> {
-    const row = await executor
+  ): Promise<WrittenEventRow | undefined> {
+    return executor
       .insertInto('events')
       .columns(['event_id', 'agent_id', 'space_id', 'source_type', 'source_id', 'type', 'payload', 'client_event_id'])
       .expression((eb) =>
@@ -79,9 +94,8 @@ export class EventsRepository {
           .where('s.privacy_mode', '=', false),
       )
       .onConflict((oc) => oc.doNothing())
-      .returning('agent_id')
+      .returning(WRITTEN_EVENT_COLUMNS)
       .executeTakeFirst();
-    return row?.agent_id;
   }
 
   async findById(eventId: string, executor: Executor = this.db): Promise<EventRow | undefined> {

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import { DomainError, ErrorCode, QueueNames, type Principal } from '@marvain/contracts';
-import { KYSELY, type Database } from '@marvain/db';
+import { randomUUID } from 'node:crypto';
+import { DomainError, ErrorCode, QueueNames, type Principal, type StreamEntry } from '@marvain/contracts';
+import { KYSELY, TransactionRunner, type Database } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
@@ -13,6 +14,8 @@ import {
   type BootstrapResult,
 } from '@marvain/identity';
 import { MESSAGE_QUEUE, type MessageQueue } from '@marvain/platform';
+import { AgentStream } from '@marvain/streams';
+import { recordPublished, TestStreamPublisherModule } from '@marvain/streams/testing';
 import { EventsModule } from './events.module';
 import { EventsService } from './events.service';
 
@@ -28,7 +31,7 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
   let owner: Principal;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, EventsModule], {
+    context = await openFeatureTestContext([TestStreamPublisherModule, IdentityModule, EventsModule], {
       // Let the audit copies finish before the database goes away.
       beforeClose: (moduleRef) => moduleRef.get(AuditService, { strict: false }).flush(),
     });
@@ -301,5 +304,132 @@ describe(`EventsService.ingest (${testDatabaseKind()})`, () => {
     expect(error.code).toBe(ErrorCode.Forbidden);
     expect(await countRows('events')).toBe(eventsBefore);
     expect(await countRows('queue_messages')).toBe(queuedBefore);
+  });
+
+  describe('the events.new stream', () => {
+    let stream: AgentStream;
+
+    beforeAll(() => {
+      stream = context.moduleRef.get(AgentStream, { strict: false });
+    });
+
+    /** The agent's stream entries written after `afterSeq`, oldest first. */
+    const entriesAfter = (agentId: string, afterSeq: number): Promise<StreamEntry[]> =>
+      stream.read(agentId, afterSeq + 1);
+
+    /** The event as a reader sees it, from the events table. */
+    async function storedView(eventId: string): Promise<Record<string, unknown>> {
+      const row = await events.get(eventId);
+      if (!row) {
+        throw new Error(`event ${eventId} was not stored`);
+      }
+      return {
+        event_id: row.event_id,
+        agent_id: row.agent_id,
+        space_id: row.space_id,
+        type: row.type,
+        payload: row.payload,
+        source_type: row.source_type,
+        source_id: row.source_id,
+        created_at: row.created_at.toISOString(),
+      };
+    }
+
+    it('writes a stored event to its agent’s stream in its space, as events.new carrying the event, published once committed', async () => {
+      const before = await stream.head(home.agent_id);
+      const published = recordPublished(context.moduleRef);
+
+      const result = await events.ingest(homeDevice, {
+        space_id: home.space_id,
+        type: 'transcript',
+        payload: { text: 'the stream hears this' },
+      });
+      published.stop();
+
+      const entries = await entriesAfter(home.agent_id, before);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({
+        seq: before + 1,
+        agent_id: home.agent_id,
+        topic: 'events.new',
+        space_id: home.space_id,
+      });
+      expect(entries[0]?.data).toEqual(await storedView(result.event_id as string));
+      expect(entries[0]?.data).toMatchObject({
+        source_type: 'device',
+        source_id: homeDevice.id,
+        payload: { text: 'the stream hears this' },
+      });
+      expect(published.entries).toEqual(entries);
+    });
+
+    it('writes one entry for an event however often its client_event_id arrives, at once or later', async () => {
+      const before = await stream.head(home.agent_id);
+      const input = {
+        space_id: home.space_id,
+        type: 'door.opened',
+        payload: {},
+        client_event_id: `stream-${randomUUID()}`,
+      };
+
+      const [first, second] = await Promise.all([events.ingest(homeDevice, input), events.ingest(homeDevice, input)]);
+      const third = await events.ingest(homeDevice, input);
+
+      expect([first, second, third].filter((r) => r.duplicate)).toHaveLength(2);
+      const entries = await entriesAfter(home.agent_id, before);
+      expect(entries.map((e) => e.data['event_id'])).toEqual([first.event_id]);
+    });
+
+    it('writes nothing for an event privacy mode kept out', async () => {
+      const space = await sql<{ space_id: string }>`
+        INSERT INTO spaces (agent_id, name, privacy_mode) VALUES (${home.agent_id}::uuid, 'Study', true)
+        RETURNING space_id`.execute(db);
+      const before = await stream.head(home.agent_id);
+
+      const result = await events.ingest(homeDevice, {
+        space_id: space.rows[0]?.space_id as string,
+        type: 'transcript',
+        payload: { text: 'private words' },
+      });
+
+      expect(result.stored).toBe(false);
+      expect(await stream.head(home.agent_id)).toBe(before);
+    });
+
+    it('writes a recorded system event once, and nothing when its transaction rolls back', async () => {
+      const transactions = context.moduleRef.get(TransactionRunner);
+      const before = await stream.head(home.agent_id);
+      const message = {
+        event_id: randomUUID(),
+        agent_id: home.agent_id,
+        space_id: home.space_id,
+        source_type: 'agent' as const,
+        source_id: home.agent_id,
+        type: 'message.outbound',
+        payload: { to: 'Sam', text: 'the package arrived' },
+      };
+
+      expect(await events.recordSystemEvent(message)).toBe(true);
+      expect(await events.recordSystemEvent(message)).toBe(false);
+
+      const entries = await entriesAfter(home.agent_id, before);
+      expect(entries).toHaveLength(1);
+      expect(entries[0]).toMatchObject({ topic: 'events.new', space_id: home.space_id });
+      expect(entries[0]?.data).toEqual(await storedView(message.event_id));
+
+      const published = recordPublished(context.moduleRef);
+      const rolledBack = { ...message, event_id: randomUUID() };
+      await expect(
+        transactions.run(async (tx) => {
+          expect(await events.recordSystemEvent(rolledBack, tx)).toBe(true);
+          throw new Error('the action failed after recording its message');
+        }),
+      ).rejects.toThrow('the action failed');
+      published.stop();
+
+      expect(await events.get(rolledBack.event_id)).toBeUndefined();
+      expect(await stream.head(home.agent_id)).toBe(before + 1);
+      expect(published.entries).toEqual([]);
+    });
   });
 });

@@ -8,11 +8,12 @@ import {
   type EventReference,
   type Principal,
 } from '@marvain/contracts';
-import { TransactionRunner, type EventRow, type Executor } from '@marvain/db';
+import { TransactionRunner, type EventRow, type Executor, type Tx } from '@marvain/db';
 import { IDS, MESSAGE_QUEUE, type Ids, type MessageQueue } from '@marvain/platform';
 import { SpacesService } from '@marvain/spaces';
-import type { IngestEventDto, IngestedEventView } from './events.dto';
-import { EventsRepository } from './events.repository';
+import { AgentStream } from '@marvain/streams';
+import type { EventView, IngestEventDto, IngestedEventView } from './events.dto';
+import { EventsRepository, type WrittenEventRow } from './events.repository';
 
 const MAX_TRANSCRIPT_CHARS = 20_000;
 
@@ -20,6 +21,30 @@ const MAX_TRANSCRIPT_CHARS = 20_000;
 export function transcriptText(payload: Record<string, unknown>): string | null {
   const value = payload['text'] ?? payload['transcript'];
   return typeof value === 'string' && value.trim() !== '' ? value : null;
+}
+
+export function toEventView(row: WrittenEventRow): EventView {
+  return {
+    event_id: row.event_id,
+    agent_id: row.agent_id,
+    space_id: row.space_id,
+    type: row.type,
+    payload: row.payload,
+    source_type: row.source_type,
+    source_id: row.source_id,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+/** A system event to record: one the hub itself emits, e.g. an outbound message. */
+export interface SystemEvent {
+  event_id: string;
+  agent_id: string;
+  space_id: string;
+  source_type: 'agent' | 'system';
+  source_id: string;
+  type: string;
+  payload: Record<string, unknown>;
 }
 
 @Injectable()
@@ -30,11 +55,13 @@ export class EventsService {
     private readonly transactions: TransactionRunner,
     @Inject(MESSAGE_QUEUE) private readonly queue: MessageQueue,
     @Inject(IDS) private readonly ids: Ids,
+    private readonly stream: AgentStream,
   ) {}
 
   /**
-   * Stores an event and queues a reference for the planner, in one transaction, and returns
-   * without waiting for planning. A repeated client_event_id returns the first event's id.
+   * Stores an event, queues a reference for the planner and writes it to the agent's stream
+   * (`events.new`), in one transaction, and returns without waiting for planning. A repeated
+   * client_event_id returns the first event's id.
    */
   async ingest(principal: Principal, input: IngestEventDto): Promise<IngestedEventView> {
     if (TRANSCRIPT_EVENT_TYPES.includes(input.type)) {
@@ -80,10 +107,11 @@ export class EventsService {
               tx.db,
             );
             if (written) {
-              const reference: EventReference = { event_id: eventId, agent_id: written };
+              const reference: EventReference = { event_id: eventId, agent_id: written.agent_id };
               await this.queue.send(QueueNames.Transcripts, { ...reference }, { tx, dedupKey: `event:${eventId}` });
+              await this.appendToStream(tx, written);
             }
-            return written;
+            return written?.agent_id;
           });
     if (agentId) {
       return { event_id: eventId, stored: true, duplicate: false };
@@ -112,19 +140,27 @@ export class EventsService {
     return this.repository.recentInSpace(spaceId, limit, executor);
   }
 
-  /** Records an event the hub itself emits (e.g. an outbound message); idempotent on its id. */
-  async recordSystemEvent(
-    event: {
-      event_id: string;
-      agent_id: string;
-      space_id: string;
-      source_type: 'agent' | 'system';
-      source_id: string;
-      type: string;
-      payload: Record<string, unknown>;
-    },
-    executor?: Executor,
-  ): Promise<boolean> {
-    return this.repository.insertIfAbsent({ ...event, client_event_id: null }, executor);
+  /**
+   * Records an event the hub itself emits (e.g. an outbound message), idempotent on its id, in
+   * `tx` or a transaction of its own. True when it wrote (and so wrote the `events.new` entry).
+   */
+  async recordSystemEvent(event: SystemEvent, tx?: Tx): Promise<boolean> {
+    const record = async (into: Tx): Promise<boolean> => {
+      const written = await this.repository.insertIfAbsent({ ...event, client_event_id: null }, into.db);
+      if (written) {
+        await this.appendToStream(into, written);
+      }
+      return written !== undefined;
+    };
+    return tx ? record(tx) : this.transactions.run(record);
+  }
+
+  private async appendToStream(tx: Tx, row: WrittenEventRow): Promise<void> {
+    await this.stream.append(tx, {
+      agent_id: row.agent_id,
+      topic: 'events.new',
+      space_id: row.space_id,
+      data: toEventView(row),
+    });
   }
 }

@@ -40,11 +40,14 @@ export interface NewMemory {
 export class MemoryRepository {
   constructor(@InjectKysely() private readonly db: Kysely<Database>) {}
 
-  /** Inserts memories, skipping ids that exist (a retried write-back writes nothing twice). */
-  async insertMany(memories: readonly NewMemory[], executor: Executor = this.db): Promise<number> {
-    let written = 0;
+  /**
+   * Inserts memories, skipping ids that exist (a retried write-back writes nothing twice).
+   * Returns the rows it inserted (without embeddings), in input order.
+   */
+  async insertMany(memories: readonly NewMemory[], executor: Executor = this.db): Promise<MemoryRow[]> {
+    const written: MemoryRow[] = [];
     for (const memory of memories) {
-      const result = await executor
+      const row = await executor
         .insertInto('memories')
         .values({
           memory_id: asUuid(memory.memory_id),
@@ -57,8 +60,11 @@ export class MemoryRepository {
           ...(memory.embedding ? { embedding: asVector(memory.embedding) } : {}),
         })
         .onConflict((oc) => oc.column('memory_id').doNothing())
+        .returning(MEMORY_COLUMNS)
         .executeTakeFirst();
-      written += Number(result.numInsertedOrUpdatedRows ?? 0n);
+      if (row) {
+        written.push(row);
+      }
     }
     return written;
   }

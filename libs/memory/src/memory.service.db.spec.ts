@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { ErrorCode, type Principal } from '@marvain/contracts';
+import { ErrorCode, type Principal, type StreamEntry } from '@marvain/contracts';
 import { asUuid, DatabaseInfo, KYSELY, TransactionRunner, vectorAvailable, type Database } from '@marvain/db';
 import { testDatabaseEngine, testDatabaseKind } from '@marvain/db/testing';
 import { openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { AuditService } from '@marvain/audit';
 import { BootstrapService, IdentityModule, PrincipalResolver, type BootstrapResult } from '@marvain/identity';
+import { AgentStream } from '@marvain/streams';
+import { recordPublished, TestStreamPublisherModule } from '@marvain/streams/testing';
 import { FeatureHashingEmbedder } from './embedder';
 import type { MemoryView } from './memory.dto';
 import { MemoryModule } from './memory.module';
@@ -49,7 +51,7 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, MemoryModule], {
+    context = await openFeatureTestContext([TestStreamPublisherModule, IdentityModule, MemoryModule], {
       // Let the audit copies finish before the database goes away.
       beforeClose: (moduleRef) => moduleRef.get(AuditService, { strict: false }).flush(),
     });
@@ -296,5 +298,61 @@ describe(`MemoryService (${testDatabaseKind()})`, () => {
     await transactions.run((tx) => memories.write(tx, many));
     expect((await memories.list(principal, { agent_id: busy.agent_id })).memories).toHaveLength(50);
     expect((await memories.list(principal, { agent_id: busy.agent_id, limit: 200 })).memories).toHaveLength(55);
+  });
+
+  describe('the memories.new stream', () => {
+    /** The stream entries about these memories, oldest first. */
+    async function entriesFor(agentId: string, memoryIds: readonly string[]): Promise<StreamEntry[]> {
+      const entries = await context.moduleRef.get(AgentStream).read(agentId, 1, { topics: ['memories.new'] });
+      return entries.filter((e) => memoryIds.includes(e.data['memory_id'] as string));
+    }
+
+    it('writes one entry per memory written, carrying its listed view without the embedding, published once committed', async () => {
+      const batch = [
+        memory({ content: 'streamed episodic' }),
+        memory({ content: 'streamed semantic', tier: 'semantic', space_id: null }),
+      ];
+      const published = recordPublished(context.moduleRef);
+      await transactions.run((tx) => memories.write(tx, batch));
+      published.stop();
+
+      const entries = await entriesFor(
+        home.agent_id,
+        batch.map((m) => m.memory_id),
+      );
+      const listed = (await memories.list(owner, { agent_id: home.agent_id, limit: 200 })).memories;
+      const viewOf = (id: string): MemoryView | undefined => listed.find((m) => m.memory_id === id);
+      expect(entries.map((e) => [e.topic, e.space_id, e.data])).toEqual([
+        ['memories.new', home.space_id, viewOf(batch[0]!.memory_id)],
+        ['memories.new', null, viewOf(batch[1]!.memory_id)],
+      ]);
+      expect(entries[1]!.seq).toBe(entries[0]!.seq + 1);
+      for (const entry of entries) {
+        expectNoVectors(entry);
+      }
+      expect(published.entries).toEqual(entries);
+    });
+
+    it('writes nothing for a memory a retried write-back writes again, nor when the transaction rolls back', async () => {
+      const first = memory({ content: 'streamed once' });
+      const fresh = memory({ content: 'new in the retry' });
+      await transactions.run((tx) => memories.write(tx, [first]));
+      expect(await transactions.run((tx) => memories.write(tx, [first, fresh]))).toBe(1);
+
+      const entries = await entriesFor(home.agent_id, [first.memory_id, fresh.memory_id]);
+      expect(entries.map((e) => e.data['content'])).toEqual(['streamed once', 'new in the retry']);
+
+      const lost = memory({ content: 'never streamed' });
+      const published = recordPublished(context.moduleRef);
+      await expect(
+        transactions.run(async (tx) => {
+          await memories.write(tx, [lost]);
+          throw new Error('planner failed after writing');
+        }),
+      ).rejects.toThrow('planner failed after writing');
+      published.stop();
+      expect(await entriesFor(home.agent_id, [lost.memory_id])).toEqual([]);
+      expect(published.entries).toEqual([]);
+    });
   });
 });

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { sql, type Kysely } from 'kysely';
-import { QueueNames, type EventReference, type Principal } from '@marvain/contracts';
+import { QueueNames, type EventReference, type Principal, type StreamEntry } from '@marvain/contracts';
 import { asUuid, KYSELY, type Database } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { AuditService } from '@marvain/audit';
@@ -16,6 +16,8 @@ import {
   type AuditEntryBody,
   type FeatureTestContext,
 } from '@marvain/platform/testing';
+import { AgentStream } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 import { PLANNER_MODEL, type PlannerContext, type PlannerModel } from './planner-model';
 import { PLANNER_LIMITS } from './planner-output';
 import { PlannerConsumer } from './planner.consumer';
@@ -53,7 +55,7 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
   let device: Principal;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, PlannerModule], {
+    context = await openFeatureTestContext([TestStreamPublisherModule, IdentityModule, PlannerModule], {
       customize: (builder) => builder.overrideProvider(PLANNER_MODEL).useValue(model),
       // Let the audit copies finish before the database goes away.
       beforeClose: () => audit.flush(),
@@ -517,5 +519,45 @@ describe(`PlannerService (${testDatabaseKind()})`, () => {
     const entries = aboutEvent(await agentAudit(home.agent_id), reference.event_id);
     expect(entries).toEqual(['event.dead_lettered']);
     expect(await runsOf(reference.event_id)).toEqual([]);
+  });
+
+  describe('the stream', () => {
+    /** The agent's stream entries about one event: the event, its memories and its actions. */
+    async function streamedFor(eventId: string): Promise<Array<[string, unknown]>> {
+      const entries: StreamEntry[] = await context.moduleRef.get(AgentStream).read(home.agent_id, 1);
+      return entries
+        .filter((e) => e.data['event_id'] === eventId || e.data['source_event_id'] === eventId)
+        .map((e) => [e.topic, e.data['content'] ?? e.data['status'] ?? e.data['type']]);
+    }
+
+    it('writes each memory and proposed action of a planned event once, however often and however concurrently it is delivered', async () => {
+      const reference = await ingest({ text: 'tell Sam the garden gate is open' });
+
+      const outcomes = await Promise.all([planner.handle(reference), planner.handle(reference)]);
+      expect(await planner.handle(reference)).toBe('duplicate');
+
+      expect([...outcomes].sort()).toEqual(['duplicate', 'planned']);
+      expect(await streamedFor(reference.event_id)).toEqual([
+        ['events.new', 'transcript'],
+        ['memories.new', 'tell Sam the garden gate is open'],
+        ['actions.updated', 'proposed'],
+      ]);
+      const [memory] = await memoriesOf(reference.event_id);
+      const entries = await context.moduleRef.get(AgentStream).read(home.agent_id, 1, { topics: ['memories.new'] });
+      expect(entries.find((e) => e.data['memory_id'] === memory?.memory_id)?.data).toMatchObject({
+        ...memory,
+        source_event_id: reference.event_id,
+      });
+    });
+
+    it('writes nothing to the stream for an event whose model run failed', async () => {
+      const reference = await ingest({ text: 'tell Sam the model broke' });
+      model.script = () => {
+        throw new Error('model unavailable');
+      };
+      await expect(planner.handle(reference)).rejects.toThrow('model unavailable');
+
+      expect(await streamedFor(reference.event_id)).toEqual([['events.new', 'transcript']]);
+    });
   });
 });

@@ -19,7 +19,11 @@ export class AgentStream {
     @Inject(STREAM_PUBLISHER) private readonly publisher: StreamPublisher,
   ) {}
 
-  /** Writes the entry in `tx` and publishes it once `tx` commits (never on rollback). */
+  /**
+   * Writes the entry in `tx` and publishes it once `tx` commits (never on rollback). The agent's
+   * stream head stays locked until then: append after the transaction's audit entries (which lock
+   * the agent's audit chain), so concurrent transactions take the two locks in one order.
+   */
   async append(tx: Tx, entry: NewStreamEntry): Promise<StreamEntry> {
     const written = await this.repository.append(entry, tx.db);
     tx.afterCommit(() => this.publisher.publish([written]));

@@ -7,7 +7,8 @@ export interface NewStreamEntry {
   agent_id: string;
   topic: StreamTopic;
   space_id: string | null;
-  data: Record<string, unknown>;
+  /** The changed thing as its REST view shows it (a view class or a plain object), stored as JSON. */
+  data: object;
 }
 
 export interface StreamFilter {
