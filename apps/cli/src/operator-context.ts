@@ -4,6 +4,7 @@ import { AuditModule, SchemaAuditor } from '@marvain/audit';
 import { DbModule } from '@marvain/db';
 import { IdentityModule } from '@marvain/identity';
 import { DataDirLock, HubConfig, PlatformModule } from '@marvain/platform';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 /** The hub services the CLI needs when it works on the database directly (no hub running). */
 @Module({})
@@ -15,6 +16,8 @@ class OperatorModule {
         DbModule.forRoot({ target: config.database, migrate: true }),
         PlatformModule.forRoot(config),
         AuditModule,
+        // Presence writes stream entries; no subscriber lives in the CLI, a running hub reads them from the table.
+        LocalStreamBusModule,
         IdentityModule,
       ],
       providers: [SchemaAuditor],

@@ -7,6 +7,7 @@ import { EventsModule } from '@marvain/events';
 import { AuthGuard, IdentityModule } from '@marvain/identity';
 import { MemoryModule } from '@marvain/memory';
 import { PlannerModule } from '@marvain/planner';
+import { PresenceModule } from '@marvain/presence';
 import { DomainErrorFilter, HubConfig, LocalAdaptersModule, PlatformModule } from '@marvain/platform';
 import { AwsAdaptersModule } from '@marvain/platform-aws';
 import { LocalConnectionsModule, RealtimeModule, StoredFanoutModule } from '@marvain/realtime';
@@ -39,6 +40,7 @@ export class HubModule {
         AuditModule,
         IdentityModule,
         SpacesModule,
+        PresenceModule,
         EventsModule,
         MemoryModule,
         ActionsModule,

@@ -642,6 +642,16 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 200,
       request: (_w, t) => Promise.resolve(patch(`/v1/spaces/${spaceOf(t)}`, { privacy_mode: true })),
     },
+    'GET /v1/agents/:agent_id/presence': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/presence`)),
+    },
+    'GET /v1/spaces/:space_id/presence': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}/presence`)),
+    },
 
     'POST /v1/agents/:agent_id/people': {
       serves: USERS_AND_DEVICES,

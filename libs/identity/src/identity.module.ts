@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '@marvain/audit';
 import { CLOCK, HubConfig, LoggingModule, type Clock } from '@marvain/platform';
+import { PresenceModule } from '@marvain/presence';
 import { SpacesModule } from '@marvain/spaces';
 import { AccessService } from './principals/access.service';
 import { AgentCredentialsController } from './agent-credentials/agent-credentials.controller';
@@ -34,7 +35,7 @@ import {
 } from './users/user-tokens';
 
 @Module({
-  imports: [AuditModule, LoggingModule, SpacesModule],
+  imports: [AuditModule, LoggingModule, PresenceModule, SpacesModule],
   controllers: [AgentCredentialsController, AgentsController, MembersController, DevicesController, MeController],
   providers: [
     AgentCredentialsRepository,

@@ -10,7 +10,7 @@ export {
   type ConsentStatus,
   type ConsentView,
 } from './consent.dto';
-export type { SpaceView } from './spaces.dto';
+export { SpaceIdParams, type SpaceView } from './spaces.dto';
 export type { PersonView } from './people.dto';
 export type { PersonRow } from './people.repository';
 export type { ConsentGrantRow } from './consent.repository';

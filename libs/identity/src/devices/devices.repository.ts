@@ -146,27 +146,4 @@ export class DevicesRepository {
       ? { device_id: row.device_id, agent_id: row.agent_id, last_heartbeat_at: row.last_heartbeat_at }
       : undefined;
   }
-
-  /** The device's presence in a space, created or refreshed (last_seen = the transaction's time). */
-  async upsertDevicePresence(
-    presence: { agent_id: string; space_id: string; device_id: string; status: string },
-    executor: Executor = this.db,
-  ): Promise<void> {
-    await executor
-      .insertInto('presence')
-      .values({
-        agent_id: asUuid(presence.agent_id),
-        space_id: asUuid(presence.space_id),
-        subject_type: 'device',
-        subject_id: asUuid(presence.device_id),
-        status: presence.status,
-        last_seen: sql`now()`,
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(['space_id', 'subject_type', 'subject_id'])
-          .doUpdateSet({ status: (eb) => eb.ref('excluded.status'), last_seen: sql`now()` }),
-      )
-      .execute();
-  }
 }

@@ -15,6 +15,7 @@ import { DevicesService } from './devices.service';
 import { IdentityModule } from '../identity.module';
 import { PrincipalResolver } from '../principals/principal-resolver.service';
 import { USER_TOKEN_ISSUER, type UserTokenIssuer } from '../users/user-tokens';
+import { AgentStream, LocalStreamBusModule } from '@marvain/streams';
 
 jest.setTimeout(60_000);
 
@@ -24,7 +25,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
   let resolver: PrincipalResolver;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule]);
+    context = await openFeatureTestContext([IdentityModule, LocalStreamBusModule]);
     devices = context.moduleRef.get(DevicesService);
     resolver = context.moduleRef.get(PrincipalResolver);
   });
@@ -263,6 +264,10 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       expect(await presenceOf(s.space_id, s.device_id)).toEqual([
         { agent_id: s.agent_id, status: 'online', last_seen: new Date(first.last_heartbeat_at) },
       ]);
+      const again = await devices.heartbeat(device, { space_id: s.space_id });
+      expect(await presenceOf(s.space_id, s.device_id)).toEqual([
+        { agent_id: s.agent_id, status: 'online', last_seen: new Date(again.last_heartbeat_at) },
+      ]);
       const second = await devices.heartbeat(device, { space_id: s.space_id, status: 'away' });
       expect(await presenceOf(s.space_id, s.device_id)).toEqual([
         { agent_id: s.agent_id, status: 'away', last_seen: new Date(second.last_heartbeat_at) },
@@ -270,6 +275,14 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
       const third = await devices.heartbeat(device, {});
       expect((await devices.get(s.owner, s.device_id)).last_heartbeat_at).toBe(third.last_heartbeat_at);
       expect(await auditOf(s.device_id)).toEqual(['device.registered']);
+
+      // Transitions only reach the agent's stream: online and away in the space, online with the agent (no space).
+      const stream = await context.moduleRef.get(AgentStream).read(s.agent_id, 1, { topics: ['presence.updated'] });
+      expect(stream.map((e) => [e.space_id, e.data['subject_id'], e.data['status']])).toEqual([
+        [s.space_id, s.device_id, 'online'],
+        [s.space_id, s.device_id, 'away'],
+        [null, s.device_id, 'online'],
+      ]);
     });
 
     it("refuses another agent's space like a missing one, users, and devices without presence:write", async () => {

@@ -12,6 +12,7 @@ import {
 import { TransactionRunner, type Executor, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
 import { assertAgentScope, IDS, nextCursor, pageRequest, type Ids, type ListPageQuery } from '@marvain/platform';
+import { PresenceService } from '@marvain/presence';
 import { SpacesService } from '@marvain/spaces';
 import { hashDeviceToken, newDeviceToken } from './device-tokens';
 import type { DeviceList, DeviceView, DeviceWithTokenView, HeartbeatStatus, HeartbeatView } from './devices.dto';
@@ -81,6 +82,7 @@ export class DevicesService {
     private readonly spaces: SpacesService,
     @Inject(IDS) private readonly ids: Ids,
     private readonly revocations: PrincipalRevocations,
+    private readonly presence: PresenceService,
   ) {}
 
   async register(principal: Principal, agentId: string, input: RegisterDeviceInput): Promise<DeviceWithTokenView> {
@@ -209,9 +211,12 @@ export class DevicesService {
   }
 
   /**
-   * A device says it is alive (and, with a space, where). Heartbeats are deliberately NOT
-   * audited: satellites send one every 15–30 s, and they change no permission or data that
-   * the audit chain vouches for; last_heartbeat_at and the presence row are their record.
+   * A device says it is alive and where: in the space it names, or with its agent in no
+   * particular space. Its presence there is refreshed in the same transaction (a status change
+   * is a streamed transition). The one entry for REST and the WebSocket `heartbeat` verb.
+   * Heartbeats are deliberately NOT audited: satellites send one every 15–30 s, and they change
+   * no permission or data that the audit chain vouches for; last_heartbeat_at and the presence
+   * row are their record.
    */
   async heartbeat(principal: Principal, input: HeartbeatInput): Promise<HeartbeatView> {
     if (principal.type !== 'device') {
@@ -231,17 +236,13 @@ export class DevicesService {
       if (!stamped) {
         throw new DomainError(ErrorCode.Unauthenticated, 'this device has been revoked');
       }
-      if (space) {
-        await this.repository.upsertDevicePresence(
-          {
-            agent_id: space.agent_id,
-            space_id: space.space_id,
-            device_id: stamped.device_id,
-            status: input.status ?? 'online',
-          },
-          tx.db,
-        );
-      }
+      await this.presence.refresh(tx, {
+        agent_id: stamped.agent_id,
+        space_id: space ? space.space_id : null,
+        subject_type: 'device',
+        subject_id: stamped.device_id,
+        status: input.status ?? 'online',
+      });
       return stamped;
     });
     return { device_id: beat.device_id, last_heartbeat_at: beat.last_heartbeat_at.toISOString() };

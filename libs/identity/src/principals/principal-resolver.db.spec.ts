@@ -21,6 +21,7 @@ import {
   USER_TOKEN_ISSUER,
   type UserTokenIssuer,
 } from '../users/user-tokens';
+import { LocalStreamBusModule } from '@marvain/streams';
 
 jest.setTimeout(60_000);
 
@@ -60,6 +61,7 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
       imports: [
         DbModule.forRoot({ target: config.database, migrate: false, handle }),
         PlatformModule.forRoot(config),
+        LocalStreamBusModule,
         IdentityModule,
       ],
     })

@@ -43,6 +43,7 @@ describe('loadHubSettings', () => {
       userTokenTtlSeconds: 30 * 24 * 3600,
       firstRunBootstrap: true,
       cliTimeoutSeconds: 15,
+      streamRetentionDays: 7,
     });
   });
 
@@ -193,6 +194,8 @@ describe('loadHubSettings', () => {
     ['MARVAIN_LOG_LEVEL', 'loud'],
     ['MARVAIN_LOG_FORMAT', 'xml'],
     ['MARVAIN_CLI_TIMEOUT_SECONDS', '0'],
+    ['MARVAIN_STREAM_RETENTION_DAYS', '0'],
+    ['MARVAIN_STREAM_RETENTION_DAYS', '1.5'],
     ['MARVAIN_FIRST_RUN_BOOTSTRAP', 'sometimes'],
   ])('refuses %s=%s', (name, value) => {
     expect(problemsOf({ ...XDG, [name]: value })).toEqual([expect.stringContaining(name)]);

@@ -27,6 +27,8 @@ export interface HubSettings {
   firstRunBootstrap: boolean;
   /** MARVAIN_CLI_TIMEOUT_SECONDS: how long the CLI waits for a running hub's answer (its --timeout wins). */
   cliTimeoutSeconds: number;
+  /** MARVAIN_STREAM_RETENTION_DAYS: agent stream entries older than this are deleted; a resume from before answers stream_expired. */
+  streamRetentionDays: number;
   /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
   aws?: AwsSettings;
 }
@@ -78,6 +80,7 @@ export class HubConfig implements HubSettings {
   readonly userTokenTtlSeconds!: number;
   readonly firstRunBootstrap!: boolean;
   readonly cliTimeoutSeconds!: number;
+  readonly streamRetentionDays!: number;
   readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
@@ -174,6 +177,7 @@ export function loadHubSettings(
     userTokenTtlSeconds: int('MARVAIN_USER_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 60, 365 * 24 * 3600),
     firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
     cliTimeoutSeconds: int('MARVAIN_CLI_TIMEOUT_SECONDS', 15, 1, 3600),
+    streamRetentionDays: int('MARVAIN_STREAM_RETENTION_DAYS', 7, 1, 3650),
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };

@@ -1,0 +1,90 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { HEARTBEAT_INTERVAL_SECONDS } from '@marvain/contracts';
+import { CLOCK, HubConfig, LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
+import { AgentStream } from '@marvain/streams';
+import { PresenceService } from './presence.service';
+
+/** How often the local runtime runs maintenance, in ms; a spec binds a shorter one. */
+export const MAINTENANCE_INTERVAL_MS = Symbol('MaintenanceIntervalMs');
+export const DEFAULT_MAINTENANCE_INTERVAL_MS = HEARTBEAT_INTERVAL_SECONDS * 1000;
+
+export interface MaintenanceResult {
+  /** Presence rows that went offline. */
+  swept: number;
+  /** Stream entries deleted by retention. */
+  pruned: number;
+}
+
+/**
+ * The hub's periodic upkeep, the same on both runtimes (the local worker below, the scheduled
+ * `maintenance` Lambda on AWS): stale presence goes offline, and stream entries older than
+ * MARVAIN_STREAM_RETENTION_DAYS are deleted.
+ */
+@Injectable()
+export class MaintenanceService {
+  constructor(
+    private readonly presence: PresenceService,
+    private readonly stream: AgentStream,
+    private readonly config: HubConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async run(): Promise<MaintenanceResult> {
+    const swept = await this.presence.sweep();
+    const before = new Date(this.clock.now().getTime() - this.config.streamRetentionDays * 24 * 3600 * 1000);
+    const pruned = await this.stream.prune(before);
+    return { swept, pruned };
+  }
+}
+
+/** Runs maintenance every interval in a process that runs workers (the local runtime); a run never overlaps the last. */
+@Injectable()
+export class MaintenanceWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger: HubLogger;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly maintenance: MaintenanceService,
+    private readonly config: HubConfig,
+    logs: LoggerFactory,
+    @Inject(MAINTENANCE_INTERVAL_MS) private readonly intervalMs: number,
+  ) {
+    this.logger = logs.forContext('Maintenance');
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.config.workers) {
+      return;
+    }
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.timer) {
+      clearInterval(this.timer);
+    }
+    this.timer = null;
+    // A run in flight finishes before the database it uses closes.
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) {
+      return;
+    }
+    this.running = this.maintenance
+      .run()
+      .then((result) => {
+        if (result.swept > 0 || result.pruned > 0) {
+          this.logger.debug({ msg: 'maintenance ran', ...result });
+        }
+      })
+      .catch((error: unknown) => this.logger.warn(`maintenance failed, will retry: ${String(error)}`))
+      .finally(() => {
+        this.running = null;
+      });
+    await this.running;
+  }
+}
