@@ -1,9 +1,8 @@
 import { sql } from 'kysely';
 import { ErrorCode, WsCloseCode } from '@marvain/contracts';
-import { LoggerFactory } from '@marvain/platform';
 import { testDatabaseKind } from '@marvain/db/testing';
-import { PrincipalRevocations, type BootstrapResult } from '@marvain/identity';
-import { LocalWebSocketServer, RealtimeGateway, type WebSocketLimits } from '@marvain/realtime';
+import type { BootstrapResult } from '@marvain/identity';
+import { LocalWebSocketServer, type WebSocketLimits } from '@marvain/realtime';
 import { newAgentKey, openHubTestServer, signAgentAssertion, type HubTestServer } from './testing/hub-test-server';
 import { encodeFrame, jsonFrame, RawWebSocket } from './testing/raw-websocket';
 
@@ -18,13 +17,9 @@ async function hubWithLimits(
   let websocket: LocalWebSocketServer | undefined;
   const hub = await openHubTestServer({
     beforeListen: (app) => {
-      websocket = new LocalWebSocketServer(
-        app.get(RealtimeGateway),
-        app.get(PrincipalRevocations),
-        app.get(LoggerFactory),
-        limits,
-      );
-      websocket.attach(app.getHttpServer());
+      const server = app.get(LocalWebSocketServer);
+      server.attach(app.getHttpServer(), limits);
+      websocket = server;
     },
   });
   return { hub, websocket: websocket as LocalWebSocketServer };

@@ -22,6 +22,8 @@ export interface StoredConnection {
   subscriptions?: StoredSubscription[];
   /** ISO 8601 instant the connection was stored. */
   connected_at: string;
+  /** ISO 8601 instant of the connection's last sign of life (hello, ping, heartbeat); absent on older rows. */
+  last_seen?: string;
   /** Epoch seconds after which the connection counts as gone (the DynamoDB TTL attribute). */
   expires_at: number;
 }

@@ -1,5 +1,6 @@
 export * from './connection-store';
 export * from './connection-push';
+export * from './connection-session';
 export * from './memory-connection-store';
 export * from './local-connections.module';
 export * from './websocket-push';

@@ -3,16 +3,25 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ErrorCode, WsCloseCode, type ServerMessage } from '@marvain/contracts';
-import { LoggerFactory, type HubLogger } from '@marvain/platform';
+import { ErrorCode, WsCloseCode, type Principal, type ServerMessage } from '@marvain/contracts';
+import { CLOCK, LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
 import { PrincipalRevocations, revocationConcerns, type PrincipalRevocation } from '@marvain/identity';
 import { RealtimeGateway, type ConnectionState } from './realtime.gateway';
+import { CONNECTION_STORE, epochSeconds, type ConnectionStore, type StoredConnection } from './connection-store';
+import type { ConnectionSession, OpenOutcome } from './connection-session';
+import type { StoredSubscription } from './connection-store';
 import { DEFAULT_WEBSOCKET_LIMITS, TokenBucket, WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
 
 export const WEBSOCKET_PATH = '/v1/ws';
 
 /** How long shutdown waits for clients to answer the close frame before dropping them. */
 const SHUTDOWN_CLOSE_GRACE_MS = 2000;
+
+/**
+ * How long the local record of a connection lives without a sign of life (ping, heartbeat move it
+ * on). The socket's close deletes it; the expiry only bounds a record whose close was missed.
+ */
+const LOCAL_RECORD_TTL_SECONDS = 2 * 3600;
 
 interface Connection {
   ws: WebSocket;
@@ -26,6 +35,13 @@ interface Connection {
   helloTimer: NodeJS.Timeout | null;
   /** Frames are handled one at a time per connection, in order. */
   chain: Promise<void>;
+  /** When the socket opened. */
+  connectedAt: Date;
+  /** Whether a hello succeeded (the connection counts against its principal's cap and is stored). */
+  opened: boolean;
+  /** What the session was asked to do once the current frame's reply is sent. */
+  afterReply: Array<() => void | Promise<void>>;
+  session: ConnectionSession;
 }
 
 /**
@@ -36,7 +52,7 @@ interface Connection {
 @Injectable()
 export class LocalWebSocketServer implements OnModuleDestroy {
   private readonly logger: HubLogger;
-  private readonly limits: WebSocketLimits;
+  private limits: WebSocketLimits;
   private server: WebSocketServer | null = null;
   private readonly connections = new Set<Connection>();
   private unsubscribe: (() => void) | null = null;
@@ -46,6 +62,8 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   constructor(
     private readonly gateway: RealtimeGateway,
     private readonly revocations: PrincipalRevocations,
+    @Inject(CONNECTION_STORE) private readonly store: ConnectionStore,
+    @Inject(CLOCK) private readonly clock: Clock,
     logs: LoggerFactory,
     @Optional() @Inject(WEBSOCKET_LIMITS) limits?: Partial<WebSocketLimits>,
   ) {
@@ -53,7 +71,9 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     this.logger = logs.forContext('WebSocket');
   }
 
-  attach(http: Server): void {
+  /** Serves WebSocket upgrades on `http`; `limits` replace the configured ones (tests use small ones). */
+  attach(http: Server, limits: Partial<WebSocketLimits> = {}): void {
+    this.limits = { ...this.limits, ...limits };
     // autoPong off: a control ping is a frame like any other, rate-limited and answered only while
     // the client reads (the library would queue a pong per ping without bound).
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, autoPong: false });
@@ -137,16 +157,22 @@ export class LocalWebSocketServer implements OnModuleDestroy {
   }
 
   private onConnection(ws: WebSocket): void {
+    const connectionId = randomUUID();
     const connection: Connection = {
       ws,
-      state: { connectionId: randomUUID(), principal: null },
+      state: { connectionId, principal: null, subscriptions: [] },
       bucket: new TokenBucket(this.limits.burstFrames, this.limits.framesPerSecond),
       refused: 0,
       closing: false,
       throttled: false,
       helloTimer: null,
       chain: Promise.resolve(),
+      connectedAt: this.clock.now(),
+      opened: false,
+      afterReply: [],
+      session: undefined as unknown as ConnectionSession,
     };
+    connection.session = this.sessionFor(connection);
     this.connections.add(connection);
     connection.helloTimer = setTimeout(() => {
       if (!connection.state.principal) {
@@ -188,7 +214,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     this.enqueue(connection, async () => {
       let reply: ServerMessage;
       try {
-        reply = await this.gateway.handleFrame(connection.state, text);
+        reply = await this.gateway.handleFrame(connection.state, text, connection.session);
       } catch (error) {
         this.logger.error(`connection ${connection.state.connectionId}: ${String(error)}`);
         reply = this.gateway.internalError();
@@ -198,7 +224,79 @@ export class LocalWebSocketServer implements OnModuleDestroy {
         connection.helloTimer = null;
       }
       this.send(connection, reply);
+      // The session's work (replay, close) follows the reply, in the order it was asked for.
+      const after = connection.afterReply.splice(0);
+      for (const work of after) {
+        await work();
+      }
     });
+  }
+
+  /** The gateway's handle on one local connection (see ConnectionSession). */
+  private sessionFor(connection: Connection): ConnectionSession {
+    return {
+      connectionId: connection.state.connectionId,
+      opened: (principal) => this.open(connection, principal),
+      subscribe: async (_subscription: StoredSubscription, _fromSeq: number | null) => {
+        await this.storeSubscriptions(connection);
+      },
+      unsubscribe: async (_agentId: string) => {
+        await this.storeSubscriptions(connection);
+      },
+      seen: async () => {
+        const now = this.clock.now();
+        const stored = await this.store.get(connection.state.connectionId);
+        if (stored) {
+          await this.store.put({
+            ...stored,
+            last_seen: now.toISOString(),
+            expires_at: epochSeconds(now) + LOCAL_RECORD_TTL_SECONDS,
+          });
+        }
+      },
+      close: (code, reason) => {
+        connection.afterReply.push(() => this.closeConnection(connection, code, reason));
+      },
+    };
+  }
+
+  /** Counts the connection against its principal's cap and stores its record. */
+  private async open(connection: Connection, principal: Principal): Promise<OpenOutcome> {
+    if (!connection.opened) {
+      let held = 0;
+      for (const other of this.connections) {
+        const theirs = other.state.principal;
+        if (other.opened && theirs && theirs.type === principal.type && theirs.id === principal.id) {
+          held += 1;
+        }
+      }
+      if (held >= this.limits.maxConnectionsPerPrincipal) {
+        return 'over_cap';
+      }
+      connection.opened = true;
+    }
+    await this.store.put(this.record(connection, principal));
+    return 'opened';
+  }
+
+  private record(connection: Connection, principal: Principal): StoredConnection {
+    const now = this.clock.now();
+    return {
+      connection_id: connection.state.connectionId,
+      principal,
+      agent_ids: principal.agents.map((agent) => agent.agent_id),
+      subscriptions: connection.state.subscriptions,
+      connected_at: connection.connectedAt.toISOString(),
+      last_seen: now.toISOString(),
+      expires_at: epochSeconds(now) + LOCAL_RECORD_TTL_SECONDS,
+    };
+  }
+
+  private async storeSubscriptions(connection: Connection): Promise<void> {
+    const stored = await this.store.get(connection.state.connectionId);
+    if (stored) {
+      await this.store.put({ ...stored, subscriptions: connection.state.subscriptions });
+    }
   }
 
   /** Takes a token for one frame; a frame past the rate is dropped (the first of a run answered). */
@@ -286,6 +384,20 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     }
     connection.helloTimer = null;
     this.connections.delete(connection);
+    if (!connection.opened) {
+      return;
+    }
+    const principal = connection.state.principal;
+    const lastOfPrincipal =
+      principal !== null &&
+      ![...this.connections].some(
+        (other) =>
+          other.opened && other.state.principal?.type === principal.type && other.state.principal.id === principal.id,
+      );
+    this.enqueue(connection, async () => {
+      await this.store.delete(connection.state.connectionId);
+      await this.gateway.closed(connection.state, lastOfPrincipal);
+    });
   }
 
   private onRevocation(revocation: PrincipalRevocation): void {

@@ -5,14 +5,18 @@ import {
   HEARTBEAT_INTERVAL_SECONDS,
   PROTOCOL_VERSION,
   WS_MAX_ID_CHARS,
+  WsCloseCode,
   type ClientMessage,
   type Principal,
   type ServerMessage,
 } from '@marvain/contracts';
 import { PrincipalResolver, type PrincipalStanding } from '@marvain/identity';
-import { CLOCK, type Clock } from '@marvain/platform';
+import { CLOCK, LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
+import { PresenceService } from '@marvain/presence';
+import type { StoredSubscription } from './connection-store';
+import type { ConnectionSession } from './connection-session';
 
-/** Per-connection state the transport keeps (in memory locally; in DynamoDB on AWS). */
+/** Per-connection state the transport keeps (in memory locally; rebuilt from the ConnectionStore per frame on AWS). */
 export interface ConnectionState {
   connectionId: string;
   principal: Principal | null;
@@ -21,6 +25,8 @@ export interface ConnectionState {
    * server can re-check it without consuming anything.
    */
   token?: string;
+  /** What the connection hears, one per agent; the gateway keeps it current, the transport stores it. */
+  subscriptions: StoredSubscription[];
 }
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -34,12 +40,23 @@ const BEFORE_HELLO = new Set(['hello', 'ping']);
  */
 @Injectable()
 export class RealtimeGateway {
+  private readonly logger: HubLogger;
+
   constructor(
     private readonly resolver: PrincipalResolver,
+    private readonly presence: PresenceService,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    logs: LoggerFactory,
+  ) {
+    this.logger = logs.forContext('Realtime');
+  }
 
-  async handleFrame(state: ConnectionState, raw: string): Promise<ServerMessage> {
+  /**
+   * The one reply to a text frame. Work that follows the reply (a subscription's replay, a close)
+   * is handed to `session`, which the transport carries out after sending the reply (see
+   * ConnectionSession).
+   */
+  async handleFrame(state: ConnectionState, raw: string, session: ConnectionSession): Promise<ServerMessage> {
     if (Buffer.byteLength(raw, 'utf8') > MAX_MESSAGE_BYTES) {
       return error(undefined, ErrorCode.PayloadTooLarge, 'messages are limited to 64 KiB');
     }
@@ -72,9 +89,9 @@ export class RealtimeGateway {
     try {
       switch (message.type) {
         case 'hello':
-          return await this.hello(state, id, message.token);
+          return await this.hello(state, id, message.token, session);
         case 'ping':
-          return { type: 'pong', ...(id ? { id } : {}), ts: this.clock.now().toISOString() };
+          return await this.ping(state, id, session);
         default:
           return error(
             id,
@@ -87,6 +104,30 @@ export class RealtimeGateway {
         return error(id, caught.code, caught.message);
       }
       throw caught;
+    }
+  }
+
+  private async ping(
+    state: ConnectionState,
+    id: string | undefined,
+    session: ConnectionSession,
+  ): Promise<ServerMessage> {
+    const principal = state.principal;
+    if (principal) {
+      await this.quietly('seen', async () => {
+        await session.seen();
+        await this.presence.seen(principal);
+      });
+    }
+    return { type: 'pong', ...(id ? { id } : {}), ts: this.clock.now().toISOString() };
+  }
+
+  /** Presence is a side effect of the protocol: its failure is logged, never the client's error. */
+  private async quietly(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (caught) {
+      this.logger.warn(`presence (${what}) failed: ${String(caught)}`);
     }
   }
 
@@ -117,13 +158,48 @@ export class RealtimeGateway {
     return this.resolver.stillValid(state.principal, state.token);
   }
 
-  private async hello(state: ConnectionState, id: string | undefined, token: unknown): Promise<ServerMessage> {
+  /**
+   * The connection ended (the transport has deleted its record). `lastOfPrincipal`: no other
+   * connection of the principal is open on the hub, so its connection presence goes offline.
+   */
+  async closed(state: ConnectionState, lastOfPrincipal: boolean): Promise<void> {
+    const principal = state.principal;
+    if (!principal || !lastOfPrincipal) {
+      return;
+    }
+    await this.quietly('disconnected', () => this.presence.disconnected(principal));
+  }
+
+  /**
+   * A connection authenticates once. A later hello that resolves to the same principal refreshes
+   * its scopes and answers hello_ok again (same connection id); one that resolves to another
+   * principal is refused `conflict`: a connection never changes whom it speaks for.
+   */
+  private async hello(
+    state: ConnectionState,
+    id: string | undefined,
+    token: unknown,
+    session: ConnectionSession,
+  ): Promise<ServerMessage> {
     if (typeof token !== 'string' || token === '') {
       return error(id, ErrorCode.ValidationFailed, 'hello needs a "token"');
     }
     const principal = await this.resolver.resolve(token);
+    const previous = state.principal;
+    if (previous && (previous.type !== principal.type || previous.id !== principal.id)) {
+      return error(
+        id,
+        ErrorCode.Conflict,
+        'this connection is already authenticated as another principal; open a new connection',
+      );
+    }
+    if ((await session.opened(principal)) === 'over_cap') {
+      session.close(WsCloseCode.TooManyConnections, 'too many connections for this principal');
+      return error(id, ErrorCode.RateLimited, 'this principal holds as many connections as the hub allows');
+    }
     state.principal = principal;
     state.token = token;
+    await this.quietly('connected', () => this.presence.connected(principal));
     return {
       type: 'hello_ok',
       ...(id ? { id } : {}),

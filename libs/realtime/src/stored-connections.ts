@@ -3,6 +3,7 @@ import type { PrincipalResolver } from '@marvain/identity';
 import type { Clock } from '@marvain/platform';
 import { epochSeconds, type ConnectionStore, type StoredConnection } from './connection-store';
 import type { ConnectionState, RealtimeGateway } from './realtime.gateway';
+import type { ConnectionSession } from './connection-session';
 
 /** Whether a connection request was accepted; `reason` says why not. */
 export type ConnectOutcome = { accepted: true } | { accepted: false; reason: string };
@@ -44,20 +45,46 @@ export class StoredConnections {
     return this.store.delete(connectionId);
   }
 
-  /** The reply to one text frame. */
+  /**
+   * The reply to one text frame. The session stores what the gateway changed (principal,
+   * subscriptions, last_seen).
+   * TODO(AWS transport): the per-principal cap, the replay after `subscribed` and `close` (the
+   * API Gateway Management API's DeleteConnection) are not done here yet.
+   */
   async frame(connectionId: string, raw: string, connectedAt?: Date): Promise<ServerMessage> {
     const stored = await this.store.get(connectionId);
     // A connection whose row has gone (expired, or lost) may still ping, and a hello re-authenticates it.
-    const state: ConnectionState = { connectionId, principal: stored?.principal ?? null };
-    const reply = await this.gateway.handleFrame(state, raw);
-    if (state.principal && state.principal !== stored?.principal) {
-      await this.store.put(
-        stored
-          ? { ...stored, principal: state.principal, agent_ids: agentIds(state.principal) }
-          : this.record(connectionId, state.principal, connectedAt),
-      );
-    }
-    return reply;
+    const state: ConnectionState = {
+      connectionId,
+      principal: stored?.principal ?? null,
+      subscriptions: stored?.subscriptions ?? [],
+    };
+    const save = async (): Promise<void> => {
+      const current = (await this.store.get(connectionId)) ?? stored;
+      if (!state.principal) {
+        return;
+      }
+      await this.store.put({
+        ...(current ?? this.record(connectionId, state.principal, connectedAt)),
+        principal: state.principal,
+        agent_ids: agentIds(state.principal),
+        subscriptions: state.subscriptions,
+        last_seen: this.clock.now().toISOString(),
+      });
+    };
+    const session: ConnectionSession = {
+      connectionId,
+      opened: async (principal) => {
+        state.principal = principal;
+        await save();
+        return 'opened';
+      },
+      subscribe: () => save(),
+      unsubscribe: () => save(),
+      seen: () => save(),
+      close: () => undefined,
+    };
+    return this.gateway.handleFrame(state, raw, session);
   }
 
   private record(connectionId: string, principal: Principal, connectedAt = this.clock.now()): StoredConnection {

@@ -23,6 +23,11 @@ export interface WebSocketLimits {
   revalidateEveryMs: number;
   /** Open connections the hub holds at once; a further upgrade is answered 503 `unavailable`. */
   maxConnections: number;
+  /**
+   * Authenticated connections one principal may hold at once; a hello past it is answered
+   * `rate_limited` and the socket closed with 4429.
+   */
+  maxConnectionsPerPrincipal: number;
 }
 
 export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
@@ -44,6 +49,9 @@ export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
   // memory (`npm run bench:ws-connections`), so this many stay near 50 MiB however a client opens
   // them (unauthenticated ones last 10 s).
   maxConnections: 4096,
+  // A satellite needs one connection, a console a few tabs; 16 leaves room for reconnects that
+  // overlap a dying socket, and keeps one leaked credential from taking the hub's whole budget.
+  maxConnectionsPerPrincipal: 16,
 };
 
 /** WebSocketLimits for the local server; tests inject smaller ones. */

@@ -1,6 +1,7 @@
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
-import type { Clock, HubLogger } from '@marvain/platform';
+import { LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
+import type { PresenceService } from '@marvain/presence';
 import { MemoryConnectionStore, RealtimeGateway, StoredConnections } from '@marvain/realtime';
 import { connectEvent, disconnectEvent, messageEvent } from './testing/lambda-events';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent } from './websocket-routes';
@@ -34,6 +35,13 @@ const resolver = {
   },
 } as PrincipalResolver;
 
+/** Presence is another part's; these routes only need its calls to succeed. */
+const presence = {
+  connected: () => Promise.resolve(),
+  disconnected: () => Promise.resolve(),
+  seen: () => Promise.resolve(),
+} as unknown as PresenceService;
+
 describe('WebSocketRoutes', () => {
   let store: MemoryConnectionStore;
   let gateway: RealtimeGateway;
@@ -42,7 +50,7 @@ describe('WebSocketRoutes', () => {
 
   beforeEach(() => {
     store = new MemoryConnectionStore(clock);
-    gateway = new RealtimeGateway(resolver, clock);
+    gateway = new RealtimeGateway(resolver, presence, clock, new LoggerFactory());
     logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
     routes = new WebSocketRoutes(
       new StoredConnections(gateway, resolver, store, clock, CONNECTION_TTL_SECONDS),
@@ -126,16 +134,24 @@ describe('WebSocketRoutes', () => {
     expect(JSON.parse((await routes.handle(event)).body ?? '')).toMatchObject({ type: 'pong' });
   });
 
-  it('a hello stores the new principal and its agents, keeping the connection’s expiry', async () => {
+  it('a hello as another principal is refused conflict, changing nothing stored', async () => {
     await routes.handle(connectEvent('c1', { query: 'device-token' }));
     const before = await store.get('c1');
     const hello = await routes.handle(messageEvent('c1', { type: 'hello', id: 'h1', token: 'user-token' }));
-    expect(JSON.parse(hello.body ?? '')).toEqual({
+    expect(JSON.parse(hello.body ?? '')).toMatchObject({ type: 'error', id: 'h1', error: { code: 'conflict' } });
+    expect(await store.get('c1')).toEqual(before);
+  });
+
+  it('a hello as the connected principal answers hello_ok, keeping the connection’s expiry', async () => {
+    await routes.handle(connectEvent('c1', { query: 'user-token' }));
+    const before = await store.get('c1');
+    const hello = await routes.handle(messageEvent('c1', { type: 'hello', id: 'h1', token: 'user-token' }));
+    expect(JSON.parse(hello.body ?? '')).toMatchObject({
       type: 'hello_ok',
       id: 'h1',
       principal: { type: 'user', id: 'user-1', agent_ids: ['agent-1', 'agent-2'] },
     });
-    expect(await store.get('c1')).toEqual({ ...before, principal: USER, agent_ids: ['agent-1', 'agent-2'] });
+    expect(await store.get('c1')).toMatchObject({ principal: USER, expires_at: before?.expires_at });
   });
 
   it('a failed hello changes nothing stored', async () => {
