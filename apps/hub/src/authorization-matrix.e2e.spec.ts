@@ -732,16 +732,6 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
               ? 200
               : 403,
     },
-    'GET /v1/agents/:agent_id/presence': {
-      serves: USERS_AND_DEVICES,
-      success: 200,
-      request: (_w, t) => Promise.resolve(get(`/v1/agents/${agentOf(t)}/presence`)),
-    },
-    'GET /v1/spaces/:space_id/presence': {
-      serves: USERS_AND_DEVICES,
-      success: 200,
-      request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}/presence`)),
-    },
     'GET /v1/audit/verify': {
       serves: USERS_AND_DEVICES,
       success: 200,
