@@ -15,7 +15,6 @@ import { asJson, asUuid } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
 import { LocalWebSocketServer } from '@marvain/realtime';
-import WebSocket from 'ws';
 import { HubSocket } from './testing/hub-socket';
 import { routeTable, type RouteEntry } from './testing/route-table';
 import { SseClient } from './testing/sse-client';
@@ -850,29 +849,22 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
 
   it('accepts on the WebSocket exactly the callers the REST guard accepts (one resolver)', async () => {
     const world = await new World().build();
-    const ws = new WebSocket(`${hub.base.replace('http', 'ws')}/v1/ws`);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    const hello = (token: string | null): Promise<any> =>
-      new Promise((resolve) => {
-        ws.once('message', (data: Buffer) => resolve(JSON.parse(data.toString('utf8'))));
-        ws.send(JSON.stringify({ type: 'hello', id: 'h', ...(token === null ? {} : { token }) }));
-      });
     const answers: Record<string, string> = {};
     const expected: Record<string, string> = {};
     for (const caller of world.callers('events:write')) {
-      const reply = await hello(await caller.token());
+      // A socket per caller: a connection is one principal's (hello as another is refused).
+      const socket = await HubSocket.open(hub.base);
+      const token = await caller.token();
+      const reply = await socket.request(token === null ? { type: 'hello' } : { type: 'hello', token });
+      await socket.close();
       answers[caller.kind] =
-        reply.type === 'hello_ok' ? `hello_ok ${reply.principal.type}` : `error ${reply.error?.code}`;
+        reply.type === 'hello_ok' ? `hello_ok ${reply['principal'].type}` : `error ${reply['error']?.code}`;
       expected[caller.kind] = caller.type
         ? `hello_ok ${caller.type}`
         : caller.kind === 'anonymous'
           ? 'error validation_failed'
           : 'error unauthenticated';
     }
-    ws.close();
     expect(answers).toEqual(expected);
   });
 
