@@ -2,9 +2,9 @@
 // Bundles the app entries with esbuild. TypeScript goes through swc first, because esbuild alone
 // drops the decorator metadata Nest's dependency injection reads.
 //
-//   node tools/build/bundle.mjs                 everything: hub, cli and the four Lambda entries
+//   node tools/build/bundle.mjs                 everything: hub, cli and the five Lambda entries
 //   node tools/build/bundle.mjs hub cli         the local runtime's bundles (dist/<name>/main.cjs)
-//   node tools/build/bundle.mjs lambda          dist/lambda/{http,ws,planner,tool-runner}/index.js
+//   node tools/build/bundle.mjs lambda          dist/lambda/{http,ws,planner,tool-runner,maintenance}/index.js
 //   node tools/build/bundle.mjs lambda/http     one Lambda entry
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -32,6 +32,7 @@ export const LAMBDA_ENTRIES = {
   ws: 'apps/hub/src/lambda/ws.ts',
   planner: 'apps/hub/src/lambda/planner.ts',
   'tool-runner': 'apps/hub/src/lambda/tool-runner.ts',
+  maintenance: 'apps/hub/src/lambda/maintenance.ts',
 };
 
 /** The most a Lambda bundle (its index.js) may weigh. */

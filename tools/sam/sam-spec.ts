@@ -227,6 +227,22 @@ export const SAM_SPEC: Readonly<Record<string, SamResourceSpec>> = {
           ],
         },
       },
+      // https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-schedule.html
+      Schedule: {
+        properties: [
+          'DeadLetterConfig',
+          'Description',
+          'Enabled',
+          'Input',
+          'Name',
+          'RetryPolicy',
+          'RoleArn',
+          'Schedule',
+          'State',
+        ],
+        required: ['Schedule'],
+        passThrough: { type: 'AWS::Events::Rule', properties: ['Description', 'Name', 'RoleArn', 'State'] },
+      },
     },
   },
   'AWS::Serverless::Api': {

@@ -88,7 +88,7 @@ function effectiveProps(id: string): JsonObject {
 
 // ------------------------------------------------------------------------------ contracts
 
-const BUNDLES = ['http', 'ws', 'planner', 'tool-runner'] as const;
+const BUNDLES = ['http', 'ws', 'planner', 'tool-runner', 'maintenance'] as const;
 type Bundle = (typeof BUNDLES)[number];
 
 const CONTRACT_ENV = [
@@ -107,6 +107,7 @@ const CONTRACT_ENV = [
   'MARVAIN_COGNITO_USER_POOL_ID',
   'MARVAIN_COGNITO_CLIENT_ID',
   'MARVAIN_LOG_LEVEL',
+  'MARVAIN_STREAM_RETENTION_DAYS',
   // Also read by the hub: must equal the queues' redrive maxReceiveCount.
   'MARVAIN_QUEUE_MAX_RECEIVES',
 ] as const;
@@ -134,6 +135,7 @@ const FUNCTION_CONTRACT: Record<Bundle, { memory?: number; timeout: number }> = 
   ws: { memory: 1024, timeout: 29 },
   planner: { timeout: 60 },
   'tool-runner': { timeout: 60 },
+  maintenance: { timeout: 60 },
 };
 
 const functionIds = idsOfType('AWS::Serverless::Function');
@@ -271,6 +273,8 @@ function describeResource(value: Json): string {
  * audit sink's PutObject (with Object Lock retention and If-None-Match), GetObject and
  * ListObjectsV2; the connection store's Put/Get/Update/Delete/Scan (workers only list, and delete a
  * connection whose push answers GoneException); PostToConnection; logs in the function's own group.
+ * Maintenance writes presence transitions, so it fans them out like the workers (Query for the
+ * subscriber index) and writes no audit entry.
  */
 function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const dataApi = [
@@ -304,6 +308,7 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
     ws: [...dataApi, 'sqs:SendMessage TranscriptQueue.Arn', ...connectionsReadWrite, ...push],
     planner: [...dataApi, ...consume('TranscriptQueue'), ...audit, ...connectionsBroadcast, ...push],
     'tool-runner': [...dataApi, ...consume('ActionQueue'), ...audit, ...connectionsBroadcast, ...push],
+    maintenance: [...dataApi, ...table(['GetItem', 'Query', 'Scan', 'DeleteItem']), ...push],
   };
   return [...logs, ...byBundle[bundle]].sort();
 }
@@ -562,8 +567,8 @@ describe('template.yaml', () => {
     });
   });
 
-  describe('(c) every function runs one of the four bundles the build emits', () => {
-    it('the functions are exactly http, ws, planner and tool-runner, each with Handler index.handler', () => {
+  describe('(c) every function runs one of the five bundles the build emits', () => {
+    it('the functions are exactly http, ws, planner, tool-runner and maintenance, each with Handler index.handler', () => {
       expect(functionIds.map(bundleOf).sort()).toEqual([...BUNDLES].sort());
       for (const id of functionIds) {
         const props = effectiveProps(id);
@@ -925,6 +930,15 @@ describe('template.yaml', () => {
       expect(consumedQueues(functionFor('planner'))).not.toEqual(consumedQueues(functionFor('tool-runner')));
     });
 
+    it('maintenance runs every minute on a schedule, with the stream retention the hub is configured with', () => {
+      const id = functionFor('maintenance');
+      expect(eventsOf(id).map((event) => [event.type, event.props['Schedule']])).toEqual([
+        ['Schedule', 'rate(1 minute)'],
+      ]);
+      const retention = directTarget(envOf(id)['MARVAIN_STREAM_RETENTION_DAYS'])?.target ?? '';
+      expect(parameters[retention]).toMatchObject({ Type: 'Number', Default: 7, MinValue: 1, MaxValue: 3650 });
+    });
+
     it('the WebSocket API routes $connect, $disconnect and $default to ws, with a stage, a deployment and an invoke permission', () => {
       const apis = idsOfType('AWS::ApiGatewayV2::Api');
       expect(apis).toHaveLength(1);
@@ -1051,6 +1065,9 @@ function placeholderFor(name: string): string {
   }
   if (name === 'MARVAIN_AUDIT_RETENTION_DAYS') {
     return '3650';
+  }
+  if (name === 'MARVAIN_STREAM_RETENTION_DAYS') {
+    return '7';
   }
   if (name === 'MARVAIN_LOG_LEVEL') {
     return 'silent';

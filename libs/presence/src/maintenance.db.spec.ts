@@ -9,7 +9,7 @@ import {
   testHubConfig,
   type FeatureTestContext,
 } from '@marvain/platform/testing';
-import { LocalStreamBusModule } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 import { MAINTENANCE_INTERVAL_MS } from './maintenance';
 import { PresenceModule } from './presence.module';
 import { PRESENCE_OFFLINE_AFTER_SECONDS, PresenceService } from './presence.service';
@@ -34,7 +34,7 @@ describe(`the maintenance worker (${testDatabaseKind()})`, () => {
   }
 
   it('runs in a process with workers, and takes stale presence offline on its own', async () => {
-    const context = await openFeatureTestContext([LocalStreamBusModule, PresenceModule], {
+    const context = await openFeatureTestContext([TestStreamPublisherModule, PresenceModule], {
       config: testHubConfig({ workers: true }),
       customize: (builder) => builder.overrideProvider(MAINTENANCE_INTERVAL_MS).useValue(20),
     });

@@ -4,7 +4,8 @@ import { ErrorCode, ROLE_SCOPES, type Principal, type StreamEntry } from '@marva
 import { testDatabaseKind } from '@marvain/db/testing';
 import { insertAgents, openFeatureTestContext, refused, type FeatureTestContext } from '@marvain/platform/testing';
 import { TransactionRunner } from '@marvain/db';
-import { AgentStream, LocalStreamBus, LocalStreamBusModule } from '@marvain/streams';
+import { AgentStream, LocalStreamBus } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 import { MaintenanceService } from './maintenance';
 import { PresenceModule } from './presence.module';
 import { PRESENCE_OFFLINE_AFTER_SECONDS, PresenceService } from './presence.service';
@@ -18,7 +19,7 @@ describe(`PresenceService (${testDatabaseKind()})`, () => {
   const published: StreamEntry[] = [];
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([LocalStreamBusModule, PresenceModule]);
+    context = await openFeatureTestContext([TestStreamPublisherModule, PresenceModule]);
     presence = context.moduleRef.get(PresenceService);
     stream = context.moduleRef.get(AgentStream);
     context.moduleRef.get(LocalStreamBus).listen((entries) => published.push(...entries));

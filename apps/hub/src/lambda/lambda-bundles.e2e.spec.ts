@@ -12,11 +12,19 @@ import { testHubConfig } from '@marvain/platform/testing';
 import { FAKE_AWS_ENV } from '@marvain/testing';
 import { createHubApp } from '../setup';
 import { LambdaContainer } from './testing/lambda-container';
-import { connectEvent, disconnectEvent, messageEvent, restEvent, sqsEvent } from './testing/lambda-events';
+import {
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  restEvent,
+  scheduledEvent,
+  sqsEvent,
+} from './testing/lambda-events';
+import type { MaintenanceResult } from '@marvain/presence';
 import type { WebSocketResult } from './websocket-routes';
 
 const ROOT = path.resolve(__dirname, '../../../..');
-const ENTRIES = ['http', 'ws', 'planner', 'tool-runner'] as const;
+const ENTRIES = ['http', 'ws', 'planner', 'tool-runner', 'maintenance'] as const;
 const FIVE_MIB = 5 * 1024 * 1024;
 const SCHEMA_VERSION = loadMigrations().at(-1)?.version;
 
@@ -309,5 +317,38 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     ).toEqual({
       batchItemFailures: [],
     });
+  });
+
+  it('maintenance, on its schedule, takes a silent device offline (a streamed transition) and prunes old stream entries', async () => {
+    const beat = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', '/v1/devices/heartbeat', { token: creds.device_token, body: { space_id: creds.space_id } }),
+    );
+    expect(beat.statusCode).toBe(200);
+    // The device falls silent past the missed-heartbeat window, and its first entry is older than the retention.
+    await sql`UPDATE presence SET last_seen = now() - interval '10 minutes' WHERE subject_id = ${creds.device_id}::uuid`.execute(
+      database.handle.db,
+    );
+    await sql`UPDATE agent_stream SET created_at = now() - interval '30 days' WHERE agent_id = ${creds.agent_id}::uuid`.execute(
+      database.handle.db,
+    );
+
+    const result = await containers.maintenance.invoke<MaintenanceResult>(scheduledEvent());
+    expect(result.swept).toBeGreaterThanOrEqual(1);
+    expect(result.pruned).toBeGreaterThanOrEqual(1);
+
+    const presence = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/spaces/${creds.space_id}/presence`, { token: creds.user_token }),
+    );
+    expect(json(presence).presence).toEqual([
+      expect.objectContaining({ subject_id: creds.device_id, space_id: creds.space_id, status: 'offline' }),
+    ]);
+    // Only the newest entry, the offline transition, is left of the agent's stream.
+    const left = await sql<{ topic: string; data: unknown }>`
+      SELECT topic, data FROM agent_stream WHERE agent_id = ${creds.agent_id}::uuid ORDER BY seq`.execute(
+      database.handle.db,
+    );
+    expect(
+      left.rows.map((row) => [row.topic, (typeof row.data === 'string' ? JSON.parse(row.data) : row.data).status]),
+    ).toEqual([['presence.updated', 'offline']]);
   });
 });

@@ -9,7 +9,7 @@ import { IdentityModule } from '../identity.module';
 import { MembersService } from '../members/members.service';
 import { PrincipalResolver } from '../principals/principal-resolver.service';
 import { ownerFixtures } from '../testing';
-import { LocalStreamBusModule } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 
 jest.setTimeout(60_000);
 
@@ -22,7 +22,7 @@ describe(`AgentsService (${testDatabaseKind()})`, () => {
   const { seed, as } = ownerFixtures(() => context);
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, LocalStreamBusModule]);
+    context = await openFeatureTestContext([IdentityModule, TestStreamPublisherModule]);
     agents = context.moduleRef.get(AgentsService);
     members = context.moduleRef.get(MembersService);
     resolver = context.moduleRef.get(PrincipalResolver);

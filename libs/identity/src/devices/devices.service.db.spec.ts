@@ -15,7 +15,8 @@ import { DevicesService } from './devices.service';
 import { IdentityModule } from '../identity.module';
 import { PrincipalResolver } from '../principals/principal-resolver.service';
 import { USER_TOKEN_ISSUER, type UserTokenIssuer } from '../users/user-tokens';
-import { AgentStream, LocalStreamBusModule } from '@marvain/streams';
+import { AgentStream } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 
 jest.setTimeout(60_000);
 
@@ -25,7 +26,7 @@ describe(`DevicesService (${testDatabaseKind()})`, () => {
   let resolver: PrincipalResolver;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, LocalStreamBusModule]);
+    context = await openFeatureTestContext([IdentityModule, TestStreamPublisherModule]);
     devices = context.moduleRef.get(DevicesService);
     resolver = context.moduleRef.get(PrincipalResolver);
   });

@@ -15,7 +15,7 @@ import { IdentityModule } from '../identity.module';
 import { MembershipConflict, membershipConflictFrom, MembersService } from './members.service';
 import { PrincipalResolver } from '../principals/principal-resolver.service';
 import { ownerFixtures } from '../testing';
-import { LocalStreamBusModule } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 
 jest.setTimeout(120_000);
 
@@ -27,7 +27,7 @@ describe(`MembersService (${testDatabaseKind()})`, () => {
   const { seed, as } = ownerFixtures(() => context);
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, LocalStreamBusModule]);
+    context = await openFeatureTestContext([IdentityModule, TestStreamPublisherModule]);
     members = context.moduleRef.get(MembersService);
     resolver = context.moduleRef.get(PrincipalResolver);
     audit = context.moduleRef.get(AuditService);

@@ -21,7 +21,7 @@ import {
   USER_TOKEN_ISSUER,
   type UserTokenIssuer,
 } from '../users/user-tokens';
-import { LocalStreamBusModule } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 
 jest.setTimeout(60_000);
 
@@ -61,7 +61,7 @@ describe(`PrincipalResolver (${testDatabaseKind()})`, () => {
       imports: [
         DbModule.forRoot({ target: config.database, migrate: false, handle }),
         PlatformModule.forRoot(config),
-        LocalStreamBusModule,
+        TestStreamPublisherModule,
         IdentityModule,
       ],
     })

@@ -10,7 +10,7 @@ import { AgentCredentialsService } from '../agent-credentials/agent-credentials.
 import { BootstrapService, type BootstrapResult } from '../bootstrap/bootstrap.service';
 import { IdentityModule } from '../identity.module';
 import { PrincipalResolver } from './principal-resolver.service';
-import { LocalStreamBusModule } from '@marvain/streams';
+import { TestStreamPublisherModule } from '@marvain/streams/testing';
 
 jest.setTimeout(60_000);
 
@@ -82,7 +82,7 @@ describe(`PrincipalResolver round trips per resolve() (${testDatabaseKind()})`, 
   let home: BootstrapResult;
 
   beforeAll(async () => {
-    context = await openFeatureTestContext([IdentityModule, LocalStreamBusModule]);
+    context = await openFeatureTestContext([IdentityModule, TestStreamPublisherModule]);
     resolver = context.moduleRef.get(PrincipalResolver);
     home = await context.moduleRef.get(BootstrapService).bootstrap({ agentName: 'Forge', spaceName: 'home' });
     const audit = context.moduleRef.get(AuditService);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEvent, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { APIGatewayProxyEvent, ScheduledEvent, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { WebSocketEvent } from '../websocket-routes';
 import restFixture from './events/api-gateway-rest.json';
+import scheduledFixture from './events/scheduled.json';
 import sqsFixture from './events/sqs.json';
 import connectFixture from './events/websocket-connect.json';
 import disconnectFixture from './events/websocket-disconnect.json';
@@ -98,4 +99,12 @@ export function sqsEvent(queue: string, records: Array<{ body: unknown; receiveC
       eventSourceARN: `arn:aws:sqs:eu-west-1:123456789012:${queue}`,
     })),
   };
+}
+
+/** An EventBridge schedule's invocation (the maintenance function's `rate(1 minute)`). */
+export function scheduledEvent(): ScheduledEvent {
+  const event = clone(scheduledFixture) as ScheduledEvent;
+  event.id = randomUUID();
+  event.time = new Date().toISOString();
+  return event;
 }
