@@ -11,6 +11,7 @@ export * from './agent-credentials/agent-credentials.service';
 export * from './agent-credentials/assertion-janitor';
 export * from './users/local-users.service';
 export * from './devices/devices.service';
+export * from './devices/devices.dto';
 export * from './users/cognito-user-tokens';
 export * from './agents/agents.service';
 export * from './members/members.service';

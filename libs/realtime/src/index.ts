@@ -12,3 +12,8 @@ export * from './websocket-limits';
 export * from './subscriptions';
 export * from './stored-fanout';
 export * from './stored-fanout.module';
+export * from './realtime.dto';
+export * from './stream-access.service';
+export * from './protocol-verbs';
+export * from './delivery/delivery-channel';
+export * from './delivery/local-delivery';

@@ -10,6 +10,8 @@ import { RealtimeGateway, type ConnectionState } from './realtime.gateway';
 import { CONNECTION_STORE, epochSeconds, type ConnectionStore, type StoredConnection } from './connection-store';
 import type { ConnectionSession, OpenOutcome } from './connection-session';
 import type { StoredSubscription } from './connection-store';
+import { LocalDelivery, type DeliveryHandle } from './delivery/local-delivery';
+import type { DeliverySink } from './delivery/delivery-channel';
 import { DEFAULT_WEBSOCKET_LIMITS, TokenBucket, WEBSOCKET_LIMITS, type WebSocketLimits } from './websocket-limits';
 
 export const WEBSOCKET_PATH = '/v1/ws';
@@ -42,6 +44,8 @@ interface Connection {
   /** What the session was asked to do once the current frame's reply is sent. */
   afterReply: Array<() => void | Promise<void>>;
   session: ConnectionSession;
+  /** Its stream delivery, from its first subscription on. */
+  delivery: DeliveryHandle | null;
 }
 
 /**
@@ -63,6 +67,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     private readonly gateway: RealtimeGateway,
     private readonly revocations: PrincipalRevocations,
     @Inject(CONNECTION_STORE) private readonly store: ConnectionStore,
+    private readonly delivery: LocalDelivery,
     @Inject(CLOCK) private readonly clock: Clock,
     logs: LoggerFactory,
     @Optional() @Inject(WEBSOCKET_LIMITS) limits?: Partial<WebSocketLimits>,
@@ -171,6 +176,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       opened: false,
       afterReply: [],
       session: undefined as unknown as ConnectionSession,
+      delivery: null,
     };
     connection.session = this.sessionFor(connection);
     this.connections.add(connection);
@@ -237,10 +243,14 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     return {
       connectionId: connection.state.connectionId,
       opened: (principal) => this.open(connection, principal),
-      subscribe: async (_subscription: StoredSubscription, _fromSeq: number | null) => {
+      subscribe: async (subscription: StoredSubscription, fromSeq: number | null) => {
         await this.storeSubscriptions(connection);
+        // The replay starts once the `subscribed` reply is on its way.
+        connection.afterReply.push(() => this.deliveryOf(connection).subscribe(subscription, fromSeq));
       },
-      unsubscribe: async (_agentId: string) => {
+      unsubscribe: async (agentId: string) => {
+        // At once: nothing of the agent follows the `unsubscribed` reply.
+        connection.delivery?.unsubscribe(agentId);
         await this.storeSubscriptions(connection);
       },
       seen: async () => {
@@ -258,6 +268,39 @@ export class LocalWebSocketServer implements OnModuleDestroy {
         connection.afterReply.push(() => this.closeConnection(connection, code, reason));
       },
     };
+  }
+
+  private deliveryOf(connection: Connection): DeliveryHandle {
+    if (!connection.delivery) {
+      const { ws } = connection;
+      const sink: DeliverySink = {
+        encode: (message) => JSON.stringify(message),
+        write: (text, written) => {
+          if (ws.readyState === ws.OPEN) {
+            ws.send(text, () => written());
+          }
+        },
+        buffered: () => ws.bufferedAmount,
+      };
+      connection.delivery = this.delivery.open(
+        () => {
+          const principal = connection.state.principal;
+          if (!principal) {
+            throw new Error(`connection ${connection.state.connectionId} delivers before hello`);
+          }
+          return principal;
+        },
+        sink,
+        {
+          stopped: (agentId) => {
+            connection.state.subscriptions = connection.state.subscriptions.filter((s) => s.agent_id !== agentId);
+            this.enqueue(connection, () => this.storeSubscriptions(connection));
+          },
+        },
+        this.limits,
+      );
+    }
+    return connection.delivery;
   }
 
   /** Counts the connection against its principal's cap and stores its record. */
@@ -354,7 +397,8 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     if (!this.roomToSend(connection)) {
       return;
     }
-    connection.ws.send(JSON.stringify(reply));
+    // Once the reply is out, stream messages waiting behind it may go.
+    connection.ws.send(JSON.stringify(reply), () => connection.delivery?.channel.pump());
   }
 
   /** False (and the socket closed with 1013) once the client has left too much unread. */
@@ -384,6 +428,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
     }
     connection.helloTimer = null;
     this.connections.delete(connection);
+    connection.delivery?.close();
     if (!connection.opened) {
       return;
     }

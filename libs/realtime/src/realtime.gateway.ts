@@ -15,6 +15,7 @@ import { CLOCK, LoggerFactory, type Clock, type HubLogger } from '@marvain/platf
 import { PresenceService } from '@marvain/presence';
 import type { StoredSubscription } from './connection-store';
 import type { ConnectionSession } from './connection-session';
+import { ProtocolVerbs } from './protocol-verbs';
 
 /** Per-connection state the transport keeps (in memory locally; rebuilt from the ConnectionStore per frame on AWS). */
 export interface ConnectionState {
@@ -31,6 +32,9 @@ export interface ConnectionState {
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
+/** A server message before its `id` is echoed in. */
+type ReplyBody = ServerMessage extends infer M ? (M extends unknown ? Omit<M, 'id'> : never) : never;
+
 /** Message types served before a successful hello: the rest answer `unauthenticated`. */
 const BEFORE_HELLO = new Set(['hello', 'ping']);
 
@@ -44,6 +48,7 @@ export class RealtimeGateway {
 
   constructor(
     private readonly resolver: PrincipalResolver,
+    private readonly verbs: ProtocolVerbs,
     private readonly presence: PresenceService,
     @Inject(CLOCK) private readonly clock: Clock,
     logs: LoggerFactory,
@@ -87,31 +92,63 @@ export class RealtimeGateway {
       return error(id, ErrorCode.Unauthenticated, 'send "hello" with a token first');
     }
     try {
-      switch (message.type) {
-        case 'hello':
-          return await this.hello(state, id, message.token, session);
-        case 'ping':
-          return await this.ping(state, id, session);
-        default:
-          return error(
-            id,
-            ErrorCode.ValidationFailed,
-            `unknown message type "${shorten((message as { type: string }).type)}"`,
-          );
-      }
+      const reply = await this.dispatch(state, message, session);
+      // `type` first, then the echoed `id`, then the rest: the order every reply is written in.
+      const { type, ...rest } = reply;
+      return { type, ...(id ? { id } : {}), ...rest } as ServerMessage;
     } catch (caught) {
       if (caught instanceof DomainError) {
-        return error(id, caught.code, caught.message);
+        return error(id, caught.code, caught.message, caught.details);
       }
       throw caught;
     }
   }
 
-  private async ping(
+  private async dispatch(
     state: ConnectionState,
-    id: string | undefined,
+    message: ClientMessage,
     session: ConnectionSession,
-  ): Promise<ServerMessage> {
+  ): Promise<ReplyBody> {
+    const { type, id: _id, ...fields } = message as ClientMessage & Record<string, unknown>;
+    if (type === 'hello') {
+      return this.hello(state, fields['token'], session);
+    }
+    if (type === 'ping') {
+      return this.ping(state, session);
+    }
+    const principal = state.principal;
+    if (!principal) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'send "hello" with a token first');
+    }
+    switch (type) {
+      case 'heartbeat': {
+        const reply = await this.verbs.heartbeat(principal, fields);
+        await this.quietly('heartbeat', () => session.seen());
+        return reply;
+      }
+      case 'send_event':
+        return this.verbs.sendEvent(principal, fields);
+      case 'push_transcript':
+        return this.verbs.pushTranscript(principal, fields);
+      case 'list_actions':
+        return this.verbs.listActions(principal, fields);
+      case 'approve_action':
+        return this.verbs.approveAction(principal, fields);
+      case 'reject_action':
+        return this.verbs.rejectAction(principal, fields);
+      case 'subscribe':
+        return this.verbs.subscribe(state, principal, fields, session);
+      case 'unsubscribe':
+        return this.verbs.unsubscribe(state, fields, session);
+      case 'subscribe_presence':
+        return this.verbs.subscribePresence(state, principal, fields, session);
+      default:
+        throw new DomainError(ErrorCode.ValidationFailed, `unknown message type "${shorten(String(type))}"`);
+    }
+  }
+
+  /** A sign of life; presence is told, but its failure never fails the pong. */
+  private async ping(state: ConnectionState, session: ConnectionSession): Promise<ReplyBody> {
     const principal = state.principal;
     if (principal) {
       await this.quietly('seen', async () => {
@@ -119,7 +156,7 @@ export class RealtimeGateway {
         await this.presence.seen(principal);
       });
     }
-    return { type: 'pong', ...(id ? { id } : {}), ts: this.clock.now().toISOString() };
+    return { type: 'pong', ts: this.clock.now().toISOString() };
   }
 
   /** Presence is a side effect of the protocol: its failure is logged, never the client's error. */
@@ -175,34 +212,29 @@ export class RealtimeGateway {
    * its scopes and answers hello_ok again (same connection id); one that resolves to another
    * principal is refused `conflict`: a connection never changes whom it speaks for.
    */
-  private async hello(
-    state: ConnectionState,
-    id: string | undefined,
-    token: unknown,
-    session: ConnectionSession,
-  ): Promise<ServerMessage> {
+  private async hello(state: ConnectionState, token: unknown, session: ConnectionSession): Promise<ReplyBody> {
     if (typeof token !== 'string' || token === '') {
-      return error(id, ErrorCode.ValidationFailed, 'hello needs a "token"');
+      throw new DomainError(ErrorCode.ValidationFailed, 'hello needs a "token"', {
+        fields: [{ field: 'token', problems: ['token must be a non-empty string'] }],
+      });
     }
     const principal = await this.resolver.resolve(token);
     const previous = state.principal;
     if (previous && (previous.type !== principal.type || previous.id !== principal.id)) {
-      return error(
-        id,
+      throw new DomainError(
         ErrorCode.Conflict,
         'this connection is already authenticated as another principal; open a new connection',
       );
     }
     if ((await session.opened(principal)) === 'over_cap') {
       session.close(WsCloseCode.TooManyConnections, 'too many connections for this principal');
-      return error(id, ErrorCode.RateLimited, 'this principal holds as many connections as the hub allows');
+      throw new DomainError(ErrorCode.RateLimited, 'this principal holds as many connections as the hub allows');
     }
     state.principal = principal;
     state.token = token;
     await this.quietly('connected', () => this.presence.connected(principal));
     return {
       type: 'hello_ok',
-      ...(id ? { id } : {}),
       protocol: PROTOCOL_VERSION,
       principal: {
         type: principal.type,
@@ -216,8 +248,12 @@ export class RealtimeGateway {
   }
 }
 
-function error(id: string | undefined, code: ErrorCode, message: string): ServerMessage {
-  return { type: 'error', ...(id ? { id } : {}), error: { code, message } };
+function error(id: string | undefined, code: ErrorCode, message: string, details?: unknown): ServerMessage {
+  return {
+    type: 'error',
+    ...(id ? { id } : {}),
+    error: { code, message, ...(details !== undefined ? { details } : {}) },
+  };
 }
 
 /** A client-supplied string quoted in a message: at most WS_MAX_ID_CHARS characters of it. */

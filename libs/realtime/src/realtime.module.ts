@@ -1,13 +1,20 @@
 import { Module } from '@nestjs/common';
+import { ActionsModule } from '@marvain/actions';
+import { EventsModule } from '@marvain/events';
 import { IdentityModule } from '@marvain/identity';
 import { LoggingModule } from '@marvain/platform';
 import { PresenceModule } from '@marvain/presence';
+import { SpacesModule } from '@marvain/spaces';
+import { StreamsModule } from '@marvain/streams';
+import { LocalDelivery } from './delivery/local-delivery';
 import { LocalWebSocketServer } from './local-websocket.server';
+import { ProtocolVerbs } from './protocol-verbs';
 import { RealtimeGateway } from './realtime.gateway';
+import { StreamAccess } from './stream-access.service';
 
 @Module({
-  imports: [IdentityModule, LoggingModule, PresenceModule],
-  providers: [RealtimeGateway, LocalWebSocketServer],
-  exports: [RealtimeGateway, LocalWebSocketServer],
+  imports: [ActionsModule, EventsModule, IdentityModule, LoggingModule, PresenceModule, SpacesModule, StreamsModule],
+  providers: [RealtimeGateway, ProtocolVerbs, StreamAccess, LocalDelivery, LocalWebSocketServer],
+  exports: [RealtimeGateway, StreamAccess, LocalDelivery, LocalWebSocketServer],
 })
 export class RealtimeModule {}

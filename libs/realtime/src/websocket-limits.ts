@@ -28,6 +28,15 @@ export interface WebSocketLimits {
    * `rate_limited` and the socket closed with 4429.
    */
   maxConnectionsPerPrincipal: number;
+  /**
+   * Stream delivery (WebSocket and SSE): while more than this many bytes wait unsent in a
+   * connection's socket, its stream messages wait in the connection's queue instead, coalesced.
+   */
+  deliveryBufferBytes: number;
+  /** Stream messages a connection's queue holds; past it the subscription stops with `resync_required`. */
+  maxQueuedMessages: number;
+  /** Bytes of stream messages a connection's queue holds; past it the subscription stops likewise. */
+  maxQueuedBytes: number;
 }
 
 export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
@@ -52,6 +61,12 @@ export const DEFAULT_WEBSOCKET_LIMITS: Readonly<WebSocketLimits> = {
   // A satellite needs one connection, a console a few tabs; 16 leaves room for reconnects that
   // overlap a dying socket, and keeps one leaked credential from taking the hub's whole budget.
   maxConnectionsPerPrincipal: 16,
+  // A few dozen typical messages in flight keep a reading client's pipe full.
+  deliveryBufferBytes: 64 * 1024,
+  // Coalescing keeps one message per action or presence subject; 256 others is minutes of a
+  // busy agent, and with the byte cap bounds a stalled client's cost at 256 KiB plus its buffer.
+  maxQueuedMessages: 256,
+  maxQueuedBytes: 256 * 1024,
 };
 
 /** WebSocketLimits for the local server; tests inject smaller ones. */

@@ -2,7 +2,7 @@ import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
 import { LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
 import type { PresenceService } from '@marvain/presence';
-import { MemoryConnectionStore, RealtimeGateway, StoredConnections } from '@marvain/realtime';
+import { MemoryConnectionStore, RealtimeGateway, StoredConnections, type ProtocolVerbs } from '@marvain/realtime';
 import { connectEvent, disconnectEvent, messageEvent } from './testing/lambda-events';
 import { CONNECTION_TTL_SECONDS, WebSocketRoutes, type WebSocketEvent } from './websocket-routes';
 
@@ -50,7 +50,7 @@ describe('WebSocketRoutes', () => {
 
   beforeEach(() => {
     store = new MemoryConnectionStore(clock);
-    gateway = new RealtimeGateway(resolver, presence, clock, new LoggerFactory());
+    gateway = new RealtimeGateway(resolver, {} as ProtocolVerbs, presence, clock, new LoggerFactory());
     logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
     routes = new WebSocketRoutes(
       new StoredConnections(gateway, resolver, store, clock, CONNECTION_TTL_SECONDS),

@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { ValidateIf } from 'class-validator';
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
+import { validate, ValidateIf } from 'class-validator';
 import type { Observable } from 'rxjs';
 import { DomainError, ErrorCode } from '@marvain/contracts';
 
@@ -20,6 +21,25 @@ function flatten(errors: ValidationError[], parent = ''): Array<{ field: string;
   });
 }
 
+/** The `validation_failed` error for class-validator's findings, one entry per field. */
+export function validationFailed(errors: ValidationError[]): DomainError {
+  return new DomainError(ErrorCode.ValidationFailed, 'the request is not valid', { fields: flatten(errors) });
+}
+
+/**
+ * Validates input that does not come through a route (a WebSocket message) with the same DTO
+ * classes and rules as the validation pipe: transformed, unknown fields refused, every problem
+ * reported per field.
+ */
+export async function validateInput<T extends object>(type: ClassConstructor<T>, input: object): Promise<T> {
+  const instance = plainToInstance(type, input);
+  const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: false });
+  if (errors.length > 0) {
+    throw validationFailed(errors);
+  }
+  return instance;
+}
+
 /** Validates every DTO; unknown fields are refused; failures become `validation_failed` with per-field details. */
 export function createValidationPipe(): ValidationPipe {
   return new ValidationPipe({
@@ -27,8 +47,7 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: true,
     stopAtFirstError: false,
-    exceptionFactory: (errors) =>
-      new DomainError(ErrorCode.ValidationFailed, 'the request is not valid', { fields: flatten(errors) }),
+    exceptionFactory: (errors) => validationFailed(errors),
   });
 }
 
