@@ -297,7 +297,20 @@ class Sweeper {
       this.socket.send(message);
       return this.socket.next((m) => this.socket!.received.indexOf(m) >= before, 'the reply');
     }
-    return this.socket.request(message);
+    const socket = this.socket;
+    const before = socket.received.length;
+    try {
+      return await socket.request(message);
+    } catch {
+      // No reply echoing the id: a fresh socket for the next case; the spec reports this one.
+      socket.terminate();
+      this.socket = null;
+      const unechoed = socket.received.slice(before).filter((m) => m.id === undefined);
+      return {
+        type: 'error',
+        error: { code: `no reply with the id; other replies: ${JSON.stringify(unechoed).slice(0, 300)}`, message: '' },
+      };
+    }
   }
 
   async close(): Promise<void> {
