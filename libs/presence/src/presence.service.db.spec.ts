@@ -252,6 +252,22 @@ describe(`PresenceService (${testDatabaseKind()})`, () => {
       await presence.sweep();
       expect(await entries(w.agentA)).toHaveLength(2);
     });
+
+    it('writes each transition once when sweeps overlap', async () => {
+      const w = await world();
+      const users: Principal[] = Array.from({ length: 12 }, () => ({
+        type: 'user',
+        id: randomUUID(),
+        agents: [{ agent_id: w.agentA, scopes: ROLE_SCOPES.member }],
+      }));
+      for (const user of users) {
+        await presence.connected(user);
+        await age(user.id, PRESENCE_OFFLINE_AFTER_SECONDS + 1);
+      }
+      await Promise.all([presence.sweep(), presence.sweep(), presence.sweep()]);
+      const offline = (await entries(w.agentA)).filter((e) => e.data['status'] === 'offline');
+      expect(offline.map((e) => e.data['subject_id']).sort()).toEqual(users.map((u) => u.id).sort());
+    });
   });
 
   describe('list', () => {

@@ -183,6 +183,10 @@ describe('loadHubSettings', () => {
     }
   });
 
+  it('reads the stream retention in days', () => {
+    expect(loadHubSettings({ ...XDG, MARVAIN_STREAM_RETENTION_DAYS: '30' }).streamRetentionDays).toBe(30);
+  });
+
   it.each([
     ['MARVAIN_PORT', '-1'],
     ['MARVAIN_PORT', '80.5'],
