@@ -17,3 +17,5 @@ export * from './stream-access.service';
 export * from './protocol-verbs';
 export * from './delivery/delivery-channel';
 export * from './delivery/local-delivery';
+export * from './sse/sse-streams';
+export * from './sse/stream.controller';

@@ -127,6 +127,7 @@ export class ProtocolVerbs {
     fields: Fields,
     session: ConnectionSession,
   ): Promise<Reply<'presence'>> {
+    requireScope(principal, 'spaces:read');
     const input = await validateInput(SubscribePresenceMessage, fields);
     const grant = await this.access.grant(principal, {
       agent_id: input.agent_id,

@@ -10,11 +10,14 @@ import { LocalDelivery } from './delivery/local-delivery';
 import { LocalWebSocketServer } from './local-websocket.server';
 import { ProtocolVerbs } from './protocol-verbs';
 import { RealtimeGateway } from './realtime.gateway';
+import { SseStreams } from './sse/sse-streams';
+import { StreamController } from './sse/stream.controller';
 import { StreamAccess } from './stream-access.service';
 
 @Module({
   imports: [ActionsModule, EventsModule, IdentityModule, LoggingModule, PresenceModule, SpacesModule, StreamsModule],
-  providers: [RealtimeGateway, ProtocolVerbs, StreamAccess, LocalDelivery, LocalWebSocketServer],
-  exports: [RealtimeGateway, StreamAccess, LocalDelivery, LocalWebSocketServer],
+  controllers: [StreamController],
+  providers: [RealtimeGateway, ProtocolVerbs, StreamAccess, LocalDelivery, LocalWebSocketServer, SseStreams],
+  exports: [RealtimeGateway, StreamAccess, LocalDelivery, LocalWebSocketServer, SseStreams],
 })
 export class RealtimeModule {}

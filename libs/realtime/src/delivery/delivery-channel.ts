@@ -168,7 +168,11 @@ export class DeliveryChannel {
     for (const agentId of this.agents()) {
       this.stop(agentId);
     }
-    this.pump();
+    // Nothing more is written: waiting messages go, and reads waiting for room give up.
+    this.queue.length = 0;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    waiters.forEach((wake) => wake());
   }
 
   private accept(cursor: Cursor, entry: StreamEntry): void {
