@@ -58,6 +58,17 @@ describe('a slow consumer of a real hub process', () => {
   const postBatch = (from: number): Promise<string[]> =>
     Promise.all(Array.from({ length: BATCH }, (_, i) => post(`e${from + i}`)));
 
+  /** `promise`, or a failure naming `what` and what the slow socket has received, after `ms`. */
+  const within = <T>(promise: Promise<T>, what: string, seen: () => unknown, ms = 60_000): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(seen())}`)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  };
+  const sockets: RawWebSocket[] = [];
+  afterAll(() => sockets.forEach((s) => s.destroy()));
+
   const isEvent = (m: Message): boolean => m['type'] === 'stream' && m['topic'] === 'events.new';
   const idOf = (m: Message): string => m['data']['event_id'] as string;
 
@@ -86,6 +97,18 @@ describe('a slow consumer of a real hub process', () => {
     const warmed = posted.length;
 
     const slow = await RawWebSocket.open(hub.url);
+    sockets.push(slow);
+    const seen = (): unknown => {
+      const messages = slow.messages() as Message[];
+      const events = messages.filter(isEvent);
+      return {
+        messages: messages.length,
+        events: events.length,
+        firstSeq: events[0]?.['seq'],
+        lastSeq: events.at(-1)?.['seq'],
+        others: messages.filter((m) => !isEvent(m)).map((m) => m['type'] as string),
+      };
+    };
     slow.send(jsonFrame({ type: 'hello', id: 'h', token: creds.user_token }));
     await slow.message((m: Message) => m['id'] === 'h');
     slow.send(jsonFrame({ type: 'subscribe', id: 's', agent_id: creds.agent_id, topics: ['events.new'] }));
@@ -102,10 +125,14 @@ describe('a slow consumer of a real hub process', () => {
 
     // The slow one reads again: it was told to resync, or closed with 1013; either way it resumes.
     slow.socket.resume();
-    const cutOff = await Promise.race([
-      slow.message<Message>((m) => m['type'] === 'resync_required').then((m) => ({ resync: m })),
-      slow.closed().then((c) => ({ closed: c })),
-    ]);
+    const cutOff = await within(
+      Promise.race([
+        slow.message<Message>((m) => m['type'] === 'resync_required').then((m) => ({ resync: m })),
+        slow.closed().then((c) => ({ closed: c })),
+      ]),
+      'resync_required or a close',
+      seen,
+    );
     const got = slow.messages().filter((m) => isEvent(m as Message)) as Message[];
     let resumeFrom: number;
     let resumed: HubSocket | RawWebSocket = slow;
@@ -152,13 +179,21 @@ describe('a slow consumer of a real hub process', () => {
           from_seq: resumeFrom,
         }),
       );
-      await slow.message((m: Message) => m['id'] === 'again');
-      await slow.message(
-        () =>
-          slow
-            .messages()
-            .slice(before)
-            .filter((m) => isEvent(m as Message)).length >= missing,
+      await within(
+        slow.message((m: Message) => m['id'] === 'again'),
+        'the reply to subscribing again',
+        seen,
+      );
+      await within(
+        slow.message(
+          () =>
+            slow
+              .messages()
+              .slice(before)
+              .filter((m) => isEvent(m as Message)).length >= missing,
+        ),
+        `the ${missing} entries it missed`,
+        seen,
       );
       after = slow
         .messages()
