@@ -98,16 +98,26 @@ describe('a slow consumer of a real hub process', () => {
 
     const slow = await RawWebSocket.open(hub.url);
     sockets.push(slow);
-    const seen = (): unknown => {
-      const messages = slow.messages() as Message[];
-      const events = messages.filter(isEvent);
-      return {
-        messages: messages.length,
-        events: events.length,
-        firstSeq: events[0]?.['seq'],
-        lastSeq: events.at(-1)?.['seq'],
-        others: messages.filter((m) => !isEvent(m)).map((m) => m['type'] as string),
-      };
+    /** What the slow socket received, in order: runs of stream seqs, and every other message. */
+    const seen = (): string => {
+      const parts: string[] = [];
+      let run: [number, number] | null = null;
+      for (const m of slow.messages() as Message[]) {
+        if (isEvent(m)) {
+          const seq = m['seq'] as number;
+          run = run && run[1] === seq - 1 ? [run[0], seq] : (run && parts.push(`${run[0]}..${run[1]}`), [seq, seq]);
+          continue;
+        }
+        if (run) {
+          parts.push(`${run[0]}..${run[1]}`);
+          run = null;
+        }
+        parts.push(`${m['type'] as string}${m['last_seq'] === undefined ? '' : `(${String(m['last_seq'])})`}`);
+      }
+      if (run) {
+        parts.push(`${run[0]}..${run[1]}`);
+      }
+      return parts.join(' ');
     };
     slow.send(jsonFrame({ type: 'hello', id: 'h', token: creds.user_token }));
     await slow.message((m: Message) => m['id'] === 'h');
