@@ -66,14 +66,15 @@ describe('a slow consumer of a real hub process', () => {
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
   };
-  const sockets: RawWebSocket[] = [];
-  afterAll(() => sockets.forEach((s) => s.destroy()));
+  const sockets: Array<RawWebSocket | HubSocket> = [];
+  afterAll(() => sockets.forEach((s) => (s instanceof HubSocket ? s.terminate() : s.destroy())));
 
   const isEvent = (m: Message): boolean => m['type'] === 'stream' && m['topic'] === 'events.new';
   const idOf = (m: Message): string => m['data']['event_id'] as string;
 
   it('cuts off the subscriber that does not read, keeps the one that does up to date, stays within its memory bound, and lets the slow one resume', async () => {
     const reader = await HubSocket.open(hub.url, creds.user_token);
+    sockets.push(reader);
     expect(await reader.request({ type: 'subscribe', agent_id: creds.agent_id, topics: ['events.new'] })).toMatchObject(
       { type: 'subscribed' },
     );
