@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ActionsService, ListActionsQuery } from '@marvain/actions';
+import { ActionsService } from '@marvain/actions';
 import { DomainError, ErrorCode, type Principal, type Scope, type ServerMessage } from '@marvain/contracts';
 import { EventsService, type IngestEventDto } from '@marvain/events';
 import { DevicesService, HeartbeatDto } from '@marvain/identity';
@@ -9,6 +9,7 @@ import type { ConnectionSession } from './connection-session';
 import type { StoredSubscription } from './connection-store';
 import {
   ActionMessage,
+  ListActionsMessage,
   PushTranscriptMessage,
   RejectActionMessage,
   SendEventMessage,
@@ -62,7 +63,7 @@ export class ProtocolVerbs {
 
   async listActions(principal: Principal, fields: Fields): Promise<Reply<'actions'>> {
     requireScope(principal, 'actions:read');
-    const query = await validateInput(ListActionsQuery, fields);
+    const query = await validateInput(ListActionsMessage, fields);
     const list = await this.actions.list(principal, query);
     return {
       type: 'actions',

@@ -11,13 +11,15 @@ import {
   IsUUID,
   Length,
   Matches,
+  Max,
+  MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { RejectActionDto } from '@marvain/actions';
-import { STREAM_TOPICS, type StreamTopic } from '@marvain/contracts';
+import { ACTION_STATUSES, STREAM_TOPICS, type ActionStatus, type StreamTopic } from '@marvain/contracts';
 import { IngestEventDto } from '@marvain/events';
-import { OptionalButNotNull, UuidParam } from '@marvain/platform';
+import { CURSOR_MAX_LENGTH, IsListCursor, LIST_LIMIT_MAX, OptionalButNotNull, UuidParam } from '@marvain/platform';
 
 /** The longest transcript chunk `push_transcript` takes (the events service's transcript limit). */
 export const TRANSCRIPT_TEXT_MAX = 20_000;
@@ -81,7 +83,33 @@ export class SubscribeMessage implements StreamRequest {
   @OptionalButNotNull()
   @IsInt()
   @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
   from_seq?: number;
+}
+
+/**
+ * `list_actions`: GET /v1/actions's query as JSON. Unlike a query string, JSON carries types, so
+ * nothing is coerced: `limit` must be a number, and no field may be null.
+ */
+export class ListActionsMessage {
+  @IsUUID()
+  agent_id!: string;
+
+  @OptionalButNotNull()
+  @IsIn(ACTION_STATUSES)
+  status?: ActionStatus;
+
+  @OptionalButNotNull()
+  @IsInt()
+  @Min(1)
+  @Max(LIST_LIMIT_MAX)
+  limit?: number;
+
+  @OptionalButNotNull()
+  @IsString()
+  @MaxLength(CURSOR_MAX_LENGTH)
+  @IsListCursor()
+  cursor?: string;
 }
 
 /** `unsubscribe`. */

@@ -11,7 +11,7 @@ import {
   type ServerMessage,
 } from '@marvain/contracts';
 import { PrincipalResolver, type PrincipalStanding } from '@marvain/identity';
-import { CLOCK, LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
+import { CLOCK, LoggerFactory, unsafeMessageText, type Clock, type HubLogger } from '@marvain/platform';
 import { PresenceService } from '@marvain/presence';
 import type { StoredSubscription } from './connection-store';
 import type { ConnectionSession } from './connection-session';
@@ -91,6 +91,11 @@ export class RealtimeGateway {
     if (!state.principal && !BEFORE_HELLO.has(message.type)) {
       return error(id, ErrorCode.Unauthenticated, 'send "hello" with a token first');
     }
+    // The REST rule, for the same reason: no NUL or lone surrogate reaches a service or the database.
+    const unsafe = unsafeMessageText(message);
+    if (unsafe) {
+      return error(id, unsafe.code, unsafe.message, unsafe.details);
+    }
     try {
       const reply = await this.dispatch(state, message, session);
       // `type` first, then the echoed `id`, then the rest: the order every reply is written in.
@@ -100,7 +105,8 @@ export class RealtimeGateway {
       if (caught instanceof DomainError) {
         return error(id, caught.code, caught.message, caught.details);
       }
-      throw caught;
+      this.logger.error(`connection ${state.connectionId}: ${message.type} failed: ${String(caught)}`);
+      return error(id, ErrorCode.Internal, 'internal error');
     }
   }
 

@@ -192,6 +192,16 @@ export function unsafeRequestText(
   return null;
 }
 
+/** The refusal of the first unsafe string in a WebSocket message (any field, any depth); null when there is none. */
+export function unsafeMessageText(message: unknown): DomainError | null {
+  const found = findUnsafeText(message);
+  if (!found) {
+    return null;
+  }
+  const field = describePath(found.path);
+  return refusal(field, `${found.inKey ? 'a key in ' : ''}field ${field} ${found.problem}`, found.problem);
+}
+
 /**
  * Refuses NUL and lone surrogates in every request, before any guard, pipe or handler sees it
  * (a guard looking a path parameter up in the database would otherwise be the one to fail).
