@@ -326,6 +326,9 @@ describe(`the WebSocket backstops (${testDatabaseKind()})`, () => {
   it('closes a client that does not read its replies once 64 KiB wait for it (1013), and serves others meanwhile', async () => {
     const reader = await helloed(hub.base, home.device_token);
     const hog = await RawWebSocket.open(hub.base);
+    // Authenticated first, so only its unread replies can close it (not the hello deadline on a slow run).
+    hog.send(jsonFrame({ type: 'hello', id: 'hello', token: home.device_token }));
+    expect(await hog.message((m: Message) => m['id'] === 'hello')).toMatchObject({ type: 'hello_ok' });
     hog.stopReading();
     // Far more replies than the kernel's socket buffers and the cap hold together.
     const batch = Buffer.concat(

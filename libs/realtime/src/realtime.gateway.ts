@@ -12,7 +12,7 @@ import {
 } from '@marvain/contracts';
 import { PrincipalResolver, type PrincipalStanding } from '@marvain/identity';
 import { CLOCK, LoggerFactory, unsafeMessageText, type Clock, type HubLogger } from '@marvain/platform';
-import { PresenceService } from '@marvain/presence';
+import { PRESENCE_REFRESH_SECONDS, PresenceService } from '@marvain/presence';
 import type { StoredSubscription } from './connection-store';
 import type { ConnectionSession } from './connection-session';
 import { ProtocolVerbs } from './protocol-verbs';
@@ -28,6 +28,12 @@ export interface ConnectionState {
   token?: string;
   /** What the connection hears, one per agent; the gateway keeps it current, the transport stores it. */
   subscriptions: StoredSubscription[];
+  /**
+   * When a ping last reached presence (clock milliseconds). Pings may come 20 a second; presence
+   * needs one sign per refresh window, so the rest cost nothing. Absent on AWS, where state lives
+   * for one frame and every ping is an invocation anyway.
+   */
+  lastSeenAt?: number;
 }
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -156,7 +162,10 @@ export class RealtimeGateway {
   /** A sign of life; presence is told, but its failure never fails the pong. */
   private async ping(state: ConnectionState, session: ConnectionSession): Promise<ReplyBody> {
     const principal = state.principal;
-    if (principal) {
+    const now = this.clock.now().getTime();
+    const due = state.lastSeenAt === undefined || now - state.lastSeenAt >= PRESENCE_REFRESH_SECONDS * 1000;
+    if (principal && due) {
+      state.lastSeenAt = now;
       await this.quietly('seen', async () => {
         await session.seen();
         await this.presence.seen(principal);
