@@ -57,6 +57,9 @@ export interface ServerFrame {
  */
 export class RawWebSocket {
   readonly frames: ServerFrame[] = [];
+  /** The text frames parsed so far, and how many frames that covers (see messages()). */
+  private readonly parsed: unknown[] = [];
+  private framesParsed = 0;
   private buffer = Buffer.alloc(0);
   private ended = false;
   private readonly waiters = new Set<() => void>();
@@ -128,7 +131,15 @@ export class RawWebSocket {
 
   /** The JSON text messages received so far. */
   messages(): unknown[] {
-    return this.frames.filter((f) => f.opcode === 0x1).map((f) => JSON.parse(f.payload.toString('utf8')) as unknown);
+    // Each frame is parsed once: a wait re-checks on every chunk received, and a stream of large
+    // messages parsed again each time would keep the client from reading.
+    for (; this.framesParsed < this.frames.length; this.framesParsed += 1) {
+      const frame = this.frames[this.framesParsed] as ServerFrame;
+      if (frame.opcode === 0x1) {
+        this.parsed.push(JSON.parse(frame.payload.toString('utf8')) as unknown);
+      }
+    }
+    return [...this.parsed];
   }
 
   /** Resolves with the JSON message matching `test`, once it has arrived (rejects if the socket ends first). */

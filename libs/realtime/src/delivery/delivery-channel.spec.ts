@@ -1,12 +1,7 @@
 import { DomainError, ErrorCode, type Principal, type StreamEntry, type StreamTopic } from '@marvain/contracts';
 import type { StoredSubscription } from '../connection-store';
-import {
-  CATCH_UP_PAGE,
-  DeliveryChannel,
-  type DeliveredMessage,
-  type DeliveryLimits,
-  type DeliverySink,
-} from './delivery-channel';
+import { DeliveryChannel, type DeliveredMessage, type DeliveryLimits, type DeliverySink } from './delivery-channel';
+import { DEFAULT_WEBSOCKET_LIMITS } from '../websocket-limits';
 
 const AGENT = '00000000-0000-4000-8000-00000000000a';
 const OTHER = '00000000-0000-4000-8000-00000000000b';
@@ -28,14 +23,12 @@ class Table {
   reads = 0;
   expiredBelow = 0;
 
-  read = (agentId: string, fromSeq: number): Promise<StreamEntry[]> => {
+  read = (agentId: string, fromSeq: number, limit: number): Promise<StreamEntry[]> => {
     this.reads += 1;
     if (fromSeq < this.expiredBelow) {
       return Promise.reject(new DomainError(ErrorCode.StreamExpired, 'expired', { oldest_seq: this.expiredBelow }));
     }
-    return Promise.resolve(
-      this.entries.filter((e) => e.agent_id === agentId && e.seq >= fromSeq).slice(0, CATCH_UP_PAGE),
-    );
+    return Promise.resolve(this.entries.filter((e) => e.agent_id === agentId && e.seq >= fromSeq).slice(0, limit));
   };
 
   commit(...entries: StreamEntry[]): StreamEntry[] {
@@ -76,6 +69,42 @@ class Sink implements DeliverySink {
   }
   seqs(): number[] {
     return this.sent.flatMap((m) => (m.type === 'stream' ? [m.seq] : []));
+  }
+}
+
+/**
+ * A socket the client reads one message at a time: a write stays unsent (counted in `buffered()`)
+ * until the client takes it, and only then does its `written` callback run, as with a WebSocket
+ * whose kernel buffers are full.
+ */
+class Socket implements DeliverySink {
+  received: DeliveredMessage[] = [];
+  private unsent: Array<{ text: string; written: () => void }> = [];
+
+  encode(message: DeliveredMessage): string {
+    return JSON.stringify(message);
+  }
+  write(text: string, written: () => void): void {
+    this.unsent.push({ text, written });
+  }
+  buffered(): number {
+    return this.unsent.reduce((bytes, write) => bytes + write.text.length, 0);
+  }
+  /** The client reads until nothing more comes, letting the channel run between messages. */
+  async readAll(): Promise<void> {
+    for (;;) {
+      await settle();
+      const next = this.unsent.shift();
+      if (!next) {
+        return;
+      }
+      this.received.push(JSON.parse(next.text) as DeliveredMessage);
+      next.written();
+    }
+  }
+  /** Stream seqs as numbers, resync notices as `resync(last_seq)`. */
+  log(): Array<number | string> {
+    return this.received.map((m) => (m.type === 'stream' ? m.seq : `resync(${m.last_seq})`));
   }
 }
 
@@ -220,22 +249,50 @@ describe('DeliveryChannel', () => {
     expect(sink.seqs()).toEqual([1, 2, ...[3, 4, 5, 6, 7, 8, 9, 10]]);
   });
 
-  it('replays a long backlog at the client’s pace: it waits for the queue to empty between pages', async () => {
+  it('replays a backlog far past the queue bound at the client’s pace, without stopping', async () => {
     const table = new Table();
     table.commit(...Array.from({ length: 1200 }, (_, i) => entry(i + 1)));
     const sink = new Sink();
-    const { channel, stopped } = open(table, sink, { ...LIMITS, maxQueuedMessages: 600 });
+    const { channel, stopped } = open(table, sink); // the queue holds 5
     sink.stall(); // the client reads nothing yet
     channel.subscribe(sub(), 1);
     await settle();
     expect(sink.sent).toHaveLength(0);
-    expect(channel.queued).toBe(500); // one page queued; the next read waits for room
+    expect(channel.queued).toBe(1); // the rest of the page waits for room
     for (let round = 0; round < 5; round += 1) {
       sink.drain();
       await settle();
     }
     expect(stopped).toEqual([]);
     expect(sink.seqs()).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
+  });
+
+  it('after a resync, a resume replays large entries at the client’s pace instead of cutting it off again', async () => {
+    // The configured limits: the queue holds two of these entries at most.
+    const { deliveryBufferBytes, maxQueuedMessages, maxQueuedBytes } = DEFAULT_WEBSOCKET_LIMITS;
+    const big = (seq: number): StreamEntry => entry(seq, 'events.new', { text: 'x'.repeat(100 * 1024) });
+    const table = new Table();
+    const socket = new Socket();
+    const channel = new DeliveryChannel(() => READER, socket, table.read, {
+      deliveryBufferBytes,
+      maxQueuedMessages,
+      maxQueuedBytes,
+    });
+    channel.subscribe(sub(), 1);
+    await settle();
+    // The client reads nothing while six entries are committed: it is cut off after the first.
+    for (let seq = 1; seq <= 6; seq += 1) {
+      channel.offer(table.commit(big(seq)));
+    }
+    await socket.readAll();
+    expect(socket.log()).toEqual([1, 'resync(1)']);
+
+    // It resumes after last_seq while more entries are committed; it reads as fast as it can.
+    table.commit(...[7, 8, 9, 10, 11, 12].map(big));
+    channel.subscribe(sub(), 2);
+    await socket.readAll();
+    expect(socket.log()).toEqual([1, 'resync(1)', 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(channel.queued).toBe(0);
   });
 
   it('a resume point retention deleted stops the subscription with resync_required', async () => {

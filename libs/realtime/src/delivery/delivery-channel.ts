@@ -16,8 +16,8 @@ export interface DeliverySink {
   buffered(): number;
 }
 
-/** Reads an agent's committed entries from `fromSeq`, oldest first (AgentStream.read fits). */
-export type StreamReader = (agentId: string, fromSeq: number) => Promise<StreamEntry[]>;
+/** Reads at most `limit` of an agent's committed entries from `fromSeq`, oldest first (AgentStream.read fits). */
+export type StreamReader = (agentId: string, fromSeq: number, limit: number) => Promise<StreamEntry[]>;
 
 /** What one connection's delivery may hold (see WebSocketLimits, where they are documented). */
 export interface DeliveryLimits {
@@ -67,8 +67,8 @@ export const CATCH_UP_PAGE = 500;
  * newer `actions.updated` of the same action, or `presence.updated` of the same subject and
  * space, replaces the older one. Past the queue's bound the subscription stops: its queued
  * entries are dropped and the client is sent `resync_required {agent_id, last_seq}` naming the
- * last seq it was sent. Catch-up reads wait until the queue is empty, so a replay goes at the
- * client's pace.
+ * last seq it was sent. A replay waits until the queue is empty before each read and stops
+ * reading a page once the sink is backed up: it goes at the client's pace, one entry queued at most.
  */
 export class DeliveryChannel {
   private readonly cursors = new Map<string, Cursor>();
@@ -254,16 +254,18 @@ export class DeliveryChannel {
     cursor.reading = true;
     const generation = cursor.generation;
     const current = (): boolean => !this.closed && cursor.generation === generation;
+    let limit = CATCH_UP_PAGE;
     try {
       for (;;) {
         await this.room();
         if (!current()) {
           return;
         }
-        const entries = await this.read(cursor.subscription.agent_id, cursor.next);
+        const entries = await this.read(cursor.subscription.agent_id, cursor.next, limit);
         if (!current()) {
           return;
         }
+        let backedUp = false;
         for (const entry of entries) {
           if (entry.seq < cursor.next) {
             continue;
@@ -273,14 +275,26 @@ export class DeliveryChannel {
             this.overflow(cursor);
             return;
           }
+          // The sink is backed up: the rest of the page is dropped and read again once there is
+          // room, so a replay neither overflows the queue (a few large entries would) nor pins a page.
+          if (this.queue.length > 0) {
+            backedUp = true;
+            break;
+          }
           this.accept(cursor, entry);
           if (!current()) {
             return; // the queue overflowed while replaying
           }
         }
-        if (entries.length < CATCH_UP_PAGE && cursor.seenWhileReading < cursor.next) {
+        if (backedUp) {
+          // A client slower than the table is replayed in small reads, which grow back as it keeps up.
+          limit = 1;
+          continue;
+        }
+        if (entries.length < limit && cursor.seenWhileReading < cursor.next) {
           return;
         }
+        limit = Math.min(CATCH_UP_PAGE, limit * 2);
       }
     } catch (error) {
       if (current() && error instanceof DomainError && error.code === ErrorCode.StreamExpired) {

@@ -3,13 +3,13 @@ import type { Principal, StreamEntry } from '@marvain/contracts';
 import { LoggerFactory, type HubLogger } from '@marvain/platform';
 import { AgentStream, LocalStreamBus } from '@marvain/streams';
 import { DEFAULT_WEBSOCKET_LIMITS, WEBSOCKET_LIMITS, type WebSocketLimits } from '../websocket-limits';
-import { CATCH_UP_PAGE, DeliveryChannel, type DeliveryLimits, type DeliverySink } from './delivery-channel';
+import { DeliveryChannel, type DeliveryLimits, type DeliverySink } from './delivery-channel';
 
 /**
  * The local runtime's delivery: one listener on the stream bus hands each committed entry to the
  * channels (WebSocket connections, SSE streams) subscribed to its agent. Catch-up reads of the
- * same agent from the same seq share one query, so a burst of subscribers falling behind together
- * costs the database one read.
+ * same agent from the same seq and of the same size share one query, so a burst of subscribers
+ * falling behind together costs the database one read.
  */
 @Injectable()
 export class LocalDelivery implements OnModuleDestroy {
@@ -48,7 +48,7 @@ export class LocalDelivery implements OnModuleDestroy {
     const channel = new DeliveryChannel(
       principal,
       sink,
-      (agentId, fromSeq) => this.read(agentId, fromSeq),
+      (agentId, fromSeq, limit) => this.read(agentId, fromSeq, limit),
       { ...this.limits, ...limits },
       {
         stopped: (agentId) => {
@@ -108,11 +108,11 @@ export class LocalDelivery implements OnModuleDestroy {
     }
   }
 
-  private read(agentId: string, fromSeq: number): Promise<StreamEntry[]> {
-    const key = `${agentId}:${fromSeq}`;
+  private read(agentId: string, fromSeq: number, limit: number): Promise<StreamEntry[]> {
+    const key = `${agentId}:${fromSeq}:${limit}`;
     let pending = this.reads.get(key);
     if (!pending) {
-      pending = this.stream.read(agentId, fromSeq, {}, CATCH_UP_PAGE).finally(() => this.reads.delete(key));
+      pending = this.stream.read(agentId, fromSeq, {}, limit).finally(() => this.reads.delete(key));
       this.reads.set(key, pending);
     }
     return pending;
