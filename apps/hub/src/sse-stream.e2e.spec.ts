@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { TransactionRunner } from '@marvain/db';
+import { asUuid, TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import type { BootstrapResult } from '@marvain/identity';
 import { SseStreams } from '@marvain/realtime';
@@ -191,8 +192,8 @@ describe(`the agent stream over SSE (${testDatabaseKind()})`, () => {
     const oldest = await hub.app.get(AgentStream).head(other.agent_id);
     await hub.kysely
       .deleteFrom('agent_stream')
-      .where('agent_id', '=', other.agent_id)
-      .where('seq', '<', String(oldest))
+      .where('agent_id', '=', asUuid(other.agent_id))
+      .where('seq', '<', sql<string>`${oldest}::bigint`)
       .execute();
     const expired = await call(`/v1/agents/${other.agent_id}/stream?from_seq=1`, other.user_token);
     expect(expired.status).toBe(410);

@@ -1,7 +1,8 @@
+import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ActionsService } from '@marvain/actions';
 import { HEARTBEAT_INTERVAL_SECONDS, PROTOCOL_VERSION, WsCloseCode } from '@marvain/contracts';
-import { TransactionRunner } from '@marvain/db';
+import { asUuid, TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import type { BootstrapResult } from '@marvain/identity';
 import { CONNECTION_STORE, LocalWebSocketServer, type ConnectionStore } from '@marvain/realtime';
@@ -296,7 +297,11 @@ describe(`the WebSocket verbs (${testDatabaseKind()})`, () => {
     });
 
     await appendEvents(home.agent_id, home.space_id, 2);
-    await hub.kysely.deleteFrom('agent_stream').where('agent_id', '=', home.agent_id).where('seq', '<=', '2').execute();
+    await hub.kysely
+      .deleteFrom('agent_stream')
+      .where('agent_id', '=', asUuid(home.agent_id))
+      .where('seq', '<=', sql<string>`2::bigint`)
+      .execute();
     expect(await ask(socket, { type: 'subscribe', agent_id: home.agent_id, from_seq: 1 })).toMatchObject({
       error: { code: 'stream_expired', details: { oldest_seq: 3 } },
     });
