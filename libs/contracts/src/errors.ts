@@ -18,6 +18,10 @@ export enum ErrorCode {
   HeadersTooLarge = 'headers_too_large',
   /** A stream resume point older than the retention window; details name the oldest seq available. */
   StreamExpired = 'stream_expired',
+  /** LiveKit is not configured on this hub (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET). */
+  LivekitNotConfigured = 'livekit_not_configured',
+  /** A webhook whose signature (or body hash) did not verify. */
+  WebhookSignatureInvalid = 'webhook_signature_invalid',
 }
 
 /** The HTTP status each code maps to; the one global filter reads this table. */
@@ -38,6 +42,8 @@ export const ERROR_HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.RequestTimeout]: 408,
   [ErrorCode.HeadersTooLarge]: 431,
   [ErrorCode.StreamExpired]: 410,
+  [ErrorCode.LivekitNotConfigured]: 503,
+  [ErrorCode.WebhookSignatureInvalid]: 401,
 };
 
 /** The body of every error response: `{"error": {"code", "message", "details"?}}`. */

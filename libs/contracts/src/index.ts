@@ -5,3 +5,4 @@ export * from './principal';
 export * from './ws';
 export * from './version';
 export * from './stream';
+export * from './commands';

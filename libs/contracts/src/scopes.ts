@@ -14,6 +14,8 @@ export const SCOPES = [
   'actions:read',
   'actions:approve',
   'devices:manage',
+  /** Send commands to an agent's devices and read them (POST/GET /v1/devices/:id/commands). */
+  'devices:command',
   'members:manage',
   'presence:write',
   'audit:read',

@@ -1,7 +1,13 @@
 import type { Scope } from './scopes';
 
 /** The topics a subscriber can hear on an agent's stream (spec 002 Phase 5). */
-export const STREAM_TOPICS = ['events.new', 'actions.updated', 'memories.new', 'presence.updated'] as const;
+export const STREAM_TOPICS = [
+  'events.new',
+  'actions.updated',
+  'memories.new',
+  'presence.updated',
+  'commands.updated',
+] as const;
 export type StreamTopic = (typeof STREAM_TOPICS)[number];
 
 /** The scope a subscriber needs on the agent to hear a topic (the same as the topic's REST read). */
@@ -10,6 +16,7 @@ export const TOPIC_SCOPES: Readonly<Record<StreamTopic, Scope>> = {
   'actions.updated': 'actions:read',
   'memories.new': 'memories:read',
   'presence.updated': 'spaces:read',
+  'commands.updated': 'devices:command',
 };
 
 /**
@@ -21,7 +28,7 @@ export interface StreamEntry {
   agent_id: string;
   topic: StreamTopic;
   space_id: string | null;
-  /** The changed thing as its REST view shows it (an event, action, memory or presence row). */
+  /** The changed thing as its REST view shows it (an event, action, memory, presence row or device command). */
   data: Record<string, unknown>;
   /** ISO 8601 instant the change committed (the transaction's time). */
   at: string;

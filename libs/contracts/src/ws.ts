@@ -1,3 +1,4 @@
+import type { CommandError, CommandStatus, DeviceCommandArgs } from './commands';
 import type { PresenceStatus, PresenceView, StreamEntry, StreamTopic } from './stream';
 
 /**
@@ -37,7 +38,19 @@ export type ClientMessage =
   /** REST twin: POST /v1/actions/:action_id/approve. */
   | { type: 'approve_action'; id?: string; action_id: string }
   /** REST twin: POST /v1/actions/:action_id/reject. */
-  | { type: 'reject_action'; id?: string; action_id: string; reason?: string };
+  | { type: 'reject_action'; id?: string; action_id: string; reason?: string }
+  /**
+   * A device's answer to a `cmd.*` it was sent (devices only, for their own commands). `result`
+   * when `ok`, `error` otherwise. A second result for the same command changes nothing.
+   */
+  | {
+      type: 'cmd.result';
+      id?: string;
+      command_id: string;
+      ok: boolean;
+      result?: Record<string, unknown>;
+      error?: CommandError;
+    };
 
 export type ClientMessageType = ClientMessage['type'];
 
@@ -50,7 +63,25 @@ export interface HelloPrincipal {
   scopes: Record<string, string[]>;
 }
 
-/** WebSocket messages (hub → client). Replies echo the request's `id`; `stream` and `resync_required` are unsolicited. */
+/** Fields every hub → device command carries. */
+interface CommandMessageBase {
+  command_id: string;
+  /** ISO 8601: when the command was created, and after when the hub stops waiting for its result. */
+  issued_at: string;
+  expires_at: string;
+}
+
+/**
+ * A command for the device holding this connection (unsolicited). Sent when it is created and
+ * again on every `hello` until it has a result or expires: deduplicate by `command_id`, and answer
+ * each with `cmd.result`.
+ */
+export type CommandMessage =
+  | ({ type: 'cmd.ping'; args: DeviceCommandArgs['ping'] } & CommandMessageBase)
+  | ({ type: 'cmd.config'; args: DeviceCommandArgs['config'] } & CommandMessageBase)
+  | ({ type: 'cmd.run_action'; args: DeviceCommandArgs['run_action'] } & CommandMessageBase);
+
+/** WebSocket messages (hub → client). Replies echo the request's `id`; `stream`, `resync_required` and `cmd.*` are unsolicited. */
 export type ServerMessage =
   | {
       type: 'hello_ok';
@@ -83,6 +114,9 @@ export type ServerMessage =
    * and the subscription stopped. Subscribe again with `from_seq: last_seq + 1`.
    */
   | { type: 'resync_required'; agent_id: string; last_seq: number }
+  | CommandMessage
+  /** The reply to `cmd.result`: the command's status now; `duplicate` when it already had a result. */
+  | { type: 'cmd.result_ok'; id?: string; command_id: string; status: CommandStatus; duplicate: boolean }
   | { type: 'error'; id?: string; error: { code: string; message: string; details?: unknown } };
 
 /** The longest `id` the hub accepts and echoes; a longer one is refused, echoing only this many characters. */
