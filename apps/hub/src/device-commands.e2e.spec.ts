@@ -162,7 +162,10 @@ describe(`device commands (${testDatabaseKind()})`, () => {
       command_id: created.json.command_id,
       args: { name: 'uptime', args: ['-p'] },
     });
-    expect((await get(kitchen.device_id, created.json.command_id)).json.status).toBe('sent');
+    // The hand-off is recorded once the socket has taken the message, which may be after it arrived.
+    await waitFor(async () =>
+      (await get(kitchen.device_id, created.json.command_id)).json.status === 'sent' ? true : undefined,
+    );
 
     // Reconnecting before answering gets it again (at-least-once), with no second hand-off entry.
     socket.destroy();
