@@ -5,6 +5,7 @@ import { AuditModule, SchemaAuditor } from '@marvain/audit';
 import { DbModule, type DatabaseHandle } from '@marvain/db';
 import { EventsModule } from '@marvain/events';
 import { AuthGuard, IdentityModule } from '@marvain/identity';
+import { LivekitModule } from '@marvain/livekit';
 import { MemoryModule } from '@marvain/memory';
 import { PlannerModule } from '@marvain/planner';
 import { PresenceModule } from '@marvain/presence';
@@ -41,6 +42,7 @@ export class HubModule {
         IdentityModule,
         SpacesModule,
         PresenceModule,
+        LivekitModule,
         EventsModule,
         MemoryModule,
         ActionsModule,
