@@ -260,12 +260,23 @@ describe(`LiveKit rooms for spaces (${testDatabaseKind()})`, () => {
       const left = webhookBody('participant_left', room, identity);
       expect((await deliver(left)).json.applied).toBe(true);
       expect((await deliver(left)).status).toBe(200);
+      expect((await deliver(webhookBody('participant_connection_aborted', room, identity))).status).toBe(200);
       expect(await presenceIn(home.space_id)).toContainEqual(
         expect.objectContaining({ subject_id: mic.id, status: 'offline' }),
       );
       expect((await presenceUpdates()).slice(before)).toEqual([
         { space_id: home.space_id, subject_id: mic.id, status: 'online' },
         { space_id: home.space_id, subject_id: mic.id, status: 'offline' },
+      ]);
+
+      // Back, then a connection that never completed: gone again.
+      expect((await deliver(webhookBody('participant_joined', room, identity))).json.applied).toBe(true);
+      expect((await deliver(webhookBody('participant_connection_aborted', room, identity))).json.applied).toBe(true);
+      expect((await presenceUpdates()).slice(before).map((u) => u.status)).toEqual([
+        'online',
+        'offline',
+        'online',
+        'offline',
       ]);
     });
 

@@ -15,7 +15,9 @@ import { TokenRateLimit } from './token-rate-limit';
 export const WEBHOOK_CLOCK_TOLERANCE_SECONDS = 60;
 
 /** The events that move presence; every other webhook event is acknowledged and ignored. */
-const PRESENCE_EVENTS = new Set(['participant_joined', 'participant_left']);
+const JOINED = 'participant_joined';
+/** A participant that never finished connecting is gone as surely as one that left. */
+const LEFT = new Set(['participant_left', 'participant_connection_aborted']);
 
 const notConfigured = (): DomainError =>
   new DomainError(
@@ -102,7 +104,7 @@ export class LivekitService {
       );
     }
     const ack = (applied: boolean): LivekitWebhookAck => ({ received: true, event: event.event, applied });
-    if (!PRESENCE_EVENTS.has(event.event)) {
+    if (event.event !== JOINED && !LEFT.has(event.event)) {
       return ack(false);
     }
     const room = parseRoomName(event.room?.name ?? '');
@@ -119,7 +121,7 @@ export class LivekitService {
         return false;
       }
       const key = { agent_id: room.agent_id, space_id: room.space_id, subject_type: who.type, subject_id: who.id };
-      if (event.event === 'participant_joined') {
+      if (event.event === JOINED) {
         await this.presence.refresh(tx, { ...key, status: 'online' });
       } else {
         await this.presence.leave(tx, key);
