@@ -110,6 +110,10 @@ const CONTRACT_ENV = [
   'MARVAIN_STREAM_RETENTION_DAYS',
   // Also read by the hub: must equal the queues' redrive maxReceiveCount.
   'MARVAIN_QUEUE_MAX_RECEIVES',
+  // The http function's LiveKit settings, from the LivekitSecretArn secret.
+  'LIVEKIT_URL',
+  'LIVEKIT_API_KEY',
+  'LIVEKIT_API_SECRET',
 ] as const;
 
 /**
@@ -957,6 +961,38 @@ describe('template.yaml', () => {
       expect(consumedQueues(functionFor('planner'))).not.toEqual(consumedQueues(functionFor('tool-runner')));
     });
 
+    it('LiveKit settings reach the http function only, from the LivekitSecretArn secret when it is set, and no role reads secrets for them', () => {
+      expect(parameters['LivekitSecretArn']).toMatchObject({ Type: 'String', Default: '' });
+      const pattern = new RegExp(text(parameters['LivekitSecretArn']?.['AllowedPattern']));
+      expect(pattern.test('')).toBe(true);
+      expect(pattern.test('arn:aws:secretsmanager:eu-west-1:123456789012:secret:marvain/livekit-AbCdEf')).toBe(true);
+      expect(pattern.test('wss://not-an-arn')).toBe(false);
+      expect(conditions['HasLivekit']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'LivekitSecretArn' }, ''] }] });
+
+      const keys = { LIVEKIT_URL: 'url', LIVEKIT_API_KEY: 'api_key', LIVEKIT_API_SECRET: 'api_secret' };
+      const http = envOf(functionFor('http'));
+      for (const [name, key] of Object.entries(keys)) {
+        // All three or none, as the hub's configuration requires.
+        expect(http[name]).toEqual({
+          'Fn::If': [
+            'HasLivekit',
+            { 'Fn::Sub': `{{resolve:secretsmanager:\${LivekitSecretArn}:SecretString:${key}}}` },
+            { Ref: 'AWS::NoValue' },
+          ],
+        });
+      }
+      for (const id of functionIds.filter((id) => id !== functionFor('http'))) {
+        expect(Object.keys(envOf(id)).filter((name) => name.startsWith('LIVEKIT_'))).toEqual([]);
+      }
+      // Dynamic references resolve at deploy time with the deployer's permissions: no role names the secret.
+      for (const id of functionIds) {
+        const grants = statementsOf(roleOf(id) as string).filter((statement) =>
+          JSON.stringify(statement.resources).includes('LivekitSecretArn'),
+        );
+        expect(grants.map((statement) => statement.where)).toEqual([]);
+      }
+    });
+
     it('maintenance runs every minute on a schedule, with the stream retention the hub is configured with', () => {
       const id = functionFor('maintenance');
       expect(eventsOf(id).map((event) => [event.type, event.props['Schedule']])).toEqual([
@@ -1159,6 +1195,9 @@ function placeholderFor(name: string): string {
   }
   if (name === 'MARVAIN_DB_NAME') {
     return 'marvain';
+  }
+  if (name === 'LIVEKIT_URL') {
+    return 'wss://placeholder.livekit.cloud';
   }
   if (name === 'MARVAIN_COGNITO_USER_POOL_ID') {
     return 'us-east-1_placeholder';

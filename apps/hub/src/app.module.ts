@@ -6,6 +6,7 @@ import { CommandsModule } from '@marvain/commands';
 import { DbModule, type DatabaseHandle } from '@marvain/db';
 import { EventsModule } from '@marvain/events';
 import { AuthGuard, IdentityModule } from '@marvain/identity';
+import { LivekitModule } from '@marvain/livekit';
 import { MemoryModule } from '@marvain/memory';
 import { PlannerModule } from '@marvain/planner';
 import { PresenceModule } from '@marvain/presence';
@@ -42,6 +43,7 @@ export class HubModule {
         IdentityModule,
         SpacesModule,
         PresenceModule,
+        LivekitModule,
         EventsModule,
         MemoryModule,
         ActionsModule,

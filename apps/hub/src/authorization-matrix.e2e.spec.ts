@@ -14,10 +14,12 @@ import {
 import { asJson, asUuid } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
+import { testHubConfig } from '@marvain/platform/testing';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import { HubSocket } from './testing/hub-socket';
 import { routeTable, type RouteEntry } from './testing/route-table';
 import { SseClient } from './testing/sse-client';
+import { TEST_LIVEKIT, webhookBody, webhookHeaders } from './testing/livekit';
 import {
   newAgentKey,
   openHubTestServer,
@@ -124,6 +126,8 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
 
   beforeAll(async () => {
     hub = await openHubTestServer({
+      // LiveKit configured (offline: tokens and webhook signatures need only the key and secret).
+      config: testHubConfig({ livekit: TEST_LIVEKIT }),
       localControlSecret: randomUUID(),
       beforeListen: (app) => app.get(LocalWebSocketServer).attach(app.getHttpServer()),
     });
@@ -660,6 +664,26 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       serves: USERS_AND_DEVICES,
       success: 200,
       request: (_w, t) => Promise.resolve(get(`/v1/spaces/${spaceOf(t)}/presence`)),
+    },
+
+    'POST /v1/spaces/:space_id/livekit-token': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: (_w, t) => Promise.resolve(post(`/v1/spaces/${spaceOf(t)}/livekit-token`)),
+    },
+    // Public to the guard: its credential is LiveKit's signature over the body, whatever bearer token comes with it.
+    'POST /v1/livekit/webhook': {
+      serves: [],
+      success: 200,
+      targeted: false,
+      request: async (w) => {
+        const body = webhookBody(
+          'participant_joined',
+          `marvain-${w.a.agentId}-${w.a.spaceId}`,
+          `user:${w.a.ownerUserId}`,
+        );
+        return { method: 'POST', url: '/v1/livekit/webhook', body, headers: await webhookHeaders(body) };
+      },
     },
 
     'POST /v1/agents/:agent_id/people': {

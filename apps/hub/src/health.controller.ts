@@ -15,6 +15,11 @@ class Health {
   @ApiProperty({ enum: ['local', 'aws'] }) runtime!: string;
   @ApiProperty() version!: string;
   @ApiProperty({ type: DatabaseHealth }) database!: DatabaseHealth;
+  @ApiProperty({
+    enum: ['configured', 'not_configured'],
+    description: 'Whether LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set (voice and video rooms)',
+  })
+  livekit!: 'configured' | 'not_configured';
 }
 
 @ApiTags('health')
@@ -35,6 +40,7 @@ export class HealthController {
       runtime: this.config.runtime,
       version: HUB_VERSION,
       database: { kind: this.database.kind, schema_version: this.database.schemaVersion, vector: this.database.vector },
+      livekit: this.config.livekit ? 'configured' : 'not_configured',
     };
   }
 }

@@ -12,6 +12,7 @@ import {
   createRootLogger,
   createValidationPipe,
   HubConfig,
+  keepWebhookBodies,
   MAX_JSON_DEPTH,
   nestsDeeperThan,
   PinoNestLogger,
@@ -22,6 +23,7 @@ import {
   toErrorResponse,
   type LogDestination,
 } from '@marvain/platform';
+import { LIVEKIT_WEBHOOK_PATH } from '@marvain/livekit';
 import { HubModule, type HubModuleOptions } from './app.module';
 import { HUB_VERSION } from './health.controller';
 
@@ -144,6 +146,8 @@ export async function createHubApp(config: HubConfig, options: HubAppOptions = {
   // The hub takes JSON only. Fastify's built-in text/plain parser would hand the validation pipe a
   // string, so a wrong content type got a route-dependent 400; now every non-JSON body is a 415.
   adapter.getInstance().removeContentTypeParser('text/plain');
+  // Signed webhooks keep their exact bytes, on their routes only.
+  keepWebhookBodies(adapter.getInstance(), [LIVEKIT_WEBHOOK_PATH]);
   const app = await createApplication(HubModule.forRoot(config, moduleOptions), adapter, {
     logger: new PinoNestLogger(logger),
     abortOnError: false,

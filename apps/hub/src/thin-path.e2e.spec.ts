@@ -40,6 +40,7 @@ describe(`the thin path over real HTTP (${testDatabaseKind()})`, () => {
       status: 'ok',
       runtime: 'local',
       database: { kind: testDatabaseKind(), schema_version: loadMigrations().at(-1)?.version },
+      livekit: 'not_configured',
     });
     expect(typeof json.database.vector).toBe('boolean');
   });

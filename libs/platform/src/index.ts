@@ -26,3 +26,4 @@ export * from './local/private-paths';
 export * from './http/unsafe-text';
 export * from './http/server-errors';
 export * from './http/params';
+export * from './http/webhook-body';

@@ -1,5 +1,5 @@
 export * from './presence.service';
 export * from './presence.module';
 export * from './maintenance';
-export type { PresenceSubjectType } from './presence.repository';
+export type { PresenceKey, PresenceSubjectType } from './presence.repository';
 export { PresenceList } from './presence.dto';

@@ -144,6 +144,20 @@ export class PresenceRepository {
     return { fresh_connections: Number(row.fresh_connections), stale: Number(row.stale) };
   }
 
+  /** The one row of `key` goes offline (last seen now) unless it is offline or missing; returns it when it changed. */
+  async setOffline(key: PresenceKey, executor: Executor = this.db): Promise<PresenceRow[]> {
+    return executor
+      .updateTable('presence')
+      .set({ status: 'offline', last_seen: sql<Date>`now()` })
+      .where('agent_id', '=', asUuid(key.agent_id))
+      .where((eb) => (key.space_id === null ? eb('space_id', 'is', null) : eb('space_id', '=', asUuid(key.space_id))))
+      .where('subject_type', '=', key.subject_type)
+      .where('subject_id', '=', asUuid(key.subject_id))
+      .where('status', '<>', 'offline')
+      .returning(PRESENCE_COLUMNS)
+      .execute();
+  }
+
   /** Every row of the subject that is not offline goes offline (last seen now); returns those rows. */
   async setSubjectOffline(subject: PresenceSubject, executor: Executor = this.db): Promise<PresenceRow[]> {
     return executor

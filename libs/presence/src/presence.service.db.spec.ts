@@ -233,6 +233,32 @@ describe(`PresenceService (${testDatabaseKind()})`, () => {
     });
   });
 
+  describe('leave (a participant left a space)', () => {
+    it('takes only that space row offline, streaming it once; a repeated leave, or one never there, changes nothing', async () => {
+      const w = await world();
+      const transactions = context.moduleRef.get(TransactionRunner);
+      const key = { agent_id: w.agentA, space_id: w.spaceA, subject_type: 'device' as const, subject_id: w.device.id };
+      await presence.connected(w.device);
+      await transactions.run((tx) => presence.refresh(tx, { ...key, status: 'online' }));
+
+      const left = await transactions.run((tx) => presence.leave(tx, key));
+      expect(left).toMatchObject({ space_id: w.spaceA, subject_id: w.device.id, status: 'offline' });
+      expect(await transactions.run((tx) => presence.leave(tx, key))).toBeNull();
+      expect(await transactions.run((tx) => presence.leave(tx, { ...key, space_id: w.spaceB }))).toBeNull();
+
+      // The connection row (no space) stays online.
+      expect((await rows(w.device.id)).map((r) => [r.space_id, r.status])).toEqual([
+        [null, 'online'],
+        [w.spaceA, 'offline'],
+      ]);
+      expect((await entries(w.agentA)).map((e) => [e.space_id, e.data['status']])).toEqual([
+        [null, 'online'],
+        [w.spaceA, 'online'],
+        [w.spaceA, 'offline'],
+      ]);
+    });
+  });
+
   describe('sweep', () => {
     it(`turns rows unseen for over ${PRESENCE_OFFLINE_AFTER_SECONDS} s offline, streaming each, and leaves the rest`, async () => {
       const w = await world();

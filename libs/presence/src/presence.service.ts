@@ -13,6 +13,7 @@ import { SpacesService } from '@marvain/spaces';
 import { AgentStream } from '@marvain/streams';
 import {
   PresenceRepository,
+  type PresenceKey,
   type PresenceRow,
   type PresenceSubject,
   type PresenceSubjectType,
@@ -139,6 +140,18 @@ export class PresenceService {
       throw new Error(`presence of ${input.subject_type} ${input.subject_id} was not written`);
     }
     return toPresenceView(row);
+  }
+
+  /**
+   * A subject left a space (a LiveKit participant left its room), inside the caller's
+   * transaction: its row there goes offline, a streamed transition; nothing changes (and nothing
+   * is streamed) when it is offline already or was never there, so a repeated leave is harmless.
+   */
+  async leave(tx: Tx, key: PresenceKey): Promise<PresenceView | null> {
+    const changed = await this.repository.setOffline(key, tx.db);
+    await this.streamTransitions(tx, changed);
+    const [row] = changed;
+    return row ? toPresenceView(row) : null;
   }
 
   /**

@@ -12,6 +12,7 @@ import { testHubConfig } from '@marvain/platform/testing';
 import { StreamRepository } from '@marvain/streams';
 import { FAKE_AWS_ENV, FakeAws } from '@marvain/testing';
 import { createHubApp } from '../setup';
+import { TEST_LIVEKIT, webhookBody, webhookHeaders } from '../testing/livekit';
 import { LambdaContainer } from './testing/lambda-container';
 import {
   connectEvent,
@@ -170,6 +171,9 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       MARVAIN_CONFIG: config.configFile,
       MARVAIN_MIGRATIONS_DIR: path.join(ROOT, 'migrations'),
       MARVAIN_LOG_LEVEL: 'warn',
+      LIVEKIT_URL: TEST_LIVEKIT.url,
+      LIVEKIT_API_KEY: TEST_LIVEKIT.apiKey,
+      LIVEKIT_API_SECRET: TEST_LIVEKIT.apiSecret,
     };
     // The AWS adapters are only constructed: the GET requests below touch nothing but the database.
     // Without MARVAIN_MIGRATIONS_DIR a start-up migration would fail (no migrations folder beside the bundle).
@@ -249,6 +253,37 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     );
     expect(invalid.statusCode).toBe(400);
     expect(json(invalid)).toMatchObject({ error: { code: 'validation_failed' } });
+  });
+
+  it('http takes a signed LiveKit webhook through API Gateway byte for byte, and refuses a tampered one', async () => {
+    const http = containers.http;
+    const room = `marvain-${creds.agent_id}-${creds.space_id}`;
+    // Non-ASCII text: the signature covers the exact UTF-8 bytes, which must reach the hub unchanged.
+    const body = webhookBody('participant_joined', room, `device:${creds.device_id}`, { note: 'Zoë 🎙 in the kitchen' });
+    const headers = await webhookHeaders(body);
+    const tampered = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', '/v1/livekit/webhook', { rawBody: body.replace('Zoë', 'Zoe'), headers }),
+    );
+    expect(tampered.statusCode).toBe(401);
+    expect(json(tampered)).toMatchObject({ error: { code: 'webhook_signature_invalid' } });
+
+    const accepted = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', '/v1/livekit/webhook', { rawBody: body, headers }),
+    );
+    expect(accepted.statusCode).toBe(200);
+    expect(json(accepted)).toEqual({ received: true, event: 'participant_joined', applied: true });
+    const presence = await http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/spaces/${creds.space_id}/presence`, { token: creds.user_token }),
+    );
+    expect(json(presence).presence).toContainEqual(
+      expect.objectContaining({ subject_type: 'device', subject_id: creds.device_id, status: 'online' }),
+    );
+
+    const token = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', `/v1/spaces/${creds.space_id}/livekit-token`, { token: creds.user_token }),
+    );
+    expect(token.statusCode).toBe(200);
+    expect(json(token)).toMatchObject({ url: TEST_LIVEKIT.url, room, identity: `user:${creds.user_id}` });
   });
 
   it('http in the AWS runtime serves from the already migrated database without migrating', async () => {

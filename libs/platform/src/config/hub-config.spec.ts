@@ -44,6 +44,7 @@ describe('loadHubSettings', () => {
       firstRunBootstrap: true,
       cliTimeoutSeconds: 15,
       streamRetentionDays: 7,
+      livekitTokenTtlSeconds: 600,
     });
   });
 
@@ -337,6 +338,48 @@ describe('loadHubSettings in the AWS runtime', () => {
   it('takes explicit AWS settings as an override', () => {
     const aws = { ...loadHubSettings({ ...XDG, ...AWS_ENV }).aws!, region: 'us-east-1' };
     expect(loadHubSettings({ ...XDG, ...AWS_ENV }, { aws }).aws?.region).toBe('us-east-1');
+  });
+});
+
+describe('LiveKit settings', () => {
+  const LIVEKIT = { LIVEKIT_URL: 'wss://rooms.example.test/', LIVEKIT_API_KEY: 'APIkey', LIVEKIT_API_SECRET: 's3cret' };
+
+  it('reads all three LiveKit variables, and a token TTL of 600 s by default', () => {
+    const settings = loadHubSettings({ ...XDG, ...LIVEKIT });
+    expect(settings.livekit).toEqual({ url: 'wss://rooms.example.test', apiKey: 'APIkey', apiSecret: 's3cret' });
+    expect(settings.livekitTokenTtlSeconds).toBe(600);
+    expect(loadHubSettings({ ...XDG, MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS: '60' }).livekitTokenTtlSeconds).toBe(60);
+  });
+
+  it('leaves LiveKit unconfigured when none of the three is set (empty counts as unset)', () => {
+    expect(loadHubSettings({ ...XDG }).livekit).toBeUndefined();
+    expect(
+      loadHubSettings({ ...XDG, LIVEKIT_URL: '', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' }).livekit,
+    ).toBeUndefined();
+  });
+
+  it('refuses a partial set, naming what is missing next to the other problems, and never the secret', () => {
+    const problems = problemsOf({
+      ...XDG,
+      LIVEKIT_URL: 'wss://rooms.example.test',
+      LIVEKIT_API_SECRET: 's3cret',
+      MARVAIN_PORT: 'x',
+    });
+    expect(problems).toHaveLength(2);
+    expect(problems.find((p) => p.startsWith('LiveKit'))).toContain('missing LIVEKIT_API_KEY');
+    expect(problems.join('\n')).not.toContain('s3cret');
+  });
+
+  it.each([
+    ['LIVEKIT_URL', 'rooms.example.test'],
+    ['LIVEKIT_URL', 'ftp://rooms.example.test'],
+    ['LIVEKIT_URL', 'wss://key:secret@rooms.example.test'],
+    ['MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS', '59'],
+    ['MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS', '86401'],
+  ])('refuses %s=%s', (name, value) => {
+    const problems = problemsOf({ ...XDG, ...LIVEKIT, [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.startsWith(`${name} `)).toBe(true);
   });
 });
 

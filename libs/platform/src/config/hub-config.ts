@@ -29,8 +29,20 @@ export interface HubSettings {
   cliTimeoutSeconds: number;
   /** MARVAIN_STREAM_RETENTION_DAYS: agent stream entries older than this are deleted; a resume from before answers stream_expired. */
   streamRetentionDays: number;
+  /** LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET: all three, or none (LiveKit not configured). */
+  livekit?: LivekitSettings;
+  /** MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS: how long a LiveKit join token is valid (60–86400, default 600). */
+  livekitTokenTtlSeconds: number;
   /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
   aws?: AwsSettings;
+}
+
+/** The LiveKit server the hub mints join tokens for and takes webhooks from. */
+export interface LivekitSettings {
+  /** Where clients connect: ws(s):// or http(s)://. */
+  url: string;
+  apiKey: string;
+  apiSecret: string;
 }
 
 export type AuditLockMode = 'GOVERNANCE' | 'COMPLIANCE';
@@ -81,6 +93,8 @@ export class HubConfig implements HubSettings {
   readonly firstRunBootstrap!: boolean;
   readonly cliTimeoutSeconds!: number;
   readonly streamRetentionDays!: number;
+  readonly livekit?: LivekitSettings;
+  readonly livekitTokenTtlSeconds!: number;
   readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
@@ -156,6 +170,7 @@ export function loadHubSettings(
   }
 
   const dataDir = path.resolve(env['MARVAIN_DATA_DIR'] || defaultDataDir(env));
+  const livekit = livekitSettings(env, problems);
   const database = databaseTarget(env, dataDir, problems);
 
   const settings: HubSettings = {
@@ -178,6 +193,8 @@ export function loadHubSettings(
     firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
     cliTimeoutSeconds: int('MARVAIN_CLI_TIMEOUT_SECONDS', 15, 1, 3600),
     streamRetentionDays: int('MARVAIN_STREAM_RETENTION_DAYS', 7, 1, 3650),
+    ...(livekit ? { livekit } : {}),
+    livekitTokenTtlSeconds: int('MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS', 600, 60, 86_400),
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };
@@ -185,6 +202,48 @@ export function loadHubSettings(
     throw new ConfigError(problems);
   }
   return settings;
+}
+
+const LIVEKIT_VARIABLES = ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const;
+
+/** All three LiveKit variables, or none of them (undefined: LiveKit is not configured). */
+function livekitSettings(env: NodeJS.ProcessEnv, problems: string[]): LivekitSettings | undefined {
+  const set = LIVEKIT_VARIABLES.filter((name) => (env[name] ?? '') !== '');
+  if (set.length === 0) {
+    return undefined;
+  }
+  if (set.length < LIVEKIT_VARIABLES.length) {
+    const missing = LIVEKIT_VARIABLES.filter((name) => !set.includes(name));
+    problems.push(`LiveKit needs all of ${LIVEKIT_VARIABLES.join(', ')} or none; missing ${missing.join(', ')}`);
+    return undefined;
+  }
+  const url = env['LIVEKIT_URL'] as string;
+  const problem = livekitUrl(url);
+  if (problem) {
+    // Not echoed: a URL with credentials in it would put them in the log.
+    problems.push(`LIVEKIT_URL ${problem}`);
+  }
+  return {
+    url: url.replace(/\/+$/, ''),
+    apiKey: env['LIVEKIT_API_KEY'] as string,
+    apiSecret: env['LIVEKIT_API_SECRET'] as string,
+  };
+}
+
+function livekitUrl(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be a wss://, ws://, https:// or http:// URL';
+  }
+  if (!['wss:', 'ws:', 'https:', 'http:'].includes(url.protocol) || url.hostname === '') {
+    return 'must be a wss://, ws://, https:// or http:// URL';
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    return 'must be a URL without query, fragment or credentials';
+  }
+  return null;
 }
 
 function databaseTarget(env: NodeJS.ProcessEnv, dataDir: string, problems: string[]): DatabaseTarget {

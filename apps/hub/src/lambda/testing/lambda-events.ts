@@ -17,7 +17,7 @@ const clone = <T>(value: T): T => structuredClone(value);
 export function restEvent(
   method: string,
   url: string,
-  options: { token?: string; body?: unknown } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
 ): APIGatewayProxyEvent {
   const event = clone(restFixture) as unknown as APIGatewayProxyEvent;
   const [path = '/', query = ''] = url.split('?', 2);
@@ -29,6 +29,7 @@ export function restEvent(
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
   }
+  Object.assign(headers, options.headers);
   event.httpMethod = method;
   event.path = path;
   event.headers = headers;
@@ -37,7 +38,7 @@ export function restEvent(
   event.multiValueQueryStringParameters =
     params.size > 0 ? Object.fromEntries([...params.keys()].map((key) => [key, params.getAll(key)])) : null;
   event.pathParameters = { proxy: path.slice(1) };
-  event.body = options.body === undefined ? null : JSON.stringify(options.body);
+  event.body = options.rawBody ?? (options.body === undefined ? null : JSON.stringify(options.body));
   event.requestContext.httpMethod = method;
   event.requestContext.path = `/${event.requestContext.stage}${path}`;
   event.requestContext.requestId = randomUUID();
