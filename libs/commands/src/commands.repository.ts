@@ -127,6 +127,19 @@ export class CommandsRepository {
       .execute();
   }
 
+  /** How many queued or sent, unexpired commands the device has, counting at most `atMost`. */
+  async countPending(deviceId: string, atMost: number, executor: Executor = this.db): Promise<number> {
+    const rows = await executor
+      .selectFrom('device_commands')
+      .select('command_id')
+      .where('device_id', '=', asUuid(deviceId))
+      .where('status', 'in', ['queued', 'sent'])
+      .where('expires_at', '>', sql<Date>`now()`)
+      .limit(atMost)
+      .execute();
+    return rows.length;
+  }
+
   /** queued → sent (sent_at now) when the command is still queued; the row when it changed. */
   async markSent(commandId: string, executor: Executor = this.db): Promise<DeviceCommandRow | undefined> {
     return executor

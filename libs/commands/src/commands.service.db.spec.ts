@@ -10,7 +10,7 @@ import { MaintenanceService } from '@marvain/presence';
 import { AgentStream } from '@marvain/streams';
 import { TestStreamPublisherModule } from '@marvain/streams/testing';
 import { CommandsModule } from './commands.module';
-import { CommandsService } from './commands.service';
+import { CommandsService, MAX_PENDING_COMMANDS_PER_DEVICE } from './commands.service';
 import { DeviceLinks, type DeviceLink } from './device-link';
 
 jest.setTimeout(60_000);
@@ -207,6 +207,25 @@ describe(`CommandsService (${testDatabaseKind()})`, () => {
       });
       await expect(commands.create(a.owner, randomUUID(), { kind: 'ping' })).rejects.toMatchObject({
         code: ErrorCode.NotFound,
+      });
+    });
+
+    it('refuses a new command while the device has 1000 waiting, and takes one again once one expires', async () => {
+      const s = await seed();
+      await sql`INSERT INTO device_commands (command_id, agent_id, device_id, kind, args, status, requested_by, expires_at)
+        SELECT gen_random_uuid(), ${s.agent_id}::uuid, ${s.device_id}::uuid, 'ping', '{}'::jsonb, 'queued', 'user:test',
+               now() + interval '1 hour'
+        FROM generate_series(1, ${MAX_PENDING_COMMANDS_PER_DEVICE}::int)`.execute(context.db.db);
+      await expect(commands.create(s.owner, s.device_id, { kind: 'ping' })).rejects.toMatchObject({
+        code: ErrorCode.RateLimited,
+        details: { pending: MAX_PENDING_COMMANDS_PER_DEVICE, limit: MAX_PENDING_COMMANDS_PER_DEVICE },
+      });
+      await sql`UPDATE device_commands SET expires_at = now() - interval '1 second'
+        WHERE command_id = (SELECT command_id FROM device_commands WHERE device_id = ${s.device_id}::uuid LIMIT 1)`.execute(
+        context.db.db,
+      );
+      await expect(commands.create(s.owner, s.device_id, { kind: 'ping' })).resolves.toMatchObject({
+        status: 'queued',
       });
     });
 

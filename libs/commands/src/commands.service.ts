@@ -35,6 +35,12 @@ const RUN_ACTION_ARG_MAX_CHARS = 1024;
 const CONFIG_SETTINGS_MAX_BYTES = 16 * 1024;
 /** Commands one hello redelivers at most (oldest first); the rest follow the next hello. */
 export const PENDING_DELIVERY_LIMIT = 100;
+/**
+ * Commands one device may have waiting (queued or sent, unexpired). A device that stays away
+ * cannot make the table grow without bound: past this, new commands are refused until some
+ * are answered or expire.
+ */
+export const MAX_PENDING_COMMANDS_PER_DEVICE = 1000;
 /** Commands one maintenance run expires per batch, and batches per run. */
 const EXPIRY_BATCH = 100;
 const EXPIRY_BATCHES_PER_RUN = 10;
@@ -185,6 +191,7 @@ export class CommandsService {
         throw new DomainError(ErrorCode.Conflict, `device ${deviceId} is revoked and takes no commands`);
       }
       const args = validateCommandArgs(input.kind, input.args);
+      await this.assertRoomFor(device.device_id, tx);
       return this.insert(tx, device, {
         command_id: this.ids.random(),
         kind: input.kind,
@@ -233,6 +240,14 @@ export class CommandsService {
         }
         throw error;
       }
+      if (
+        (await this.repository.countPending(device.device_id, MAX_PENDING_COMMANDS_PER_DEVICE, tx.db)) >=
+        MAX_PENDING_COMMANDS_PER_DEVICE
+      ) {
+        throw new CommandRefused(
+          `device ${device.device_id} already has ${MAX_PENDING_COMMANDS_PER_DEVICE} commands waiting`,
+        );
+      }
       return this.insert(tx, device, {
         command_id: input.command_id,
         kind: input.kind,
@@ -244,6 +259,18 @@ export class CommandsService {
       });
     });
     return this.deliver(row);
+  }
+
+  /** Refuses a new command while the device has MAX_PENDING_COMMANDS_PER_DEVICE waiting. */
+  private async assertRoomFor(deviceId: string, tx: Tx): Promise<void> {
+    const waiting = await this.repository.countPending(deviceId, MAX_PENDING_COMMANDS_PER_DEVICE, tx.db);
+    if (waiting >= MAX_PENDING_COMMANDS_PER_DEVICE) {
+      throw new DomainError(
+        ErrorCode.RateLimited,
+        `device ${deviceId} already has ${MAX_PENDING_COMMANDS_PER_DEVICE} commands waiting; wait for results or expiry`,
+        { pending: waiting, limit: MAX_PENDING_COMMANDS_PER_DEVICE },
+      );
+    }
   }
 
   async get(principal: Principal, deviceId: string, commandId: string): Promise<DeviceCommandView> {
