@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -214,7 +224,11 @@ export function parseConfig(raw: unknown, file: string): SatelliteConfig {
       commands: Object.fromEntries(Object.entries(commands).map(([name, value]) => [name, checkCommand(name, value)])),
       settings: {
         verbose: checkBoolean(settings['verbose'], 'settings.verbose', DEFAULT_SETTINGS.verbose),
-        print_replies: checkBoolean(settings['print_replies'], 'settings.print_replies', DEFAULT_SETTINGS.print_replies),
+        print_replies: checkBoolean(
+          settings['print_replies'],
+          'settings.print_replies',
+          DEFAULT_SETTINGS.print_replies,
+        ),
       },
     };
   } catch (error) {
@@ -231,7 +245,9 @@ export function readConfig(file: string): SatelliteConfig {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new SatelliteConfigError(`no config at ${file}; run \`marvain-satellite init --hub-url URL --token TOKEN\``);
+      throw new SatelliteConfigError(
+        `no config at ${file}; run \`marvain-satellite init --hub-url URL --token TOKEN\``,
+      );
     }
     throw error;
   }
@@ -318,8 +334,7 @@ export function mergeSettings(config: SatelliteConfig, settings: unknown): Satel
   return {
     ...config,
     space_id: 'space_id' in settings ? checkSpaceId(settings['space_id']) : config.space_id,
-    capabilities:
-      'capabilities' in settings ? checkCapabilities(settings['capabilities']) : { ...config.capabilities },
+    capabilities: 'capabilities' in settings ? checkCapabilities(settings['capabilities']) : { ...config.capabilities },
     settings: {
       verbose: checkBoolean(settings['verbose'], 'verbose', config.settings.verbose),
       print_replies: checkBoolean(settings['print_replies'], 'print_replies', config.settings.print_replies),

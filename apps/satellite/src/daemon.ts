@@ -56,6 +56,9 @@ const RESULT_FRAME_BUDGET = 60 * 1024;
 const OUTBOX_RETRY_MS = 2_000;
 const RETRYABLE_CODES: readonly string[] = [ErrorCode.RateLimited, ErrorCode.Unavailable, ErrorCode.Internal];
 
+const UNAUTHENTICATED: string = ErrorCode.Unauthenticated;
+const STREAM_EXPIRED: string = ErrorCode.StreamExpired;
+
 type Reply = ServerMessage & Record<string, unknown>;
 
 const REVOKED_MESSAGE =
@@ -93,7 +96,10 @@ export class SatelliteDaemon {
     this.log = options.log;
     this.config = readConfig(options.configFile);
     this.log.verbose = options.verbose || this.config.settings.verbose;
-    this.store = new StateStore(options.stateFile, readState(options.stateFile, (line) => this.log.info(line)));
+    this.store = new StateStore(
+      options.stateFile,
+      readState(options.stateFile, (line) => this.log.info(line)),
+    );
     this.outbox = new Outbox(this.store);
     this.commands = new CommandLog(this.store);
     this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
@@ -107,7 +113,9 @@ export class SatelliteDaemon {
     state.started_at = new Date().toISOString();
     state.connected = false;
     for (const record of this.commands.interrupted()) {
-      this.log.info(`command ${record.command_id} (${record.kind}) was running when the satellite stopped; not run again`);
+      this.log.info(
+        `command ${record.command_id} (${record.kind}) was running when the satellite stopped; not run again`,
+      );
       this.commands.finish(record.command_id, {
         type: 'cmd.result',
         command_id: record.command_id,
@@ -129,8 +137,11 @@ export class SatelliteDaemon {
 
   /** Lines typed on stdin become `push_transcript` events, through the outbox. */
   attachInput(input: NodeJS.ReadableStream): void {
-    const splitter = new LineSplitter(MAX_LINE_CHARS * 4, (line) => this.typed(line), (dropped) =>
-      this.log.info(`line refused: longer than ${MAX_LINE_CHARS} characters (${dropped}+ bytes); nothing queued`),
+    const splitter = new LineSplitter(
+      MAX_LINE_CHARS * 4,
+      (line) => this.typed(line),
+      (dropped) =>
+        this.log.info(`line refused: longer than ${MAX_LINE_CHARS} characters (${dropped}+ bytes); nothing queued`),
     );
     input.on('data', (chunk: Buffer | string) => splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
     input.on('end', () => {
@@ -297,7 +308,9 @@ export class SatelliteDaemon {
         this.streamEntry(message);
         return;
       case 'resync_required':
-        this.log.info(`fell behind on agent ${message.agent_id}'s stream; resubscribing from seq ${message.last_seq + 1}`);
+        this.log.info(
+          `fell behind on agent ${message.agent_id}'s stream; resubscribing from seq ${message.last_seq + 1}`,
+        );
         this.subscribe(message.agent_id, message.last_seq + 1);
         return;
       case 'event_ack':
@@ -370,13 +383,17 @@ export class SatelliteDaemon {
     const last = this.store.state.last_seq[message.agent_id];
     if (last !== undefined && message.last_seq < last) {
       // The hub's stream is behind what this satellite saw: a different (or reset) hub database.
-      this.log.info(`agent ${message.agent_id}'s stream restarted at seq ${message.last_seq} (this satellite saw ${last})`);
+      this.log.info(
+        `agent ${message.agent_id}'s stream restarted at seq ${message.last_seq} (this satellite saw ${last})`,
+      );
       this.store.state.last_seq[message.agent_id] = message.last_seq;
       this.store.save();
     }
     this.log.info(
       `subscribed to agent ${message.agent_id} (${message.topics.join(', ')}) ` +
-        (last === undefined ? `from now (seq ${message.last_seq})` : `from seq ${Math.min(last, message.last_seq) + 1}`),
+        (last === undefined
+          ? `from now (seq ${message.last_seq})`
+          : `from seq ${Math.min(last, message.last_seq) + 1}`),
     );
   }
 
@@ -389,7 +406,12 @@ export class SatelliteDaemon {
     state.last_seq[entry.agent_id] = entry.seq;
     this.store.save();
     const data = entry.data;
-    const what = typeof data['type'] === 'string' ? ` ${data['type']}` : typeof data['status'] === 'string' ? ` ${data['status']}` : '';
+    const what =
+      typeof data['type'] === 'string'
+        ? ` ${data['type']}`
+        : typeof data['status'] === 'string'
+          ? ` ${data['status']}`
+          : '';
     this.log.info(`stream ${entry.topic}${what} seq ${entry.seq}`);
     if (
       entry.topic === 'events.new' &&
@@ -398,7 +420,8 @@ export class SatelliteDaemon {
       (!this.config.space_id || entry.space_id === this.config.space_id)
     ) {
       const payload = data['payload'];
-      const text = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>)['text'] : undefined;
+      const text =
+        typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>)['text'] : undefined;
       if (typeof text === 'string') {
         this.options.out(`${text}\n`);
       }
@@ -474,7 +497,7 @@ export class SatelliteDaemon {
   private refused(id: string | undefined, error: { code: string; message: string; details?: unknown }): void {
     const what = `${error.code}: ${error.message}`;
     if (id === 'hello') {
-      if (error.code === ErrorCode.Unauthenticated) {
+      if (error.code === UNAUTHENTICATED) {
         this.fatal(`hello refused (${what}): ${REVOKED_MESSAGE}`);
       } else {
         this.log.info(`hello refused (${what}); reconnecting`);
@@ -502,7 +525,7 @@ export class SatelliteDaemon {
       const agentId = id.slice(2);
       const details = (error.details ?? {}) as Record<string, unknown>;
       const oldest = details['oldest_seq'];
-      if (error.code === ErrorCode.StreamExpired && typeof oldest === 'number') {
+      if (error.code === STREAM_EXPIRED && typeof oldest === 'number') {
         this.log.info(`agent ${agentId}'s entries before seq ${oldest} expired; resuming from there`);
         this.subscribe(agentId, oldest);
       } else {
@@ -531,7 +554,9 @@ export class SatelliteDaemon {
       return;
     }
     this.commands.begin(commandId, kind);
-    this.log.info(`command ${commandId} received: ${kind}${message.type === 'cmd.run_action' ? ` ${describe(message.args)}` : ''}`);
+    this.log.info(
+      `command ${commandId} received: ${kind}${message.type === 'cmd.run_action' ? ` ${describe(message.args)}` : ''}`,
+    );
     const reply = await this.execute(message);
     this.commands.finish(commandId, reply);
     this.log.info(
@@ -582,7 +607,7 @@ export class SatelliteDaemon {
   }
 
   private sendReply(reply: CommandReply): void {
-    if (this.ready && this.send({ ...reply, id: `c:${reply.command_id}` } as ClientMessage)) {
+    if (this.ready && this.send({ ...reply, id: `c:${reply.command_id}` })) {
       this.log.info(`command ${reply.command_id}: result sent`);
     }
   }

@@ -78,7 +78,7 @@ export async function runSatellite(argv: readonly string[], io: SatelliteIo): Pr
 
   program
     .command('status')
-    .description("Whether the daemon runs and is connected, its last heartbeat, queued lines, last seq per agent")
+    .description('Whether the daemon runs and is connected, its last heartbeat, queued lines, last seq per agent')
     .option('--config <file>', `the config file (default ${defaultConfigFile(io.env)})`)
     .option('--json', 'print the status as JSON', false)
     .action((options: { config?: string; json: boolean }) => {

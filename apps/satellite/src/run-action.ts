@@ -54,7 +54,8 @@ class CappedBuffer {
  * `command_not_allowed`, and nothing runs.
  */
 export async function runAction(commands: Record<string, LocalCommand>, args: unknown): Promise<RunOutcome> {
-  const request = typeof args === 'object' && args !== null && !Array.isArray(args) ? (args as Record<string, unknown>) : {};
+  const request =
+    typeof args === 'object' && args !== null && !Array.isArray(args) ? (args as Record<string, unknown>) : {};
   const name = request['name'];
   const extra = request['args'];
   if (typeof name !== 'string' || name.length === 0) {
@@ -72,7 +73,7 @@ export async function runAction(commands: Record<string, LocalCommand>, args: un
   if (!command) {
     return fail(CommandErrorCode.CommandNotAllowed, `"${name}" is not one of this satellite's commands`);
   }
-  const extraArgs = (extra as string[] | undefined) ?? [];
+  const extraArgs = (extra) ?? [];
   if (extraArgs.length > 0 && !command.allow_args) {
     return fail(CommandErrorCode.CommandNotAllowed, `"${name}" takes no arguments (allow_args is false)`);
   }

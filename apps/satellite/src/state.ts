@@ -79,7 +79,7 @@ export function readState(file: string, warn: (line: string) => void = () => und
     if (!isRecord(parsed)) {
       throw new Error('not a JSON object');
     }
-    const state = { ...emptyState(), ...parsed } as SatelliteState;
+    const state = { ...emptyState(), ...parsed };
     if (!Array.isArray(state.outbox) || !Array.isArray(state.commands) || !isRecord(state.last_seq)) {
       throw new Error('outbox, commands or last_seq has the wrong shape');
     }

@@ -60,14 +60,16 @@ export function satelliteStatus(configFile: string, stateFile: string): Satellit
 export function formatStatus(status: SatelliteStatus): string {
   const seqs = Object.entries(status.last_seq);
   return [
-    `satellite: ${status.running ? `running (pid ${status.pid})` : 'not running'}, ${status.connected ? `connected since ${status.connected_at}` : 'not connected'}`,
+    `satellite: ${status.running ? `running (pid ${String(status.pid)})` : 'not running'}, ${status.connected ? `connected since ${status.connected_at ?? '?'}` : 'not connected'}`,
     `  hub:            ${status.hub_url} (${status.ws_url})`,
     `  device:         ${status.device_id ?? '(not yet connected)'}`,
     `  space:          ${status.space_id ?? '(none)'}`,
     `  last heartbeat: ${status.last_heartbeat_at ?? 'never'}`,
     `  outbox:         ${status.outbox} line(s) waiting`,
     `  results waiting for the hub's confirmation: ${status.commands_awaiting_confirmation}`,
-    ...(seqs.length ? seqs.map(([agent, seq]) => `  last seq:       ${seq} (agent ${agent})`) : ['  last seq:       none yet']),
+    ...(seqs.length
+      ? seqs.map(([agent, seq]) => `  last seq:       ${seq} (agent ${agent})`)
+      : ['  last seq:       none yet']),
     `  config: ${status.config_file}`,
     `  state:  ${status.state_file}`,
     '',
