@@ -381,7 +381,11 @@ export class SatelliteDaemon {
 
   private subscribed(message: Extract<ServerMessage, { type: 'subscribed' }>): void {
     const last = this.store.state.last_seq[message.agent_id];
-    if (last !== undefined && message.last_seq < last) {
+    if (last === undefined) {
+      // Live entries follow `last_seq`: a resume after a disconnect starts right after it.
+      this.store.state.last_seq[message.agent_id] = message.last_seq;
+      this.store.save();
+    } else if (message.last_seq < last) {
       // The hub's stream is behind what this satellite saw: a different (or reset) hub database.
       this.log.info(
         `agent ${message.agent_id}'s stream restarted at seq ${message.last_seq} (this satellite saw ${last})`,

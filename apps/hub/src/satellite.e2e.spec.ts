@@ -1,0 +1,218 @@
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { OperatorConfig } from '@marvain/platform';
+import { eventually } from '@marvain/platform/testing';
+import { HubSocket, type Reply } from './testing/hub-socket';
+import { startHubProcess, type HubProcess } from './testing/hub-process';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+// Two hub starts (bundle, embedded database, first-run bootstrap) and the daemon's reconnect backoff.
+jest.setTimeout(240_000);
+
+/** Builds the satellite's one file into a folder of its own, as `node tools/build/bundle.mjs satellite` does. */
+function buildSatellite(outdir: string): string {
+  const script = `import { bundle } from ${JSON.stringify(path.join(ROOT, 'tools/build/bundle.mjs'))}; await bundle('satellite', { outdir: ${JSON.stringify(outdir)} });`;
+  execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: 'pipe' });
+  return path.join(outdir, 'marvain-satellite.cjs');
+}
+
+/** The daemon as an operator runs it: `node marvain-satellite.cjs run --config FILE`, lines typed on its stdin. */
+class SatelliteProcess {
+  stderr = '';
+  stdout = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (chunk: Buffer) => (this.stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString('utf8')));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static start(bundle: string, configFile: string, home: string): SatelliteProcess {
+    const child = spawn(process.execPath, [bundle, 'run', '--config', configFile], {
+      cwd: home,
+      env: { PATH: process.env['PATH'], HOME: home },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    return new SatelliteProcess(child);
+  }
+
+  type(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  /** Waits until the log holds `pattern` `count` times. */
+  async logged(pattern: RegExp, what: string, count = 1): Promise<void> {
+    const global = new RegExp(pattern.source, 'g');
+    await eventually(
+      async () => ((this.stderr.match(global)?.length ?? 0) >= count ? true : undefined),
+      `${what}; the satellite logged:\n${this.stderr}`,
+      60_000,
+    );
+  }
+}
+
+describe('the satellite daemon against a real hub', () => {
+  let dir: string;
+  let bundle: string;
+  let hub: HubProcess;
+  let home: string;
+  let creds: OperatorConfig;
+  let device: { device_id: string; token: string };
+  let configFile: string;
+  let satellite: SatelliteProcess;
+
+  const call = async (method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> => {
+    const response = await fetch(`${hub.url}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${String(creds.user_token)}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+  const satelliteCli = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', env: { PATH: process.env['PATH'], HOME: dir } });
+  const status = (): Record<string, any> => JSON.parse(satelliteCli('status', '--config', configFile, '--json').stdout);
+  /** Every transcript event on the agent's stream, read by its owner from the start. */
+  const transcriptEvents = async (): Promise<Reply[]> => {
+    const socket = await HubSocket.open(hub.url, creds.user_token);
+    try {
+      const subscribed = await socket.request({
+        type: 'subscribe',
+        agent_id: creds.agent_id,
+        from_seq: 1,
+      });
+      expect(subscribed.type).toBe('subscribed');
+      const lastSeq = subscribed['last_seq'] as number;
+      await socket.next((m) => m.type === 'stream' && m['seq'] === lastSeq, `stream entries up to seq ${lastSeq}`);
+      return socket.received.filter(
+        (m) => m.type === 'stream' && m['topic'] === 'events.new' && m['data'].type === 'transcript_chunk',
+      );
+    } finally {
+      socket.terminate();
+    }
+  };
+  const memoryFor = (text: string) =>
+    eventually(
+      async () => {
+        const { json } = await call('GET', `/v1/memories?agent_id=${String(creds.agent_id)}`);
+        return (json.memories as Array<Record<string, unknown>>).find((m) => m['content'] === text);
+      },
+      `a memory of "${text}"`,
+      60_000,
+    );
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'marvain-satellite-e2e-'));
+    bundle = buildSatellite(path.join(ROOT, 'dist', 'test-satellite', `${process.pid}-${randomUUID().slice(0, 8)}`));
+    // The hub's own embedded database, whatever DATABASE_URL says.
+    hub = await startHubProcess();
+    home = hub.home;
+    creds = await hub.credentials();
+    const registered = await call('POST', `/v1/agents/${String(creds.agent_id)}/devices`, {
+      name: 'kitchen satellite',
+      metadata: { is_remote: true },
+    });
+    expect(registered.status).toBe(201);
+    device = { device_id: registered.json.device.device_id, token: registered.json.token };
+    configFile = path.join(dir, 'config', 'marvain', 'satellite.json');
+  }, 240_000);
+
+  afterAll(async () => {
+    satellite.child.kill('SIGKILL');
+    await hub.stop();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(path.dirname(bundle), { recursive: true, force: true });
+  });
+
+  it('init writes a private config; run connects, says hello and turns the device online in its space', async () => {
+    const init = satelliteCli(
+      'init',
+      '--hub-url',
+      hub.url,
+      '--token',
+      device.token,
+      '--space-id',
+      String(creds.space_id),
+      '--config',
+      configFile,
+    );
+    expect(init.stderr).toBe('');
+    expect(init.status).toBe(0);
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+    // The operator lists the local commands the hub may run.
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    config.commands = { greet: { argv: [process.execPath, '-e', 'console.log("hello from the satellite")'] } };
+    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
+
+    satellite = SatelliteProcess.start(bundle, configFile, dir);
+    await satellite.logged(new RegExp(`hello ok as device ${device.device_id}`), 'hello_ok');
+    const presence = await eventually(
+      async () => {
+        const { json } = await call('GET', `/v1/spaces/${String(creds.space_id)}/presence`);
+        return (json.presence as Array<Record<string, unknown>>).find(
+          (row) => row['subject_id'] === device.device_id && row['status'] === 'online',
+        );
+      },
+      'the satellite online in its space',
+      30_000,
+    );
+    expect(presence).toMatchObject({ subject_type: 'device', space_id: creds.space_id });
+    await satellite.logged(/subscribed to agent/, 'the subscription');
+    expect(status()).toMatchObject({ running: true, connected: true, device_id: device.device_id, outbox: 0 });
+  });
+
+  it('turns a line typed on stdin into a transcript event, which the planner remembers', async () => {
+    satellite.type('the spare key is under the blue pot');
+    const memory = await memoryFor('the spare key is under the blue pot');
+    expect(memory).toMatchObject({ tier: 'episodic' });
+    await satellite.logged(/outbox: line \S+ sent as event/, 'the ack');
+    expect(status().outbox).toBe(0);
+  });
+
+  it('queues lines while the hub is down, reconnects when it is back, and sends them once', async () => {
+    const port = hub.port;
+    await hub.kill('SIGTERM');
+    await satellite.logged(/disconnected \(/, 'the disconnect');
+    satellite.type('water the basil on friday');
+    satellite.type('the plumber comes at nine');
+    await satellite.logged(/line queued as .*sent once the hub is back/, 'two queued lines', 2);
+    expect(status()).toMatchObject({ running: true, connected: false, outbox: 2 });
+
+    hub = await startHubProcess({ home, env: { MARVAIN_PORT: String(port) } });
+    await satellite.logged(new RegExp(`hello ok as device ${device.device_id}`), 'a second hello_ok', 2);
+    await memoryFor('water the basil on friday');
+    await memoryFor('the plumber comes at nine');
+    await satellite.logged(/outbox: line \S+ sent as event/, 'three acks', 3);
+    expect(status()).toMatchObject({ connected: true, outbox: 0 });
+
+    const texts = (await transcriptEvents()).map((entry) => entry['data'].payload.text);
+    expect(texts.filter((t) => t === 'water the basil on friday')).toHaveLength(1);
+    expect(texts.filter((t) => t === 'the plumber comes at nine')).toHaveLength(1);
+    expect(texts.filter((t) => t === 'the spare key is under the blue pot')).toHaveLength(1);
+    // It resumed its subscription after the last seq it had seen, rather than from now.
+    expect(satellite.stderr).toMatch(/subscribed to agent \S+ \(.*\) from seq \d+/);
+  });
+
+  it('stops with a clear message and exit code 2 once the device is revoked', async () => {
+    const revoked = await call('POST', `/v1/devices/${device.device_id}/revoke`);
+    expect(revoked.status).toBe(200);
+    expect(await satellite.exited).toBe(2);
+    expect(satellite.stderr).toContain(
+      "the hub refused this device's token: it was revoked or rotated; run init again with a new token",
+    );
+    // It stopped retrying: nothing after the refusal.
+    expect(satellite.stderr.slice(satellite.stderr.indexOf("the hub refused this device's token"))).not.toContain(
+      'connecting to',
+    );
+    expect(status()).toMatchObject({ running: false, connected: false });
+  });
+});
