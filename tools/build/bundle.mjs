@@ -262,6 +262,11 @@ export async function bundleLambdas(names = Object.keys(LAMBDA_ENTRIES)) {
     );
   }
 
+  if (names.includes('http')) {
+    // GET /v1/satellite/marvain-satellite.cjs serves the daemon from beside the http function's code.
+    await bundleSatellite(path.join(outdir, 'http', 'satellite', 'marvain-satellite.cjs'));
+  }
+
   await writeFile(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));
   const built = [];
   const tooBig = [];

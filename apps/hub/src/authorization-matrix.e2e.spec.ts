@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { KeyLike } from 'jose';
 import {
   ErrorCode,
@@ -14,6 +17,7 @@ import {
 import { asJson, asUuid } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { LocalUsersService, LocalUserTokens } from '@marvain/identity';
+import { testHubConfig } from '@marvain/platform/testing';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import { HubSocket } from './testing/hub-socket';
 import { routeTable, type RouteEntry } from './testing/route-table';
@@ -123,7 +127,11 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
   };
 
   beforeAll(async () => {
+    // The satellite download serves whatever build the hub is pointed at; this one is a stand-in.
+    const satelliteBundle = path.join(mkdtempSync(path.join(tmpdir(), 'marvain-matrix-')), 'marvain-satellite.cjs');
+    writeFileSync(satelliteBundle, '// the satellite daemon\n');
     hub = await openHubTestServer({
+      config: testHubConfig({ satelliteBundle }),
       localControlSecret: randomUUID(),
       beforeListen: (app) => app.get(LocalWebSocketServer).attach(app.getHttpServer()),
     });
@@ -408,6 +416,12 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 200,
       targeted: false,
       request: () => Promise.resolve(get('/v1/health')),
+    },
+    'GET /v1/satellite/marvain-satellite.cjs': {
+      serves: ['user', 'device', 'agent'],
+      success: 200,
+      targeted: false,
+      request: () => Promise.resolve(get('/v1/satellite/marvain-satellite.cjs')),
     },
     'GET /v1/me': {
       serves: ['user', 'device', 'agent'],

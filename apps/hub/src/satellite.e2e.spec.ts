@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OperatorConfig } from '@marvain/platform';
-import { eventually } from '@marvain/platform/testing';
+import { eventually, testHubConfig } from '@marvain/platform/testing';
 import { HubSocket, type Reply } from './testing/hub-socket';
 import { startHubProcess, type HubProcess } from './testing/hub-process';
+import { openHubTestServer } from './testing/hub-test-server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -56,8 +57,28 @@ class SatelliteProcess {
   }
 }
 
+describe('GET /v1/satellite/marvain-satellite.cjs on a hub without the build', () => {
+  it('answers not_found, saying how to build it', async () => {
+    const missing = path.join(tmpdir(), `marvain-no-satellite-${randomUUID()}.cjs`);
+    const server = await openHubTestServer({ config: testHubConfig({ satelliteBundle: missing }) });
+    try {
+      const { status, json } = await server.call('GET', '/v1/satellite/marvain-satellite.cjs', null);
+      expect(status).toBe(404);
+      expect(json.error).toMatchObject({
+        code: 'not_found',
+        message: expect.stringContaining('tools/build/bundle.mjs satellite'),
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('the satellite daemon against a real hub', () => {
   let dir: string;
+  /** The build the hub serves. */
+  let built: string;
+  /** The copy downloaded from the hub, which the tests run, as an operator would. */
   let bundle: string;
   let hub: HubProcess;
   let home: string;
@@ -111,9 +132,10 @@ describe('the satellite daemon against a real hub', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'marvain-satellite-e2e-'));
-    bundle = buildSatellite(path.join(ROOT, 'dist', 'test-satellite', `${process.pid}-${randomUUID().slice(0, 8)}`));
+    built = buildSatellite(path.join(ROOT, 'dist', 'test-satellite', `${process.pid}-${randomUUID().slice(0, 8)}`));
+    bundle = path.join(dir, 'marvain-satellite.cjs');
     // The hub's own embedded database, whatever DATABASE_URL says.
-    hub = await startHubProcess();
+    hub = await startHubProcess({ env: { MARVAIN_SATELLITE_BUNDLE: built } });
     home = hub.home;
     creds = await hub.credentials();
     const registered = await call('POST', `/v1/agents/${String(creds.agent_id)}/devices`, {
@@ -130,7 +152,23 @@ describe('the satellite daemon against a real hub', () => {
     await hub.stop();
     rmSync(home, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
-    rmSync(path.dirname(bundle), { recursive: true, force: true });
+    rmSync(path.dirname(built), { recursive: true, force: true });
+  });
+
+  it('is served by the hub, one cacheable file', async () => {
+    const response = await fetch(`${hub.url}/v1/satellite/marvain-satellite.cjs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/javascript/);
+    expect(response.headers.get('cache-control')).toMatch(/public/);
+    const body = Buffer.from(await response.arrayBuffer());
+    expect(body.equals(readFileSync(built))).toBe(true);
+    expect(body.subarray(0, 19).toString()).toBe('#!/usr/bin/env node');
+    writeFileSync(bundle, body);
+
+    const again = await fetch(`${hub.url}/v1/satellite/marvain-satellite.cjs`, {
+      headers: { 'if-none-match': String(response.headers.get('etag')) },
+    });
+    expect(again.status).toBe(304);
   });
 
   it('init writes a private config; run connects, says hello and turns the device online in its space', async () => {
@@ -187,7 +225,7 @@ describe('the satellite daemon against a real hub', () => {
     await satellite.logged(/line queued as .*sent once the hub is back/, 'two queued lines', 2);
     expect(status()).toMatchObject({ running: true, connected: false, outbox: 2 });
 
-    hub = await startHubProcess({ home, env: { MARVAIN_PORT: String(port) } });
+    hub = await startHubProcess({ home, env: { MARVAIN_PORT: String(port), MARVAIN_SATELLITE_BUNDLE: built } });
     await satellite.logged(new RegExp(`hello ok as device ${device.device_id}`), 'a second hello_ok', 2);
     await memoryFor('water the basil on friday');
     await memoryFor('the plumber comes at nine');

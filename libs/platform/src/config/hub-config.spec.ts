@@ -44,6 +44,7 @@ describe('loadHubSettings', () => {
       firstRunBootstrap: true,
       cliTimeoutSeconds: 15,
       streamRetentionDays: 7,
+      satelliteBundle: null,
     });
   });
 
@@ -185,6 +186,9 @@ describe('loadHubSettings', () => {
 
   it('reads the stream retention in days', () => {
     expect(loadHubSettings({ ...XDG, MARVAIN_STREAM_RETENTION_DAYS: '30' }).streamRetentionDays).toBe(30);
+    expect(loadHubSettings({ ...XDG, MARVAIN_SATELLITE_BUNDLE: 'dist/s.cjs' }).satelliteBundle).toBe(
+      path.resolve('dist/s.cjs'),
+    );
   });
 
   it.each([

@@ -29,6 +29,11 @@ export interface HubSettings {
   cliTimeoutSeconds: number;
   /** MARVAIN_STREAM_RETENTION_DAYS: agent stream entries older than this are deleted; a resume from before answers stream_expired. */
   streamRetentionDays: number;
+  /**
+   * MARVAIN_SATELLITE_BUNDLE: the satellite daemon's one-file build that GET /v1/satellite/marvain-satellite.cjs
+   * serves; null (the default) looks beside the hub's bundle and in `dist/satellite` of the working folder.
+   */
+  satelliteBundle: string | null;
   /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
   aws?: AwsSettings;
 }
@@ -81,6 +86,7 @@ export class HubConfig implements HubSettings {
   readonly firstRunBootstrap!: boolean;
   readonly cliTimeoutSeconds!: number;
   readonly streamRetentionDays!: number;
+  readonly satelliteBundle!: string | null;
   readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
@@ -178,6 +184,7 @@ export function loadHubSettings(
     firstRunBootstrap: bool('MARVAIN_FIRST_RUN_BOOTSTRAP', runtime === 'local'),
     cliTimeoutSeconds: int('MARVAIN_CLI_TIMEOUT_SECONDS', 15, 1, 3600),
     streamRetentionDays: int('MARVAIN_STREAM_RETENTION_DAYS', 7, 1, 3650),
+    satelliteBundle: env['MARVAIN_SATELLITE_BUNDLE'] ? path.resolve(env['MARVAIN_SATELLITE_BUNDLE']) : null,
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };
