@@ -279,8 +279,10 @@ function describeResource(value: Json): string {
  * closes, and both close connections (DeleteConnection: a revocation, a hello past the cap).
  * Nobody calls `touch` on AWS (a connection's expiry is API Gateway's two-hour limit), so nobody
  * has UpdateItem. PostToConnection; logs in the function's own group.
- * Maintenance writes presence transitions, so it fans them out like the workers and writes no
- * audit entry.
+ * Device commands: ws records a device's cmd.result and a command's hand-off (audited), the
+ * tool-runner sends a device_command action's command to its device's connections
+ * (principal_connections), and maintenance expires commands (audited, their actions failed).
+ * Maintenance writes presence transitions, so it fans them out like the workers.
  */
 function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const dataApi = [
@@ -317,6 +319,7 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
     ws: [
       ...dataApi,
       'sqs:SendMessage TranscriptQueue.Arn',
+      ...audit,
       ...connectionsBroadcast,
       ...table(['GetItem', 'PutItem']),
       index('principal_connections'),
@@ -324,8 +327,15 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
       ...close,
     ],
     planner: [...dataApi, ...consume('TranscriptQueue'), ...audit, ...connectionsBroadcast, ...push],
-    'tool-runner': [...dataApi, ...consume('ActionQueue'), ...audit, ...connectionsBroadcast, ...push],
-    maintenance: [...dataApi, ...connectionsBroadcast, ...push],
+    'tool-runner': [
+      ...dataApi,
+      ...consume('ActionQueue'),
+      ...audit,
+      ...connectionsBroadcast,
+      index('principal_connections'),
+      ...push,
+    ],
+    maintenance: [...dataApi, ...audit, ...connectionsBroadcast, ...push],
   };
   return [...logs, ...byBundle[bundle]].sort();
 }

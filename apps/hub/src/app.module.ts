@@ -2,6 +2,7 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ActionsModule } from '@marvain/actions';
 import { AuditModule, SchemaAuditor } from '@marvain/audit';
+import { CommandsModule } from '@marvain/commands';
 import { DbModule, type DatabaseHandle } from '@marvain/db';
 import { EventsModule } from '@marvain/events';
 import { AuthGuard, IdentityModule } from '@marvain/identity';
@@ -45,6 +46,7 @@ export class HubModule {
         EventsModule,
         MemoryModule,
         ActionsModule,
+        CommandsModule,
         PlannerModule,
         RealtimeModule,
       ],

@@ -296,6 +296,16 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       return actionId;
     }
 
+    /** A command of a fresh device of the side, sent by the side's owner. */
+    async command(side: Side): Promise<{ deviceId: string; commandId: string }> {
+      const device = await this.device(side, [MANAGED_DEVICE_SCOPE]);
+      const created = await must(
+        { method: 'POST', url: `/v1/devices/${device.id}/commands`, body: { kind: 'ping' } },
+        side.ownerToken,
+      );
+      return { deviceId: device.id, commandId: this.track(side, created.command_id as string) };
+    }
+
     callers(scope: Scope | null): Caller[] {
       const noScopes: readonly string[] = [];
       const role = (name: 'owner' | 'admin' | 'member' | 'guest', token: string): Caller => ({
@@ -745,6 +755,29 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
               ? 200
               : 403,
     },
+    'POST /v1/devices/:device_id/commands': {
+      serves: USERS_AND_DEVICES,
+      success: 201,
+      request: async (w, t) =>
+        post(`/v1/devices/${await idOf(t, async (s) => (await w.device(s, [MANAGED_DEVICE_SCOPE])).id)}/commands`, {
+          kind: 'ping',
+        }),
+    },
+    'GET /v1/devices/:device_id/commands': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => get(`/v1/devices/${await idOf(t, async (s) => (await w.command(s)).deviceId)}/commands`),
+    },
+    'GET /v1/devices/:device_id/commands/:command_id': {
+      serves: USERS_AND_DEVICES,
+      success: 200,
+      request: async (w, t) => {
+        const { deviceId, commandId } = isMissing(t)
+          ? { deviceId: randomUUID(), commandId: randomUUID() }
+          : await w.command(t.side);
+        return get(`/v1/devices/${deviceId}/commands/${commandId}`);
+      },
+    },
     'GET /v1/audit/verify': {
       serves: USERS_AND_DEVICES,
       success: 200,
@@ -1004,6 +1037,22 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
         action_id: await idOf(t, (s) => w.action(s)),
         reason: 'not now',
       }),
+    },
+    // A device answers its own commands only (its e2e spec shows that success). The command named here
+    // is another device's, so every device gets not_found on A as on B and a missing id, and a user or
+    // an agent is refused whatever it names.
+    'cmd.result': {
+      twin: null,
+      scope: null,
+      success: 'cmd.result_ok',
+      targeted: true,
+      message: async (w, t) => ({
+        type: 'cmd.result',
+        command_id: await idOf(t, async (s) => (await w.command(s)).commandId),
+        ok: true,
+        result: {},
+      }),
+      expectOwn: (caller) => (caller.type ? '=foreign' : `error ${ErrorCode.Unauthenticated}`),
     },
   } satisfies Record<ClientMessageType, VerbSpec>;
 

@@ -122,6 +122,15 @@ describe(`cursor pagination on every list route (${testDatabaseKind()})`, () => 
         ),
       tie: (s) => tieWhere('devices', 'created_at', 'agent_id', s.home.agent_id),
     },
+    'GET /v1/devices/:device_id/commands': {
+      items: 'commands',
+      id: 'command_id',
+      direction: 'desc',
+      url: (s) => `/v1/devices/${s.home.device_id}/commands`,
+      grow: (s) =>
+        times(5, () => must('POST', `/v1/devices/${s.home.device_id}/commands`, s.home.user_token, { kind: 'ping' })),
+      tie: (s) => tieWhere('device_commands', 'created_at', 'device_id', s.home.device_id),
+    },
     'GET /v1/agents/:agent_id/spaces': {
       items: 'spaces',
       id: 'space_id',

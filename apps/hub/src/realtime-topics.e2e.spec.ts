@@ -255,6 +255,31 @@ describe(`every stream topic reaches its subscribers (${testDatabaseKind()})`, (
     expect(presenceOnly.socket.entries().filter((e) => e.data['subject_id'] === satellite.id)).toHaveLength(2);
   });
 
+  it('commands.updated: each change of a device command, with the command as REST shows it', async () => {
+    const home = await hub.bootstrap('Commander', 'home');
+    const { socket } = await subscriber(home.user_token, home.agent_id, { topics: ['commands.updated'] });
+    const satellite = await open(home.device_token);
+
+    const created = await hub.call('POST', `/v1/devices/${home.device_id}/commands`, home.user_token, { kind: 'ping' });
+    expect(created.status).toBe(201);
+    const commandId = created.json.command_id as string;
+    const command = await satellite.next((m) => m.type === 'cmd.ping', 'the command');
+    expect(
+      await satellite.request({ type: 'cmd.result', command_id: command['command_id'], ok: true, result: {} }),
+    ).toMatchObject({ type: 'cmd.result_ok', status: 'succeeded' });
+
+    for (const status of ['queued', 'sent', 'succeeded']) {
+      await socket.next(entryOf('commands.updated', { command_id: commandId, status }), status);
+    }
+    const done = socket.entries().find((e) => e.data['status'] === 'succeeded');
+    expect(done).toMatchObject({
+      agent_id: home.agent_id,
+      space_id: null,
+      data: { command_id: commandId, device_id: home.device_id, kind: 'ping', result: {} },
+    });
+    expectIncreasingSeqs(socket);
+  });
+
   it('never sends a subscriber a topic it lacks the scope for (its default topics are the ones it may read)', async () => {
     const home = await hub.bootstrap('Keeper', 'home');
     const eventsReader = await device(home, ['events:read', 'events:write']);
@@ -286,6 +311,9 @@ describe(`every stream topic reaches its subscribers (${testDatabaseKind()})`, (
       text: 'tell Sam the gate is locked',
     });
     await heartbeat(satellite.token, home.space_id, 'online');
+    // A command for a device (queued: nobody holds its connection), for commands.updated.
+    const command = await hub.call('POST', `/v1/devices/${satellite.id}/commands`, home.user_token, { kind: 'ping' });
+    expect(command.status).toBe(201);
     for (const topic of STREAM_TOPICS) {
       await everything.socket.next((m) => m['topic'] === topic, topic);
     }

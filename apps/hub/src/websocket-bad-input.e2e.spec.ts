@@ -41,6 +41,7 @@ type FieldKind =
   | 'cursor'
   | 'actionStatus'
   | 'presenceStatus'
+  | 'boolean'
   | 'object';
 
 interface Field {
@@ -52,6 +53,8 @@ interface Field {
 interface Context {
   home: BootstrapResult;
   actionId: string;
+  /** A command of the home device, for its `cmd.result` to name. */
+  commandId: string;
 }
 
 /** Values of the wrong JSON type for a field of `kind`. */
@@ -75,6 +78,7 @@ function wrongTypes(kind: FieldKind): Array<[string, unknown]> {
     presenceStatus: 'a string',
     payload: 'an object',
     object: 'an object',
+    boolean: 'a boolean',
     topics: 'an array',
     seq: 'a number',
     limit: 'a number',
@@ -147,6 +151,7 @@ function outOfRange(kind: FieldKind): Array<[string, unknown]> {
       ];
     case 'payload':
     case 'object':
+    case 'boolean':
       return [];
   }
 }
@@ -200,6 +205,13 @@ const FIELDS = {
     action_id: { kind: 'uuid', valid: (c) => c.actionId },
     reason: { kind: 'text', valid: () => 'not now' },
   },
+  'cmd.result': {
+    command_id: { kind: 'uuid', valid: (c) => c.commandId },
+    ok: { kind: 'boolean', valid: () => true },
+    result: { kind: 'object', valid: () => ({ pong: true }) },
+    // Only with ok: false; the valid message leaves it out, its wrong types are still swept.
+    error: { kind: 'object', valid: () => undefined },
+  },
 } satisfies Record<ClientMessageType, Record<string, Field>>;
 
 interface Case {
@@ -242,6 +254,9 @@ function cases(ctx: Context): Case[] {
   }
   return all;
 }
+
+/** Verbs only a device sends (the rest are swept as the owner). */
+const DEVICE_VERBS: readonly ClientMessageType[] = ['heartbeat', 'cmd.result'];
 
 /** Frames that are not a message of the protocol at all. */
 const NOT_MESSAGES: Array<[string, string]> = [
@@ -342,7 +357,9 @@ describe(`bad input over the WebSocket (${testDatabaseKind()})`, () => {
         reason: 'bad input',
       })
       .execute();
-    ctx = { home, actionId };
+    // A command of the home device, for cmd.result to answer (sent by the device, as only it may).
+    const command = await hub.call('POST', `/v1/devices/${home.device_id}/commands`, home.user_token, { kind: 'ping' });
+    ctx = { home, actionId, commandId: (command.json as { command_id: string }).command_id };
   });
   afterAll(async () => {
     await hub.app.get(LocalWebSocketServer).close();
@@ -365,7 +382,7 @@ describe(`bad input over the WebSocket (${testDatabaseKind()})`, () => {
       if (verb === 'approve_action' || verb === 'reject_action') {
         continue;
       }
-      const sweeper = verb === 'hello' ? unauthenticated : verb === 'heartbeat' ? device : owner;
+      const sweeper = verb === 'hello' ? unauthenticated : DEVICE_VERBS.includes(verb) ? device : owner;
       const reply = await sweeper.ask(validMessage(verb, ctx));
       answers[verb] = reply.type === 'error' ? outcome(reply) : 'ok';
     }
@@ -388,7 +405,7 @@ describe(`bad input over the WebSocket (${testDatabaseKind()})`, () => {
     const wrong: string[] = [];
     const all = cases(ctx);
     for (const { label, verb, message } of all) {
-      const sweeper = verb === 'hello' ? unauthenticated : verb === 'heartbeat' ? device : owner;
+      const sweeper = verb === 'hello' ? unauthenticated : DEVICE_VERBS.includes(verb) ? device : owner;
       const reply = await sweeper.ask(message);
       if (outcome(reply) !== refused(ErrorCode.ValidationFailed)) {
         wrong.push(`${label}: ${JSON.stringify(reply).slice(0, 300)}`);

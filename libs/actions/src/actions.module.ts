@@ -10,7 +10,7 @@ import { ActionsService } from './actions.service';
 import { ToolRunnerConsumer } from './tool-runner.consumer';
 import { ToolRunnerService } from './tool-runner.service';
 import { SendMessageTool } from './tools/send-message.tool';
-import { TOOLS, type Tool } from './tools/tool';
+import { ToolRegistry } from './tools/tool';
 
 @Module({
   imports: [AuditModule, EventsModule, IdentityModule, LoggingModule, StreamsModule],
@@ -21,8 +21,12 @@ import { TOOLS, type Tool } from './tools/tool';
     ToolRunnerService,
     ToolRunnerConsumer,
     SendMessageTool,
-    { provide: TOOLS, inject: [SendMessageTool], useFactory: (...tools: Tool[]) => tools },
+    {
+      provide: ToolRegistry,
+      inject: [SendMessageTool],
+      useFactory: (...tools: SendMessageTool[]) => new ToolRegistry(tools),
+    },
   ],
-  exports: [ActionsService, ToolRunnerService, ToolRunnerConsumer, TOOLS],
+  exports: [ActionsService, ToolRunnerService, ToolRunnerConsumer, ToolRegistry],
 })
 export class ActionsModule {}

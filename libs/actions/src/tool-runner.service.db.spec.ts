@@ -15,7 +15,7 @@ import { ActionsService } from './actions.service';
 import { ToolRunnerConsumer } from './tool-runner.consumer';
 import { ActionNotReadyError, ToolRunnerService } from './tool-runner.service';
 import { proposeAction, seedAgent, type ProposalOverrides, type SeededAgent } from './testing';
-import { TOOLS, type Tool } from './tools/tool';
+import { ToolRegistry } from './tools/tool';
 
 jest.setTimeout(60_000);
 
@@ -145,7 +145,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
     const s = await seed();
     const actionId = await approved(s);
     // The tool ran (the message went out), then the process died before recording the result.
-    const sendMessage = context.moduleRef.get<Tool[]>(TOOLS).find((t) => t.kind === 'send_message')!;
+    const sendMessage = context.moduleRef.get(ToolRegistry).get('send_message')!;
     await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(context.db.db);
     const firstResult = await sendMessage.execute(await actionRow(actionId));
 
@@ -153,7 +153,9 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
 
     const row = await actionRow(actionId);
     expect(row.status).toBe('executed');
-    expect(row.result).toMatchObject({ message_event_id: firstResult['message_event_id'] });
+    expect(row.result).toMatchObject({
+      message_event_id: (firstResult as Record<string, unknown>)['message_event_id'],
+    });
     expect(await outbound(s.space_id, actionId)).toHaveLength(1);
   });
 
@@ -327,7 +329,7 @@ describe(`ToolRunnerService (${testDatabaseKind()})`, () => {
       const s = await seed();
       const actionId = await approved(s);
       await sql`UPDATE actions SET status = 'executing' WHERE action_id = ${actionId}::uuid`.execute(context.db.db);
-      const sendMessage = context.moduleRef.get<Tool[]>(TOOLS).find((t) => t.kind === 'send_message')!;
+      const sendMessage = context.moduleRef.get(ToolRegistry).get('send_message')!;
       await sendMessage.execute(await actionRow(actionId));
 
       await expect(runner.handle(ref(s, actionId))).resolves.toBe('executed');

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { missingScopes, type ActionReference, type ActionStatus } from '@marvain/contracts';
 import { TransactionRunner, type ActionRow, type Tx } from '@marvain/db';
 import { AuditService } from '@marvain/audit';
@@ -7,12 +7,16 @@ import { PoisonMessageError, LoggerFactory, type HubLogger } from '@marvain/plat
 import { AgentStream } from '@marvain/streams';
 import { ActionsRepository, type ActionPatch } from './actions.repository';
 import { appendActionUpdated, assertTransition } from './actions.service';
-import { TOOLS, ToolError, type Tool } from './tools/tool';
+import { DEFERRED, ToolError, ToolRegistry, type Tool } from './tools/tool';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FINISHED: readonly ActionStatus[] = ['executed', 'failed', 'rejected', 'canceled'];
 
-export type ToolRunOutcome = 'executed' | 'failed' | 'already-finished';
+/** `deferred`: the tool's result comes later (see DEFERRED); the action stays executing. */
+export type ToolRunOutcome = 'executed' | 'failed' | 'already-finished' | 'deferred';
+
+/** How a deferred action ended: its result, or its error text (a code first, e.g. `device_timeout: …`). */
+export type DeferredOutcome = { result: Record<string, unknown> } | { error: string };
 
 /** The action is not (yet) visible as approved; a transient condition, so the message is retried. */
 export class ActionNotReadyError extends Error {
@@ -30,7 +34,6 @@ export class ActionNotReadyError extends Error {
 @Injectable()
 export class ToolRunnerService {
   private readonly logger: HubLogger;
-  private readonly tools: ReadonlyMap<string, Tool>;
 
   constructor(
     private readonly repository: ActionsRepository,
@@ -38,11 +41,10 @@ export class ToolRunnerService {
     private readonly audit: AuditService,
     private readonly access: AccessService,
     private readonly stream: AgentStream,
-    @Inject(TOOLS) tools: Tool[],
+    private readonly tools: ToolRegistry,
     logs: LoggerFactory,
   ) {
     this.logger = logs.forContext('ToolRunner');
-    this.tools = new Map(tools.map((tool) => [tool.kind, tool]));
   }
 
   /** `reference` is a queue message body: it may be anything, so it is checked before use. */
@@ -77,6 +79,9 @@ export class ToolRunnerService {
     }
     try {
       const result = await tool.execute(action);
+      if (result === DEFERRED) {
+        return 'deferred';
+      }
       return await this.finish(action, 'executed', { result });
     } catch (error) {
       if (error instanceof ToolError) {
@@ -84,6 +89,35 @@ export class ToolRunnerService {
       }
       throw error; // transient: the queue retries with backoff, the action stays executing
     }
+  }
+
+  /**
+   * Completes an action whose tool answered DEFERRED, inside the caller's transaction (the one
+   * that records the outcome: a device's result, a command's expiry), through the same audited,
+   * streamed status change as any other. False when the action is not executing (finished
+   * already, or unknown): nothing is written.
+   */
+  async completeDeferred(tx: Tx, actionId: string, outcome: DeferredOutcome): Promise<boolean> {
+    const current = await this.repository.findById(actionId, tx.db, { forUpdate: true });
+    if (!current || current.status !== 'executing') {
+      return false;
+    }
+    const status = 'result' in outcome ? 'executed' : 'failed';
+    await this.changeStatus(
+      tx,
+      current,
+      { status, stamp: 'completed_at', ...outcome },
+      { kind: current.kind, ...outcome },
+    );
+    tx.afterCommit(() => {
+      const line = { msg: `action ${status}`, action_id: actionId, agent_id: current.agent_id, kind: current.kind };
+      if ('error' in outcome) {
+        this.logger.warn({ ...line, error: outcome.error });
+      } else {
+        this.logger.log(line);
+      }
+    });
+    return true;
   }
 
   /** Whether the approval still holds: the approver must hold, now, what the action and its tool need. */

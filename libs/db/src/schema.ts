@@ -225,6 +225,23 @@ export interface AgentStreamTable {
   created_at: DefaultTimestamp;
 }
 
+export interface DeviceCommandsTable {
+  command_id: string;
+  agent_id: string;
+  device_id: string;
+  kind: string;
+  args: Json<Record<string, unknown>>;
+  status: string;
+  action_id: string | null;
+  requested_by: string;
+  created_at: DefaultTimestamp;
+  sent_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  expires_at: Timestamp;
+  result: Json<Record<string, unknown>> | null;
+  error: Json<{ code: string; message: string }> | null;
+}
+
 export interface Database {
   schema_migrations: SchemaMigrationsTable;
   agents: AgentsTable;
@@ -247,6 +264,7 @@ export interface Database {
   database_identity: DatabaseIdentityTable;
   agent_stream_heads: AgentStreamHeadsTable;
   agent_stream: AgentStreamTable;
+  device_commands: DeviceCommandsTable;
 }
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -256,6 +274,7 @@ export type DeviceRow = Selectable<DevicesTable>;
 export type EventRow = Selectable<EventsTable>;
 export type MemoryRow = Omit<Selectable<MemoriesTable>, 'embedding'>;
 export type ActionRow = Selectable<ActionsTable>;
+export type DeviceCommandRow = Selectable<DeviceCommandsTable>;
 export type NewAction = Insertable<ActionsTable>;
 export type ActionUpdate = Updateable<ActionsTable>;
 export type QueueMessageRow = Selectable<QueueMessagesTable>;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { TRANSCRIPT_EVENT_TYPES, type EventReference, type Scope } from '@marvain/contracts';
+import { TRANSCRIPT_EVENT_TYPES, type EventReference } from '@marvain/contracts';
 import { TransactionRunner, type EventRow } from '@marvain/db';
-import { ActionsService, TOOLS, type Tool } from '@marvain/actions';
+import { ActionsService, ToolRegistry } from '@marvain/actions';
 import { AuditService } from '@marvain/audit';
 import { EventsService, transcriptText } from '@marvain/events';
 import { MemoryService } from '@marvain/memory';
@@ -32,7 +32,6 @@ export class EventNotFoundYetError extends Error {
 @Injectable()
 export class PlannerService {
   private readonly logger: HubLogger;
-  private readonly toolScopes: ReadonlyMap<string, readonly Scope[]>;
 
   constructor(
     private readonly repository: PlannerRepository,
@@ -43,11 +42,10 @@ export class PlannerService {
     private readonly audit: AuditService,
     @Inject(PLANNER_MODEL) private readonly model: PlannerModel,
     @Inject(IDS) private readonly ids: Ids,
-    @Inject(TOOLS) tools: Tool[],
+    private readonly tools: ToolRegistry,
     logs: LoggerFactory,
   ) {
     this.logger = logs.forContext('Planner');
-    this.toolScopes = new Map(tools.map((tool) => [tool.kind, tool.requiredScopes]));
   }
 
   /** `reference` is a queue message body: it may be anything, so it is checked before use. */
@@ -179,7 +177,7 @@ export class PlannerService {
             space_id: event.space_id,
             kind: action.kind,
             payload: action.payload,
-            required_scopes: [...(this.toolScopes.get(action.kind) ?? [])],
+            required_scopes: [...(this.tools.get(action.kind)?.requiredScopes ?? [])],
             reason: action.reason,
             source_event_id: event.event_id,
           },

@@ -13,12 +13,44 @@ export interface MaintenanceResult {
   swept: number;
   /** Stream entries deleted by retention. */
   pruned: number;
+  /** Device commands that expired (see MaintenanceTasks). */
+  commands_expired: number;
+}
+
+/** The counts maintenance tasks of other features report, by name (each a field of MaintenanceResult). */
+export type MaintenanceTaskName = Exclude<keyof MaintenanceResult, 'swept' | 'pruned'>;
+
+/** Upkeep of a feature that depends on this one (expiring device commands): it registers on init. */
+export interface MaintenanceTask {
+  readonly name: MaintenanceTaskName;
+  /** Does one run's work; resolves to how many things it changed. */
+  run(): Promise<number>;
+}
+
+/**
+ * The tasks maintenance runs after its own, in registration order. A feature module registers its
+ * task in `onModuleInit`, so presence never depends on the features it runs upkeep for.
+ */
+@Injectable()
+export class MaintenanceTasks {
+  private readonly tasks: MaintenanceTask[] = [];
+
+  register(task: MaintenanceTask): void {
+    if (!this.tasks.includes(task)) {
+      this.tasks.push(task);
+    }
+  }
+
+  all(): readonly MaintenanceTask[] {
+    return this.tasks;
+  }
 }
 
 /**
  * The hub's periodic upkeep, the same on both runtimes (the local worker below, the scheduled
- * `maintenance` Lambda on AWS): stale presence goes offline, and stream entries older than
- * MARVAIN_STREAM_RETENTION_DAYS are deleted.
+ * `maintenance` Lambda on AWS): stale presence goes offline, stream entries older than
+ * MARVAIN_STREAM_RETENTION_DAYS are deleted, then each registered MaintenanceTask runs (device
+ * commands past their TTL expire).
  */
 @Injectable()
 export class MaintenanceService {
@@ -27,13 +59,18 @@ export class MaintenanceService {
     private readonly stream: AgentStream,
     private readonly config: HubConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly tasks: MaintenanceTasks,
   ) {}
 
   async run(): Promise<MaintenanceResult> {
     const swept = await this.presence.sweep();
     const before = new Date(this.clock.now().getTime() - this.config.streamRetentionDays * 24 * 3600 * 1000);
     const pruned = await this.stream.prune(before);
-    return { swept, pruned };
+    const result: MaintenanceResult = { swept, pruned, commands_expired: 0 };
+    for (const task of this.tasks.all()) {
+      result[task.name] += await task.run();
+    }
+    return result;
   }
 }
 
@@ -77,7 +114,7 @@ export class MaintenanceWorker implements OnApplicationBootstrap, OnModuleDestro
     this.running = this.maintenance
       .run()
       .then((result) => {
-        if (result.swept > 0 || result.pruned > 0) {
+        if (Object.values(result).some((count) => count > 0)) {
           this.logger.debug({ msg: 'maintenance ran', ...result });
         }
       })

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAINTENANCE_INTERVAL_MS,
   MAINTENANCE_INTERVAL_MS,
   MaintenanceService,
+  MaintenanceTasks,
   MaintenanceWorker,
 } from './maintenance';
 import { PresenceController } from './presence.controller';
@@ -19,9 +20,10 @@ import { PresenceService } from './presence.service';
     PresenceRepository,
     PresenceService,
     MaintenanceService,
+    MaintenanceTasks,
     MaintenanceWorker,
     { provide: MAINTENANCE_INTERVAL_MS, useValue: DEFAULT_MAINTENANCE_INTERVAL_MS },
   ],
-  exports: [PresenceService, MaintenanceService],
+  exports: [PresenceService, MaintenanceService, MaintenanceTasks],
 })
 export class PresenceModule {}

@@ -14,7 +14,7 @@ export type OpenOutcome = 'opened' | 'over_cap';
  * and while computing it may call the session. The transport then:
  * 1. sends the reply;
  * 2. only after it, does what the calls asked for: the stream messages of a new subscription
- *    (the replay from its first seq, in seq order, then live entries), and a `close`.
+ *    (the replay from its first seq, in seq order, then live entries), `later` work, and a `close`.
  * A transport never sends a `stream` message of a subscription before the `subscribed` reply that
  * started it, never one twice, never out of seq order; entries the subscriber may not hear
  * (`hears`) are skipped without leaving a gap in its position.
@@ -60,4 +60,10 @@ export interface ConnectionSession {
 
   /** Closes the connection with `code` once the reply to the current frame has been sent. */
   close(code: WsCloseCode, reason: string): void;
+
+  /**
+   * Work for once the reply to the current frame has been sent, in the order asked for (a device's
+   * pending commands after its `hello_ok`). A failure of it is the work's own to handle.
+   */
+  later(work: () => Promise<void>): void;
 }

@@ -20,3 +20,4 @@ export * from './delivery/delivery-channel';
 export * from './delivery/local-delivery';
 export * from './sse/sse-streams';
 export * from './sse/stream.controller';
+export * from './device-command-link';

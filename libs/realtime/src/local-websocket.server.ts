@@ -41,6 +41,8 @@ interface Connection {
   connectedAt: Date;
   /** Whether a hello succeeded (the connection counts against its principal's cap and is stored). */
   opened: boolean;
+  /** Whether a `hello_ok` has been sent: unsolicited messages may follow. */
+  greeted: boolean;
   /** What the session was asked to do once the current frame's reply is sent. */
   afterReply: Array<() => void | Promise<void>>;
   session: ConnectionSession;
@@ -174,6 +176,7 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       chain: Promise.resolve(),
       connectedAt: this.clock.now(),
       opened: false,
+      greeted: false,
       afterReply: [],
       session: undefined as unknown as ConnectionSession,
       delivery: null,
@@ -230,6 +233,9 @@ export class LocalWebSocketServer implements OnModuleDestroy {
         connection.helloTimer = null;
       }
       this.send(connection, reply);
+      if (reply.type === 'hello_ok') {
+        connection.greeted = true;
+      }
       // The session's work (replay, close) follows the reply, in the order it was asked for.
       const after = connection.afterReply.splice(0);
       for (const work of after) {
@@ -267,7 +273,27 @@ export class LocalWebSocketServer implements OnModuleDestroy {
       close: (code, reason) => {
         connection.afterReply.push(() => this.closeConnection(connection, code, reason));
       },
+      later: (work) => {
+        connection.afterReply.push(work);
+      },
     };
+  }
+
+  /**
+   * Sends an unsolicited message (a device command) to the connection, when this server holds it
+   * open and its `hello_ok` has gone out (a command never overtakes it); false otherwise.
+   */
+  async sendTo(connectionId: string, message: ServerMessage): Promise<boolean> {
+    const connection = [...this.connections].find((c) => c.state.connectionId === connectionId);
+    if (!connection?.greeted || connection.closing || connection.ws.readyState !== connection.ws.OPEN) {
+      return false;
+    }
+    if (!this.roomToSend(connection)) {
+      return false;
+    }
+    return new Promise<boolean>((resolve) => {
+      connection.ws.send(JSON.stringify(message), (error) => resolve(!error));
+    });
   }
 
   private deliveryOf(connection: Connection): DeliveryHandle {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ActionsService } from '@marvain/actions';
+import { CommandResultMessage, CommandsService } from '@marvain/commands';
 import { DomainError, ErrorCode, type Principal, type Scope, type ServerMessage } from '@marvain/contracts';
 import { EventsService, type IngestEventDto } from '@marvain/events';
 import { DevicesService, HeartbeatDto } from '@marvain/identity';
@@ -35,7 +36,15 @@ export class ProtocolVerbs {
     private readonly devices: DevicesService,
     private readonly presence: PresenceService,
     private readonly access: StreamAccess,
+    private readonly commands: CommandsService,
   ) {}
+
+  /** A device's answer to one of its commands (no REST twin: only a device's connection answers). */
+  async commandResult(principal: Principal, fields: Fields): Promise<Reply<'cmd.result_ok'>> {
+    const input = await validateInput(CommandResultMessage, fields);
+    const outcome = await this.commands.recordResult(principal, input);
+    return { type: 'cmd.result_ok', ...outcome };
+  }
 
   async heartbeat(principal: Principal, fields: Fields): Promise<Reply<'heartbeat_ok'>> {
     requireScope(principal, 'presence:write');

@@ -1,3 +1,4 @@
+import type { CommandsService } from '@marvain/commands';
 import type { Principal } from '@marvain/contracts';
 import type { PrincipalResolver } from '@marvain/identity';
 import { LoggerFactory, type Clock } from '@marvain/platform';
@@ -19,7 +20,14 @@ describe('RealtimeGateway ping', () => {
     seen = 0;
     const clock: Clock = { now: () => new Date(now) };
     const presence = { seen: () => Promise.resolve(void (seen += 1)) } as unknown as PresenceService;
-    gateway = new RealtimeGateway({} as PrincipalResolver, {} as ProtocolVerbs, presence, clock, new LoggerFactory());
+    gateway = new RealtimeGateway(
+      {} as PrincipalResolver,
+      {} as ProtocolVerbs,
+      presence,
+      {} as CommandsService,
+      clock,
+      new LoggerFactory(),
+    );
   });
 
   it('tells presence once per refresh window however fast a connection pings, and answers every ping', async () => {

@@ -10,6 +10,7 @@ import {
   type Principal,
   type ServerMessage,
 } from '@marvain/contracts';
+import { CommandsService } from '@marvain/commands';
 import { PrincipalResolver, type PrincipalStanding } from '@marvain/identity';
 import { CLOCK, LoggerFactory, unsafeMessageText, type Clock, type HubLogger } from '@marvain/platform';
 import { PRESENCE_REFRESH_SECONDS, PresenceService } from '@marvain/presence';
@@ -56,6 +57,7 @@ export class RealtimeGateway {
     private readonly resolver: PrincipalResolver,
     private readonly verbs: ProtocolVerbs,
     private readonly presence: PresenceService,
+    private readonly commands: CommandsService,
     @Inject(CLOCK) private readonly clock: Clock,
     logs: LoggerFactory,
   ) {
@@ -154,6 +156,8 @@ export class RealtimeGateway {
         return this.verbs.unsubscribe(state, fields, session);
       case 'subscribe_presence':
         return this.verbs.subscribePresence(state, principal, fields, session);
+      case 'cmd.result':
+        return this.verbs.commandResult(principal, fields);
       default:
         throw new DomainError(ErrorCode.ValidationFailed, `unknown message type "${shorten(String(type))}"`);
     }
@@ -180,6 +184,16 @@ export class RealtimeGateway {
       await work();
     } catch (caught) {
       this.logger.warn(`presence (${what}) failed: ${String(caught)}`);
+    }
+  }
+
+  /** Whether the device has commands to deliver; a failure to tell is logged, never the hello's error. */
+  private async hasPendingCommands(deviceId: string): Promise<boolean> {
+    try {
+      return await this.commands.hasPending(deviceId);
+    } catch (caught) {
+      this.logger.warn(`pending commands of device ${deviceId} unknown: ${String(caught)}`);
+      return false;
     }
   }
 
@@ -248,6 +262,16 @@ export class RealtimeGateway {
     state.principal = principal;
     state.token = token;
     await this.quietly('connected', () => this.presence.connected(principal));
+    if (principal.type === 'device' && (await this.hasPendingCommands(principal.id))) {
+      // Its pending commands follow the hello_ok, oldest first (after every hello: at-least-once).
+      session.later(async () => {
+        try {
+          await this.commands.deliverPending(principal.id, state.connectionId);
+        } catch (caught) {
+          this.logger.warn(`connection ${state.connectionId}: pending commands not delivered: ${String(caught)}`);
+        }
+      });
+    }
     return {
       type: 'hello_ok',
       protocol: PROTOCOL_VERSION,

@@ -136,6 +136,9 @@ export class StoredConnections {
       close: (code, reason) => {
         afterReply.push(() => this.parts.push.close(connectionId, code, reason));
       },
+      later: (work) => {
+        afterReply.push(work);
+      },
     };
     const reply = await this.parts.gateway.handleFrame(state, raw, session);
     if (afterReply.length === 0) {

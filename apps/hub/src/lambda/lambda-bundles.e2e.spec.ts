@@ -417,6 +417,71 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(items()).toEqual([]);
   });
 
+  it("ws (AWS runtime) pushes a device's pending command after its hello_ok and records its cmd.result", async () => {
+    const reply = async (connectionId: string, body: unknown): Promise<any> => {
+      const result = await awsWs.invoke<WebSocketResult>(messageEvent(connectionId, body));
+      expect(result.statusCode).toBe(200);
+      return result.body === undefined ? undefined : JSON.parse(result.body);
+    };
+    // Created while the device is away (the local http bundle: no connection of it anywhere).
+    const created = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', `/v1/devices/${wsCreds.device_id}/commands`, {
+        token: wsCreds.user_token,
+        body: { kind: 'run_action', args: { name: 'uptime' } },
+      }),
+    );
+    expect(created.statusCode).toBe(201);
+    const command = json(created);
+    expect(command).toMatchObject({ status: 'queued' });
+
+    expect(await awsWs.invoke<WebSocketResult>(connectEvent('Cmd1conn=', { query: wsCreds.device_token }))).toEqual({
+      statusCode: 200,
+    });
+    const before = fakeAws.posted.length;
+    // The hello_ok is pushed first, then the command: the route response is empty.
+    expect(await reply('Cmd1conn=', { type: 'hello', id: 'h1', token: wsCreds.device_token })).toBeUndefined();
+    expect(fakeAws.posted.slice(before)).toEqual([
+      { connectionId: 'Cmd1conn=', data: expect.objectContaining({ type: 'hello_ok', id: 'h1' }) },
+      {
+        connectionId: 'Cmd1conn=',
+        data: {
+          type: 'cmd.run_action',
+          command_id: command.command_id,
+          issued_at: command.created_at,
+          expires_at: command.expires_at,
+          args: { name: 'uptime' },
+        },
+      },
+    ]);
+    expect(
+      await reply('Cmd1conn=', {
+        type: 'cmd.result',
+        id: 'r1',
+        command_id: command.command_id,
+        ok: true,
+        result: { exit_code: 0, stdout: 'up' },
+      }),
+    ).toEqual({
+      type: 'cmd.result_ok',
+      id: 'r1',
+      command_id: command.command_id,
+      status: 'succeeded',
+      duplicate: false,
+    });
+    const read = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/devices/${wsCreds.device_id}/commands/${command.command_id}`, {
+        token: wsCreds.user_token,
+      }),
+    );
+    expect(json(read)).toMatchObject({ status: 'succeeded', result: { exit_code: 0, stdout: 'up' } });
+    // With nothing pending, the next hello is the route response again.
+    expect(await reply('Cmd1conn=', { type: 'hello', id: 'h2', token: wsCreds.device_token })).toMatchObject({
+      type: 'hello_ok',
+      id: 'h2',
+    });
+    expect(await awsWs.invoke<WebSocketResult>(disconnectEvent('Cmd1conn='))).toEqual({ statusCode: 200 });
+  });
+
   it('planner and tool-runner handle SQS batches record by record, reporting only transient failures', async () => {
     const http = containers.http;
     const ingest = await http.invoke<APIGatewayProxyResult>(
@@ -476,11 +541,19 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     });
   });
 
-  it('maintenance, on its schedule, takes a silent device offline (a streamed transition) and prunes old stream entries', async () => {
+  it('maintenance, on its schedule, takes a silent device offline (a streamed transition), prunes old stream entries and expires commands', async () => {
     const beat = await containers.http.invoke<APIGatewayProxyResult>(
       restEvent('POST', '/v1/devices/heartbeat', { token: creds.device_token, body: { space_id: creds.space_id } }),
     );
     expect(beat.statusCode).toBe(200);
+    // A command for the device that it never collects, past its expiry.
+    const command = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', `/v1/devices/${creds.device_id}/commands`, { token: creds.user_token, body: { kind: 'ping' } }),
+    );
+    expect(command.statusCode).toBe(201);
+    await sql`UPDATE device_commands SET expires_at = now() - interval '1 second'
+              WHERE command_id = ${json(command).command_id as string}::uuid`.execute(database.handle.db);
+
     // The device falls silent past the missed-heartbeat window, and its first entry is older than the retention.
     await sql`UPDATE presence SET last_seen = now() - interval '10 minutes' WHERE subject_id = ${creds.device_id}::uuid`.execute(
       database.handle.db,
@@ -492,6 +565,13 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     const result = await containers.maintenance.invoke<MaintenanceResult>(scheduledEvent());
     expect(result.swept).toBeGreaterThanOrEqual(1);
     expect(result.pruned).toBeGreaterThanOrEqual(1);
+    expect(result.commands_expired).toBe(1);
+    const expired = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', `/v1/devices/${creds.device_id}/commands/${json(command).command_id as string}`, {
+        token: creds.user_token,
+      }),
+    );
+    expect(json(expired)).toMatchObject({ status: 'expired', error: { code: 'device_offline' } });
 
     const presence = await containers.http.invoke<APIGatewayProxyResult>(
       restEvent('GET', `/v1/spaces/${creds.space_id}/presence`, { token: creds.user_token }),
@@ -499,13 +579,16 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(json(presence).presence).toEqual([
       expect.objectContaining({ subject_id: creds.device_id, space_id: creds.space_id, status: 'offline' }),
     ]);
-    // Only the newest entry, the offline transition, is left of the agent's stream.
+    // Only the newest entries are left of the agent's stream: the offline transition, then the command's expiry.
     const left = await sql<{ topic: string; data: unknown }>`
       SELECT topic, data FROM agent_stream WHERE agent_id = ${creds.agent_id}::uuid ORDER BY seq`.execute(
       database.handle.db,
     );
     expect(
       left.rows.map((row) => [row.topic, (typeof row.data === 'string' ? JSON.parse(row.data) : row.data).status]),
-    ).toEqual([['presence.updated', 'offline']]);
+    ).toEqual([
+      ['presence.updated', 'offline'],
+      ['commands.updated', 'expired'],
+    ]);
   });
 });

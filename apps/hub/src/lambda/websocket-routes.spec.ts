@@ -1,4 +1,5 @@
 import { DomainError, ErrorCode, type Principal } from '@marvain/contracts';
+import type { CommandsService } from '@marvain/commands';
 import type { PrincipalResolver } from '@marvain/identity';
 import { LoggerFactory, type Clock, type HubLogger } from '@marvain/platform';
 import type { PresenceService } from '@marvain/presence';
@@ -73,6 +74,7 @@ const emptyStream = { head: () => Promise.resolve(0), read: () => Promise.resolv
 describe('WebSocketRoutes', () => {
   let store: MemoryConnectionStore;
   let gateway: RealtimeGateway;
+  const noCommands = { hasPending: () => Promise.resolve(false) } as unknown as CommandsService;
   let routes: WebSocketRoutes;
   let logger: HubLogger & { error: jest.Mock };
   let presence: ReturnType<typeof recordingPresence>;
@@ -82,7 +84,7 @@ describe('WebSocketRoutes', () => {
     store = new MemoryConnectionStore(clock);
     presence = recordingPresence();
     push = new RecordingPush(store);
-    gateway = new RealtimeGateway(resolver, {} as ProtocolVerbs, presence, clock, new LoggerFactory());
+    gateway = new RealtimeGateway(resolver, {} as ProtocolVerbs, presence, noCommands, clock, new LoggerFactory());
     logger = { log: jest.fn(), warn: jest.fn(), error: jest.fn(), debug: jest.fn() };
     routes = new WebSocketRoutes(
       new StoredConnections(
