@@ -4,10 +4,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OperatorConfig } from '@marvain/platform';
+import { ActionsService } from '@marvain/actions';
+import { TransactionRunner } from '@marvain/db';
+import type { BootstrapResult } from '@marvain/identity';
 import { eventually, testHubConfig } from '@marvain/platform/testing';
+import { LocalWebSocketServer } from '@marvain/realtime';
 import { HubSocket, type Reply } from './testing/hub-socket';
 import { startHubProcess, type HubProcess } from './testing/hub-process';
-import { openHubTestServer } from './testing/hub-test-server';
+import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -252,5 +256,164 @@ describe('the satellite daemon against a real hub', () => {
       'connecting to',
     );
     expect(status()).toMatchObject({ running: false, connected: false });
+  });
+});
+
+describe('the satellite daemon running the hub’s commands', () => {
+  let dir: string;
+  let built: string;
+  let hub: HubTestServer;
+  let home: BootstrapResult;
+  let device: { device_id: string; token: string };
+  let configFile: string;
+  let satellite: SatelliteProcess;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'marvain-satellite-commands-'));
+    built = buildSatellite(path.join(ROOT, 'dist', 'test-satellite', `${process.pid}-${randomUUID().slice(0, 8)}`));
+    hub = await openHubTestServer({
+      // Workers on: an approved action reaches the tool runner through the queue, as it does in use.
+      config: testHubConfig({
+        workers: true,
+        queue: { visibilityTimeoutSeconds: 30, maxReceives: 5, pollIntervalMs: 50 },
+      }),
+      beforeListen: (app) => app.get(LocalWebSocketServer).attach(app.getHttpServer()),
+    });
+    home = await hub.bootstrap();
+    const registered = await hub.call('POST', `/v1/agents/${home.agent_id}/devices`, home.user_token, {
+      name: 'shed satellite',
+      metadata: { is_remote: true },
+    });
+    device = { device_id: registered.json.device.device_id, token: registered.json.token };
+    configFile = path.join(dir, 'satellite.json');
+    const init = spawnSync(
+      process.execPath,
+      [
+        built,
+        'init',
+        '--hub-url',
+        hub.base,
+        '--token',
+        device.token,
+        '--space-id',
+        home.space_id,
+        '--config',
+        configFile,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(init.status).toBe(0);
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    config.commands = {
+      greet: { argv: [process.execPath, '-e', 'console.log("hello from the shed")'] },
+    };
+    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
+    satellite = SatelliteProcess.start(built, configFile, dir);
+    await satellite.logged(new RegExp(`hello ok as device ${device.device_id}`), 'hello_ok');
+  }, 240_000);
+
+  afterAll(async () => {
+    satellite.child.kill('SIGTERM');
+    await satellite.exited;
+    await hub.app.get(LocalWebSocketServer).close();
+    await hub.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(path.dirname(built), { recursive: true, force: true });
+  });
+
+  async function approvedDeviceCommand(payload: Record<string, unknown>): Promise<string> {
+    const actionId = randomUUID();
+    await hub.app.get(TransactionRunner).run((tx) =>
+      hub.app.get(ActionsService).propose(
+        tx,
+        {
+          action_id: actionId,
+          agent_id: home.agent_id,
+          space_id: home.space_id,
+          kind: 'device_command',
+          payload,
+          required_scopes: ['devices:command'],
+          reason: 'check on the shed',
+          source_event_id: null,
+        },
+        { type: 'agent', id: home.agent_id },
+      ),
+    );
+    expect((await hub.call('POST', `/v1/actions/${actionId}/approve`, home.user_token)).status).toBe(200);
+    return actionId;
+  }
+  const settled = (actionId: string) =>
+    eventually(
+      async () => {
+        const { json } = await hub.call('GET', `/v1/actions/${actionId}`, home.user_token);
+        return ['executed', 'failed'].includes(json.status) ? json : undefined;
+      },
+      `action ${actionId} to end; the satellite logged:\n${satellite.stderr}`,
+      60_000,
+    );
+
+  it('an approved device_command runs a listed local command and the action ends executed with its output', async () => {
+    const actionId = await approvedDeviceCommand({
+      device_id: device.device_id,
+      command: 'run_action',
+      args: { name: 'greet' },
+    });
+    const action = await settled(actionId);
+    expect(action).toMatchObject({
+      status: 'executed',
+      result: { result: { exit_code: 0, stdout: 'hello from the shed\n', stderr: '', truncated: false } },
+    });
+    expect(satellite.stderr).toMatch(/command \S+ received: run_action "greet"/);
+  });
+
+  it('a command its operator did not list is refused, and the action ends failed (command_not_allowed)', async () => {
+    const actionId = await approvedDeviceCommand({
+      device_id: device.device_id,
+      command: 'run_action',
+      args: { name: 'reboot' },
+    });
+    const action = await settled(actionId);
+    expect(action.status).toBe('failed');
+    expect(action.error).toMatch(/^command_not_allowed: /);
+  });
+
+  it('answers ping, and applies cmd.config to its config file, refusing the token', async () => {
+    const send = async (body: Record<string, unknown>) => {
+      const created = await hub.call('POST', `/v1/devices/${device.device_id}/commands`, home.user_token, body);
+      expect(created.status).toBe(201);
+      return eventually(
+        async () => {
+          const { json } = await hub.call(
+            'GET',
+            `/v1/devices/${device.device_id}/commands/${created.json.command_id}`,
+            home.user_token,
+          );
+          return ['succeeded', 'failed'].includes(json.status) ? json : undefined;
+        },
+        `the result of ${String(body['kind'])}`,
+        30_000,
+      );
+    };
+    expect(await send({ kind: 'ping' })).toMatchObject({ status: 'succeeded', result: { pong: true } });
+
+    const refused = await send({ kind: 'config', args: { settings: { token: 'mvd_stolen', verbose: true } } });
+    expect(refused).toMatchObject({ status: 'failed', error: { code: 'invalid_command' } });
+    expect(JSON.parse(readFileSync(configFile, 'utf8'))).toMatchObject({
+      token: device.token,
+      settings: { verbose: false },
+    });
+
+    const applied = await send({
+      kind: 'config',
+      args: { settings: { print_replies: false, capabilities: { camera: false } } },
+    });
+    expect(applied).toMatchObject({ status: 'succeeded', result: { settings: { print_replies: false } } });
+    const written = JSON.parse(readFileSync(configFile, 'utf8'));
+    expect(written).toMatchObject({
+      token: device.token,
+      capabilities: { camera: false },
+      settings: { print_replies: false },
+    });
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
   });
 });
