@@ -118,7 +118,7 @@ describe('the satellite daemon against a real hub', () => {
       const lastSeq = subscribed['last_seq'] as number;
       await socket.next((m) => m.type === 'stream' && m['seq'] === lastSeq, `stream entries up to seq ${lastSeq}`);
       return socket.received.filter(
-        (m) => m.type === 'stream' && m['topic'] === 'events.new' && m['data'].type === 'transcript_chunk',
+        (m) => m.type === 'stream' && m['topic'] === 'events.new' && m['data']['type'] === 'transcript_chunk',
       );
     } finally {
       socket.terminate();
@@ -217,7 +217,7 @@ describe('the satellite daemon against a real hub', () => {
     const memory = await memoryFor('the spare key is under the blue pot');
     expect(memory).toMatchObject({ tier: 'episodic' });
     await satellite.logged(/outbox: line \S+ sent as event/, 'the ack');
-    expect(status().outbox).toBe(0);
+    expect(status()['outbox']).toBe(0);
   });
 
   it('queues lines while the hub is down, reconnects when it is back, and sends them once', async () => {
