@@ -73,7 +73,7 @@ export async function runAction(commands: Record<string, LocalCommand>, args: un
   if (!command) {
     return fail(CommandErrorCode.CommandNotAllowed, `"${name}" is not one of this satellite's commands`);
   }
-  const extraArgs = (extra) ?? [];
+  const extraArgs = extra ?? [];
   if (extraArgs.length > 0 && !command.allow_args) {
     return fail(CommandErrorCode.CommandNotAllowed, `"${name}" takes no arguments (allow_args is false)`);
   }
