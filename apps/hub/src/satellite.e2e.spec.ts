@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OperatorConfig } from '@marvain/platform';
@@ -267,6 +267,7 @@ describe('the satellite daemon running the hub’s commands', () => {
   let device: { device_id: string; token: string };
   let configFile: string;
   let satellite: SatelliteProcess;
+  let marks: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'marvain-satellite-commands-'));
@@ -304,8 +305,18 @@ describe('the satellite daemon running the hub’s commands', () => {
     );
     expect(init.status).toBe(0);
     const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    marks = path.join(dir, 'slow-runs.txt');
     config.commands = {
       greet: { argv: [process.execPath, '-e', 'console.log("hello from the shed")'] },
+      // Notes each run (its pid), then takes its time.
+      slow: {
+        argv: [
+          process.execPath,
+          '-e',
+          `require('fs').appendFileSync(${JSON.stringify(marks)}, process.pid + '\\n'); setTimeout(() => {}, 120000)`,
+        ],
+        timeout_ms: 300_000,
+      },
     };
     writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
     satellite = SatelliteProcess.start(built, configFile, dir);
@@ -415,5 +426,39 @@ describe('the satellite daemon running the hub’s commands', () => {
       settings: { print_replies: false },
     });
     expect(statSync(configFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('never runs a command twice: killed mid-run, it answers the redelivery without running it again', async () => {
+    const created = await hub.call('POST', `/v1/devices/${device.device_id}/commands`, home.user_token, {
+      kind: 'run_action',
+      args: { name: 'slow' },
+    });
+    expect(created.status).toBe(201);
+    const commandId: string = created.json.command_id;
+    const runs = (): string[] => (existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []);
+    await eventually(async () => (runs().length > 0 ? true : undefined), 'the slow command to start', 30_000);
+
+    satellite.child.kill('SIGKILL');
+    await satellite.exited;
+    // The hub redelivers the command (sent, no result) at the next hello.
+    satellite = SatelliteProcess.start(built, configFile, dir);
+    const ended = await eventually(
+      async () => {
+        const { json } = await hub.call(
+          'GET',
+          `/v1/devices/${device.device_id}/commands/${commandId}`,
+          home.user_token,
+        );
+        return json.status === 'sent' || json.status === 'queued' ? undefined : json;
+      },
+      `the redelivered command's result; the satellite logged:\n${satellite.stderr}`,
+      60_000,
+    );
+    expect(ended).toMatchObject({
+      status: 'failed',
+      error: { code: 'command_failed', message: expect.stringContaining('not run again') },
+    });
+    expect(runs()).toHaveLength(1);
+    process.kill(Number(runs()[0]), 'SIGKILL');
   });
 });
