@@ -145,6 +145,8 @@ describe('the satellite daemon against a real hub', () => {
     const registered = await call('POST', `/v1/agents/${String(creds.agent_id)}/devices`, {
       name: 'kitchen satellite',
       metadata: { is_remote: true },
+      // events:read besides the defaults: the satellite prints the agent's replies in its space.
+      scopes: ['events:write', 'presence:write', 'actions:read', 'events:read'],
     });
     expect(registered.status).toBe(201);
     device = { device_id: registered.json.device.device_id, token: registered.json.token };
@@ -220,6 +222,27 @@ describe('the satellite daemon against a real hub', () => {
     expect(status()['outbox']).toBe(0);
   });
 
+  it('prints the agent’s replies in its space: the whole loop from a terminal', async () => {
+    satellite.type('tell Sam the parcel is on the porch');
+    const proposed = await eventually(
+      async () => {
+        const { json } = await call('GET', `/v1/actions?agent_id=${String(creds.agent_id)}&status=proposed`);
+        return (json.actions as Array<Record<string, any>>).find(
+          (a) => a['payload']?.text === 'the parcel is on the porch',
+        );
+      },
+      'the proposed send_message',
+      60_000,
+    );
+    expect((await call('POST', `/v1/actions/${String(proposed['action_id'])}/approve`)).status).toBe(200);
+    await eventually(
+      async () => (satellite.stdout.includes('the parcel is on the porch\n') ? true : undefined),
+      `the reply on the satellite's stdout; it logged:\n${satellite.stderr}`,
+      60_000,
+    );
+    expect(satellite.stdout).toBe('the parcel is on the porch\n');
+  });
+
   it('queues lines while the hub is down, reconnects when it is back, and sends them once', async () => {
     const port = hub.port;
     await hub.kill('SIGTERM');
@@ -233,7 +256,7 @@ describe('the satellite daemon against a real hub', () => {
     await satellite.logged(new RegExp(`hello ok as device ${device.device_id}`), 'a second hello_ok', 2);
     await memoryFor('water the basil on friday');
     await memoryFor('the plumber comes at nine');
-    await satellite.logged(/outbox: line \S+ sent as event/, 'three acks', 3);
+    await satellite.logged(/outbox: line \S+ sent as event/, 'four acks', 4);
     expect(status()).toMatchObject({ connected: true, outbox: 0 });
 
     const texts = (await transcriptEvents()).map((entry) => entry['data'].payload.text);
