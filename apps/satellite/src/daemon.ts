@@ -351,6 +351,9 @@ export class SatelliteDaemon {
     );
     this.heartbeatIntervalMs = Math.max(1, message.heartbeat_interval_s) * 1000;
     this.heartbeat();
+    if (this.heartbeatTimer) {
+      clearInterval(this.heartbeatTimer);
+    }
     this.heartbeatTimer = setInterval(() => {
       const silentMs = Date.now() - this.lastMessageAt;
       if (silentMs > 3 * this.heartbeatIntervalMs) {
