@@ -85,6 +85,13 @@ const MODULE_BOUNDARIES = {
       onlyDependOnLibsWithTags: ['type:contracts'],
       bannedExternalImports: [...DRIVER_IMPORTS, ...AWS_SDK_IMPORTS],
     },
+    // The satellite daemon runs on other machines from one bundled file: the contracts and two
+    // small packages, nothing of the hub (no Nest, no database, no feature library).
+    {
+      sourceTag: 'scope:satellite',
+      onlyDependOnLibsWithTags: ['type:contracts'],
+      allowedExternalImports: ['ws', 'commander'],
+    },
     // The CLI reuses hub services.
     { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared', 'scope:hub'] },
     { sourceTag: 'scope:hub', onlyDependOnLibsWithTags: ['scope:hub', 'scope:shared'] },

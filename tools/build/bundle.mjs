@@ -6,6 +6,7 @@
 //   node tools/build/bundle.mjs hub cli         the local runtime's bundles (dist/<name>/main.cjs)
 //   node tools/build/bundle.mjs lambda          dist/lambda/{http,ws,planner,tool-runner,maintenance}/index.js
 //   node tools/build/bundle.mjs lambda/http     one Lambda entry
+//   node tools/build/bundle.mjs satellite       dist/satellite/marvain-satellite.cjs (self-contained)
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -24,7 +25,12 @@ delete swcrc.$schema;
 export const ENTRIES = {
   hub: 'apps/hub/src/main.ts',
   cli: 'apps/cli/src/main.ts',
+  satellite: 'apps/satellite/src/main.ts',
 };
+
+/** The satellite daemon's one file: everything bundled, so a remote machine needs only Node ≥ 20. */
+export const satelliteBundlePath = (outdir = path.join(root, 'dist', 'satellite')) =>
+  path.join(outdir, 'marvain-satellite.cjs');
 
 /** The AWS runtime's entries: each becomes dist/lambda/<name>/index.js exporting `handler`. */
 export const LAMBDA_ENTRIES = {
@@ -83,6 +89,9 @@ export async function bundle(name, { outdir = path.join(root, 'dist', name) } = 
   if (!entry) {
     throw new Error(`unknown entry ${name}; known: ${Object.keys(ENTRIES).join(', ')}`);
   }
+  if (name === 'satellite') {
+    return bundleSatellite(satelliteBundlePath(outdir));
+  }
   return bundleScript(path.join(root, entry), path.join(outdir, 'main.cjs'));
 }
 
@@ -109,6 +118,35 @@ export async function bundleScript(entryPath, outfile) {
   for (const file of result.outputFiles) {
     const partial = `${file.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(partial, file.contents);
+    await rename(partial, file.path);
+  }
+  return outfile;
+}
+
+/**
+ * The satellite daemon: one CommonJS file with its dependencies (ws, commander, the contracts)
+ * inside, a shebang, no source map, for Node 20 on any machine. No decorators, so no swc.
+ */
+export async function bundleSatellite(outfile = satelliteBundlePath()) {
+  const result = await build({
+    entryPoints: [path.join(root, ENTRIES.satellite)],
+    outfile,
+    write: false,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    alias,
+    // ws loads these native speed-ups inside try/catch and works without them.
+    external: ['bufferutil', 'utf-8-validate'],
+    banner: { js: '#!/usr/bin/env node' },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  await mkdir(path.dirname(outfile), { recursive: true });
+  for (const file of result.outputFiles) {
+    const partial = `${file.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(partial, file.contents, { mode: 0o755 });
     await rename(partial, file.path);
   }
   return outfile;
@@ -222,6 +260,11 @@ export async function bundleLambdas(names = Object.keys(LAMBDA_ENTRIES)) {
     await Promise.all(
       SWAGGER_UI_ASSETS.map((file) => copyFile(path.join(source, file), path.join(outdir, 'http', 'swagger-ui', file))),
     );
+  }
+
+  if (names.includes('http')) {
+    // GET /v1/satellite/marvain-satellite.cjs serves the daemon from beside the http function's code.
+    await bundleSatellite(path.join(outdir, 'http', 'satellite', 'marvain-satellite.cjs'));
   }
 
   await writeFile(path.join(outdir, 'metafile.json'), JSON.stringify(result.metafile));

@@ -4,6 +4,7 @@ import { DomainError, ErrorCode, MARVAIN_VERSION } from '@marvain/contracts';
 import { CliError } from './cli-error';
 import { bootstrapCommand } from './commands/bootstrap.command';
 import { auditVerifyCommand } from './commands/audit.command';
+import { addRemoteCommand } from './commands/devices.command';
 import { tokenIssueCommand, userCreateCommand, userRevokeTokensCommand } from './commands/users.command';
 
 export interface CliIo {
@@ -89,6 +90,22 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'print {user_id, user_token} as JSON', false)
     .action(async (options: { userId?: string; email?: string; json: boolean }) => {
       await tokenIssueCommand(config(), options, io.out);
+    });
+
+  program
+    .command('devices')
+    .description('Devices of an agent')
+    .command('add-remote')
+    .description(
+      'Create a remote device (a satellite on another machine) and print the two commands that install and start it there',
+    )
+    .requiredOption('--agent-id <id>', 'the agent the device belongs to')
+    .requiredOption('--name <name>', 'how the device is shown', nonEmpty('--name'))
+    .option('--space-id <id>', "the space it is in (default: the agent's space in the config file)")
+    .option('--hub-url <url>', 'the URL the other machine reaches the hub at (default: the one in the config file)')
+    .option('--json', 'print {device_id, token, install} as JSON', false)
+    .action(async (options: { agentId: string; name: string; spaceId?: string; hubUrl?: string; json: boolean }) => {
+      await addRemoteCommand(config(), options, io.out);
     });
 
   program

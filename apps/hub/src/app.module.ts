@@ -15,6 +15,7 @@ import { AwsAdaptersModule } from '@marvain/platform-aws';
 import { LocalConnectionsModule, RealtimeModule, StoredFanoutModule } from '@marvain/realtime';
 import { SpacesModule } from '@marvain/spaces';
 import { HealthController } from './health.controller';
+import { SatelliteDownloadController } from './satellite-download.controller';
 import { LocalControlController } from './local/local-control.controller';
 import { OperatorControlController } from './local/operator-control.controller';
 import { LOCAL_CONTROL_SECRET } from './local-control.token';
@@ -53,6 +54,7 @@ export class HubModule {
       ],
       controllers: [
         HealthController,
+        SatelliteDownloadController,
         ...(options.localControlSecret ? [LocalControlController, OperatorControlController] : []),
       ],
       providers: [

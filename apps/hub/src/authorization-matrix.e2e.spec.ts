@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { KeyLike } from 'jose';
 import {
   ErrorCode,
@@ -125,9 +128,12 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
   };
 
   beforeAll(async () => {
+    // The satellite download serves whatever build the hub is pointed at; this one is a stand-in.
+    const satelliteBundle = path.join(mkdtempSync(path.join(tmpdir(), 'marvain-matrix-')), 'marvain-satellite.cjs');
+    writeFileSync(satelliteBundle, '// the satellite daemon\n');
     hub = await openHubTestServer({
       // LiveKit configured (offline: tokens and webhook signatures need only the key and secret).
-      config: testHubConfig({ livekit: TEST_LIVEKIT }),
+      config: testHubConfig({ livekit: TEST_LIVEKIT, satelliteBundle }),
       localControlSecret: randomUUID(),
       beforeListen: (app) => app.get(LocalWebSocketServer).attach(app.getHttpServer()),
     });
@@ -422,6 +428,12 @@ describe(`authorization matrix (${testDatabaseKind()})`, () => {
       success: 200,
       targeted: false,
       request: () => Promise.resolve(get('/v1/health')),
+    },
+    'GET /v1/satellite/marvain-satellite.cjs': {
+      serves: ['user', 'device', 'agent'],
+      success: 200,
+      targeted: false,
+      request: () => Promise.resolve(get('/v1/satellite/marvain-satellite.cjs')),
     },
     'GET /v1/me': {
       serves: ['user', 'device', 'agent'],

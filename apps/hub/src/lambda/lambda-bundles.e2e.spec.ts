@@ -286,6 +286,15 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(json(token)).toMatchObject({ url: TEST_LIVEKIT.url, room, identity: `user:${creds.user_id}` });
   });
 
+  it('http serves the satellite daemon from the copy beside its code', async () => {
+    const served = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('GET', '/v1/satellite/marvain-satellite.cjs'),
+    );
+    expect(served.statusCode).toBe(200);
+    const body = Buffer.from(served.body, served.isBase64Encoded ? 'base64' : 'utf8');
+    expect(body.equals(readFileSync(path.join(bundleDir, 'http', 'satellite', 'marvain-satellite.cjs')))).toBe(true);
+  });
+
   it('http in the AWS runtime serves from the already migrated database without migrating', async () => {
     expect(awsFirstHealth.statusCode).toBe(200);
     expect(json(awsFirstHealth)).toMatchObject({

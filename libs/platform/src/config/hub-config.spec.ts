@@ -45,6 +45,7 @@ describe('loadHubSettings', () => {
       cliTimeoutSeconds: 15,
       streamRetentionDays: 7,
       livekitTokenTtlSeconds: 600,
+      satelliteBundle: null,
     });
   });
 
@@ -186,6 +187,9 @@ describe('loadHubSettings', () => {
 
   it('reads the stream retention in days', () => {
     expect(loadHubSettings({ ...XDG, MARVAIN_STREAM_RETENTION_DAYS: '30' }).streamRetentionDays).toBe(30);
+    expect(loadHubSettings({ ...XDG, MARVAIN_SATELLITE_BUNDLE: 'dist/s.cjs' }).satelliteBundle).toBe(
+      path.resolve('dist/s.cjs'),
+    );
   });
 
   it.each([

@@ -33,6 +33,11 @@ export interface HubSettings {
   livekit?: LivekitSettings;
   /** MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS: how long a LiveKit join token is valid (60–86400, default 600). */
   livekitTokenTtlSeconds: number;
+  /**
+   * MARVAIN_SATELLITE_BUNDLE: the satellite daemon's one-file build that GET /v1/satellite/marvain-satellite.cjs
+   * serves; null (the default) looks beside the hub's bundle and in `dist/satellite` of the working folder.
+   */
+  satelliteBundle: string | null;
   /** The AWS resources the adapters use; present exactly when `runtime` is `aws`. */
   aws?: AwsSettings;
 }
@@ -95,6 +100,7 @@ export class HubConfig implements HubSettings {
   readonly streamRetentionDays!: number;
   readonly livekit?: LivekitSettings;
   readonly livekitTokenTtlSeconds!: number;
+  readonly satelliteBundle!: string | null;
   readonly aws?: AwsSettings;
 
   constructor(settings: HubSettings) {
@@ -195,6 +201,7 @@ export function loadHubSettings(
     streamRetentionDays: int('MARVAIN_STREAM_RETENTION_DAYS', 7, 1, 3650),
     ...(livekit ? { livekit } : {}),
     livekitTokenTtlSeconds: int('MARVAIN_LIVEKIT_TOKEN_TTL_SECONDS', 600, 60, 86_400),
+    satelliteBundle: env['MARVAIN_SATELLITE_BUNDLE'] ? path.resolve(env['MARVAIN_SATELLITE_BUNDLE']) : null,
     ...(runtime === 'aws' ? { aws: awsSettings(env, problems, int) } : {}),
     ...overrides,
   };
