@@ -278,6 +278,12 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(json(presence).presence).toContainEqual(
       expect.objectContaining({ subject_type: 'device', subject_id: creds.device_id, status: 'online' }),
     );
+    // And out again: the room no longer holds its row, so maintenance may sweep it (below).
+    const leftBody = webhookBody('participant_left', room, `device:${creds.device_id}`);
+    const left = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', '/v1/livekit/webhook', { rawBody: leftBody, headers: await webhookHeaders(leftBody) }),
+    );
+    expect(json(left)).toEqual({ received: true, event: 'participant_left', applied: true });
 
     const token = await http.invoke<APIGatewayProxyResult>(
       restEvent('POST', `/v1/spaces/${creds.space_id}/livekit-token`, { token: creds.user_token }),
