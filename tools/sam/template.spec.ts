@@ -110,10 +110,8 @@ const CONTRACT_ENV = [
   'MARVAIN_STREAM_RETENTION_DAYS',
   // Also read by the hub: must equal the queues' redrive maxReceiveCount.
   'MARVAIN_QUEUE_MAX_RECEIVES',
-  // The http function's LiveKit settings, from the LivekitSecretArn secret.
-  'LIVEKIT_URL',
-  'LIVEKIT_API_KEY',
-  'LIVEKIT_API_SECRET',
+  // The http function's LiveKit settings: the stack's secret, read at a cold start.
+  'LIVEKIT_SECRET_ARN',
 ] as const;
 
 /**
@@ -287,6 +285,7 @@ function describeResource(value: Json): string {
  * tool-runner sends a device_command action's command to its device's connections
  * (principal_connections), and maintenance expires commands (audited, their actions failed).
  * Maintenance writes presence transitions, so it fans them out like the workers.
+ * LiveKit: http reads the stack's LiveKit secret at a cold start (libs/platform-aws/src/livekit-secret.ts).
  */
 function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const dataApi = [
@@ -312,6 +311,7 @@ function expectedGrants(bundle: Bundle, logGroup: string): string[] {
   const byBundle: Record<Bundle, string[]> = {
     http: [
       ...dataApi,
+      'secretsmanager:GetSecretValue LivekitSecret',
       'sqs:SendMessage TranscriptQueue.Arn',
       'sqs:SendMessage ActionQueue.Arn',
       ...audit,
@@ -961,35 +961,37 @@ describe('template.yaml', () => {
       expect(consumedQueues(functionFor('planner'))).not.toEqual(consumedQueues(functionFor('tool-runner')));
     });
 
-    it('LiveKit settings reach the http function only, from the LivekitSecretArn secret when it is set, and no role reads secrets for them', () => {
-      expect(parameters['LivekitSecretArn']).toMatchObject({ Type: 'String', Default: '' });
-      const pattern = new RegExp(text(parameters['LivekitSecretArn']?.['AllowedPattern']));
-      expect(pattern.test('')).toBe(true);
-      expect(pattern.test('arn:aws:secretsmanager:eu-west-1:123456789012:secret:marvain/livekit-AbCdEf')).toBe(true);
-      expect(pattern.test('wss://not-an-arn')).toBe(false);
-      expect(conditions['HasLivekit']).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'LivekitSecretArn' }, ''] }] });
+    it('LiveKit settings live in a secret the stack creates empty, which only the http function names and may read', () => {
+      const secrets = idsOfType('AWS::SecretsManager::Secret');
+      expect(secrets).toEqual(['LivekitSecret']);
+      // Empty values: the stack deploys without LiveKit; the operator fills the secret in.
+      expect(JSON.parse(text(propsOf('LivekitSecret')['SecretString']))).toEqual({
+        url: '',
+        api_key: '',
+        api_secret: '',
+      });
+      expect(propsOf('LivekitSecret')).not.toHaveProperty('GenerateSecretString');
+      expect(outputs['LivekitSecretArn']?.['Value']).toEqual({ Ref: 'LivekitSecret' });
 
-      const keys = { LIVEKIT_URL: 'url', LIVEKIT_API_KEY: 'api_key', LIVEKIT_API_SECRET: 'api_secret' };
-      const http = envOf(functionFor('http'));
-      for (const [name, key] of Object.entries(keys)) {
-        // All three or none, as the hub's configuration requires.
-        expect(http[name]).toEqual({
-          'Fn::If': [
-            'HasLivekit',
-            { 'Fn::Sub': `{{resolve:secretsmanager:\${LivekitSecretArn}:SecretString:${key}}}` },
-            { Ref: 'AWS::NoValue' },
-          ],
-        });
-      }
-      for (const id of functionIds.filter((id) => id !== functionFor('http'))) {
-        expect(Object.keys(envOf(id)).filter((name) => name.startsWith('LIVEKIT_'))).toEqual([]);
-      }
-      // Dynamic references resolve at deploy time with the deployer's permissions: no role names the secret.
+      expect(envOf(functionFor('http'))['LIVEKIT_SECRET_ARN']).toEqual({ Ref: 'LivekitSecret' });
       for (const id of functionIds) {
+        // The values are read at run time, never put in a function's configuration.
+        const names = Object.keys(envOf(id)).filter((name) => name.startsWith('LIVEKIT_'));
+        expect({ id, names }).toEqual({ id, names: id === functionFor('http') ? ['LIVEKIT_SECRET_ARN'] : [] });
+        // One narrow statement, on the http role only: GetSecretValue on that secret.
         const grants = statementsOf(roleOf(id) as string).filter((statement) =>
-          JSON.stringify(statement.resources).includes('LivekitSecretArn'),
+          JSON.stringify(statement.resources).includes('LivekitSecret'),
         );
-        expect(grants.map((statement) => statement.where)).toEqual([]);
+        expect({
+          id,
+          grants: grants.map((statement) => [statement.effect, statement.actions, statement.resources]),
+        }).toEqual({
+          id,
+          grants:
+            id === functionFor('http')
+              ? [['Allow', ['secretsmanager:GetSecretValue'], [{ Ref: 'LivekitSecret' }]]]
+              : [],
+        });
       }
     });
 

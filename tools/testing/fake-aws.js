@@ -1,5 +1,5 @@
 // A local stand-in for the AWS services a Lambda bundle reaches besides the database: DynamoDB
-// (the connections table and its indexes), the API Gateway Management API, SQS and S3, over HTTPS
+// (the connections table and its indexes), the API Gateway Management API, SQS, S3 and Secrets Manager (GetSecretValue), over HTTPS
 // (the hub refuses http:// endpoints) with a self-signed certificate the child trusts through
 // NODE_EXTRA_CA_CERTS. It speaks the wire protocols the real SDK clients send, and only the parts
 // the hub uses: a request it does not know is answered 400, so a new use fails loudly.
@@ -190,6 +190,10 @@ class FakeAws {
     this.sent = [];
     /** S3 PUTs by path. */
     this.objects = new Map();
+    /** Secrets Manager secrets by ARN: their SecretString (GetSecretValue answers ResourceNotFoundException for others). */
+    this.secrets = new Map();
+    /** GetSecretValue inputs, in arrival order. */
+    this.secretReads = [];
     const { port } = server.address();
     this.endpoint = `https://127.0.0.1:${port}`;
     this.websocketEndpoint = `${this.endpoint}${WS_STAGE_PATH}`;
@@ -198,6 +202,7 @@ class FakeAws {
       AWS_ENDPOINT_URL_DYNAMODB: this.endpoint,
       AWS_ENDPOINT_URL_SQS: this.endpoint,
       AWS_ENDPOINT_URL_S3: this.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: this.endpoint,
       NODE_EXTRA_CA_CERTS: certificate.certFile,
     };
   }
@@ -232,6 +237,23 @@ class FakeAws {
         this.sent.push(input);
         const md5 = createHash('md5').update(input.MessageBody, 'utf8').digest('hex');
         return json(200, { MessageId: randomUUID(), MD5OfMessageBody: md5 });
+      }
+      if (target === 'secretsmanager.GetSecretValue') {
+        const input = JSON.parse(body);
+        this.secretReads.push(input);
+        if (!this.secrets.has(input.SecretId)) {
+          throw Object.assign(new Error("Secrets Manager can't find the specified secret."), {
+            awsType: 'ResourceNotFoundException',
+          });
+        }
+        return json(200, {
+          ARN: input.SecretId,
+          Name: input.SecretId.split(':').at(-1),
+          SecretString: this.secrets.get(input.SecretId),
+          VersionId: randomUUID(),
+          VersionStages: ['AWSCURRENT'],
+          CreatedDate: Date.now() / 1000,
+        });
       }
       const url = new URL(request.url, this.endpoint);
       const connection = /^\/prod\/@connections\/([^/]+)$/.exec(url.pathname);

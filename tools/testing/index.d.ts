@@ -20,7 +20,8 @@ export type FakeTables = Record<string, { key: FakeKeySchema; indexes: Record<st
 export declare const WS_STAGE_PATH: string;
 
 /**
- * A local HTTPS stand-in for DynamoDB, the API Gateway Management API, SQS and S3 (fake-aws.js):
+ * A local HTTPS stand-in for DynamoDB, the API Gateway Management API, SQS, S3 and Secrets Manager's
+ * GetSecretValue (fake-aws.js):
  * the real SDK clients of a child process reach it through `env`.
  */
 export declare class FakeAws {
@@ -28,7 +29,7 @@ export declare class FakeAws {
   readonly endpoint: string;
   /** For MARVAIN_WS_ENDPOINT. */
   readonly websocketEndpoint: string;
-  /** AWS_ENDPOINT_URL_DYNAMODB, _SQS, _S3 and NODE_EXTRA_CA_CERTS for a child process. */
+  /** AWS_ENDPOINT_URL_DYNAMODB, _SQS, _S3, _SECRETS_MANAGER and NODE_EXTRA_CA_CERTS for a child process. */
   readonly env: Readonly<Record<string, string>>;
   /** PostToConnection calls in arrival order, Data parsed as JSON. */
   readonly posted: Array<{ connectionId: string; data: Record<string, unknown> }>;
@@ -39,6 +40,10 @@ export declare class FakeAws {
   /** SQS SendMessage inputs in arrival order. */
   readonly sent: Array<{ QueueUrl: string; MessageBody: string }>;
   readonly objects: Map<string, string>;
+  /** Secrets Manager secrets by ARN (their SecretString), for GetSecretValue; set them before a read. */
+  readonly secrets: Map<string, string>;
+  /** GetSecretValue inputs in arrival order. */
+  readonly secretReads: Array<{ SecretId: string }>;
   /** A table's items, unmarshalled. */
   items(table: string): Array<Record<string, unknown>>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@ import { ErrorCode } from '@marvain/contracts';
 import { testDatabaseKind } from '@marvain/db/testing';
 import { LocalUsersService, type BootstrapResult } from '@marvain/identity';
 import { LIVEKIT_TOKENS_PER_WINDOW, LivekitService } from '@marvain/livekit';
+import { MaintenanceService } from '@marvain/presence';
 import { testHubConfig } from '@marvain/platform/testing';
 import { AgentStream } from '@marvain/streams';
 import { newAgentKey, openHubTestServer, signAgentAssertion, type HubTestServer } from './testing/hub-test-server';
@@ -278,6 +279,37 @@ describe(`LiveKit rooms for spaces (${testDatabaseKind()})`, () => {
         'online',
         'offline',
       ]);
+    });
+
+    it('keeps a participant online through maintenance sweeps while it is in the room, and takes it offline when it leaves', async () => {
+      const member = await user('member');
+      const identity = `user:${member.id}`;
+      const statusOf = async () => (await presenceIn(home.space_id)).find((p) => p.subject_id === member.id)?.status;
+      // As if the participant joined long ago and sent nothing since (a participant never heartbeats).
+      const backdate = () =>
+        sql`UPDATE presence SET last_seen = now() - interval '1 hour' WHERE subject_id = ${member.id}::uuid`.execute(
+          hub.kysely,
+        );
+
+      expect((await deliver(webhookBody('participant_joined', room, identity))).json.applied).toBe(true);
+      await backdate();
+      await hub.app.get(MaintenanceService).run();
+      expect(await statusOf()).toBe('online');
+
+      expect((await deliver(webhookBody('participant_left', room, identity))).json.applied).toBe(true);
+      expect(await statusOf()).toBe('offline');
+
+      // Back in the room, then the room finishes (everyone gone, a participant_left lost): offline too.
+      expect((await deliver(webhookBody('participant_joined', room, identity))).json.applied).toBe(true);
+      await backdate();
+      await hub.app.get(MaintenanceService).run();
+      expect(await statusOf()).toBe('online');
+      expect((await deliver(webhookBody('room_finished', room))).json).toEqual({
+        received: true,
+        event: 'room_finished',
+        applied: true,
+      });
+      expect(await statusOf()).toBe('offline');
     });
 
     it('refuses a tampered body, a wrong secret, a missing or foreign signature (401) and changes nothing', async () => {

@@ -92,6 +92,8 @@ export interface PresenceTable {
   subject_id: string;
   status: string;
   last_seen: DefaultTimestamp;
+  /** true while a LiveKit room holds the row (joined, not yet left): the sweep and a WebSocket disconnect spare it. */
+  in_room: Generated<boolean>;
 }
 
 export interface EventsTable {

@@ -16,6 +16,8 @@ export const WEBHOOK_CLOCK_TOLERANCE_SECONDS = 60;
 
 /** The events that move presence; every other webhook event is acknowledged and ignored. */
 const JOINED = 'participant_joined';
+/** The room closed (everyone left): whatever it still holds is released. */
+const FINISHED = 'room_finished';
 /** A participant that never finished connecting is gone as surely as one that left. */
 const LEFT = new Set(['participant_left', 'participant_connection_aborted']);
 
@@ -86,8 +88,10 @@ export class LivekitService {
   /**
    * A webhook from LiveKit: verified over the exact body with the API secret (anything
    * unverified is refused `webhook_signature_invalid` and changes nothing), then a participant
-   * joining or leaving a space's room puts it online or offline there. Deliveries repeat: a
-   * second join or leave finds the state it would make and changes nothing.
+   * joining a space's room puts it online there, held by the room (no sweep, no WebSocket
+   * disconnect takes it offline), and leaving the room (or the room finishing) releases it and
+   * puts it offline. Deliveries repeat: a second join or leave finds the state it would make and
+   * changes nothing.
    */
   async receiveWebhook(body: string | undefined, authorization: string | undefined): Promise<LivekitWebhookAck> {
     if (!this.receiver) {
@@ -104,28 +108,34 @@ export class LivekitService {
       );
     }
     const ack = (applied: boolean): LivekitWebhookAck => ({ received: true, event: event.event, applied });
-    if (event.event !== JOINED && !LEFT.has(event.event)) {
+    if (event.event !== JOINED && event.event !== FINISHED && !LEFT.has(event.event)) {
       return ack(false);
     }
     const room = parseRoomName(event.room?.name ?? '');
-    const who = parseIdentity(event.participant?.identity ?? '');
-    if (!room || !who) {
+    const who = event.event === FINISHED ? null : parseIdentity(event.participant?.identity ?? '');
+    if (!room || (event.event !== FINISHED && !who)) {
       this.logger.log({ msg: 'webhook ignored: not a room or participant of the hub', event: event.event });
       return ack(false);
     }
     const applied = await this.transactions.run(async (tx) => {
-      const known =
-        (await this.repository.spaceOfAgent(room.space_id, room.agent_id, tx.db)) &&
-        (await this.repository.belongsToAgent(who.type, who.id, room.agent_id, tx.db));
-      if (!known) {
+      if (!(await this.repository.spaceOfAgent(room.space_id, room.agent_id, tx.db))) {
         return false;
       }
-      const key = { agent_id: room.agent_id, space_id: room.space_id, subject_type: who.type, subject_id: who.id };
-      if (event.event === JOINED) {
-        await this.presence.refresh(tx, { ...key, status: 'online' });
-      } else {
-        await this.presence.leave(tx, key);
+      if (!who) {
+        await this.presence.roomFinished(tx, room.agent_id, room.space_id);
+        return true;
       }
+      const key = { agent_id: room.agent_id, space_id: room.space_id, subject_type: who.type, subject_id: who.id };
+      if (LEFT.has(event.event)) {
+        // Leaving only releases a row the room holds: a participant removed from the agent while
+        // in the room still leaves it.
+        await this.presence.leave(tx, key);
+        return true;
+      }
+      if (!(await this.repository.belongsToAgent(who.type, who.id, room.agent_id, tx.db))) {
+        return false;
+      }
+      await this.presence.enterRoom(tx, key);
       return true;
     });
     if (!applied) {

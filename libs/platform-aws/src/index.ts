@@ -4,3 +4,4 @@ export * from './sqs-message-queue';
 export * from './s3-audit-sink';
 export * from './dynamo-connection-store';
 export * from './api-gateway-push';
+export * from './livekit-secret';

@@ -158,7 +158,10 @@ export class PresenceRepository {
       .execute();
   }
 
-  /** Every row of the subject that is not offline goes offline (last seen now); returns those rows. */
+  /**
+   * Every row of the subject that is not offline and that no LiveKit room holds goes offline
+   * (last seen now); returns those rows.
+   */
   async setSubjectOffline(subject: PresenceSubject, executor: Executor = this.db): Promise<PresenceRow[]> {
     return executor
       .updateTable('presence')
@@ -166,12 +169,52 @@ export class PresenceRepository {
       .where('subject_type', '=', subject.subject_type)
       .where('subject_id', '=', asUuid(subject.subject_id))
       .where('status', '<>', 'offline')
+      .where('in_room', '=', false)
       .returning(PRESENCE_COLUMNS)
       .execute();
   }
 
+  /** Marks the one row of `key` held (true) or released (false) by a LiveKit room; false when there is no such row. */
+  async setInRoom(key: PresenceKey, inRoom: boolean, executor: Executor = this.db): Promise<boolean> {
+    const result = await executor
+      .updateTable('presence')
+      .set({ in_room: inRoom })
+      .where('agent_id', '=', asUuid(key.agent_id))
+      .where((eb) => (key.space_id === null ? eb('space_id', 'is', null) : eb('space_id', '=', asUuid(key.space_id))))
+      .where('subject_type', '=', key.subject_type)
+      .where('subject_id', '=', asUuid(key.subject_id))
+      .where('in_room', '<>', inRoom)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /**
-   * Up to `limit` rows that are not offline and were last seen over `seconds` ago go offline
+   * Every row a room holds in the agent's space is released and goes offline (last seen now);
+   * returns the rows whose status changed.
+   */
+  async releaseRoom(agentId: string, spaceId: string, executor: Executor = this.db): Promise<PresenceRow[]> {
+    const changed = await executor
+      .updateTable('presence')
+      .set({ in_room: false, status: 'offline', last_seen: sql<Date>`now()` })
+      .where('agent_id', '=', asUuid(agentId))
+      .where('space_id', '=', asUuid(spaceId))
+      .where('in_room', '=', true)
+      .where('status', '<>', 'offline')
+      .returning(PRESENCE_COLUMNS)
+      .execute();
+    await executor
+      .updateTable('presence')
+      .set({ in_room: false })
+      .where('agent_id', '=', asUuid(agentId))
+      .where('space_id', '=', asUuid(spaceId))
+      .where('in_room', '=', true)
+      .execute();
+    return changed;
+  }
+
+  /**
+   * Up to `limit` rows that are not offline, that no LiveKit room holds, and that were last seen
+   * over `seconds` ago go offline
    * (last_seen kept: it is when the subject was last seen); returns them. Rows another sweeper
    * holds are skipped, so overlapping sweeps never write a transition twice.
    */
@@ -180,7 +223,7 @@ export class PresenceRepository {
       UPDATE presence AS p SET status = 'offline'
       FROM (
         SELECT agent_id, space_id, subject_type, subject_id FROM presence
-        WHERE status <> 'offline' AND last_seen < ${secondsAgo(seconds)}
+        WHERE status <> 'offline' AND NOT in_room AND last_seen < ${secondsAgo(seconds)}
         ORDER BY last_seen
         LIMIT ${limit}::integer
         FOR UPDATE SKIP LOCKED
@@ -190,6 +233,7 @@ export class PresenceRepository {
         AND p.subject_type = stale.subject_type
         AND p.subject_id = stale.subject_id
         AND p.status <> 'offline'
+        AND NOT p.in_room
       RETURNING p.agent_id, p.space_id, p.subject_type, p.subject_id, p.status, p.last_seen`.execute(executor);
     return result.rows.map((row) => ({ ...row, last_seen: new Date(row.last_seen) }));
   }

@@ -259,6 +259,90 @@ describe(`PresenceService (${testDatabaseKind()})`, () => {
     });
   });
 
+  describe('rooms (a LiveKit participant)', () => {
+    const inRoom = (w: World) => ({
+      agent_id: w.agentA,
+      space_id: w.spaceA,
+      subject_type: 'device' as const,
+      subject_id: w.device.id,
+    });
+
+    it('keeps a participant online in the space through sweeps and a WebSocket disconnect while it is in the room', async () => {
+      const w = await world();
+      const transactions = context.moduleRef.get(TransactionRunner);
+      await presence.connected(w.device);
+      await transactions.run((tx) => presence.enterRoom(tx, inRoom(w)));
+      await age(w.device.id, PRESENCE_OFFLINE_AFTER_SECONDS + 60);
+
+      await presence.sweep();
+      await presence.disconnected(w.device);
+      await presence.sweep();
+
+      // The connection row (no space) went offline with its connection; the room's row stayed.
+      expect((await rows(w.device.id)).map((r) => [r.space_id, r.status])).toEqual([
+        [null, 'offline'],
+        [w.spaceA, 'online'],
+      ]);
+      expect((await entries(w.agentA)).map((e) => [e.space_id, e.data['status']])).toEqual([
+        [null, 'online'],
+        [w.spaceA, 'online'],
+        [null, 'offline'],
+      ]);
+    });
+
+    it('releases the row when the participant leaves: offline at once, and swept like any row if it comes back without the room', async () => {
+      const w = await world();
+      const transactions = context.moduleRef.get(TransactionRunner);
+      await transactions.run((tx) => presence.enterRoom(tx, inRoom(w)));
+      await age(w.device.id, PRESENCE_OFFLINE_AFTER_SECONDS + 60);
+      await presence.sweep();
+      expect((await rows(w.device.id)).map((r) => r.status)).toEqual(['online']);
+
+      expect(await transactions.run((tx) => presence.leave(tx, inRoom(w)))).toMatchObject({ status: 'offline' });
+      expect((await rows(w.device.id)).map((r) => r.status)).toEqual(['offline']);
+
+      // A heartbeat in that space later is an ordinary sign of life, no longer held by the room.
+      await transactions.run((tx) => presence.refresh(tx, { ...inRoom(w), status: 'online' }));
+      await age(w.device.id, PRESENCE_OFFLINE_AFTER_SECONDS + 1);
+      await presence.sweep();
+      expect((await rows(w.device.id)).map((r) => r.status)).toEqual(['offline']);
+      expect((await entries(w.agentA)).map((e) => e.data['status'])).toEqual([
+        'online',
+        'offline',
+        'online',
+        'offline',
+      ]);
+    });
+
+    it('releases every participant the room still holds when the room finishes, and nothing of other spaces', async () => {
+      const w = await world();
+      const transactions = context.moduleRef.get(TransactionRunner);
+      const spaceA2 = await space(w.agentA, 'hall');
+      const user: Principal = { ...w.owner, id: randomUUID() };
+      await transactions.run(async (tx) => {
+        await presence.enterRoom(tx, inRoom(w));
+        await presence.enterRoom(tx, { ...inRoom(w), subject_type: 'user', subject_id: user.id });
+        await presence.enterRoom(tx, { ...inRoom(w), space_id: spaceA2 });
+      });
+
+      expect(await transactions.run((tx) => presence.roomFinished(tx, w.agentA, w.spaceA))).toBe(2);
+      expect(await transactions.run((tx) => presence.roomFinished(tx, w.agentA, w.spaceA))).toBe(0);
+      expect(Object.fromEntries((await rows(w.device.id)).map((r) => [r.space_id, r.status]))).toEqual({
+        [w.spaceA]: 'offline',
+        [spaceA2]: 'online',
+      });
+      expect((await rows(user.id)).map((r) => r.status)).toEqual(['offline']);
+
+      // The other space's room still holds its row.
+      await age(w.device.id, PRESENCE_OFFLINE_AFTER_SECONDS + 1);
+      await presence.sweep();
+      expect(Object.fromEntries((await rows(w.device.id)).map((r) => [r.space_id, r.status]))).toEqual({
+        [w.spaceA]: 'offline',
+        [spaceA2]: 'online',
+      });
+    });
+  });
+
   describe('sweep', () => {
     it(`turns rows unseen for over ${PRESENCE_OFFLINE_AFTER_SECONDS} s offline, streaming each, and leaves the rest`, async () => {
       const w = await world();

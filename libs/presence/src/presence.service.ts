@@ -62,7 +62,8 @@ const subjectOf = (principal: Principal): PresenceSubject => ({
 /**
  * Presence: which users, devices and agents are where (spec 000 §9.1). One row per (agent, space
  * or none, subject). A subject is online while connected or heartbeating and offline once
- * PRESENCE_OFFLINE_AFTER_SECONDS pass without a sign of it. Transitions (a new row, a status
+ * PRESENCE_OFFLINE_AFTER_SECONDS pass without a sign of it; a row a LiveKit room holds stays
+ * until the participant leaves the room. Transitions (a new row, a status
  * change), never mere refreshes, are written to the agent's stream as `presence.updated`, in the
  * transaction that makes them. Times are the database's.
  */
@@ -92,7 +93,10 @@ export class PresenceService {
     });
   }
 
-  /** The principal's last live connection closed: every row of it, with every agent, goes offline. */
+  /**
+   * The principal's last live connection closed: every row of it, with every agent, goes
+   * offline, except the rows a LiveKit room holds (it is still in that space's room).
+   */
   async disconnected(principal: Principal): Promise<void> {
     await this.transactions.run(async (tx) => {
       await this.streamTransitions(tx, await this.repository.setSubjectOffline(subjectOf(principal), tx.db));
@@ -143,15 +147,42 @@ export class PresenceService {
   }
 
   /**
+   * A subject joined a space's room (a LiveKit participant joined), inside the caller's
+   * transaction: it is online there, as with `refresh`, and the room holds the row, so neither
+   * the sweep nor a WebSocket disconnect takes it offline (a participant sends no heartbeat)
+   * until it leaves the room.
+   */
+  async enterRoom(tx: Tx, key: PresenceKey & { space_id: string }): Promise<PresenceView> {
+    const view = await this.refresh(tx, { ...key, status: 'online' });
+    await this.repository.setInRoom(key, true, tx.db);
+    return view;
+  }
+
+  /**
    * A subject left a space (a LiveKit participant left its room), inside the caller's
-   * transaction: its row there goes offline, a streamed transition; nothing changes (and nothing
-   * is streamed) when it is offline already or was never there, so a repeated leave is harmless.
+   * transaction: the room releases the row and it goes offline, a streamed transition; nothing
+   * changes (and nothing is streamed) when it is offline already or was never there, so a
+   * repeated leave is harmless. Leaving the room is leaving the space: a subject that also
+   * heartbeats this space comes back online there with its next heartbeat, and its WebSocket
+   * connection row (space none) is not touched.
    */
   async leave(tx: Tx, key: PresenceKey): Promise<PresenceView | null> {
+    await this.repository.setInRoom(key, false, tx.db);
     const changed = await this.repository.setOffline(key, tx.db);
     await this.streamTransitions(tx, changed);
     const [row] = changed;
     return row ? toPresenceView(row) : null;
+  }
+
+  /**
+   * A space's room finished (LiveKit closed it: everyone left), inside the caller's transaction:
+   * every row the room still holds is released and goes offline, so a lost `participant_left`
+   * does not keep a participant online for ever. Returns how many rows went offline.
+   */
+  async roomFinished(tx: Tx, agentId: string, spaceId: string): Promise<number> {
+    const changed = await this.repository.releaseRoom(agentId, spaceId, tx.db);
+    await this.streamTransitions(tx, changed);
+    return changed.length;
   }
 
   /**
@@ -176,7 +207,8 @@ export class PresenceService {
   }
 
   /**
-   * Marks offline every online or away row not seen within PRESENCE_OFFLINE_AFTER_SECONDS, each
+   * Marks offline every online or away row not seen within PRESENCE_OFFLINE_AFTER_SECONDS and not
+   * held by a LiveKit room (a participant is present while it is in the room), each
    * transition streamed in its batch's transaction; returns how many.
    */
   async sweep(): Promise<number> {

@@ -1,6 +1,14 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, createRootLogger, HubConfig, loadHubSettings, PinoNestLogger } from '@marvain/platform';
+import {
+  ConfigError,
+  createRootLogger,
+  HubConfig,
+  loadHubSettings,
+  PinoNestLogger,
+  type HubSettings,
+} from '@marvain/platform';
+import { LIVEKIT_SECRET_ARN, readLivekitSecret } from '@marvain/platform-aws';
 import { HubModule } from '../app.module';
 
 /**
@@ -9,22 +17,53 @@ import { HubModule } from '../app.module';
  * Invalid settings fail the container's start with one JSON log line naming every problem.
  */
 export function lambdaConfig(entry: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
-  try {
-    return new HubConfig(loadHubSettings(env, { workers: false, firstRunBootstrap: false }));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      const line = {
-        level: 'fatal',
-        time: new Date().toISOString(),
-        service: 'marvain-hub',
-        entry,
-        msg: `invalid configuration for the ${entry} Lambda`,
-        problems: error.problems,
-      };
-      process.stderr.write(`${JSON.stringify(line)}\n`);
-    }
-    throw error;
+  return validated(entry, env, []);
+}
+
+/**
+ * The hub's settings for a Lambda container that may read secrets (the http function): when
+ * LIVEKIT_SECRET_ARN names a secret, its values are read once, at the container's first use, and
+ * stand for LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET; then the settings are validated
+ * as `lambdaConfig` does, a secret that cannot be read or parsed reported with every other
+ * problem. A changed secret takes effect in the next container (a cold start).
+ */
+export async function lambdaConfigWithSecrets(
+  entry: string,
+  env: NodeJS.ProcessEnv = process.env,
+  readSecret: typeof readLivekitSecret = readLivekitSecret,
+): Promise<HubConfig> {
+  const secretArn = env[LIVEKIT_SECRET_ARN];
+  if (!secretArn) {
+    return validated(entry, env, []);
   }
+  const secret = await readSecret(secretArn);
+  return validated(entry, { ...env, ...secret.env }, secret.problems);
+}
+
+function validated(entry: string, env: NodeJS.ProcessEnv, earlierProblems: readonly string[]): HubConfig {
+  const problems = [...earlierProblems];
+  let settings: HubSettings | undefined;
+  try {
+    settings = loadHubSettings(env, { workers: false, firstRunBootstrap: false });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) {
+      throw error;
+    }
+    problems.push(...error.problems);
+  }
+  if (settings && problems.length === 0) {
+    return new HubConfig(settings);
+  }
+  const line = {
+    level: 'fatal',
+    time: new Date().toISOString(),
+    service: 'marvain-hub',
+    entry,
+    msg: `invalid configuration for the ${entry} Lambda`,
+    problems,
+  };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+  throw new ConfigError(problems);
 }
 
 /**

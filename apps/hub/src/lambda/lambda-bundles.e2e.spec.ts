@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
+import { TokenVerifier } from 'livekit-server-sdk';
 import { sql } from 'kysely';
 import { loadMigrations, migrate, openDatabase, type DatabaseHandle, type DatabaseKind } from '@marvain/db';
 import { createTestDatabase, TEST_DATA_API_TARGET } from '@marvain/db/testing';
@@ -29,6 +30,9 @@ const ROOT = path.resolve(__dirname, '../../../..');
 const ENTRIES = ['http', 'ws', 'planner', 'tool-runner', 'maintenance'] as const;
 const FIVE_MIB = 5 * 1024 * 1024;
 const SCHEMA_VERSION = loadMigrations().at(-1)?.version;
+const LIVEKIT_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:marvain/livekit-AbCdEf';
+/** Another URL than the local containers' LIVEKIT_URL: a token carrying it got its settings from the secret. */
+const SECRET_LIVEKIT_URL = 'wss://rooms-from-the-secret.example.com';
 
 interface BundleDatabase {
   /** How the bundles reach it. */
@@ -155,6 +159,10 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     await app.close();
     fakeAws = await FakeAws.start(CONNECTIONS_SCHEMA);
     cleanup.push(() => fakeAws.close());
+    fakeAws.secrets.set(
+      LIVEKIT_SECRET,
+      JSON.stringify({ url: SECRET_LIVEKIT_URL, api_key: TEST_LIVEKIT.apiKey, api_secret: TEST_LIVEKIT.apiSecret }),
+    );
 
     // The local runtime's adapters (queue table, audit files, in-memory connections) on the shared
     // database and data folder: everything but AWS. Migrations are already applied.
@@ -195,7 +203,13 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       return container;
     };
     await Promise.all([
-      start('http', awsEnv).then((container) => (awsHttp = container)),
+      // LiveKit from the stack's secret, read from the stand-in at the container's first request.
+      start('http', {
+        ...awsEnv,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: fakeAws.endpoint,
+        NODE_EXTRA_CA_CERTS: fakeAws.env['NODE_EXTRA_CA_CERTS'],
+        LIVEKIT_SECRET_ARN: LIVEKIT_SECRET,
+      }).then((container) => (awsHttp = container)),
       start('ws', {
         ...awsEnv,
         ...fakeAws.env,
@@ -278,6 +292,12 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
     expect(json(presence).presence).toContainEqual(
       expect.objectContaining({ subject_type: 'device', subject_id: creds.device_id, status: 'online' }),
     );
+    // And out again: the room no longer holds its row, so maintenance may sweep it (below).
+    const leftBody = webhookBody('participant_left', room, `device:${creds.device_id}`);
+    const left = await http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', '/v1/livekit/webhook', { rawBody: leftBody, headers: await webhookHeaders(leftBody) }),
+    );
+    expect(json(left)).toEqual({ received: true, event: 'participant_left', applied: true });
 
     const token = await http.invoke<APIGatewayProxyResult>(
       restEvent('POST', `/v1/spaces/${creds.space_id}/livekit-token`, { token: creds.user_token }),
@@ -312,6 +332,31 @@ describe(`the built Lambda bundles, invoked with recorded API Gateway and SQS ev
       restEvent('GET', `/v1/memories?agent_id=${creds.agent_id}`, { token: creds.device_token }),
     );
     expect(forbidden.statusCode).toBe(403);
+  });
+
+  it('http in the AWS runtime reads the LiveKit secret once, at its cold start, and mints tokens with its settings', async () => {
+    expect(json(awsFirstHealth)).toMatchObject({ livekit: 'configured' });
+    // A device that may join (users sign in with Cognito on AWS), added through the local http bundle.
+    const added = await containers.http.invoke<APIGatewayProxyResult>(
+      restEvent('POST', `/v1/agents/${creds.agent_id}/devices`, {
+        token: creds.user_token,
+        body: { name: 'room speaker', scopes: ['livekit:join'], capabilities: { microphone: true } },
+      }),
+    );
+    expect(added.statusCode).toBe(201);
+    const speaker = { device_id: json(added).device.device_id as string, token: json(added).token as string };
+    const reply = await awsHttp.invoke<APIGatewayProxyResult>(
+      restEvent('POST', `/v1/spaces/${creds.space_id}/livekit-token`, { token: speaker.token }),
+    );
+    expect(reply.statusCode).toBe(200);
+    const room = `marvain-${creds.agent_id}-${creds.space_id}`;
+    expect(json(reply)).toMatchObject({ url: SECRET_LIVEKIT_URL, room, identity: `device:${speaker.device_id}` });
+    const claims = await new TokenVerifier(TEST_LIVEKIT.apiKey, TEST_LIVEKIT.apiSecret).verify(json(reply).token);
+    expect(claims).toMatchObject({
+      sub: `device:${speaker.device_id}`,
+      video: { room, roomJoin: true, canPublish: true },
+    });
+    expect(fakeAws.secretReads).toEqual([{ SecretId: LIVEKIT_SECRET }]);
   });
 
   it('ws (AWS runtime) authenticates $connect, keeps connections in DynamoDB, answers frames as route responses and $disconnect', async () => {
