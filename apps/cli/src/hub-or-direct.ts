@@ -51,16 +51,32 @@ async function callHub<T>(
   timedOut: () => string,
 ): Promise<T> {
   const deadline = Date.now() + timeoutSeconds * 1000;
+  return postToHub<T>(
+    endpoint,
+    { 'x-marvain-control': secret, [CONTROL_DEADLINE_HEADER]: String(deadline) },
+    body,
+    timeoutSeconds,
+    timedOut,
+  );
+}
+
+/**
+ * POSTs JSON to a running hub and returns its answer; a refusal, a timeout or an unreachable hub
+ * becomes a CliError (a refused validation exits 2, the rest 1).
+ */
+export async function postToHub<T>(
+  endpoint: string,
+  headers: Record<string, string>,
+  body: Record<string, unknown>,
+  timeoutSeconds: number,
+  timedOut: () => string,
+): Promise<T> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000);
   try {
     const response = await fetch(endpoint, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-marvain-control': secret,
-        [CONTROL_DEADLINE_HEADER]: String(deadline),
-      },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
       signal: abort.signal,
     });

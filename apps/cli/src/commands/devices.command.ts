@@ -1,6 +1,7 @@
 import { DevicesService, PrincipalResolver, type DeviceWithTokenView } from '@marvain/identity';
 import { readLiveLock, readOperatorConfig, type HubConfig } from '@marvain/platform';
 import { CliError } from '../cli-error';
+import { postToHub } from '../hub-or-direct';
 import { withOperatorContext } from '../operator-context';
 
 export interface AddRemoteOptions {
@@ -125,32 +126,11 @@ async function registerThroughHub(
   input: { name: string; metadata: Record<string, unknown> },
   timeoutSeconds: number,
 ): Promise<DeviceWithTokenView> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000);
-  try {
-    const response = await fetch(`${base}/v1/agents/${agentId}/devices`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify(input),
-      signal: abort.signal,
-    });
-    const answer = (await response.json()) as DeviceWithTokenView & { error?: { code: string; message: string } };
-    if (!response.ok) {
-      throw new CliError(
-        `the hub refused: ${answer.error?.message ?? response.statusText}`,
-        answer.error?.code === 'validation_failed' ? 2 : 1,
-      );
-    }
-    return answer;
-  } catch (error) {
-    if (error instanceof CliError) {
-      throw error;
-    }
-    if (abort.signal.aborted) {
-      throw new CliError(`the hub at ${base} did not answer within ${timeoutSeconds} s (allow longer with --timeout)`);
-    }
-    throw new CliError(`the hub holds the database but did not answer at ${base}: ${String(error)}`);
-  } finally {
-    clearTimeout(timer);
-  }
+  return postToHub<DeviceWithTokenView>(
+    `${base}/v1/agents/${agentId}/devices`,
+    { authorization: `Bearer ${userToken}` },
+    input,
+    timeoutSeconds,
+    () => `the hub at ${base} did not answer within ${timeoutSeconds} s (allow longer with --timeout)`,
+  );
 }
