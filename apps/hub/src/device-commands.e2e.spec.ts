@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { ActionsService } from '@marvain/actions';
-import { TransactionRunner } from '@marvain/db';
 import { testDatabaseKind } from '@marvain/db/testing';
 import type { BootstrapResult } from '@marvain/identity';
 import { testHubConfig } from '@marvain/platform/testing';
 import { MaintenanceService } from '@marvain/presence';
 import { LocalWebSocketServer } from '@marvain/realtime';
 import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
+import { approvedDeviceCommand } from './testing/device-command-action';
 import { jsonFrame, RawWebSocket } from './testing/raw-websocket';
 
 jest.setTimeout(60_000);
@@ -226,28 +225,8 @@ describe(`device commands (${testDatabaseKind()})`, () => {
   });
 
   describe('the device_command action', () => {
-    async function approvedAction(payload: Record<string, unknown>): Promise<string> {
-      const actionId = randomUUID();
-      await hub.app.get(TransactionRunner).run((tx) =>
-        hub.app.get(ActionsService).propose(
-          tx,
-          {
-            action_id: actionId,
-            agent_id: home.agent_id,
-            space_id: home.space_id,
-            kind: 'device_command',
-            payload,
-            required_scopes: ['devices:command'],
-            reason: 'run uptime on the kitchen satellite',
-            source_event_id: null,
-          },
-          { type: 'agent', id: home.agent_id },
-        ),
-      );
-      const approved = await hub.call('POST', `/v1/actions/${actionId}/approve`, home.user_token);
-      expect(approved.status).toBe(200);
-      return actionId;
-    }
+    const approvedAction = (payload: Record<string, unknown>): Promise<string> =>
+      approvedDeviceCommand(hub, home, payload, 'run uptime on the kitchen satellite');
 
     const action = async (actionId: string): Promise<Message> =>
       (await hub.call('GET', `/v1/actions/${actionId}`, home.user_token)).json as Message;

@@ -4,11 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OperatorConfig } from '@marvain/platform';
-import { ActionsService } from '@marvain/actions';
-import { TransactionRunner } from '@marvain/db';
 import type { BootstrapResult } from '@marvain/identity';
 import { eventually, testHubConfig } from '@marvain/platform/testing';
 import { LocalWebSocketServer } from '@marvain/realtime';
+import { approvedDeviceCommand } from './testing/device-command-action';
 import { HubSocket, type Reply } from './testing/hub-socket';
 import { startHubProcess, type HubProcess } from './testing/hub-process';
 import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
@@ -355,27 +354,8 @@ describe('the satellite daemon running the hub’s commands', () => {
     rmSync(path.dirname(built), { recursive: true, force: true });
   });
 
-  async function approvedDeviceCommand(payload: Record<string, unknown>): Promise<string> {
-    const actionId = randomUUID();
-    await hub.app.get(TransactionRunner).run((tx) =>
-      hub.app.get(ActionsService).propose(
-        tx,
-        {
-          action_id: actionId,
-          agent_id: home.agent_id,
-          space_id: home.space_id,
-          kind: 'device_command',
-          payload,
-          required_scopes: ['devices:command'],
-          reason: 'check on the shed',
-          source_event_id: null,
-        },
-        { type: 'agent', id: home.agent_id },
-      ),
-    );
-    expect((await hub.call('POST', `/v1/actions/${actionId}/approve`, home.user_token)).status).toBe(200);
-    return actionId;
-  }
+  const approvedAction = (payload: Record<string, unknown>): Promise<string> =>
+    approvedDeviceCommand(hub, home, payload, 'check on the shed');
   const settled = (actionId: string) =>
     eventually(
       async () => {
@@ -387,7 +367,7 @@ describe('the satellite daemon running the hub’s commands', () => {
     );
 
   it('an approved device_command runs a listed local command and the action ends executed with its output', async () => {
-    const actionId = await approvedDeviceCommand({
+    const actionId = await approvedAction({
       device_id: device.device_id,
       command: 'run_action',
       args: { name: 'greet' },
@@ -401,7 +381,7 @@ describe('the satellite daemon running the hub’s commands', () => {
   });
 
   it('a command its operator did not list is refused, and the action ends failed (command_not_allowed)', async () => {
-    const actionId = await approvedDeviceCommand({
+    const actionId = await approvedAction({
       device_id: device.device_id,
       command: 'run_action',
       args: { name: 'reboot' },
