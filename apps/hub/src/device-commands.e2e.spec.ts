@@ -47,12 +47,7 @@ describe(`device commands (${testDatabaseKind()})`, () => {
     await hub.close();
   });
 
-  let counter = 0;
-  async function ask(socket: RawWebSocket, frame: Message): Promise<Message> {
-    const id = `m${++counter}`;
-    socket.send(jsonFrame({ ...frame, id }));
-    return socket.message<Message>((m) => m['id'] === id);
-  }
+  const ask = (socket: RawWebSocket, frame: Message): Promise<Message> => socket.ask<Message>(frame);
 
   async function device(token: string): Promise<RawWebSocket> {
     const socket = await RawWebSocket.open(hub.base);

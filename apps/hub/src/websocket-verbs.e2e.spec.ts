@@ -8,7 +8,7 @@ import type { BootstrapResult } from '@marvain/identity';
 import { CONNECTION_STORE, LocalWebSocketServer, type ConnectionStore } from '@marvain/realtime';
 import { AgentStream } from '@marvain/streams';
 import { openHubTestServer, type HubTestServer } from './testing/hub-test-server';
-import { jsonFrame, RawWebSocket } from './testing/raw-websocket';
+import { RawWebSocket } from './testing/raw-websocket';
 
 jest.setTimeout(60_000);
 
@@ -48,13 +48,7 @@ describe(`the WebSocket verbs (${testDatabaseKind()})`, () => {
     return socket;
   }
 
-  let counter = 0;
-  /** Sends a frame with a fresh id and resolves with the reply that echoes it. */
-  async function ask(socket: RawWebSocket, frame: Message): Promise<Message> {
-    const id = `m${++counter}`;
-    socket.send(jsonFrame({ ...frame, id }));
-    return socket.message<Message>((m) => m['id'] === id);
-  }
+  const ask = (socket: RawWebSocket, frame: Message): Promise<Message> => socket.ask<Message>(frame);
 
   async function helloed(token: string): Promise<RawWebSocket> {
     const socket = await open();

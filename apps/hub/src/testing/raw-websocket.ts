@@ -64,6 +64,8 @@ export class RawWebSocket {
   private ended = false;
   private readonly waiters = new Set<() => void>();
 
+  private asked = 0;
+
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
       this.buffer = Buffer.concat([this.buffer, chunk]);
@@ -146,6 +148,13 @@ export class RawWebSocket {
   async message<T = Record<string, unknown>>(test: (message: T) => boolean): Promise<T> {
     await this.until(() => this.messages().some((m) => test(m as T)), 'the expected message');
     return this.messages().find((m) => test(m as T)) as T;
+  }
+
+  /** Sends `frame` as JSON with a fresh `id` and resolves with the reply that echoes it. */
+  ask<T = Record<string, unknown>>(frame: Record<string, unknown>): Promise<T> {
+    const id = `m${++this.asked}`;
+    this.send(jsonFrame({ ...frame, id }));
+    return this.message<T>((m) => (m as { id?: unknown }).id === id);
   }
 
   /** The server's close frame (code and reason), once it has closed; code null if the socket ended without one. */
