@@ -234,19 +234,12 @@ export class CommandsService {
       let args: Record<string, unknown>;
       try {
         args = validateCommandArgs(input.kind, input.args);
+        await this.assertRoomFor(device.device_id, tx);
       } catch (error) {
         if (error instanceof DomainError) {
           throw new CommandRefused(describeFieldErrors(error));
         }
         throw error;
-      }
-      if (
-        (await this.repository.countPending(device.device_id, MAX_PENDING_COMMANDS_PER_DEVICE, tx.db)) >=
-        MAX_PENDING_COMMANDS_PER_DEVICE
-      ) {
-        throw new CommandRefused(
-          `device ${device.device_id} already has ${MAX_PENDING_COMMANDS_PER_DEVICE} commands waiting`,
-        );
       }
       return this.insert(tx, device, {
         command_id: input.command_id,
